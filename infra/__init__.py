@@ -1,0 +1,1 @@
+"""Pulumi program for pyfaas."""

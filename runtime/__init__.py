@@ -1,0 +1,1 @@
+"""pyfaas: OpenFaaS-compatible serverless platform."""

@@ -1,0 +1,70 @@
+"""Function, secret and namespace name rules.
+
+New functions must be DNS-1123 labels (as faas-netes requires), so the same name works as a Kubernetes
+object, a process label and a NATS subject token. ``name.namespace`` is split at the **last** dot, as every
+OpenFaaS component does.
+"""
+
+from __future__ import annotations
+
+import re
+
+from runtime.core.errors import ValidationFailed
+
+__all__ = [
+    "DNS1123_LABEL",
+    "DNS1123_RULE",
+    "qualified_name",
+    "split_name",
+    "validate_function_name",
+    "validate_namespace",
+    "validate_secret_name",
+]
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_RULE = (
+    "must be a DNS-1123 label: at most 63 lowercase letters, digits or '-', starting and ending "
+    "with a letter or digit"
+)
+# Kubernetes secret names are DNS-1123 subdomains; dots are allowed but path separators never are.
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def _check_label(value: str, field: str, what: str) -> str:
+    if len(value) > 63 or not DNS1123_LABEL.match(value):
+        raise ValidationFailed(f"{what} {value!r} is invalid: {DNS1123_RULE}", field=field)
+    return value
+
+
+def validate_function_name(name: str, field: str = "service") -> str:
+    """Return ``name`` if it is a valid new function name, else raise ``ValidationFailed`` naming ``field``."""
+    return _check_label(name, field, "function name")
+
+
+def validate_namespace(namespace: str, field: str = "namespace") -> str:
+    return _check_label(namespace, field, "namespace")
+
+
+def validate_secret_name(name: str, field: str = "name") -> str:
+    if len(name) > 253 or not _SECRET_NAME.match(name) or ".." in name:
+        raise ValidationFailed(
+            f"secret name {name!r} is invalid: lowercase letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit",
+            field=field,
+        )
+    return name
+
+
+def split_name(qualified: str, default_namespace: str) -> tuple[str, str]:
+    """Split ``name.namespace`` at the last dot; no dot means ``default_namespace``."""
+    name, dot, namespace = qualified.rpartition(".")
+    if not dot:
+        return qualified, default_namespace
+    if not name:
+        return qualified, default_namespace
+    return name, namespace or default_namespace
+
+
+def qualified_name(name: str, namespace: str) -> str:
+    """The ``function_name`` label value used in metrics and alerts: ``name.namespace``."""
+    return f"{name}.{namespace}" if namespace else name
