@@ -6,6 +6,7 @@ Scaling knobs are labels on the function (``com.openfaas.scale.*``); async retry
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,11 +104,11 @@ class ScalingPolicy:
         return max(0, min(replicas, self.max_replicas))
 
     def alert_step(self) -> int:
-        """Replicas added per firing alert: ceil(max × factor / 100), as OpenFaaS computes it."""
+        """Replicas added per firing alert: ceil(max * factor / 100), as OpenFaaS computes it."""
         return math.ceil(self.max_replicas * self.factor / 100)
 
     def desired_for_load(self, load: float) -> int:
-        """Target tracking: ceil(load / (target × proportion)) within [min, max]."""
+        """Target tracking: ceil(load / (target * proportion)) within [min, max]."""
         if self.scale_type is None or self.target is None:
             return self.min_replicas
         per_replica = self.target * self.target_proportion
@@ -164,16 +165,12 @@ def retry_policy(annotations: Mapping[str, str] | None, default: RetryPolicy) ->
     annotations = annotations or {}
     attempts = default.attempts
     if raw := annotations.get(ANNOTATION_RETRY_ATTEMPTS):
-        try:
+        with contextlib.suppress(ValueError):
             attempts = max(1, int(raw))
-        except ValueError:
-            pass
     codes = default.codes
     if raw := annotations.get(ANNOTATION_RETRY_CODES):
-        try:
+        with contextlib.suppress(ValueError):
             codes = frozenset(int(part) for part in raw.split(",") if part.strip())
-        except ValueError:
-            pass
     min_wait, max_wait = default.min_wait, default.max_wait
     for key in (ANNOTATION_RETRY_MIN_WAIT, ANNOTATION_RETRY_MAX_WAIT):
         if raw := annotations.get(key):

@@ -1,9 +1,9 @@
 """Pydantic models of the OpenFaaS wire contract (faas-provider ``types``), plus pyfaas's additions.
 
 Input: unknown fields are ignored, camelCase keys as OpenFaaS sends them. Output: :meth:`WireModel.wire`
-reproduces Go's ``encoding/json`` ``omitempty`` behaviour — empty strings, zero numbers, ``false`` and empty or
-missing maps/lists are dropped — except for fields Go always emits (``createdAt``; ``Method`` and ``Function``
-of a QueueRequest).
+reproduces Go's ``encoding/json``: ``omitempty`` fields drop empty strings, zero numbers, ``false`` and empty
+or missing maps/lists; fields Go always emits (``createdAt``, ``replicas`` of a scale request, ``Method`` and
+``Function`` of a QueueRequest ...) are kept; set struct pointers and ``*map`` fields are kept when empty.
 """
 
 from __future__ import annotations
@@ -36,33 +36,68 @@ __all__ = [
 ]
 
 ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+ZERO_TIME_TEXT = "0001-01-01T00:00:00Z"
+"""Go's zero ``time.Time`` as encoding/json renders it."""
 
 
 def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value is False or value == 0 or value == {} or value == []
 
 
+def _go_number(value: Any) -> Any:
+    # Go renders float64 1337 as `1337`; Python's json would write `1337.0`.
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    return value
+
+
 def format_rfc3339(value: datetime) -> str:
-    """Go's RFC3339Nano rendering: UTC as ``Z``, trailing zeros of the fraction dropped."""
+    """Go's RFC3339Nano rendering: zero offset as ``Z``, other offsets kept, trailing zeros of the fraction
+    dropped. Naive datetimes are taken as UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
+    offset = value.utcoffset()
     text = f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S")
     if value.microsecond:
         text += ("." + f"{value.microsecond:06d}").rstrip("0")
-    return text + "Z"
+    if not offset:
+        return text + "Z"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return text + f"{sign}{hours:02d}:{mins:02d}"
 
 
 class WireModel(BaseModel):
-    """Base of every wire model: aliases on input and output, unknown input ignored."""
+    """Base of every wire model: aliases on input and output, unknown input ignored.
+
+    Subclasses declare, by JSON key, the fields Go emits without ``omitempty`` (``_always``) and the pointer
+    fields Go emits whenever they are set, even when empty (``_keep_empty``: ``*map`` fields render ``{}``).
+    Nested models are Go struct pointers: emitted (as their own ``wire()``) whenever they are not ``None``.
+    """
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", serialize_by_alias=True)
     _always: ClassVar[frozenset[str]] = frozenset()
+    _keep_empty: ClassVar[frozenset[str]] = frozenset()
 
     def wire(self) -> dict[str, Any]:
         """JSON-ready dict with Go ``omitempty`` semantics."""
         raw = self.model_dump(mode="json", by_alias=True)
-        return {key: value for key, value in raw.items() if key in self._always or not _is_empty(value)}
+        out: dict[str, Any] = {}
+        for name, info in type(self).model_fields.items():
+            key = info.serialization_alias or info.alias or name
+            value = getattr(self, name)
+            if isinstance(value, WireModel):
+                out[key] = value.wire()
+            elif isinstance(value, list) and value and all(isinstance(item, WireModel) for item in value):
+                out[key] = [item.wire() for item in value]
+            elif (
+                key in self._always
+                or (key in self._keep_empty and value is not None)
+                or not _is_empty(raw[key])
+            ):
+                out[key] = _go_number(raw[key])
+        return out
 
 
 class FunctionResources(WireModel):
@@ -94,20 +129,13 @@ class _FunctionFields(WireModel):
     requests: FunctionResources | None = None
     readOnlyRootFilesystem: bool = False
 
-    def wire(self) -> dict[str, Any]:
-        out = super().wire()
-        for key in ("limits", "requests"):
-            if key in out:
-                cleaned = {k: v for k, v in out[key].items() if not _is_empty(v)}
-                if cleaned:
-                    out[key] = cleaned
-                else:
-                    del out[key]
-        return out
+    _keep_empty = frozenset({"labels", "annotations"})
 
 
 class FunctionDeployment(_FunctionFields):
     """Body of POST/PUT ``/system/functions``: one function, described once for every target."""
+
+    _always = frozenset({"service", "image"})
 
     service: str = Field(..., min_length=1)
     image: str = Field(..., min_length=1)
@@ -154,7 +182,7 @@ class FunctionUsage(WireModel):
 class FunctionStatus(_FunctionFields):
     """An item of GET ``/system/functions`` and the body of GET ``/system/function/{name}``."""
 
-    _always = frozenset({"createdAt"})
+    _always = frozenset({"name", "image", "createdAt"})
 
     name: str
     invocationCount: float = 0.0
@@ -176,19 +204,19 @@ class FunctionStatus(_FunctionFields):
         )
         return FunctionDeployment(service=self.name, **data)
 
-    def wire(self) -> dict[str, Any]:
-        out = super().wire()
-        if "usage" in out and not out["usage"]:
-            del out["usage"]
-        return out
-
 
 class DeleteFunctionRequest(WireModel):
+    _always = frozenset({"functionName"})
+
     functionName: str = Field(..., min_length=1)
     namespace: str | None = None
 
 
 class ScaleServiceRequest(WireModel):
+    """Body of POST ``/system/scale-function/{name}``; ``replicas`` is always emitted (0 = scale to zero)."""
+
+    _always = frozenset({"serviceName", "replicas"})
+
     serviceName: str = ""
     replicas: int = Field(..., ge=0)
     namespace: str | None = None
@@ -196,6 +224,8 @@ class ScaleServiceRequest(WireModel):
 
 class Secret(WireModel):
     """A secret; ``value`` is text, ``rawValue`` bytes (base64 in JSON, used when ``value`` is empty)."""
+
+    _always = frozenset({"name"})
 
     name: str = Field(..., min_length=1)
     namespace: str | None = None
@@ -228,12 +258,16 @@ class Secret(WireModel):
 
 
 class VersionInfo(WireModel):
+    _always = frozenset({"sha", "release"})
+
     sha: str = ""
     release: str = ""
     commit_message: str | None = None
 
 
 class ProviderInfo(WireModel):
+    _always = frozenset({"provider", "orchestration", "version"})
+
     provider: str
     orchestration: str
     version: VersionInfo = Field(default_factory=VersionInfo)
@@ -248,6 +282,8 @@ class GatewayInfo(WireModel):
 
 
 class FunctionNamespace(WireModel):
+    _always = frozenset({"name"})
+
     name: str = ""
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
@@ -256,7 +292,7 @@ class FunctionNamespace(WireModel):
 class LogMessage(WireModel):
     """One NDJSON line of ``/system/logs``."""
 
-    _always = frozenset({"name", "timestamp", "text"})
+    _always = frozenset({"name", "namespace", "instance", "timestamp", "text"})
 
     name: str
     namespace: str = ""
@@ -270,12 +306,19 @@ class LogMessage(WireModel):
 
 
 class AlertmanagerAlert(WireModel):
+    """One alert of the webhook; AlertManager emits every key (no omitempty)."""
+
+    _always = frozenset(
+        {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}
+    )
+
     status: Literal["firing", "resolved"]
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: str | None = None
-    endsAt: str | None = None
-    fingerprint: str | None = None
+    startsAt: str = ZERO_TIME_TEXT
+    endsAt: str = ZERO_TIME_TEXT
+    generatorURL: str = ""
+    fingerprint: str = ""
 
     @property
     def function_name(self) -> str:
@@ -283,25 +326,62 @@ class AlertmanagerAlert(WireModel):
 
 
 class AlertmanagerWebhook(WireModel):
-    """AlertManager's webhook payload (version 4); only what scaling reads is required."""
+    """AlertManager's webhook payload (version 4); only what scaling reads is required.
 
-    version: str | None = None
+    AlertManager emits every key (no omitempty), so ``wire()`` does too: it is what a test posts as
+    AlertManager would.
+    """
+
+    _always = frozenset(
+        {
+            "receiver",
+            "status",
+            "alerts",
+            "groupLabels",
+            "commonLabels",
+            "commonAnnotations",
+            "externalURL",
+            "version",
+            "groupKey",
+            "truncatedAlerts",
+        }
+    )
+
+    version: str = "4"
+    groupKey: str = ""
+    truncatedAlerts: int = Field(0, ge=0)
     status: Literal["firing", "resolved"]
     receiver: str = ""
-    alerts: list[AlertmanagerAlert]
-    groupKey: str | None = None
     groupLabels: dict[str, str] = Field(default_factory=dict)
     commonLabels: dict[str, str] = Field(default_factory=dict)
     commonAnnotations: dict[str, str] = Field(default_factory=dict)
-    externalURL: str | None = None
+    externalURL: str = ""
+    alerts: list[AlertmanagerAlert]
+
+    @field_validator("groupKey", mode="before")
+    @classmethod
+    def _group_key_text(cls, value: Any) -> Any:
+        # AlertManager before webhook version 4 sent the group key as a number.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class CallbackURL(WireModel):
     """Go's ``url.URL`` as encoding/json renders it (it has no marshaller of its own)."""
 
     _always = frozenset(
-        {"Scheme", "Opaque", "User", "Host", "Path", "RawPath", "OmitHost", "ForceQuery", "RawQuery",
-         "Fragment", "RawFragment"}
+        {
+            "Scheme",
+            "Opaque",
+            "User",
+            "Host",
+            "Path",
+            "RawPath",
+            "OmitHost",
+            "ForceQuery",
+            "RawQuery",
+            "Fragment",
+            "RawFragment",
+        }
     )
 
     Scheme: str = ""
@@ -373,12 +453,6 @@ class QueueRequest(WireModel):
         if isinstance(value, str):
             return CallbackURL.from_url(value) if value else None
         return value
-
-    def wire(self) -> dict[str, Any]:
-        out = super().wire()
-        if self.CallbackUrl is not None:
-            out["CallbackUrl"] = self.CallbackUrl.wire()
-        return out
 
     def header(self, name: str) -> str | None:
         """First value of a header, matched case-insensitively."""

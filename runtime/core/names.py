@@ -37,7 +37,7 @@ def _check_label(value: str, field: str, what: str) -> str:
 
 
 def validate_function_name(name: str, field: str = "service") -> str:
-    """Return ``name`` if it is a valid new function name, else raise ``ValidationFailed`` naming ``field``."""
+    """Return ``name`` if it is a valid new function name, else raise ``ValidationFailed`` for ``field``."""
     return _check_label(name, field, "function name")
 
 
