@@ -20,7 +20,7 @@ _UNITS: dict[str, float] = {
     "m": 60.0,
     "h": 3600.0,
 }
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")  # ASCII digits only, as Go
 
 
 def parse_duration(text: str) -> float:
@@ -28,7 +28,7 @@ def parse_duration(text: str) -> float:
     raw = text.strip()
     if not raw:
         raise ValueError("empty duration")
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():
         return float(int(raw))
     sign = 1.0
     body = raw

@@ -111,8 +111,11 @@ class ScalingPolicy:
         """Target tracking: ceil(load / (target * proportion)) within [min, max]."""
         if self.scale_type is None or self.target is None:
             return self.min_replicas
-        per_replica = self.target * self.target_proportion
-        wanted = math.ceil(load / per_replica) if load > 0 else 0
+        if math.isnan(load) or load <= 0:
+            return self.min_replicas
+        ratio = load / (self.target * self.target_proportion)
+        # An infinite load (or a tiny target) overflows ceil(); it simply means "as many as allowed".
+        wanted = math.ceil(ratio) if math.isfinite(ratio) else self.max_replicas
         return max(self.min_replicas, min(wanted, self.max_replicas))
 
 

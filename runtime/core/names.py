@@ -21,13 +21,13 @@ __all__ = [
     "validate_secret_name",
 ]
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_LABEL = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")  # \Z: "$" would accept a trailing newline
 DNS1123_RULE = (
     "must be a DNS-1123 label: at most 63 lowercase letters, digits or '-', starting and ending "
     "with a letter or digit"
 )
 # Kubernetes secret names are DNS-1123 subdomains; dots are allowed but path separators never are.
-_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_SECRET_NAME = re.compile(r"\A[a-z0-9]([-a-z0-9.]*[a-z0-9])?\Z")
 
 
 def _check_label(value: str, field: str, what: str) -> str:
