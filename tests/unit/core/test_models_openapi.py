@@ -33,7 +33,7 @@ needs_spec = pytest.mark.skipif(
 SPEC_GAPS = {
     "scale_service_request.to_zero": "spec marks ScaleServiceRequest.namespace required; Go has omitempty",
     "lenient/scale_service_request.body_only_replicas": "spec marks ScaleServiceRequest.namespace required",
-    "gateway_info.null_provider": "nullable next to allOf/$ref: OAS 3.0 validators reject the null the Go code sends",
+    "gateway_info.null_provider": "nullable beside allOf/$ref: OAS 3.0 validators reject Go's null",
 }
 
 
@@ -54,8 +54,8 @@ def _covered(samples: list[Sample]) -> list[Sample]:
     return [sample for sample in samples if sample.prefix in SCHEMA_BY_PREFIX]
 
 
-# What pyfaas emits must satisfy the spec. Lenient inputs are deliberately not checked: accepting more than the
-# spec (YAML scalars in maps, missing optional keys, ``null`` for pointers) is the point of those samples.
+# What pyfaas emits must satisfy the spec. Lenient inputs are deliberately not checked: accepting more than
+# the spec (YAML scalars in maps, missing optional keys, ``null`` for pointers) is the point of those samples.
 _CASES = [(s.case, s.prefix, s.expected, s.case) for s in _covered(canonical_samples() + lenient_samples())]
 
 

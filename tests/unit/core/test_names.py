@@ -1,4 +1,4 @@
-"""Property tests for function names: DNS-1123 labels for new functions, ``name.namespace`` split at the last dot."""
+"""Property tests for names: DNS-1123 labels for new functions, ``name.namespace`` split at the last dot."""
 
 from __future__ import annotations
 
