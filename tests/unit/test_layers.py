@@ -1,0 +1,211 @@
+"""Import layers, checked from the source (AST) of every module under ``runtime/`` and ``infra/``.
+
+core ← provider ← services (gateway, worker, idler, cli), which never import each other; the watchdog and
+``infra`` import only ``runtime.core``. Spawning ``python -m runtime.watchdog`` is a string, not an import.
+Imports under ``if TYPE_CHECKING:`` count too: they couple the code just the same.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import httpx
+import pytest
+from aiohttp import web
+
+from runtime.core import errors
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("runtime.gateway", "runtime.worker", "runtime.idler", "runtime.cli")
+ALLOWED: dict[str, frozenset[str]] = {
+    "runtime": frozenset(),
+    "runtime.core": frozenset(),
+    "runtime.provider": frozenset({"runtime.core"}),
+    "runtime.watchdog": frozenset({"runtime.core"}),
+    "infra": frozenset({"runtime.core"}),
+    **{service: frozenset({"runtime.core", "runtime.provider"}) for service in SERVICES},
+}
+"""Layer → the other layers it may import (its own layer is always allowed)."""
+
+
+def layer_of(module: str) -> str | None:
+    """The layer a dotted module name belongs to, or None when it is not ours."""
+    best = None
+    for layer in ALLOWED:
+        if (module == layer or module.startswith(layer + ".")) and (best is None or len(layer) > len(best)):
+            best = layer
+    return best
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _resolve_relative(module: str, is_package: bool, level: int, target: str | None) -> str:
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    base = package[: len(package) - (level - 1)] if level > 1 else package
+    return ".".join([*base, target] if target else base)
+
+
+def imported_modules(source: str, module: str, *, is_package: bool = False) -> Iterator[tuple[int, str]]:
+    """(line, dotted target) for every import in ``source``, relative ones resolved against ``module``."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = _resolve_relative(module, is_package, node.level, node.module)
+            for alias in node.names:
+                # `from runtime import gateway` imports the subpackage runtime.gateway.
+                yield node.lineno, f"{base}.{alias.name}" if layer_of(base) == "runtime" else base
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute | ast.Name)
+            and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id)
+            in {"import_module", "__import__"}
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            yield node.lineno, node.args[0].value
+
+
+def violations(source: str, module: str, *, is_package: bool = False) -> list[str]:
+    own = layer_of(module)
+    assert own is not None, f"{module} is in no layer"
+    found = []
+    for line, target in imported_modules(source, module, is_package=is_package):
+        target_layer = layer_of(target)
+        if target_layer is None or target_layer == own or target_layer in ALLOWED[own]:
+            continue
+        found.append(
+            f"{module}:{line} imports {target} ({own} may import {sorted(ALLOWED[own]) or 'nothing'})"
+        )
+    return found
+
+
+def scan(root: Path) -> list[str]:
+    found = []
+    for top in ("runtime", "infra"):
+        for path in sorted((root / top).rglob("*.py")):
+            module = module_name(path, root)
+            found += violations(path.read_text(), module, is_package=path.name == "__init__.py")
+    return found
+
+
+def test_no_module_imports_upward_or_sideways() -> None:
+    modules = list((ROOT / "runtime").rglob("*.py"))
+    assert len(modules) >= 8, "the scan found too few modules to be looking at the right tree"
+    assert scan(ROOT) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("runtime.core.models", "import runtime.provider.base"),
+        ("runtime.core.models", "from runtime.gateway import keys"),
+        ("runtime.provider.local", "from runtime.gateway.app import create_app"),
+        ("runtime.provider.local", "from ..worker import consumer"),
+        ("runtime.gateway.app", "from runtime.worker.consumer import Consumer"),
+        ("runtime.gateway.app", "from runtime import idler"),
+        ("runtime.gateway.app", "from .. import cli"),
+        ("runtime.idler.loop", "import importlib\nimportlib.import_module('runtime.gateway.app')"),
+        ("runtime.watchdog.server", "from runtime.provider.base import Replica"),
+        (
+            "runtime.cli.main",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import runtime.worker",
+        ),
+        ("infra.components.gateway", "from runtime.provider import manifests"),
+        ("infra.components.gateway", "from runtime.gateway.settings import GatewaySettings"),
+    ],
+)
+def test_a_violating_import_is_detected(module: str, source: str) -> None:
+    assert violations(source, module), f"{source!r} in {module} should be a violation"
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "is_package"),
+    [
+        ("runtime.core.models", "from runtime.core.durations import parse_duration", False),
+        ("runtime.core.models", "from .names import split_name", False),
+        ("runtime.provider.local", "from runtime.core import models", False),
+        ("runtime.gateway", "from .keys import PROVIDER", True),
+        ("runtime.gateway.app", "from runtime.provider.base import Provider\nimport aiohttp", False),
+        ("runtime.watchdog.server", "from ..core.settings import EnvSettings", False),
+        ("infra.components.function", "from runtime.core.labels import LABEL_FUNCTION\nimport pulumi", False),
+        ("runtime.cli.up", "import subprocess\nsubprocess.run(['python', '-m', 'runtime.gateway'])", False),
+    ],
+)
+def test_an_allowed_import_passes(module: str, source: str, is_package: bool) -> None:
+    assert violations(source, module, is_package=is_package) == []
+
+
+def test_scan_walks_a_real_tree(tmp_path: Path) -> None:
+    for package in ("runtime", "runtime/core", "runtime/worker", "infra"):
+        (tmp_path / package).mkdir(parents=True, exist_ok=True)
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "runtime/core/ok.py").write_text("import json\n")
+    (tmp_path / "runtime/worker/bad.py").write_text(
+        "from runtime.core import ok\nfrom runtime import gateway\n"
+    )
+    (tmp_path / "infra/bad.py").write_text("import runtime.worker.bad\n")
+    assert sorted(scan(tmp_path)) == [
+        "infra.bad:1 imports runtime.worker.bad (infra may import ['runtime.core'])",
+        "runtime.worker.bad:2 imports runtime.gateway "
+        "(runtime.worker may import ['runtime.core', 'runtime.provider'])",
+    ]
+
+
+LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
+    httpx.HTTPError,
+    httpx.StreamError,
+    httpx.InvalidURL,
+    aiohttp.ClientError,
+    web.HTTPException,
+    OSError,
+    ValueError,
+)
+
+
+def _error_classes() -> list[type[errors.PyfaasError]]:
+    return [
+        cls
+        for _, cls in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(cls, BaseException) and cls.__module__ == errors.__name__
+    ]
+
+
+def test_error_tree_does_not_subclass_library_exceptions() -> None:
+    classes = _error_classes()
+    assert len(classes) >= 10
+    for cls in classes:
+        assert issubclass(cls, errors.PyfaasError)
+        for library_error in LIBRARY_ERRORS:
+            assert not issubclass(cls, library_error), f"{cls.__name__} subclasses {library_error.__name__}"
+        foreign = [base for base in cls.__mro__ if base.__module__ not in {errors.__name__, "builtins"}]
+        assert foreign == [], f"{cls.__name__} inherits from {foreign}"
+        assert base_is_plain_exception(cls)
+
+
+def base_is_plain_exception(cls: type[BaseException]) -> bool:
+    builtin_bases = [base for base in cls.__mro__ if base.__module__ == "builtins"]
+    return builtin_bases == [Exception, BaseException, object]
+
+
+def test_error_tree_is_drawn_and_exported() -> None:
+    assert errors.__doc__ is not None
+    for cls in _error_classes():
+        assert cls.__name__ in errors.__doc__, f"{cls.__name__} missing from the errors docstring tree"
+        assert cls.__name__ in errors.__all__
+        assert 400 <= cls.status <= 599
+        error = cls("boom", field="x")
+        assert error.to_json() == {"error": "boom", "field": "x"}
