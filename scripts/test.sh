@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The one test command, for humans and CI: bash scripts/test.sh [pytest args...]
+#
+# On a fresh Debian machine with Python 3.11 it creates .venv, installs the locked Python packages and (as root)
+# the system packages the tests use, then runs ruff, ruff format --check, mypy --strict and pytest. Every check
+# runs even when an earlier one fails, so one run shows everything; the exit code is non-zero if any failed,
+# and pytest collecting no test at all counts as a failure. Re-runs skip installs that are already done.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${PYTHON:-python3}"
+VENV="$ROOT/.venv"
+SYSTEM_PACKAGES=(prometheus prometheus-alertmanager chromium wrk)
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'test.sh: %s\n' "$*" >&2; exit 2; }
+is_root() { [ "$(id -u)" = 0 ]; }
+have_apt() { command -v apt-get >/dev/null && command -v dpkg-query >/dev/null; }
+
+apt_install() {
+    step "apt-get install $*"
+    apt-get update -qq || return 1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+missing_system_packages() {
+    local pkg
+    for pkg in "${SYSTEM_PACKAGES[@]}"; do
+        if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
+            printf '%s ' "$pkg"
+        fi
+    done
+}
+
+ensure_system_packages() {
+    have_apt || return 0
+    local missing
+    missing="$(missing_system_packages)"
+    [ -n "$missing" ] || return 0
+    if is_root; then
+        # shellcheck disable=SC2086  # word splitting of the package list is intended
+        apt_install $missing || die "apt-get could not install: $missing"
+    else
+        echo "test.sh: warning: not root, so not installing system packages: $missing(tests that need them skip)" >&2
+    fi
+}
+
+ensure_venv() {
+    [ -x "$VENV/bin/python" ] && return 0
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+        || die "$PYTHON is missing or older than 3.11 (set PYTHON=/path/to/python3.11)"
+    step "creating $VENV"
+    if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+        rm -rf "$VENV"
+        # Debian ships venv's ensurepip separately.
+        if is_root && have_apt; then
+            apt_install python3-venv || die "could not install python3-venv"
+            "$PYTHON" -m venv "$VENV" || die "python3 -m venv failed"
+        else
+            die "python3 -m venv failed; install python3-venv"
+        fi
+    fi
+}
+
+ensure_python_packages() {
+    local stamp="$VENV/.pyfaas-deps" want
+    want="$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/pytest" ]; then
+        return 0
+    fi
+    step "installing Python packages (requirements.lock)"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[infra,dev]' \
+        || die "pip install failed"
+    echo "$want" >"$stamp"
+}
+
+ensure_venv
+ensure_python_packages
+ensure_system_packages
+
+export VIRTUAL_ENV="$VENV"
+export PATH="$VENV/bin:$PATH"
+
+failed=()
+run() {
+    local name="$1"
+    shift
+    step "$name"
+    "$@" || failed+=("$name")
+}
+
+run "ruff check" ruff check .
+run "ruff format --check" ruff format --check .
+run "mypy --strict runtime infra" mypy --strict runtime infra
+
+step "pytest $*"
+pytest "$@"
+status=$?
+if [ "$status" = 5 ]; then
+    echo "test.sh: pytest collected no tests" >&2
+    failed+=("pytest (no tests)")
+elif [ "$status" != 0 ]; then
+    failed+=("pytest (exit $status)")
+fi
+
+if [ "${#failed[@]}" -gt 0 ]; then
+    printf '\ntest.sh: FAILED: %s\n' "${failed[*]}" >&2
+    exit 1
+fi
+printf '\ntest.sh: all checks passed\n'
