@@ -70,9 +70,12 @@ ensure_python_packages() {
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/pytest" ]; then
         return 0
     fi
-    step "installing Python packages (requirements.lock)"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[infra,dev]' \
-        || die "pip install failed"
+    step "installing Python packages (requirements.lock; log in .venv/pip-install.log)"
+    if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c requirements.lock \
+        -e '.[infra,dev]' >"$VENV/pip-install.log" 2>&1; then
+        grep -v '^WARNING: Location' "$VENV/pip-install.log" | tail -30 >&2
+        die "pip install failed (full log: $VENV/pip-install.log)"
+    fi
     echo "$want" >"$stamp"
 }
 
