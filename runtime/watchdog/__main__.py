@@ -1,0 +1,18 @@
+"""``pyfaas-watchdog`` / ``python -m runtime.watchdog``: the only place that reads ``os.environ``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from runtime.watchdog.service import run
+
+__all__ = ["main", "run"]
+
+
+def main() -> None:
+    sys.exit(run(os.environ, sys.argv))
+
+
+if __name__ == "__main__":
+    main()

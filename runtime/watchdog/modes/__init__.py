@@ -1,0 +1,1 @@
+"""Watchdog modes, one module each, all implementing ``runtime.watchdog.runner.Runner``."""

@@ -1,0 +1,120 @@
+"""``python`` mode: the handler is imported once and called in the watchdog process.
+
+``async def handle`` runs on the event loop; a plain ``def handle`` runs in a bounded thread pool so a slow
+handler never blocks the loop. ``exec_timeout`` answers 504 when passed (a sync handler's thread cannot be
+stopped and finishes in the background). A handler exception answers 500; the traceback goes to the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_request import BaseRequest
+from multidict import CIMultiDictProxy, MultiDictProxy
+
+from runtime.watchdog.httputil import INTERNAL_HEADER, plain, read_body
+from runtime.watchdog.python_loader import LoadedHandler, load_handler
+from runtime.watchdog.python_mapping import map_classic, map_http
+from runtime.watchdog.runner import RunnerContext, StartupFailed
+
+__all__ = ["Context", "Event", "PythonRunner"]
+
+
+class Event:
+    """What a python3-http handler receives: ``body`` (bytes), ``headers`` (case-insensitive), ``method``,
+    ``query`` (multi-dict; ``.get`` gives the first value) and ``path``."""
+
+    __slots__ = ("_request", "body", "headers", "method")
+
+    def __init__(self, body: bytes, request: BaseRequest) -> None:
+        self.body = body
+        self.headers: CIMultiDictProxy[str] = request.headers
+        self.method: str = request.method
+        self._request = request
+
+    @property
+    def query(self) -> MultiDictProxy[str]:
+        return self._request.query
+
+    @property
+    def path(self) -> str:
+        return self._request.path
+
+
+class Context:
+    """What a python3-http handler receives as ``context``."""
+
+    __slots__ = ("hostname",)
+
+    def __init__(self, hostname: str) -> None:
+        self.hostname = hostname
+
+
+class PythonRunner:
+    def __init__(self, context: RunnerContext) -> None:
+        self._settings = context.settings
+        self._sink = context.sink
+        self._context = Context(context.settings.hostname)
+        self._handler: LoadedHandler | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timeout = context.settings.exec_timeout or None
+
+    async def start(self) -> None:
+        try:
+            self._handler = load_handler(self._settings.handler, self._settings.handler_style)
+        except BaseException as exc:
+            raise StartupFailed("cannot import the handler:\n" + traceback.format_exc().rstrip()) from exc
+        self._loop = asyncio.get_running_loop()
+        if not self._handler.is_async:
+            self._pool = ThreadPoolExecutor(self._settings.python_workers, thread_name_prefix="handler")
+
+    async def ready(self) -> None:
+        return None
+
+    async def handle(self, request: BaseRequest, started: float) -> web.StreamResponse:
+        handler = self._handler
+        assert handler is not None and self._loop is not None
+        settings = self._settings
+        body = (
+            await read_body(request, settings.max_body_bytes, settings.read_timeout)
+            if request.body_exists
+            else b""
+        )
+        args: tuple[Any, ...]
+        if handler.style == "http":
+            args = (Event(body, request), self._context)
+        else:
+            args = (body.decode("utf-8", "replace"),)
+        try:
+            async with asyncio.timeout(self._timeout):
+                if handler.is_async:
+                    result = await handler.function(*args)
+                else:
+                    result = await self._loop.run_in_executor(self._pool, handler.function, *args)
+        except TimeoutError:
+            self._sink.line(f"handler timed out after {self._timeout}s: {request.method} {request.raw_path}")
+            return web.Response(status=504, headers={INTERNAL_HEADER: "of-watchdog"})
+        except Exception:
+            self._sink.line("handler raised an exception:\n" + traceback.format_exc().rstrip())
+            return plain(500, "Internal Server Error\n")
+        try:
+            if handler.style == "http":
+                mapped = map_http(result)
+            else:
+                content_type = settings.content_type or request.headers.get(
+                    "Content-Type", "text/plain; charset=utf-8"
+                )
+                mapped = map_classic(result, content_type)
+        except Exception:
+            self._sink.line("cannot turn the handler's result into a response:\n" + traceback.format_exc())
+            return plain(500, "Internal Server Error\n")
+        return web.Response(status=mapped.status, body=mapped.body, headers=mapped.headers)
+
+    async def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,194 @@
+"""Start-up and shutdown: settings → mode → listeners → port file → lock file; SIGTERM drains and exits.
+
+``run(environ, argv)`` holds no global state, so the zygote can call it in a forked child.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from runtime.core.errors import ConfigError
+from runtime.watchdog.health import Health, lock_present
+from runtime.watchdog.logs import LineWriter, LogSink, SinkHandler
+from runtime.watchdog.metrics import WatchdogMetrics
+from runtime.watchdog.runner import RunnerContext, StartupFailed, create_runner
+from runtime.watchdog.server import Dispatcher, metrics_handler
+from runtime.watchdog.settings import WatchdogSettings
+
+__all__ = ["loop_factory", "run"]
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop when installed, else the default loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="pyfaas-watchdog", description="OpenFaaS-compatible function watchdog")
+    parser.add_argument(
+        "--run-healthcheck",
+        "-run-healthcheck",
+        action="store_true",
+        help="exit 0 if the lock file exists, else 1 (for exec probes)",
+    )
+    return parser.parse_args(list(argv[1:]))
+
+
+def run(environ: Mapping[str, str], argv: Sequence[str]) -> int:
+    """Run the watchdog until SIGTERM; returns the process exit code."""
+    args = _parse_args(argv)
+    try:
+        settings = WatchdogSettings.from_env(environ)
+    except ConfigError as exc:
+        print(f"pyfaas-watchdog: {exc.message}", file=sys.stderr, flush=True)
+        return 2
+    if args.run_healthcheck:
+        return 0 if lock_present(settings.lock_file) else 1
+    sink = LogSink(1, prefix_function_lines=settings.prefix_logs)
+    with _watchdog_logging(sink), _captured_stdio(sink, enabled=settings.mode == "python"):
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            try:
+                return runner.run(_serve(settings, environ, sink))
+            finally:
+                sink.attach(None)
+
+
+@contextlib.contextmanager
+def _watchdog_logging(sink: LogSink) -> Iterator[None]:
+    handler = SinkHandler(sink)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.WARNING:
+        root.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def _captured_stdio(sink: LogSink, *, enabled: bool) -> Iterator[None]:
+    """In python mode the handler's prints become function lines of the log."""
+    if not enabled:
+        yield
+        return
+    saved = sys.stdout, sys.stderr
+    out, err = LineWriter(sink, "stdout"), LineWriter(sink, "stderr")
+    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        out.flush()
+        err.flush()
+        sys.stdout, sys.stderr = saved
+
+
+def _write_port_file(path: str, port: int) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="ascii") as handle:
+        handle.write(f"{port}\n")
+    os.replace(tmp, path)
+
+
+async def _serve(settings: WatchdogSettings, environ: Mapping[str, str], sink: LogSink) -> int:
+    loop = asyncio.get_running_loop()
+    sink.attach(loop)
+    stop = asyncio.Event()
+    outcome: dict[str, Any] = {"code": 0}
+
+    def fatal(reason: str) -> None:
+        if not stop.is_set():
+            sink.line(f"fatal: {reason}")
+            outcome["code"] = 1
+            outcome["fatal"] = True
+            stop.set()
+
+    def terminate() -> None:
+        if not stop.is_set():
+            sink.line("SIGTERM: shutting down")
+            stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, terminate)
+
+    runner = create_runner(RunnerContext(settings, environ, sink, fatal))
+    try:
+        await runner.start()
+    except StartupFailed as exc:
+        sink.line(f"start-up failed: {exc}")
+        return 1
+
+    health = Health(settings.lock_file, suppress_lock=settings.suppress_lock)
+    registry = CollectorRegistry()
+    dispatcher: Dispatcher | None = None
+    metrics = WatchdogMetrics(registry, lambda: float(dispatcher.in_flight if dispatcher else 0))
+    dispatcher = Dispatcher(settings, runner, health, metrics, sink)
+    main_runner = web.ServerRunner(
+        web.Server(dispatcher, access_log=None), handle_signals=False, shutdown_timeout=1.0
+    )
+    metrics_runner = web.ServerRunner(metrics_handler(metrics), handle_signals=False, shutdown_timeout=0.5)
+    try:
+        await main_runner.setup()
+        site = web.TCPSite(main_runner, settings.bind_address, settings.port, backlog=1024)
+        await site.start()
+        port = _bound_port(main_runner)
+        if settings.metrics_port:
+            await metrics_runner.setup()
+            await web.TCPSite(metrics_runner, settings.bind_address, settings.metrics_port).start()
+    except OSError as exc:
+        sink.line(f"start-up failed: cannot listen: {exc}")
+        await runner.stop()
+        return 1
+
+    try:
+        if settings.port_file:
+            _write_port_file(settings.port_file, port)
+        sink.line(f"Listening on port: {port} (mode {settings.mode})")
+        ready = asyncio.ensure_future(runner.ready())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({ready, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if ready.done() and not ready.cancelled() and ready.exception() is None:
+            health.mark_healthy()
+            sink.line("Ready: lock file written" if not settings.suppress_lock else "Ready")
+        else:
+            ready.cancel()
+        await stopping
+        health.mark_unhealthy()
+        if not outcome.get("fatal"):
+            await asyncio.sleep(settings.grace_period)
+        await site.stop()
+        deadline = time.monotonic() + settings.write_timeout
+        while dispatcher.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if dispatcher.in_flight:
+            sink.line(f"shutdown: {dispatcher.in_flight} request(s) still running after write_timeout")
+    finally:
+        health.mark_unhealthy()
+        await main_runner.cleanup()
+        await metrics_runner.cleanup()
+        await runner.stop()
+        sink.line("stopped")
+    return int(outcome["code"])
+
+
+def _bound_port(runner: web.BaseRunner) -> int:
+    address: Any = runner.addresses[0]
+    return int(address[1])
