@@ -1,0 +1,51 @@
+"""Configuration of the local provider: where its state lives and how it supervises replicas."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["LocalProviderConfig"]
+
+_INHERITED = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL")
+
+
+def _inherited_from_this_process() -> dict[str, str]:
+    # A container gets PATH/HOME from its image; a local replica gets them from the process that runs the
+    # provider. Callers that build config in __main__ may pass their own mapping instead.
+    return {name: os.environ[name] for name in _INHERITED if name in os.environ}
+
+
+@dataclass(frozen=True)
+class LocalProviderConfig:
+    state_dir: Path
+    """Root of everything the provider persists (layout in the package docstring)."""
+    default_namespace: str = "openfaas-fn"
+    """Namespace used when a request names none; it always exists."""
+    ready_timeout: float = 30.0
+    """Seconds a new replica has to answer ``/_/health`` with 200 before it is killed and retried."""
+    restart_backoff: float = 0.2
+    """First delay, in seconds, before restarting a replica that exited unexpectedly; doubles per crash."""
+    restart_backoff_max: float = 10.0
+    """Ceiling of the restart delay, in seconds."""
+    backoff_reset_after: float = 10.0
+    """A replica that stayed ready this many seconds resets its function's crash count."""
+    drain_timeout: float = 15.0
+    """Seconds a replica has to exit after SIGTERM before its process group is killed."""
+    log_ring_bytes: int = 1 << 20
+    """Cap, in bytes, of the on-disk log ring of one function (two halves of half this size)."""
+    log_poll_interval: float = 0.1
+    """Seconds between reads of the replicas' raw log files."""
+    python_executable: str = sys.executable
+    """Interpreter that runs ``python -m runtime.watchdog`` (and the zygote)."""
+    use_zygote: bool = True
+    """Fork replicas from a warm zygote process; falls back to a plain subprocess if it cannot start."""
+    inherited_env: Mapping[str, str] = field(default_factory=_inherited_from_this_process)
+    """Variables every replica inherits (PATH, HOME, TMPDIR ...); the function's envVars come on top."""
+    replica_env_defaults: Mapping[str, str] = field(default_factory=lambda: {"healthcheck_interval": "0s"})
+    """Watchdog settings applied unless the function's envVars set them. ``healthcheck_interval`` exists so a
+    Kubernetes endpoint can be removed before draining; the provider removes a replica from the ready set
+    before it signals it, so no such wait is needed locally."""

@@ -1,0 +1,272 @@
+"""Function logs: raw replica output collected into a bounded on-disk ring per function.
+
+Each replica appends its stdout and stderr to a raw file of its own (``run/<ns>/<fn>/<replica>.log``,
+``O_APPEND``), because a forked or spawned process writes there directly. The collector reads new complete
+lines from every raw file each ``poll_interval``, stamps them with the time it read them, and appends them as
+NDJSON records to the function's ring (``logs/<ns>/<fn>.ndjson``). When the ring's current half exceeds half
+the cap it is renamed to ``.ndjson.1`` (replacing the older half), so at most ``cap`` bytes are kept. A raw
+file is truncated in place once it has been read past ``raw_truncate_bytes``: the writer's ``O_APPEND``
+offset follows the truncation. Lines written in the instant between the last read and that truncation can
+be lost; that is the price of not routing every replica's output through the provider process.
+
+Followers (``follow=true``) get new lines pushed from the collector, in memory, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runtime.core.models import LogMessage
+from runtime.provider.base import LogRequest
+
+__all__ = ["LogCollector"]
+
+log = logging.getLogger("runtime.provider.local")
+
+_FOLLOW_QUEUE_MAX = 10_000
+_END = None
+
+
+@dataclass(slots=True)
+class _Source:
+    namespace: str
+    name: str
+    instance: str
+    path: Path
+    offset: int = 0
+    partial: bytes = b""
+
+
+@dataclass(slots=True)
+class _Ring:
+    path: Path
+    half_cap: int
+    size: int = -1
+
+    @property
+    def older(self) -> Path:
+        return self.path.with_name(self.path.name + ".1")
+
+    def append(self, lines: list[bytes]) -> None:
+        data = b"".join(lines)
+        if self.size < 0:
+            self.size = self.path.stat().st_size if self.path.exists() else 0
+        if self.size and self.size + len(data) > self.half_cap:
+            os.replace(self.path, self.older)
+            self.size = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "ab") as handle:
+            handle.write(data)
+        self.size += len(data)
+
+    def read(self) -> list[LogMessage]:
+        messages: list[LogMessage] = []
+        for part in (self.older, self.path):
+            try:
+                raw = part.read_bytes()
+            except FileNotFoundError:
+                continue
+            for line in raw.splitlines():
+                with contextlib.suppress(ValueError):
+                    messages.append(LogMessage.model_validate_json(line))
+        return messages
+
+
+@dataclass(slots=True)
+class _Followers:
+    queues: set[asyncio.Queue[LogMessage | None]] = field(default_factory=set)
+
+
+class LogCollector:
+    def __init__(
+        self, logs_dir: Path, *, cap_bytes: int, poll_interval: float, raw_truncate_bytes: int = 256 << 10
+    ) -> None:
+        self._logs_dir = logs_dir
+        self._half_cap = max(cap_bytes // 2, 4096)
+        self._poll_interval = poll_interval
+        self._raw_truncate = raw_truncate_bytes
+        self._sources: dict[Path, _Source] = {}
+        self._rings: dict[tuple[str, str], _Ring] = {}
+        self._followers: dict[tuple[str, str], _Followers] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for path in list(self._sources):
+            self.release(path)
+        for key in list(self._followers):
+            self.end_followers(*key)
+
+    # sources ---------------------------------------------------------------------------------------
+    def watch(self, *, namespace: str, name: str, instance: str, path: Path) -> None:
+        self._sources[path] = _Source(namespace, name, instance, path)
+
+    def release(self, path: Path) -> None:
+        """Read what is left of a replica's raw file (its process has exited), then delete it."""
+        source = self._sources.pop(path, None)
+        if source is not None:
+            self._drain(source, final=True)
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+    def ingest_leftover(self, *, namespace: str, name: str, instance: str, path: Path) -> None:
+        """Keep the output of a replica from an earlier provider run, stamped with the file's mtime."""
+        try:
+            stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        except OSError:
+            return
+        self._drain(_Source(namespace, name, instance, path), final=True, stamp=stamp)
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_interval)
+            for source in list(self._sources.values()):
+                self._drain(source, final=False)
+
+    def flush(self) -> None:
+        """Collect everything written so far (used before answering a non-follow request)."""
+        for source in list(self._sources.values()):
+            self._drain(source, final=False)
+
+    def _drain(self, source: _Source, *, final: bool, stamp: datetime | None = None) -> None:
+        try:
+            with open(source.path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size < source.offset:  # truncated by someone else: start over
+                    source.offset = 0
+                handle.seek(source.offset)
+                data = handle.read()
+                source.offset += len(data)
+                if source.offset >= self._raw_truncate and os.fstat(handle.fileno()).st_size == source.offset:
+                    os.truncate(source.path, 0)
+                    source.offset = 0
+        except FileNotFoundError:
+            data = b""
+        except OSError as exc:
+            log.warning("cannot read %s: %s", source.path, exc)
+            return
+        data = source.partial + data
+        lines = data.split(b"\n")
+        source.partial = lines.pop()
+        if final and source.partial:
+            lines.append(source.partial)
+            source.partial = b""
+        if lines:
+            self._publish(source, lines, stamp or datetime.now(UTC))
+
+    def _publish(self, source: _Source, lines: list[bytes], stamp: datetime) -> None:
+        key = (source.namespace, source.name)
+        messages = []
+        for line in lines:
+            text = line.decode("utf-8", "replace").rstrip("\r")
+            when, text = _split_timestamp(text, stamp)
+            messages.append(
+                LogMessage(
+                    name=source.name,
+                    namespace=source.namespace,
+                    instance=source.instance,
+                    timestamp=when,
+                    text=text,
+                )
+            )
+        ring = self._ring(*key)
+        try:
+            ring.append([json.dumps(m.wire()).encode() + b"\n" for m in messages])
+        except OSError as exc:
+            log.warning("cannot write the log ring of %s.%s: %s", source.name, source.namespace, exc)
+        followers = self._followers.get(key)
+        if followers:
+            for queue in list(followers.queues):
+                for message in messages:
+                    try:
+                        queue.put_nowait(message)
+                    except asyncio.QueueFull:
+                        log.warning("a log follower of %s.%s is too slow; dropping lines", *key[::-1])
+                        break
+
+    def _ring(self, namespace: str, name: str) -> _Ring:
+        key = (namespace, name)
+        ring = self._rings.get(key)
+        if ring is None:
+            ring = self._rings[key] = _Ring(self._logs_dir / namespace / f"{name}.ndjson", self._half_cap)
+        return ring
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Delete a function's ring (the function was deleted) and end its followers."""
+        ring = self._rings.pop((namespace, name), None) or _Ring(
+            self._logs_dir / namespace / f"{name}.ndjson", self._half_cap
+        )
+        for part in (ring.path, ring.older):
+            with contextlib.suppress(OSError):
+                part.unlink()
+        self.end_followers(namespace, name)
+
+    def end_followers(self, namespace: str, name: str) -> None:
+        followers = self._followers.pop((namespace, name), None)
+        if followers:
+            for queue in followers.queues:
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(_END)
+
+    # reading ---------------------------------------------------------------------------------------
+    async def read(self, request: LogRequest) -> AsyncIterator[LogMessage]:
+        key = (request.namespace, request.name)
+        self.flush()
+        queue: asyncio.Queue[LogMessage | None] | None = None
+        if request.follow:
+            # Register before reading the ring, with no await in between: no line is missed or repeated.
+            queue = asyncio.Queue(_FOLLOW_QUEUE_MAX)
+            self._followers.setdefault(key, _Followers()).queues.add(queue)
+        try:
+            kept = [m for m in self._ring(*key).read() if _matches(m, request)]
+            if request.tail > 0:
+                kept = kept[-request.tail :]
+            for message in kept:
+                yield message
+            if queue is None:
+                return
+            while (followed := await queue.get()) is not None:
+                if _matches(followed, request):
+                    yield followed
+        finally:
+            if queue is not None:
+                followers = self._followers.get(key)
+                if followers:
+                    followers.queues.discard(queue)
+
+
+def _split_timestamp(text: str, default: datetime) -> tuple[datetime, str]:
+    """The watchdog prefixes its lines with an RFC 3339 UTC time; use it (it is exact) and drop it."""
+    head, sep, rest = text.partition(" ")
+    if sep and len(head) >= 20 and head.endswith("Z") and head[4] == "-" and head[10] == "T":
+        try:
+            return datetime.fromisoformat(head), rest
+        except ValueError:
+            pass
+    return default, text
+
+
+def _matches(message: LogMessage, request: LogRequest) -> bool:
+    if request.instance and message.instance != request.instance:
+        return False
+    if request.since is not None:
+        since = request.since if request.since.tzinfo else request.since.replace(tzinfo=UTC)
+        if message.timestamp < since:
+            return False
+    return True

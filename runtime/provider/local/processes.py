@@ -1,0 +1,82 @@
+"""Process identity and termination helpers (Linux ``/proc``).
+
+A PID alone does not identify a process: after a provider restart the PID recorded for an old replica may
+belong to something else. A ``ProcessRecord`` pairs the PID with the process start time (``/proc/PID/stat``
+field 22), and only a process matching both is ever signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ProcessRecord", "group_alive", "kill_group", "process_start_time", "terminate_stale"]
+
+
+def process_start_time(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot, or None if there is no such (live) process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces or parentheses: split after the last ')'.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    if fields[0] == b"Z":  # a zombie has exited already
+        return None
+    return int(fields[19])
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRecord:
+    pid: int
+    start_time: int
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessRecord | None:
+        started = process_start_time(pid)
+        return None if started is None else cls(pid, started)
+
+    def alive(self) -> bool:
+        return process_start_time(self.pid) == self.start_time
+
+    def to_json(self) -> dict[str, int]:
+        return {"pid": self.pid, "start_time": self.start_time}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProcessRecord:
+        return cls(int(data["pid"]), int(data["start_time"]))
+
+
+def kill_group(pid: int, sig: signal.Signals) -> None:
+    """Signal the process group led by ``pid`` (replicas run in their own session), ignoring a gone group."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def terminate_stale(record: ProcessRecord, *, grace: float = 2.0) -> bool:
+    """Stop a process left by an earlier provider run (SIGTERM, then SIGKILL); return whether it was alive.
+
+    Blocking on purpose: it runs once at start-up, before any replica of this run exists.
+    """
+    if not record.alive():
+        return False
+    kill_group(record.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and record.alive():
+        time.sleep(0.02)
+    if record.alive() or group_alive(record.pid):
+        kill_group(record.pid, signal.SIGKILL)
+    return True
