@@ -1,0 +1,46 @@
+"""``pyfaas-worker`` / ``python -m runtime.worker``: settings from the environment, run until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from prometheus_client import CollectorRegistry
+
+from runtime.core.errors import ConfigError
+from runtime.worker.app import Worker
+from runtime.worker.settings import WorkerSettings
+
+
+async def _run(settings: WorkerSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await Worker(settings, registry=CollectorRegistry(), stop=stop).run()
+
+
+def main() -> int:
+    try:
+        settings = WorkerSettings.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"pyfaas-worker: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(_run(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Deliver callback jobs from the callback stream to each call's ``X-Callback-Url``, with durable retries.
+
+A job is POSTed with the function's response body and headers plus ``X-Call-Id``, ``X-Function-Status``,
+``X-Function-Name``, ``X-Duration-Seconds`` and ``X-Function-Attempts``. Network errors, 5xx, 408 and 429
+are retried through ``nak(delay)`` with exponential backoff; other answers end the job. The record's
+``callbackStatus`` is set when a job ends (0 = never reached).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import aiohttp
+import nats.errors
+from multidict import CIMultiDict
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError
+from pydantic import ValidationError
+
+from runtime.core.queue_layout import CallbackJob, QueueLayout
+from runtime.worker.aio import sleep_or_stop
+from runtime.worker.invoker import HOP_BY_HOP
+from runtime.worker.metrics import WorkerMetrics
+from runtime.worker.records import RecordStore
+from runtime.worker.retry import backoff_delay
+from runtime.worker.slots import FairSlots
+
+__all__ = ["CallbackSender", "callback_headers"]
+
+log = logging.getLogger("pyfaas.worker")
+_RETRY_STATUSES = frozenset({408, 429})
+
+
+def callback_headers(job: CallbackJob) -> CIMultiDict[str]:
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, values in job.headers.items():
+        if name.lower() in HOP_BY_HOP:
+            continue
+        for value in values:
+            headers.add(name, value)
+    headers["X-Call-Id"] = job.callId
+    headers["X-Function-Status"] = str(job.status)
+    headers["X-Function-Name"] = job.function
+    headers["X-Duration-Seconds"] = f"{job.durationSeconds:f}"
+    headers["X-Function-Attempts"] = str(job.attempts)
+    headers["User-Agent"] = "pyfaas-queue-worker"
+    return headers
+
+
+class CallbackSender:
+    def __init__(
+        self,
+        *,
+        js: JetStreamContext,
+        layout: QueueLayout,
+        session: aiohttp.ClientSession,
+        records: RecordStore,
+        metrics: WorkerMetrics,
+        stop: asyncio.Event,
+        max_inflight: int,
+        max_attempts: int,
+        initial_wait: float,
+        max_wait: float,
+        timeout: float,
+        idle_poll: float,
+    ) -> None:
+        self._js = js
+        self._layout = layout
+        self._session = session
+        self._records = records
+        self._metrics = metrics
+        self._stop = stop
+        self._slots = FairSlots(max_inflight)
+        self._max_attempts = max_attempts
+        self._initial_wait = initial_wait
+        self._max_wait = max_wait
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._ack_wait = timeout + 10.0
+        self._idle_poll = idle_poll
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.delivered = 0
+        self.retried = 0
+        self.given_up = 0
+
+    async def run(self) -> None:
+        config = ConsumerConfig(
+            durable_name=self._layout.callbacks_consumer,
+            filter_subject=self._layout.callbacks_wildcard,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self._ack_wait,
+            max_deliver=-1,
+            max_ack_pending=-1,
+        )
+        with contextlib.suppress(BadRequestError):
+            await self._js.add_consumer(self._layout.callbacks_stream, config)
+        sub = await self._js.pull_subscribe_bind(
+            durable=self._layout.callbacks_consumer, stream=self._layout.callbacks_stream
+        )
+        idle = True
+        try:
+            while not self._stop.is_set():
+                # idle: long-poll for one job; busy: take as many as there are free slots, without waiting
+                granted = await self._slots.acquire("callbacks", 1 if idle else 50)
+                try:
+                    msgs = await sub.fetch(granted, timeout=self._idle_poll if idle else 0.2)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    msgs = []
+                except Exception as exc:
+                    log.warning("callback fetch failed: %s", exc)
+                    msgs = []
+                    await sleep_or_stop(0.5, self._stop)
+                self._slots.release(granted - len(msgs))
+                idle = not msgs
+                for msg in msgs:
+                    task = asyncio.create_task(self._handle(msg))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
+        finally:
+            if self._inflight:
+                await asyncio.wait(set(self._inflight), timeout=10)
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _handle(self, msg: Msg) -> None:
+        try:
+            await self._deliver(msg)
+        except Exception as exc:
+            log.warning("callback handling failed (will be redelivered): %s", exc)
+        finally:
+            self._slots.release(1)
+
+    async def _deliver(self, msg: Msg) -> None:
+        try:
+            job = CallbackJob.model_validate_json(msg.data)
+        except ValidationError as exc:
+            log.error("dropping invalid callback job: %s", exc)
+            await msg.term()
+            return
+        attempt = msg.metadata.num_delivered
+        status = await self.post(job)
+        if status is not None and status < 400:
+            await self._records.set_callback_status(job.callId, status)
+            await msg.ack()
+            self.delivered += 1
+            self._metrics.callbacks.labels("delivered").inc()
+            return
+        retryable = status is None or status >= 500 or status in _RETRY_STATUSES
+        if retryable and attempt < self._max_attempts:
+            await msg.nak(delay=backoff_delay(attempt, min_wait=self._initial_wait, max_wait=self._max_wait))
+            self.retried += 1
+            self._metrics.callbacks.labels("retried").inc()
+            return
+        await self._records.set_callback_status(job.callId, status or 0)
+        await msg.ack()
+        self.given_up += 1
+        self._metrics.callbacks.labels("failed").inc()
+        log.warning(
+            "callback for %s to %s given up after %d attempts (%s)", job.callId, job.url, attempt, status
+        )
+
+    async def post(self, job: CallbackJob) -> int | None:
+        """POST one callback; the receiver's status, or None if it could not be reached."""
+        try:
+            async with self._session.post(
+                job.url, data=job.body, headers=callback_headers(job), timeout=self._timeout
+            ) as response:
+                await response.read()
+                return response.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.info("callback to %s failed: %s", job.url, exc)
+            return None

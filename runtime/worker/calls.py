@@ -1,0 +1,243 @@
+"""Process one delivered call: run it, then record the outcome durably, then acknowledge.
+
+Order per outcome, so a crash at any point loses nothing:
+  succeeded/failed/dead-lettered: [dead letter stored] → [callback job stored] → final record → ack
+  retry: record (state queued, last status) → ``nak(delay)``; JetStream holds the backoff, not this process.
+A redelivered message whose record is already final is acknowledged without running again (a duplicate
+avoided: the previous holder recorded the outcome but its ack was lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+
+from runtime.core.labels import RetryPolicy, retry_policy
+from runtime.core.models import AsyncCallRecord, CallState, QueueRequest
+from runtime.core.queue_layout import CallbackJob, DeadLetterHeaders, QueueLayout, is_valid_call_id
+from runtime.worker.invoker import HOP_BY_HOP, CallResult, Invoker
+from runtime.worker.metrics import WorkerMetrics
+from runtime.worker.records import TERMINAL_STATES, RecordStore
+from runtime.worker.retry import Outcome, backoff_delay, classify
+
+__all__ = ["CallProcessor", "Counters"]
+
+log = logging.getLogger("pyfaas.worker")
+
+
+@dataclass(slots=True)
+class Counters:
+    """What this worker process did; tests and ``__repr__`` read these instead of sleeping."""
+
+    processed: int = 0
+    failed: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    duplicates_skipped: int = 0
+    errors: int = 0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallProcessor:
+    def __init__(
+        self,
+        *,
+        js: JetStreamContext,
+        layout: QueueLayout,
+        records: RecordStore,
+        invoker: Invoker,
+        default_policy: RetryPolicy,
+        metrics: WorkerMetrics,
+        stop: asyncio.Event,
+        record_patience: float,
+    ) -> None:
+        self._js = js
+        self._layout = layout
+        self._records = records
+        self._invoker = invoker
+        self._default_policy = default_policy
+        self._metrics = metrics
+        self._stop = stop
+        self._record_patience = record_patience
+        self.counters = Counters()
+
+    async def process(self, msg: Msg, *, name: str, namespace: str) -> None:
+        meta = msg.metadata
+        attempt = meta.num_delivered
+        label = f"{name}.{namespace}"
+        try:
+            request = QueueRequest.model_validate_json(msg.data)
+        except ValidationError as exc:
+            call_id = f"seq-{meta.sequence.stream}"
+            reason = f"invalid QueueRequest: {exc}"
+            await self._durably(
+                lambda: self._dead_letter(msg, call_id, name, namespace, 400, reason, attempt)
+            )
+            await msg.ack()
+            self.counters.dead_lettered += 1
+            self._metrics.dead_lettered.labels(label).inc()
+            return
+        call_id = request.header("X-Call-Id") or ""
+        if not is_valid_call_id(call_id):
+            call_id = f"seq-{meta.sequence.stream}"
+        policy = retry_policy(request.Annotations, self._default_policy)
+        queued_at = meta.timestamp
+        base = AsyncCallRecord(
+            callId=call_id,
+            function=request.Function,
+            state="running",
+            attempts=attempt,
+            queuedAt=queued_at,
+            callbackUrl=request.CallbackUrl.url() if request.CallbackUrl else None,
+        )
+
+        if attempt > 1:
+            existing = await self._records.get(call_id)
+            if existing is not None and existing.state in TERMINAL_STATES and existing.attempts < attempt:
+                await msg.ack()
+                self.counters.duplicates_skipped += 1
+                self._metrics.duplicates.labels(label).inc()
+                return
+        if attempt > policy.attempts:
+            # attempts were used up by crashes or ack-wait expiries, not by answers
+            result = CallResult(
+                status=503, internal=True, error="delivery attempts exhausted without an answer"
+            )
+            await self._finish(msg, request, base, result, Outcome.DEAD, name=name, namespace=namespace)
+            return
+
+        if attempt == 1:
+            self._metrics.queue_wait.labels(label).observe(max(0.0, time.time() - queued_at.timestamp()))
+        await self._records.put(base.model_copy(update={"startedAt": _now()}))
+        self._metrics.inflight.inc()
+        try:
+            result = await self._invoker.invoke(request)
+        finally:
+            self._metrics.inflight.dec()
+        self._metrics.run_time.labels(label).observe(result.duration)
+        outcome = classify(status=result.status, internal=result.internal, attempt=attempt, policy=policy)
+        if outcome is Outcome.RETRY:
+            delay = backoff_delay(attempt, min_wait=policy.min_wait, max_wait=policy.max_wait)
+            waiting = base.model_copy(
+                update={"state": "queued", "lastStatus": result.status, "error": result.error}
+            )
+            await self._durably(lambda: self._records.put(waiting))
+            await msg.nak(delay=delay)
+            self.counters.retried += 1
+            self._metrics.retried.labels(label).inc()
+            return
+        await self._finish(msg, request, base, result, outcome, name=name, namespace=namespace)
+
+    async def _finish(
+        self,
+        msg: Msg,
+        request: QueueRequest,
+        base: AsyncCallRecord,
+        result: CallResult,
+        outcome: Outcome,
+        *,
+        name: str,
+        namespace: str,
+    ) -> None:
+        attempt = base.attempts
+        label = f"{name}.{namespace}"
+        if outcome is Outcome.DEAD:
+            await self._durably(
+                lambda: self._dead_letter(
+                    msg, base.callId, name, namespace, result.status, result.error or "", attempt
+                )
+            )
+        if request.CallbackUrl is not None:
+            job = CallbackJob(
+                callId=base.callId,
+                function=request.Function,
+                namespace=namespace,
+                url=request.CallbackUrl.url(),
+                status=result.status,
+                headers=_response_headers(result),
+                body=result.body,
+                attempts=attempt,
+                durationSeconds=result.duration,
+            )
+            await self._durably(lambda: self._publish_callback(job, name, namespace, msg))
+        state: CallState = outcome.value  # type: ignore[assignment]
+        final = base.model_copy(
+            update={
+                "state": state,
+                "lastStatus": result.status,
+                "error": result.error,
+                "finishedAt": _now(),
+                "startedAt": base.startedAt or _now(),
+            }
+        )
+        await self._durably(lambda: self._records.put(final))
+        await msg.ack()
+        if outcome is Outcome.SUCCEEDED:
+            self.counters.processed += 1
+            self._metrics.processed.labels(label).inc()
+        elif outcome is Outcome.FAILED:
+            self.counters.failed += 1
+            self._metrics.failed.labels(label).inc()
+        else:
+            self.counters.dead_lettered += 1
+            self._metrics.dead_lettered.labels(label).inc()
+
+    async def _dead_letter(
+        self, msg: Msg, call_id: str, name: str, namespace: str, status: int, error: str, attempts: int
+    ) -> None:
+        headers = {
+            "Nats-Msg-Id": f"dead-{call_id}-{msg.metadata.sequence.stream}",
+            DeadLetterHeaders.CALL_ID: call_id,
+            DeadLetterHeaders.FUNCTION: name,
+            DeadLetterHeaders.NAMESPACE: namespace,
+            DeadLetterHeaders.STATUS: str(status),
+            DeadLetterHeaders.ERROR: " ".join(error.split())[:1000],
+            DeadLetterHeaders.ATTEMPTS: str(attempts),
+        }
+        await self._js.publish(
+            self._layout.dead_subject(call_id), msg.data, stream=self._layout.dead_stream, headers=headers
+        )
+
+    async def _publish_callback(self, job: CallbackJob, name: str, namespace: str, msg: Msg) -> None:
+        msg_id = f"cb-{job.callId}-{msg.metadata.sequence.stream}-{job.attempts}"
+        await self._js.publish(
+            self._layout.callback_subject(name, namespace),
+            job.model_dump_json().encode(),
+            stream=self._layout.callbacks_stream,
+            headers={"Nats-Msg-Id": msg_id},
+        )
+
+    async def _durably(self, operation: Callable[[], Awaitable[object]]) -> None:
+        """Retry a JetStream write through a NATS outage (reconnects happen underneath) for a while."""
+        deadline = time.monotonic() + self._record_patience
+        delay = 0.1
+        while True:
+            try:
+                await operation()
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("recording outcome failed, retrying: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+
+def _response_headers(result: CallResult) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    for key, value in result.headers:
+        if key.lower() in HOP_BY_HOP:
+            continue
+        headers.setdefault(key, []).append(value)
+    return headers

@@ -1,0 +1,224 @@
+"""Fair consumption of the work stream: one durable pull consumer and one fetch loop per function.
+
+Discovery scans the stream's per-subject counts (``faas.calls.<ns>.<name>``) and starts a loop for each new
+function; the counts are also the queue-depth gauge. Loops share ``max_inflight`` slots through
+:class:`FairSlots`, so a function with a deep backlog takes turns with the others instead of filling every
+slot. An idle loop long-polls one message without holding a slot; a busy loop fetches as many messages as
+slots it was granted. Every held message gets in-progress acks, so ack-wait never expires under a long call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError
+
+from runtime.core.queue_layout import QueueLayout
+from runtime.worker.aio import sleep_or_stop
+from runtime.worker.calls import CallProcessor
+from runtime.worker.metrics import WorkerMetrics
+from runtime.worker.slots import FairSlots
+
+__all__ = ["CallConsumer"]
+
+log = logging.getLogger("pyfaas.worker")
+
+_FETCH_ERRORS = (TimeoutError, nats.errors.TimeoutError)
+
+
+@dataclass(slots=True)
+class _FunctionQueue:
+    name: str
+    namespace: str
+    sub: JetStreamContext.PullSubscription
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}.{self.namespace}"
+
+
+class CallConsumer:
+    def __init__(
+        self,
+        *,
+        js: JetStreamContext,
+        layout: QueueLayout,
+        processor: CallProcessor,
+        metrics: WorkerMetrics,
+        slots: FairSlots,
+        stop: asyncio.Event,
+        ack_wait: float,
+        batch: int,
+        discovery_interval: float,
+        idle_poll: float,
+        shutdown_timeout: float,
+    ) -> None:
+        self._js = js
+        self._layout = layout
+        self._processor = processor
+        self._metrics = metrics
+        self.slots = slots
+        self._stop = stop
+        self._ack_wait = ack_wait
+        self._batch = batch
+        self._discovery_interval = discovery_interval
+        self._idle_poll = idle_poll
+        self._shutdown_timeout = shutdown_timeout
+        self._queues: dict[str, _FunctionQueue] = {}
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return f"CallConsumer({self._processor.counters}, {self.slots}, functions={sorted(self._queues)})"
+
+    @property
+    def functions(self) -> list[str]:
+        return sorted(self._queues)
+
+    async def run(self) -> None:
+        """Discover functions and consume until ``stop``; then drain in-flight calls."""
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self.discover()
+                except Exception as exc:
+                    log.warning("discovery failed: %s", exc)
+                await sleep_or_stop(self._discovery_interval, self._stop)
+        finally:
+            await self._shutdown()
+
+    async def discover(self) -> None:
+        info = await self._js.stream_info(
+            self._layout.calls_stream, subjects_filter=self._layout.calls_wildcard
+        )
+        counts = info.state.subjects or {}
+        seen: set[str] = set()
+        for subject, count in counts.items():
+            parsed = self._layout.function_of_subject(subject)
+            if parsed is None:
+                continue
+            name, namespace = parsed
+            key = f"{name}.{namespace}"
+            seen.add(key)
+            self._metrics.queue_depth.labels(key).set(count)
+            if key not in self._queues and not self._stop.is_set():
+                await self._start_queue(name, namespace)
+        for key in self._queues:
+            if key not in seen:
+                self._metrics.queue_depth.labels(key).set(0)
+
+    async def _start_queue(self, name: str, namespace: str) -> None:
+        durable = self._layout.consumer_name(name, namespace)
+        config = ConsumerConfig(
+            durable_name=durable,
+            filter_subject=self._layout.call_subject(name, namespace),
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self._ack_wait,
+            max_deliver=-1,
+            max_ack_pending=-1,
+            max_waiting=512,
+        )
+        try:
+            await self._js.add_consumer(self._layout.calls_stream, config)
+        except BadRequestError as exc:
+            # it exists with another configuration (e.g. another ack_wait): keep using it
+            log.warning("consumer %s exists with a different configuration: %s", durable, exc)
+        sub = await self._js.pull_subscribe_bind(durable=durable, stream=self._layout.calls_stream)
+        queue = _FunctionQueue(name, namespace, sub)
+        queue.task = asyncio.create_task(self._fetch_loop(queue), name=f"fetch-{queue.key}")
+        self._queues[queue.key] = queue
+        log.info("consuming %s (consumer %s)", queue.key, durable)
+
+    async def _fetch_loop(self, queue: _FunctionQueue) -> None:
+        idle = True
+        while not self._stop.is_set():
+            try:
+                if idle:
+                    msgs = await self._fetch(queue, 1, self._idle_poll)
+                    if not msgs:
+                        continue
+                    # one parked message: keep it alive while this function waits for its turn
+                    keepalive = asyncio.create_task(self._keepalive(msgs[0]))
+                    try:
+                        granted = await self.slots.acquire(queue.key, 1)
+                    except asyncio.CancelledError:
+                        keepalive.cancel()
+                        with contextlib.suppress(Exception):
+                            await msgs[0].nak()
+                        raise
+                    keepalive.cancel()
+                    idle = False
+                else:
+                    granted = await self.slots.acquire(queue.key, self._batch)
+                    msgs = await self._fetch(queue, granted, 0.2)
+                    if len(msgs) < granted:
+                        self.slots.release(granted - len(msgs))
+                    if not msgs:
+                        idle = True
+                        continue
+                for msg in msgs:
+                    self._spawn(queue, msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("fetch from %s failed: %s", queue.key, exc)
+                await sleep_or_stop(0.5, self._stop)
+
+    async def _fetch(self, queue: _FunctionQueue, batch: int, wait: float) -> list[Msg]:
+        try:
+            return await queue.sub.fetch(batch, timeout=wait)
+        except _FETCH_ERRORS:
+            return []
+
+    def _spawn(self, queue: _FunctionQueue, msg: Msg) -> None:
+        task = asyncio.create_task(self._handle(queue, msg))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _handle(self, queue: _FunctionQueue, msg: Msg) -> None:
+        keepalive = asyncio.create_task(self._keepalive(msg))
+        try:
+            await self._processor.process(msg, name=queue.name, namespace=queue.namespace)
+        except asyncio.CancelledError:
+            # shutting down: hand the message back for immediate redelivery to another worker
+            with contextlib.suppress(Exception):
+                await msg.nak()
+            raise
+        except Exception as exc:
+            self._processor.counters.errors += 1
+            log.exception("call on %s failed before its outcome was recorded: %s", queue.key, exc)
+            # not acked: JetStream redelivers once ack-wait expires (the record check avoids a rerun)
+        finally:
+            keepalive.cancel()
+            self.slots.release(1)
+
+    async def _keepalive(self, msg: Msg) -> None:
+        interval = max(0.2, self._ack_wait / 3)
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    async def _shutdown(self) -> None:
+        for queue in self._queues.values():
+            if queue.task is not None:
+                queue.task.cancel()
+        loops = [q.task for q in self._queues.values() if q.task is not None]
+        await asyncio.gather(*loops, return_exceptions=True)
+        if self._inflight:
+            log.info("draining %d in-flight calls (up to %.0fs)", len(self._inflight), self._shutdown_timeout)
+            _, pending = await asyncio.wait(set(self._inflight), timeout=self._shutdown_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        for queue in self._queues.values():
+            with contextlib.suppress(Exception):
+                await queue.sub.unsubscribe()

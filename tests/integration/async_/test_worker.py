@@ -1,0 +1,193 @@
+"""Worker against a real NATS server, a real HTTP "gateway" and a real callback receiver."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+
+from runtime.core.models import AsyncCallRecord
+from tests.integration.async_.conftest import Queue, WorkerFactory
+from tests.support.async_calls import CallbackReceiver, FakeGateway, submit, until
+
+
+async def record(queue: Queue, call_id: str) -> AsyncCallRecord:
+    entry = await queue.kv.get(call_id)
+    assert entry.value is not None
+    return AsyncCallRecord.model_validate_json(entry.value)
+
+
+async def wait_state(queue: Queue, call_id: str, state: str, limit: float = 10.0) -> AsyncCallRecord:
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + limit
+    while True:
+        current = await record(queue, call_id)
+        if current.state == state:
+            return current
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{call_id} stayed {current.state}, wanted {state}: {current}")
+        await asyncio.sleep(0.03)
+
+
+async def test_call_replays_request_and_posts_callback(
+    queue: Queue, gateway: FakeGateway, receiver: CallbackReceiver, start_worker: WorkerFactory
+) -> None:
+    await start_worker()
+    call_id = await submit(
+        queue.js,
+        queue.kv,
+        queue.layout,
+        "echo",
+        body=b"payload-1",
+        callback_url=receiver.url,
+        path="/sub/path",
+        query="a=1&b=2",
+        headers={"X-Custom": ["kept"]},
+    )
+    final = await wait_state(queue, call_id, "succeeded")
+    seen = gateway.last_request[call_id]
+    assert seen["path"] == "sub/path"
+    assert seen["query"] == "a=1&b=2"
+    assert seen["body"] == "payload-1"
+    assert seen["x_custom"] == "kept"
+    assert final.attempts == 1 and final.lastStatus == 200
+    assert final.startedAt is not None and final.finishedAt is not None
+    await until(lambda: receiver.delivered(call_id) == 1, what="callback")
+    headers, body = receiver.received[call_id][0]
+    assert body == b"payload-1"
+    assert headers["X-Call-Id"] == call_id
+    assert headers["X-Function-Status"] == "200"
+    assert headers["X-Function-Name"] == "echo"
+    assert headers["X-Function-Attempts"] == "1"
+    assert float(headers["X-Duration-Seconds"]) >= 0
+    assert headers["X-Echo-Path"] == "sub/path"
+    rec = await until_callback_status(queue, call_id)
+    assert rec.callbackStatus == 204
+
+
+async def until_callback_status(queue: Queue, call_id: str) -> AsyncCallRecord:
+    import asyncio
+
+    for _ in range(200):
+        current = await record(queue, call_id)
+        if current.callbackStatus is not None:
+            return current
+        await asyncio.sleep(0.03)
+    raise AssertionError("callbackStatus never recorded")
+
+
+async def test_retries_429_and_503_with_attempts_observed(
+    queue: Queue, gateway: FakeGateway, receiver: CallbackReceiver, start_worker: WorkerFactory
+) -> None:
+    worker = await start_worker()
+    id429 = await submit(queue.js, queue.kv, queue.layout, "flaky429-2", callback_url=receiver.url)
+    id503 = await submit(queue.js, queue.kv, queue.layout, "flaky503-3", callback_url=receiver.url)
+    r429 = await wait_state(queue, id429, "succeeded")
+    r503 = await wait_state(queue, id503, "succeeded")
+    assert gateway.calls[id429] == 3 and r429.attempts == 3
+    assert gateway.calls[id503] == 4 and r503.attempts == 4
+    await until(lambda: receiver.delivered(id503) == 1, what="callback")
+    assert receiver.received[id503][0][0]["X-Function-Attempts"] == "4"
+    assert worker.processor is not None and worker.processor.counters.retried == 5
+
+
+async def test_status_passes_through_queued_between_attempts(
+    queue: Queue, gateway: FakeGateway, start_worker: WorkerFactory
+) -> None:
+    await start_worker(initial_retry_wait="600ms", max_retry_wait="600ms")
+    call_id = await submit(queue.js, queue.kv, queue.layout, "flaky503-1")
+    assert (await record(queue, call_id)).state == "queued"
+    waiting = await wait_state(queue, call_id, "queued", limit=5)
+    await until(lambda: gateway.calls[call_id] >= 1, what="first attempt")
+    waiting = await wait_state(queue, call_id, "queued", limit=5)
+    # after a failed attempt the record says queued again with what happened
+    if waiting.lastStatus is None:
+        import asyncio
+
+        await asyncio.sleep(0.2)
+        waiting = await record(queue, call_id)
+    assert waiting.lastStatus == 503 and waiting.attempts == 1
+    final = await wait_state(queue, call_id, "succeeded")
+    assert final.attempts == 2
+
+
+async def test_dead_letter_after_last_attempt_with_annotation_override(
+    queue: Queue, gateway: FakeGateway, receiver: CallbackReceiver, start_worker: WorkerFactory
+) -> None:
+    worker = await start_worker()
+    call_id = await submit(
+        queue.js,
+        queue.kv,
+        queue.layout,
+        "down",
+        callback_url=receiver.url,
+        annotations={"com.openfaas.retry.attempts": "2", "com.openfaas.retry.min_wait": "10ms"},
+    )
+    final = await wait_state(queue, call_id, "dead-lettered")
+    assert final.attempts == 2 and final.lastStatus == 503
+    assert gateway.calls[call_id] == 2
+    dead = await queue.js.get_msg(queue.layout.dead_stream, subject=queue.layout.dead_subject(call_id))
+    assert dead.headers is not None
+    assert dead.headers["Pyfaas-Status"] == "503"
+    assert dead.headers["Pyfaas-Attempts"] == "2"
+    assert "down" in dead.headers["Pyfaas-Error"]
+    assert json.loads(dead.data or b"{}")["Function"] == "down"
+    await until(lambda: receiver.delivered(call_id) == 1, what="callback of dead letter")
+    assert receiver.received[call_id][0][0]["X-Function-Status"] == "503"
+    assert worker.processor is not None and worker.processor.counters.dead_lettered == 1
+
+
+async def test_non_retryable_status_fails_once(
+    queue: Queue, gateway: FakeGateway, start_worker: WorkerFactory
+) -> None:
+    await start_worker()
+    call_id = await submit(queue.js, queue.kv, queue.layout, "bad")
+    final = await wait_state(queue, call_id, "failed")
+    assert final.lastStatus == 400 and gateway.calls[call_id] == 1
+
+
+async def test_callback_is_retried(
+    queue: Queue, gateway: FakeGateway, receiver: CallbackReceiver, start_worker: WorkerFactory
+) -> None:
+    receiver.fail_first = 2
+    worker = await start_worker()
+    call_id = await submit(queue.js, queue.kv, queue.layout, "echo", callback_url=receiver.url)
+    await until(lambda: receiver.delivered(call_id) == 1, what="third callback attempt")
+    assert len(receiver.received[call_id]) == 3
+    assert worker.callbacks is not None and worker.callbacks.retried == 2
+    assert gateway.calls[call_id] == 1
+
+
+async def test_max_inflight_bounds_concurrency(
+    queue: Queue, gateway: FakeGateway, start_worker: WorkerFactory
+) -> None:
+    await start_worker(max_inflight="4")
+    ids = [await submit(queue.js, queue.kv, queue.layout, "slow-0_1") for _ in range(16)]
+    await until(lambda: sum(gateway.calls[i] for i in ids) == 16, limit=20, what="all calls")
+    assert gateway.peak_concurrent == 4
+
+
+async def test_long_call_keeps_its_message(
+    queue: Queue, gateway: FakeGateway, start_worker: WorkerFactory
+) -> None:
+    # ack_wait 1s, call 2.5s: in-progress acks must prevent a redelivery (a duplicate run)
+    await start_worker(ack_wait="1s")
+    call_id = await submit(queue.js, queue.kv, queue.layout, "slow-2_5")
+    await wait_state(queue, call_id, "succeeded", limit=15)
+    assert gateway.calls[call_id] == 1
+
+
+async def test_metrics_endpoint(queue: Queue, gateway: FakeGateway, start_worker: WorkerFactory) -> None:
+    worker = await start_worker()
+    call_id = await submit(queue.js, queue.kv, queue.layout, "echo")
+    await wait_state(queue, call_id, "succeeded")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{worker.metrics_port}/metrics") as response,
+    ):
+        text = await response.text()
+    assert 'pyfaas_async_processed_total{function="echo.openfaas-fn"} 1.0' in text
+    assert "pyfaas_async_queue_wait_seconds_count" in text
+    assert "pyfaas_async_run_seconds_count" in text
+    assert "pyfaas_async_queue_depth" in text
