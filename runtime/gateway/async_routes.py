@@ -1,0 +1,188 @@
+"""Asynchronous invocation: ``/async-function/{name}[/path]`` and the ``/system/async/`` API.
+
+A submission is answered 202 with ``X-Call-Id`` only after JetStream has acknowledged storing it; an
+unknown function is 404 at submission, a non-http(s) ``X-Callback-Url`` 400, a body above
+``async_max_body_bytes`` 413, an unreachable NATS 503. The function's annotations travel in the
+QueueRequest so the worker applies per-function retry overrides without a lookup.
+
+Wiring: ``setup_async(app, AsyncSettings.from_env(os.environ))`` from the gateway's ``__main__`` (as an
+extension of ``create_app``). Routes under ``/system/`` are behind the gateway's auth middleware.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from pydantic import Field
+
+from runtime.core.errors import (
+    FunctionNotFound,
+    NotFound,
+    PayloadTooLarge,
+    QueueUnavailable,
+    ValidationFailed,
+)
+from runtime.core.models import AsyncCallRecord, CallbackURL, QueueRequest
+from runtime.core.names import DNS1123_LABEL, split_name
+from runtime.core.queue_layout import QueueSettings, is_valid_call_id
+from runtime.core.settings import Duration
+from runtime.gateway.async_dead_letters import add_dead_letter_routes
+from runtime.gateway.async_queue import AsyncQueue
+from runtime.gateway.keys import PROVIDER
+
+__all__ = ["ASYNC_QUEUE", "ASYNC_SETTINGS", "AsyncSettings", "setup_async"]
+
+log = logging.getLogger("runtime.gateway.async")
+
+
+class AsyncSettings(QueueSettings):
+    """Async-path settings (NATS location and layout names come from :class:`QueueSettings`)."""
+
+    async_max_body_bytes: int = Field(1024 * 1024, ge=1)
+    """Largest async request body (OpenFaaS CE: 256,000 bytes); 413 above it."""
+    async_publish_timeout: Duration = 5.0
+    """Seconds to wait for JetStream's publish acknowledgement before answering 503."""
+
+
+ASYNC_QUEUE: web.AppKey[AsyncQueue] = web.AppKey("async_queue", AsyncQueue)
+ASYNC_SETTINGS: web.AppKey[AsyncSettings] = web.AppKey("async_settings", AsyncSettings)
+
+
+def setup_async(app: web.Application, settings: AsyncSettings) -> None:
+    """Register the async routes and the NATS connection (a ``cleanup_ctx``) on the gateway app."""
+    app[ASYNC_SETTINGS] = settings
+    app[ASYNC_QUEUE] = AsyncQueue(settings.nats_servers(), settings.layout(), request_timeout=5.0)
+    app.cleanup_ctx.append(_queue_context)
+    for suffix in ("", "/", "/{path:.*}"):
+        app.router.add_route("*", "/async-function/{name}" + suffix, submit_call)
+    add_dead_letter_routes(app, ASYNC_QUEUE)
+    app.router.add_get("/system/async/{call_id}", call_status)
+
+
+async def _queue_context(app: web.Application) -> AsyncIterator[None]:
+    queue = app[ASYNC_QUEUE]
+    queue.start()
+    yield
+    await queue.close()
+
+
+def _headers_of(request: web.Request) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    for key, value in request.headers.items():
+        headers.setdefault(key, []).append(value)
+    return headers
+
+
+def _callback_url(request: web.Request) -> CallbackURL | None:
+    raw = request.headers.get("X-Callback-Url")
+    if raw is None:
+        return None
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationFailed("X-Callback-Url must be an absolute http or https URL", field="X-Callback-Url")
+    return CallbackURL.from_url(raw.strip())
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(
+            f"request body of {request.content_length} bytes exceeds async_max_body_bytes={limit}",
+            field="body",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds async_max_body_bytes={limit}", field="body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def submit_call(request: web.Request) -> web.Response:
+    settings = request.app[ASYNC_SETTINGS]
+    queue = request.app[ASYNC_QUEUE]
+    provider = request.app[PROVIDER]
+    typed = request.match_info["name"]
+    name, namespace = split_name(typed, provider.default_namespace)
+    if not DNS1123_LABEL.match(name) or not DNS1123_LABEL.match(namespace):
+        raise FunctionNotFound(f"function {typed!r} not found", field="name")
+    function = await provider.get_function(name, namespace)
+    callback = _callback_url(request)
+    call_id = request.headers.get("X-Call-Id") or str(uuid.uuid4())
+    if not is_valid_call_id(call_id):
+        raise ValidationFailed(
+            "X-Call-Id may hold only letters, digits, '-' and '_' (1-128)", field="X-Call-Id"
+        )
+    body = await _read_body(request, settings.async_max_body_bytes)
+    js, kv = queue.require()
+    start_time = str(time.time_ns())
+    headers = _headers_of(request)
+    headers["X-Call-Id"] = [call_id]
+    headers["X-Start-Time"] = [start_time]
+    # OpenFaaS's Path: what follows /async-function/<name> ("" when nothing does)
+    path = request.path[len("/async-function/") + len(typed) :]
+    queued = QueueRequest(
+        Header=headers,
+        Host=request.host,
+        Body=body,
+        Method=request.method,
+        Path=path or None,
+        QueryString=request.query_string or None,
+        Function=typed,
+        Annotations=function.annotations or None,
+        CallbackUrl=callback,
+    )
+    layout = queue.layout
+    try:
+        await js.publish(
+            layout.call_subject(name, namespace),
+            json.dumps(queued.wire(), separators=(",", ":")).encode(),
+            timeout=settings.async_publish_timeout,
+            stream=layout.calls_stream,
+            headers={"Nats-Msg-Id": call_id},
+        )
+    except Exception as exc:
+        raise QueueUnavailable(
+            f"the call was not queued: {type(exc).__name__}: {exc}", retry_after=2.0
+        ) from exc
+    record = AsyncCallRecord(
+        callId=call_id,
+        function=typed,
+        state="queued",
+        queuedAt=datetime.now(UTC),
+        callbackUrl=callback.url() if callback else None,
+    )
+    try:
+        # create, never overwrite: the worker may already have written "running"
+        await kv.create(call_id, json.dumps(record.wire(), separators=(",", ":")).encode())
+    except KeyWrongLastSequenceError:
+        pass
+    except Exception as exc:  # the call is stored; the worker writes the record when it runs
+        log.warning("queued %s but could not write its record: %s", call_id, exc)
+    return web.Response(status=202, headers={"X-Call-Id": call_id, "X-Start-Time": start_time})
+
+
+async def call_status(request: web.Request) -> web.Response:
+    call_id = request.match_info["call_id"]
+    if not is_valid_call_id(call_id):
+        raise ValidationFailed("invalid call id", field="call_id")
+    _, kv = request.app[ASYNC_QUEUE].require()
+    try:
+        entry = await kv.get(call_id)
+    except KeyNotFoundError as exc:
+        raise NotFound(f"no async call {call_id!r} (unknown or expired)", field="call_id") from exc
+    if not entry.value:
+        raise NotFound(f"no async call {call_id!r}", field="call_id")
+    with contextlib.suppress(ValueError):
+        return web.json_response(AsyncCallRecord.model_validate_json(entry.value).wire())
+    return web.Response(body=entry.value, content_type="application/json")
