@@ -7,14 +7,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from runtime.provider.base import Provider
 
 if TYPE_CHECKING:
+    from runtime.gateway.metrics import GatewayMetrics
+    from runtime.gateway.routing import ReplicaRouter
     from runtime.gateway.settings import GatewaySettings
 
 PROVIDER: web.AppKey[Provider] = web.AppKey("provider", Provider)
 REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("registry", CollectorRegistry)
 SETTINGS: web.AppKey[GatewaySettings] = web.AppKey("settings")
+
+METRICS: web.AppKey[GatewayMetrics] = web.AppKey("metrics")
+"""The gateway's series (``gateway_function_invocation_inflight`` etc.) for extensions such as alerts."""
+ROUTER: web.AppKey[ReplicaRouter] = web.AppKey("router")
+"""Per-function ready sets (read-only for extensions)."""
+HTTP_SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("http_session", aiohttp.ClientSession)
+"""The shared pooled client session; present once the app has started (cleanup_ctx)."""

@@ -1,0 +1,119 @@
+"""``pyfaas-gateway`` / ``python -m runtime.gateway``: the gateway process.
+
+Settings and the provider are built here, from ``os.environ`` (the only place it is read). Two listeners:
+the API on ``port`` and Prometheus metrics on ``metrics_port``. SIGTERM/SIGINT: stop accepting, let in-flight
+calls finish (up to ``write_timeout``), close the provider (local replicas drain and stop), exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from runtime.core.errors import ConfigError
+from runtime.gateway.app import Extension, create_app
+from runtime.gateway.auth import BasicAuthCredentials
+from runtime.gateway.metrics import create_metrics_app
+from runtime.gateway.settings import GatewaySettings
+from runtime.provider.base import Provider
+
+log = logging.getLogger("runtime.gateway")
+
+_NATS_VARIABLES = ("nats_url", "faas_nats_address", "nats_host")
+
+
+def build_provider(settings: GatewaySettings, environ: Mapping[str, str]) -> Provider:
+    """The provider named by ``settings.provider`` (the Kubernetes one is imported only when chosen)."""
+    if settings.provider == "remote":
+        from runtime.provider.remote import RemoteProvider
+
+        credentials = None
+        if settings.basic_auth:
+            loaded = BasicAuthCredentials.load(settings.secret_mount_path)
+            credentials = (loaded.user, loaded.password)
+        return RemoteProvider(
+            settings.functions_provider_url,
+            credentials=credentials,
+            default_namespace=settings.function_namespace,
+            timeout=settings.upstream_timeout,
+        )
+    if settings.provider == "kubernetes":
+        from runtime.provider.kubernetes import KubernetesProvider, KubernetesProviderSettings
+
+        kube = KubernetesProviderSettings.from_env(environ)
+        return KubernetesProvider(kube.config())  # type: ignore[no-any-return, unused-ignore]
+    from runtime.provider.local import LocalProvider, LocalProviderConfig
+
+    return LocalProvider(
+        LocalProviderConfig(state_dir=Path(settings.state_dir), default_namespace=settings.function_namespace)
+    )
+
+
+def build_extensions(environ: Mapping[str, str]) -> list[Extension]:
+    """Async invocation when NATS is configured (as OpenFaaS registers /async-function only then)."""
+    if not any(environ.get(name) for name in _NATS_VARIABLES):
+        return []
+    from runtime.gateway.async_routes import AsyncSettings, setup_async
+
+    async_settings = AsyncSettings.from_env(environ)
+    return [lambda app: setup_async(app, async_settings)]
+
+
+async def serve(settings: GatewaySettings, provider: Provider, extensions: list[Extension]) -> None:
+    registry = CollectorRegistry()
+    app = create_app(settings, provider, registry=registry, extensions=extensions)
+    runner = web.AppRunner(app, shutdown_timeout=settings.write_timeout, access_log=None)
+    metrics_runner = web.AppRunner(create_metrics_app(registry), shutdown_timeout=5.0, access_log=None)
+    await runner.setup()
+    await metrics_runner.setup()
+    try:
+        await web.TCPSite(runner, settings.bind_address, settings.port, backlog=1024).start()
+        await web.TCPSite(metrics_runner, settings.bind_address, settings.metrics_port).start()
+        log.info(
+            "gateway listening on %s:%d (metrics on :%d), provider %s",
+            settings.bind_address,
+            settings.port,
+            settings.metrics_port,
+            settings.provider,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("shutting down: draining in-flight calls")
+    finally:
+        await runner.cleanup()  # stops the listener, waits for handlers, then closes the provider
+        await metrics_runner.cleanup()
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = GatewaySettings.from_env(os.environ)
+        provider = build_provider(settings, os.environ)
+        extensions = build_extensions(os.environ)
+    except ConfigError as exc:
+        print(f"pyfaas-gateway: {exc.message}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        asyncio.run(serve(settings, provider, extensions))
+    else:
+        uvloop.run(serve(settings, provider, extensions))
+
+
+if __name__ == "__main__":
+    main()

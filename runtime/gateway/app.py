@@ -1,0 +1,174 @@
+"""The gateway's composition root: ``create_app(settings, provider, registry=..., extensions=...)``.
+
+It stores the typed keys of :mod:`runtime.gateway.keys` (PROVIDER, REGISTRY, SETTINGS, plus METRICS, ROUTER
+and HTTP_SESSION for extensions), installs the middlewares (errors → JSON, basic auth on ``/system/*`` and
+``/ui/*``, body limit), registers every route of OpenFaaS's gateway (system routes call the provider
+in-process), then lets extensions add theirs: each ``extensions`` callable, then
+``runtime.gateway.alerts.setup_alerts(app)`` and ``runtime.gateway.ui.setup_ui(app)`` when those modules
+exist.
+
+The provider's lifecycle belongs to the app: it is started (after the router subscribed to it) on start-up
+and closed on clean-up, after the listener has stopped accepting and in-flight calls have drained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.metadata
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from prometheus_client import CollectorRegistry
+
+from runtime.core.names import qualified_name
+from runtime.gateway.auth import BasicAuthCredentials
+from runtime.gateway.keys import HTTP_SESSION, METRICS, PROVIDER, REGISTRY, ROUTER, SETTINGS
+from runtime.gateway.metrics import GatewayMetrics
+from runtime.gateway.middlewares import auth_middleware, body_limit_middleware, error_middleware
+from runtime.gateway.proxy import FunctionProxy, upstream_session
+from runtime.gateway.routing import ReplicaRouter
+from runtime.gateway.settings import GatewaySettings
+from runtime.gateway.system import SystemRoutes
+from runtime.provider.base import Provider
+
+__all__ = ["SERVICE_COUNT_INTERVAL", "Extension", "create_app", "pyfaas_version"]
+
+log = logging.getLogger("runtime.gateway")
+
+Extension = Callable[[web.Application], None]
+SERVICE_COUNT_INTERVAL = 5.0
+"""Seconds between refreshes of ``gateway_service_count`` (OpenFaaS refreshes every 5 s too)."""
+_OPTIONAL_SETUPS = (("runtime.gateway.alerts", "setup_alerts"), ("runtime.gateway.ui", "setup_ui"))
+
+
+def pyfaas_version() -> str:
+    try:
+        return importlib.metadata.version("pyfaas")
+    except importlib.metadata.PackageNotFoundError:
+        return "dev"
+
+
+def create_app(
+    settings: GatewaySettings,
+    provider: Provider,
+    *,
+    registry: CollectorRegistry,
+    extensions: Sequence[Extension] = (),
+) -> web.Application:
+    """Build the gateway application on ``provider`` (started and closed with the app)."""
+    middlewares: list[Middleware] = [error_middleware]
+    if settings.basic_auth:
+        middlewares.append(auth_middleware(BasicAuthCredentials.load(settings.secret_mount_path)))
+    if settings.max_body_bytes:
+        middlewares.append(body_limit_middleware(settings.max_body_bytes))
+    app = web.Application(
+        middlewares=middlewares,
+        client_max_size=settings.max_body_bytes or 2**62,
+        handler_args={"max_field_size": 16384},
+    )
+    metrics = GatewayMetrics(registry)
+    router = ReplicaRouter(
+        provider,
+        metrics,
+        default_namespace=settings.function_namespace,
+        scale_from_zero=settings.scale_from_zero,
+        scale_from_zero_timeout=settings.scale_from_zero_timeout,
+    )
+    app[PROVIDER] = provider
+    app[REGISTRY] = registry
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[ROUTER] = router
+
+    version = pyfaas_version()
+    system = SystemRoutes(
+        provider,
+        metrics,
+        default_namespace=settings.function_namespace,
+        version=version,
+        write_timeout=settings.write_timeout,
+        prometheus_url=settings.prometheus_url,
+    )
+    system.register(app.router)
+    proxy_holder: list[FunctionProxy] = []
+
+    async def invoke(request: web.Request) -> web.StreamResponse:
+        return await proxy_holder[0].handle(request)
+
+    app.router.add_route("*", "/function/{name:[-a-zA-Z_0-9.]+}{tail:(/.*)?}", invoke)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        session = upstream_session(settings.upstream_timeout)
+        app[HTTP_SESSION] = session
+        system.http = session
+        proxy_holder.append(
+            FunctionProxy(
+                router,
+                session,
+                served_by=f"pyfaas/{version}",
+                user_agent=f"pyfaas-gateway/{version}",
+                max_body_bytes=settings.max_body_bytes,
+            )
+        )
+        router.attach()
+        await provider.start()
+        refresher = asyncio.create_task(
+            _refresh_service_count(provider, metrics, settings.function_namespace)
+        )
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            await provider.close()
+            await session.close()
+
+    app.cleanup_ctx.append(lifecycle)
+
+    for extension in extensions:
+        extension(app)
+    for module_name, function_name in _OPTIONAL_SETUPS:
+        setup = _optional(module_name, function_name)
+        if setup is not None:
+            setup(app)
+    return app
+
+
+def _optional(module_name: str, function_name: str) -> Extension | None:
+    """An extension's setup function if its module is present (other parts of pyfaas add them)."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            return None
+        raise
+    setup: Extension | None = getattr(module, function_name, None)
+    return setup
+
+
+async def _refresh_service_count(provider: Provider, metrics: GatewayMetrics, default_namespace: str) -> None:
+    """Keep ``gateway_service_count`` at every function's desired replicas (removing deleted functions)."""
+    seen: set[str] = set()
+    while True:
+        try:
+            namespaces = await provider.list_namespaces() or [default_namespace]
+            current: dict[str, int] = {}
+            for namespace in namespaces:
+                for status in await provider.list_functions(namespace):
+                    current[qualified_name(status.name, namespace)] = status.replicas
+            for function_name, replicas in current.items():
+                metrics.service_count.labels(function_name).set(replicas)
+            for gone in seen - current.keys():
+                with contextlib.suppress(KeyError):
+                    metrics.service_count.remove(gone)
+            seen = set(current)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failing provider must not kill the refresher
+            log.debug("service count refresh failed: %s", exc)
+        await asyncio.sleep(SERVICE_COUNT_INTERVAL)

@@ -1,0 +1,119 @@
+"""The gateway's Prometheus series (OpenFaaS names) and the separate metrics app served on ``metrics_port``.
+
+Per-function label children are resolved once and cached on the function's route (see
+:class:`FunctionMetrics`), so an invocation costs a few dict lookups and lock-protected increments.
+``function_name`` is always ``name.namespace``.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+__all__ = ["FunctionMetrics", "GatewayMetrics", "create_metrics_app"]
+
+COLD_START_BUCKETS = (0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class GatewayMetrics:
+    """All gateway series, registered in the app's own registry (never the global one)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.invocation_total = Counter(
+            "gateway_function_invocation_total",
+            "Completed synchronous function invocations",
+            ["function_name", "code"],
+            registry=registry,
+        )
+        self.functions_seconds = Histogram(
+            "gateway_functions_seconds",
+            "Duration of synchronous function invocations",
+            ["function_name", "code"],
+            registry=registry,
+        )
+        self.invocation_started = Counter(
+            "gateway_function_invocation_started",
+            "Synchronous function invocations started",
+            ["function_name"],
+            registry=registry,
+        )
+        self.inflight = Gauge(
+            "gateway_function_invocation_inflight",
+            "Synchronous function invocations in progress",
+            ["function_name"],
+            registry=registry,
+        )
+        self.service_count = Gauge(
+            "gateway_service_count",
+            "Desired replicas of each function",
+            ["function_name"],
+            registry=registry,
+        )
+        self.cold_start_seconds = Histogram(
+            "gateway_function_cold_start_seconds",
+            "Time from a call finding no ready replica to a replica being ready (scale from zero)",
+            ["function_name"],
+            buckets=COLD_START_BUCKETS,
+            registry=registry,
+        )
+
+        self._functions: dict[str, FunctionMetrics] = {}
+
+    def function(self, function_name: str) -> FunctionMetrics:
+        """The (cached) label children of ``function_name`` (``name.namespace``)."""
+        found = self._functions.get(function_name)
+        if found is None:
+            found = self._functions[function_name] = FunctionMetrics(self, function_name)
+        return found
+
+    def invocation_count(self, function_name: str) -> int:
+        """Completed invocations seen by this gateway (``invocationCount`` when Prometheus is not used)."""
+        found = self._functions.get(function_name)
+        return found.invocations if found else 0
+
+
+class FunctionMetrics:
+    """Label children of one function, resolved once; ``invocations`` mirrors the counter for listings."""
+
+    __slots__ = ("_by_code", "_parent", "function_name", "inflight", "invocations", "started")
+
+    def __init__(self, parent: GatewayMetrics, function_name: str) -> None:
+        self._parent = parent
+        self.function_name = function_name
+        self.started = parent.invocation_started.labels(function_name)
+        self.inflight = parent.inflight.labels(function_name)
+        self.invocations = 0
+        self._by_code: dict[int, tuple[Counter, Histogram]] = {}
+
+    def completed(self, code: int, seconds: float) -> None:
+        children = self._by_code.get(code)
+        if children is None:
+            label = str(code)
+            children = (
+                self._parent.invocation_total.labels(self.function_name, label),
+                self._parent.functions_seconds.labels(self.function_name, label),
+            )
+            self._by_code[code] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        self.invocations += 1
+
+    def cold_start(self, seconds: float) -> None:
+        self._parent.cold_start_seconds.labels(self.function_name).observe(seconds)
+
+
+def create_metrics_app(registry: CollectorRegistry) -> web.Application:
+    """The listener on ``metrics_port``: ``GET /metrics`` (Prometheus text) and ``GET /healthz`` (``OK``)."""
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="OK")
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,215 @@
+"""Where an invocation goes: per-function ready sets kept in memory, least-in-flight choice, scale from zero.
+
+The provider pushes every change of a function's ready set through ``Provider.subscribe``; the router keeps
+the latest list per function, so the hot path is a dict lookup and a scan of a few replicas, with no provider
+call. A function is asked for once (``ready_replicas``) the first time it is invoked, to learn whether it
+exists. Listeners are expected on the event loop's thread (all providers call them there).
+
+Scale from zero is single-flight per function: the first call that finds no ready replica starts one waker
+task; every concurrent caller awaits that same task. The waker reads the function once, scales it to
+``max(1, com.openfaas.scale.min)`` if its desired count is 0, then sleeps on the ready-set subscription (no
+polling) until a ready replica appears or ``scale_from_zero_timeout`` passes (503 + ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from runtime.core.errors import FunctionNotFound, FunctionUnavailable
+from runtime.core.labels import scaling_policy
+from runtime.core.names import qualified_name, split_name
+from runtime.gateway.metrics import FunctionMetrics, GatewayMetrics
+from runtime.provider.base import Provider, Replica
+
+__all__ = ["FunctionRoute", "ReplicaRouter"]
+
+log = logging.getLogger("runtime.gateway.routing")
+
+_RAW_NAME_CACHE_LIMIT = 10_000
+
+
+@dataclass(slots=True, eq=False)
+class FunctionRoute:
+    """One function as the router knows it: its ready replicas and its metric children."""
+
+    name: str
+    namespace: str
+    metrics: FunctionMetrics
+    replicas: list[Replica] = field(default_factory=list)
+    waker: asyncio.Task[None] | None = None
+    changed: asyncio.Event | None = None
+    _turn: int = 0
+
+    @property
+    def function_name(self) -> str:
+        return self.metrics.function_name
+
+    def pick(self, exclude: Replica | None = None) -> Replica | None:
+        """The ready replica with fewest in-flight calls; ties rotate so load spreads at low concurrency."""
+        replicas = self.replicas
+        count = len(replicas)
+        if count == 1:
+            only = replicas[0]
+            return only if only.ready and only is not exclude else None
+        if count == 0:
+            return None
+        start = self._turn % count
+        self._turn = start + 1
+        best: Replica | None = None
+        for offset in range(count):
+            candidate = replicas[(start + offset) % count]
+            if not candidate.ready or candidate is exclude:
+                continue
+            if best is None or candidate.in_flight < best.in_flight:
+                best = candidate
+                if best.in_flight == 0:
+                    break
+        return best
+
+    def _notify(self) -> None:
+        event, self.changed = self.changed, None
+        if event is not None:
+            event.set()
+
+    async def wait_change(self, timeout: float) -> bool:  # noqa: ASYNC109 - a bound, not a deadline API
+        """Sleep until the ready set changes; False on timeout."""
+        if self.changed is None:
+            self.changed = asyncio.Event()
+        event = self.changed
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class ReplicaRouter:
+    def __init__(
+        self,
+        provider: Provider,
+        metrics: GatewayMetrics,
+        *,
+        default_namespace: str,
+        scale_from_zero: bool,
+        scale_from_zero_timeout: float,
+    ) -> None:
+        self._provider = provider
+        self._metrics = metrics
+        self._default_namespace = default_namespace
+        self._scale_from_zero = scale_from_zero
+        self._timeout = scale_from_zero_timeout
+        self._routes: dict[tuple[str, str], FunctionRoute] = {}
+        self._by_raw_name: dict[str, FunctionRoute] = {}
+
+    def attach(self) -> None:
+        """Subscribe to the provider's ready-set changes (once, before the provider starts)."""
+        self._provider.subscribe(self._on_change)
+
+    def _new_route(self, name: str, namespace: str, replicas: list[Replica]) -> FunctionRoute:
+        route = FunctionRoute(
+            name=name,
+            namespace=namespace,
+            metrics=self._metrics.function(qualified_name(name, namespace)),
+            replicas=replicas,
+        )
+        self._routes[(name, namespace)] = route
+        return route
+
+    def _on_change(self, name: str, namespace: str, replicas: list[Replica]) -> None:
+        ready = [replica for replica in replicas if replica.ready]
+        route = self._routes.get((name, namespace))
+        if route is None:
+            route = self._new_route(name, namespace, ready)
+        else:
+            route.replicas = ready
+        route._notify()
+
+    def _forget(self, route: FunctionRoute) -> None:
+        self._routes.pop((route.name, route.namespace), None)
+        self._by_raw_name = {raw: known for raw, known in self._by_raw_name.items() if known is not route}
+
+    def known(self, name: str, namespace: str) -> FunctionRoute | None:
+        return self._routes.get((name, namespace))
+
+    async def route(self, raw_name: str) -> FunctionRoute:
+        """The route of ``name`` or ``name.namespace``; ``FunctionNotFound`` when the provider has no such."""
+        route = self._by_raw_name.get(raw_name)
+        if route is not None:
+            return route
+        name, namespace = split_name(raw_name, self._default_namespace)
+        route = self._routes.get((name, namespace))
+        if route is None:
+            replicas = await self._provider.ready_replicas(name, namespace)
+            # A subscription event may have created the route while we awaited; it is the fresher one.
+            route = self._routes.get((name, namespace)) or self._new_route(
+                name, namespace, [replica for replica in replicas if replica.ready]
+            )
+        if len(self._by_raw_name) < _RAW_NAME_CACHE_LIMIT:
+            self._by_raw_name[raw_name] = route
+        return route
+
+    async def ready_replica(self, route: FunctionRoute, exclude: Replica | None = None) -> Replica:
+        """A ready replica now, or after a (shared) scale from zero; never a replica that is not ready."""
+        replica = route.pick(exclude)
+        if replica is not None:
+            return replica
+        deadline = time.monotonic() + self._timeout
+        while True:
+            waker = route.waker
+            if waker is None or waker.done():
+                waker = route.waker = asyncio.create_task(self._wake(route))
+                waker.add_done_callback(_retrieve_exception)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._unavailable(route)
+            try:
+                await asyncio.wait_for(asyncio.shield(waker), remaining)
+            except TimeoutError:
+                raise self._unavailable(route) from None
+            replica = route.pick(exclude)
+            if replica is not None:
+                return replica
+
+    async def _wake(self, route: FunctionRoute) -> None:
+        started = time.monotonic()
+        try:
+            status = await self._provider.get_function(route.name, route.namespace)
+        except FunctionNotFound:
+            self._forget(route)
+            raise
+        if route.pick() is not None:
+            return
+        scaled = False
+        if status.replicas == 0:
+            if not self._scale_from_zero:
+                raise FunctionUnavailable(
+                    f"function {route.function_name} has 0 replicas and scale_from_zero is disabled",
+                    retry_after=self._timeout,
+                )
+            replicas = max(1, scaling_policy(status.labels).min_replicas)
+            log.info("scaling %s from zero to %d", route.function_name, replicas)
+            await self._provider.scale(route.name, route.namespace, replicas)
+            scaled = True
+        deadline = started + self._timeout
+        while route.pick() is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not await route.wait_change(remaining):
+                raise self._unavailable(route)
+        if scaled:
+            route.metrics.cold_start(time.monotonic() - started)
+
+    def _unavailable(self, route: FunctionRoute) -> FunctionUnavailable:
+        return FunctionUnavailable(
+            f"no ready replica of {route.function_name} within {self._timeout:g}s",
+            retry_after=max(1.0, self._timeout / 10),
+        )
+
+
+def _retrieve_exception(task: asyncio.Task[None]) -> None:
+    # Every caller may have given up already; the outcome is still observed so asyncio does not warn.
+    with contextlib.suppress(asyncio.CancelledError):
+        task.exception()
