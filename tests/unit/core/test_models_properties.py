@@ -1,0 +1,96 @@
+"""Property tests for the wire models: whatever valid JSON comes in, ``wire()`` output is stable JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runtime.core import models
+
+TEXT = st.text(max_size=12)
+MAPS = st.none() | st.dictionaries(TEXT, TEXT, max_size=3)
+LISTS = st.none() | st.lists(TEXT, max_size=3)
+RESOURCES = st.none() | st.fixed_dictionaries(
+    {},
+    optional={
+        key: st.sampled_from(["", "1", "128Mi", "100m"])
+        for key in ("memory", "cpu", "nvidia.com/gpu", "amd.com/gpu", "intel.com/gpu")
+    },
+)
+TIMES = st.datetimes(
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(9998, 12, 30),
+    timezones=st.sampled_from(
+        [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))]
+    ),
+)
+OPTIONAL_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "namespace": st.none() | TEXT,
+    "envProcess": st.none() | TEXT,
+    "envVars": MAPS,
+    "constraints": LISTS,
+    "secrets": LISTS,
+    "labels": MAPS,
+    "annotations": MAPS,
+    "limits": RESOURCES,
+    "requests": RESOURCES,
+    "readOnlyRootFilesystem": st.booleans(),
+}
+DEPLOYMENTS = st.fixed_dictionaries(
+    {"service": TEXT.filter(bool), "image": TEXT.filter(bool)}, optional=OPTIONAL_FIELDS
+)
+STATUSES = st.fixed_dictionaries(
+    {"name": TEXT, "image": TEXT},
+    optional={
+        **OPTIONAL_FIELDS,
+        "invocationCount": st.floats(min_value=0, max_value=1e15) | st.integers(0, 10**15),
+        "replicas": st.integers(0, 10**6),
+        "availableReplicas": st.integers(0, 10**6),
+        "createdAt": TIMES.map(lambda t: t.isoformat()),
+        "usage": st.none()
+        | st.fixed_dictionaries(
+            {}, optional={"cpu": st.floats(0, 1e6), "totalMemoryBytes": st.floats(0, 1e12)}
+        ),
+    },
+)
+
+
+def _stable(model: type[models.WireModel], data: dict[str, Any]) -> None:
+    first = model.model_validate(data).wire()
+    text = json.dumps(first)
+    second = model.model_validate_json(text).wire()
+    assert json.dumps(second, sort_keys=True) == json.dumps(first, sort_keys=True)
+    for key, value in first.items():
+        if key not in model._always and not (key in model._keep_empty or isinstance(value, dict)):
+            assert value not in ("", 0, False, None, [], {}), f"{key} should have been omitted"
+
+
+@given(DEPLOYMENTS)
+def test_function_deployment_wire_is_a_fixed_point(data: dict[str, Any]) -> None:
+    _stable(models.FunctionDeployment, data)
+
+
+@given(STATUSES)
+def test_function_status_wire_is_a_fixed_point(data: dict[str, Any]) -> None:
+    _stable(models.FunctionStatus, data)
+    assert "createdAt" in models.FunctionStatus.model_validate(data).wire()
+
+
+@given(TIMES)
+def test_rfc3339_rendering_parses_back_to_the_same_instant(moment: datetime) -> None:
+    text = models.format_rfc3339(moment)
+    assert datetime.fromisoformat(text.replace("Z", "+00:00")) == moment
+    assert text.endswith("Z") == (moment.utcoffset() == timedelta(0))
+
+
+@given(st.binary(max_size=64), st.dictionaries(TEXT, st.lists(TEXT, min_size=1, max_size=2), max_size=3))
+def test_queue_request_body_and_headers_survive(body: bytes, header: dict[str, list[str]]) -> None:
+    request = models.QueueRequest(Function="echo", Body=body, Header=header, CallbackUrl="http://h:1/p?q=1")
+    again = models.QueueRequest.model_validate_json(json.dumps(request.wire()))
+    assert (again.Body or b"") == body
+    assert (again.Header or {}) == header
+    assert again.CallbackUrl is not None and again.CallbackUrl.url() == "http://h:1/p?q=1"
