@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 __all__ = ["Health", "lock_present"]
@@ -32,10 +33,8 @@ class Health:
     def mark_unhealthy(self) -> None:
         self._healthy = False
         if not self.suppress_lock:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.lock_file)
-            except FileNotFoundError:
-                pass
 
     @property
     def healthy(self) -> bool:

@@ -66,13 +66,13 @@ def check_length(request: BaseRequest, limit: int) -> None:
         raise BodyTooLarge(limit)
 
 
-async def read_body(request: BaseRequest, limit: int, timeout: float = 0) -> bytes:
+async def read_body(request: BaseRequest, limit: int, read_timeout: float = 0) -> bytes:
     """The whole request body; ``BodyTooLarge`` past ``limit`` (0 = unlimited), ``TimeoutError`` after
-    ``timeout`` seconds (0 = none)."""
+    ``read_timeout`` seconds (0 = none)."""
     if not request.body_exists:
         return b""
     check_length(request, limit)
-    async with asyncio.timeout(timeout or None):
+    async with asyncio.timeout(read_timeout or None):
         if request.content_length is not None:
             return await request.content.readexactly(request.content_length)
         parts: list[bytes] = []

@@ -19,11 +19,15 @@ class WatchdogMetrics:
     def __init__(self, registry: CollectorRegistry, in_flight: Callable[[], float]) -> None:
         self.registry = registry
         self._requests = Counter(
-            "http_requests_total", "Function invocations by status code and method", ["code", "method"],
+            "http_requests_total",
+            "Function invocations by status code and method",
+            ["code", "method"],
             registry=registry,
         )
         self._duration = Histogram(
-            "http_request_duration_seconds", "Seconds spent serving function invocations", ["code", "method"],
+            "http_request_duration_seconds",
+            "Seconds spent serving function invocations",
+            ["code", "method"],
             registry=registry,
         )
         gauge = Gauge("http_requests_in_flight", "Function invocations being served", registry=registry)

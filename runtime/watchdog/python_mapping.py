@@ -76,9 +76,7 @@ def _status(value: Any) -> int:
 def _apply_headers(headers: CIMultiDict[str], extra: Any) -> None:
     """Werkzeug ``Headers.update``: each key given replaces the existing values of that key."""
     items: Iterable[tuple[Any, Any]]
-    if isinstance(extra, Mapping):
-        items = extra.items()
-    elif hasattr(extra, "items") and callable(extra.items):
+    if isinstance(extra, Mapping) or (hasattr(extra, "items") and callable(extra.items)):
         items = extra.items()
     else:
         items = extra
@@ -148,7 +146,7 @@ def map_http(result: Any) -> MappedResponse:
         status = result.get("statusCode", 200)
         raw_headers = result.get("headers")
         content_type = ""
-        if "headers" in result and hasattr(raw_headers, "get"):
+        if raw_headers is not None and hasattr(raw_headers, "get"):
             content_type = raw_headers.get("Content-type", "")
         body: Any
         if content_type == "application/octet-stream":

@@ -3,6 +3,7 @@ metrics and the access log. Built on aiohttp's low-level server (no router, no m
 
 from __future__ import annotations
 
+import asyncio
 import time
 import traceback
 
@@ -49,6 +50,7 @@ class Dispatcher:
         self._limit = settings.max_inflight
         self._max_body = settings.max_body_bytes
         self.in_flight = 0
+        self._idle: asyncio.Event | None = None
 
     async def __call__(self, request: BaseRequest) -> web.StreamResponse:
         started = time.perf_counter()
@@ -79,12 +81,26 @@ class Dispatcher:
                 response = plain(500, "Internal Server Error\n")
             finally:
                 self.in_flight -= 1
+                if self._idle is not None and not self.in_flight:
+                    self._idle.set()
         elapsed = time.perf_counter() - started
         if not response.prepared:
             response.headers[DURATION_HEADER] = f"{elapsed:f}"
         self._metrics.observe(request.method, response.status, elapsed)
         self._access_log(request, response, elapsed)
         return response
+
+    async def wait_idle(self, deadline: float) -> bool:
+        """Wait until no function request is running; ``False`` if ``deadline`` seconds passed first."""
+        if not self.in_flight:
+            return True
+        self._idle = asyncio.Event()
+        try:
+            async with asyncio.timeout(deadline):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def too_many(self) -> web.Response:
         return plain(
@@ -131,7 +147,9 @@ class Dispatcher:
             else:
                 response = web.Response(status=200)
         elif path == "/_/metrics":
-            response = web.Response(body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+            response = web.Response(
+                body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+            )
         else:
             return None
         response.headers[DURATION_HEADER] = f"{time.perf_counter() - started:f}"

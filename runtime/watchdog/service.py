@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -41,7 +40,9 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="pyfaas-watchdog", description="OpenFaaS-compatible function watchdog")
+    parser = argparse.ArgumentParser(
+        prog="pyfaas-watchdog", description="OpenFaaS-compatible function watchdog"
+    )
     parser.add_argument(
         "--run-healthcheck",
         "-run-healthcheck",
@@ -62,12 +63,15 @@ def run(environ: Mapping[str, str], argv: Sequence[str]) -> int:
     if args.run_healthcheck:
         return 0 if lock_present(settings.lock_file) else 1
     sink = LogSink(1, prefix_function_lines=settings.prefix_logs)
-    with _watchdog_logging(sink), _captured_stdio(sink, enabled=settings.mode == "python"):
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            try:
-                return runner.run(_serve(settings, environ, sink))
-            finally:
-                sink.attach(None)
+    with (
+        _watchdog_logging(sink),
+        _captured_stdio(sink, enabled=settings.mode == "python"),
+        asyncio.Runner(loop_factory=loop_factory()) as runner,
+    ):
+        try:
+            return runner.run(_serve(settings, environ, sink))
+        finally:
+            sink.attach(None)
 
 
 @contextlib.contextmanager
@@ -92,7 +96,7 @@ def _captured_stdio(sink: LogSink, *, enabled: bool) -> Iterator[None]:
         return
     saved = sys.stdout, sys.stderr
     out, err = LineWriter(sink, "stdout"), LineWriter(sink, "stderr")
-    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    sys.stdout, sys.stderr = out, err
     try:
         yield
     finally:
@@ -175,10 +179,7 @@ async def _serve(settings: WatchdogSettings, environ: Mapping[str, str], sink: L
         if not outcome.get("fatal"):
             await asyncio.sleep(settings.grace_period)
         await site.stop()
-        deadline = time.monotonic() + settings.write_timeout
-        while dispatcher.in_flight and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        if dispatcher.in_flight:
+        if not await dispatcher.wait_idle(settings.write_timeout):
             sink.line(f"shutdown: {dispatcher.in_flight} request(s) still running after write_timeout")
     finally:
         health.mark_unhealthy()

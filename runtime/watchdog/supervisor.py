@@ -1,21 +1,27 @@
-"""Every function process the watchdog starts is started here: in its own session (so the whole process
-group can be killed, leaving no orphans), with its output relayed to the log sink line by line."""
+"""Every function process the watchdog starts is started here.
+
+Processes are started with ``posix_spawn`` (vfork-speed, no Python-level fork) in a new session, so the
+whole process group can be killed and nothing is left behind. Pipes are non-blocking file descriptors
+driven by the event loop; exit is observed through a pidfd, so no child-watcher thread or SIGCHLD handler
+is involved. Output meant for the log is relayed to the sink line by line.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import signal
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from runtime.watchdog.logs import LogSink
 
-__all__ = ["describe_exit", "kill_group", "relay_lines", "spawn"]
+__all__ = ["DEVNULL", "PIPE", "STDOUT", "ChildProcess", "describe_exit", "kill_group", "resolve_program"]
 
-PIPE = asyncio.subprocess.PIPE
-STDOUT = asyncio.subprocess.STDOUT
-DEVNULL = asyncio.subprocess.DEVNULL
+PIPE = -1
+STDOUT = -2
+DEVNULL = -3
 
 _SIGNAL_TEXT = {
     signal.SIGKILL: "killed",
@@ -28,28 +34,20 @@ _SIGNAL_TEXT = {
 }
 
 
-async def spawn(
-    argv: Sequence[str],
-    env: Mapping[str, str],
-    *,
-    stdin: int = PIPE,
-    stdout: int = PIPE,
-    stderr: int = PIPE,
-    limit: int = 65536,
-) -> asyncio.subprocess.Process:
-    """Start ``argv`` (no shell) in a new session; raises ``OSError`` if it cannot be executed."""
-    kwargs: dict[str, Any] = {"start_new_session": True, "limit": max(limit, 1024)}
-    return await asyncio.create_subprocess_exec(
-        *argv, stdin=stdin, stdout=stdout, stderr=stderr, env=dict(env), **kwargs
-    )
+def resolve_program(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """``argv`` with its program resolved on the function's ``PATH`` (as Go's ``exec.LookPath``)."""
+    program = argv[0]
+    if os.sep not in program:
+        found = shutil.which(program, path=env.get("PATH", os.defpath))
+        if found:
+            program = found
+    return [program, *argv[1:]]
 
 
 def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
     """Signal the process group led by ``pid`` (the process and everything it started)."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def describe_exit(returncode: int) -> str:
@@ -63,23 +61,190 @@ def describe_exit(returncode: int) -> str:
     return f"signal: {name}"
 
 
-async def relay_lines(stream: asyncio.StreamReader, sink: LogSink, name: str, buffer_size: int) -> None:
-    """Copy ``stream`` to the sink as function lines until EOF. ``buffer_size`` -1 relays chunks as they
-    arrive; otherwise longer lines are split at ``buffer_size`` bytes."""
-    while True:
-        if buffer_size == -1:
-            chunk = await stream.read(65536)
-            if not chunk:
-                return
-            for line in chunk.decode("utf-8", "replace").splitlines():
-                sink.function_line(name, line)
-            continue
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def _readable(fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(fd, _wake, waiter)
+    try:
+        await waiter
+    finally:
+        loop.remove_reader(fd)
+
+
+async def _writable(fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    loop.add_writer(fd, _wake, waiter)
+    try:
+        await waiter
+    finally:
+        loop.remove_writer(fd)
+
+
+class ChildProcess:
+    """A spawned function process with non-blocking pipes (``stdin``/``stdout``/``stderr`` are fds or
+    ``None``)."""
+
+    def __init__(self, pid: int, stdin: int | None, stdout: int | None, stderr: int | None) -> None:
+        self.pid = pid
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.returncode: int | None = None
+        self._pidfd: int | None = None
+        with contextlib.suppress(OSError, AttributeError):
+            self._pidfd = os.pidfd_open(pid)
+
+    @classmethod
+    def spawn(
+        cls,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        stdin: int = PIPE,
+        stdout: int = PIPE,
+        stderr: int = PIPE,
+    ) -> ChildProcess:
+        """Start ``argv`` (no shell; ``argv[0]`` resolved already) in a new session; ``OSError`` if it
+        cannot be executed."""
+        actions: list[tuple[int, int, int]] = []
+        parent_ends: dict[str, int | None] = {"stdin": None, "stdout": None, "stderr": None}
+        child_ends: list[int] = []
         try:
-            line = await stream.readuntil(b"\n")
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial:
-                sink.function_line(name, exc.partial.decode("utf-8", "replace"))
-            return
-        except asyncio.LimitOverrunError as exc:
-            line = await stream.readexactly(min(exc.consumed, buffer_size) or 1)
-        sink.function_line(name, line.decode("utf-8", "replace"))
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            child_ends.append(null)
+            if stdin == PIPE:
+                read_end, write_end = os.pipe()
+                child_ends.append(read_end)
+                parent_ends["stdin"] = write_end
+                actions.append((os.POSIX_SPAWN_DUP2, read_end, 0))
+            else:
+                actions.append((os.POSIX_SPAWN_DUP2, null, 0))
+            out_target = null
+            if stdout == PIPE:
+                read_end, write_end = os.pipe()
+                child_ends.append(write_end)
+                parent_ends["stdout"] = read_end
+                out_target = write_end
+            actions.append((os.POSIX_SPAWN_DUP2, out_target, 1))
+            if stderr == STDOUT:
+                actions.append((os.POSIX_SPAWN_DUP2, out_target, 2))
+            elif stderr == PIPE:
+                read_end, write_end = os.pipe()
+                child_ends.append(write_end)
+                parent_ends["stderr"] = read_end
+                actions.append((os.POSIX_SPAWN_DUP2, write_end, 2))
+            else:
+                actions.append((os.POSIX_SPAWN_DUP2, null, 2))
+            pid = os.posix_spawn(argv[0], list(argv), dict(env), file_actions=actions, setsid=True)
+        except BaseException:
+            for fd in (*child_ends, *(fd for fd in parent_ends.values() if fd is not None)):
+                os.close(fd)
+            raise
+        for fd in child_ends:
+            os.close(fd)
+        for end in parent_ends.values():
+            if end is not None:
+                os.set_blocking(end, False)
+        return cls(pid, parent_ends["stdin"], parent_ends["stdout"], parent_ends["stderr"])
+
+    async def read(self, fd: int, size: int = 65536) -> bytes:
+        """Some bytes from ``fd`` (``b""`` at EOF)."""
+        while True:
+            try:
+                return os.read(fd, size)
+            except BlockingIOError:
+                await _readable(fd)
+
+    async def read_all(self, fd: int) -> bytes:
+        parts: list[bytes] = []
+        while chunk := await self.read(fd):
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def write(self, data: bytes) -> bool:
+        """Write to stdin; ``False`` if the process closed it."""
+        fd = self.stdin
+        assert fd is not None
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(fd, view)
+            except BlockingIOError:
+                await _writable(fd)
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                return False
+            view = view[written:]
+        return True
+
+    def close_stdin(self) -> None:
+        if self.stdin is not None:
+            os.close(self.stdin)
+            self.stdin = None
+
+    async def feed(self, data: bytes) -> None:
+        """Write ``data`` to stdin and close it."""
+        try:
+            if data:
+                await self.write(data)
+        finally:
+            self.close_stdin()
+
+    async def wait(self) -> int:
+        """Wait for exit; the exit code, or ``-signal``."""
+        if self.returncode is not None:
+            return self.returncode
+        if self._pidfd is not None:
+            while True:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)  # noqa: ASYNC222 - never blocks
+                if pid:
+                    break
+                await _readable(self._pidfd)
+        else:
+            while True:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)  # noqa: ASYNC222 - never blocks
+                if pid:
+                    break
+                await asyncio.sleep(0.005)
+        self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill_group(self, sig: int = signal.SIGKILL) -> None:
+        kill_group(self.pid, sig)
+
+    def close(self) -> None:
+        """Close every pipe end and the pidfd (after ``wait``)."""
+        self.close_stdin()
+        for name in ("stdout", "stderr"):
+            fd = getattr(self, name)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, name, None)
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    async def relay(self, fd: int, sink: LogSink, name: str, buffer_size: int) -> None:
+        """Copy ``fd`` to the sink as function lines until EOF. ``buffer_size`` -1 relays what arrives as
+        it arrives; otherwise lines longer than ``buffer_size`` bytes are split."""
+        pending = b""
+        while chunk := await self.read(fd):
+            if buffer_size == -1:
+                for text in chunk.decode("utf-8", "replace").splitlines():
+                    sink.function_line(name, text)
+                continue
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                sink.function_line(name, raw.decode("utf-8", "replace"))
+            while len(pending) > buffer_size:
+                sink.function_line(name, pending[:buffer_size].decode("utf-8", "replace"))
+                pending = pending[buffer_size:]
+        if pending:
+            sink.function_line(name, pending.decode("utf-8", "replace"))

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
-from multidict import CIMultiDictProxy, MultiDictProxy
+from multidict import CIMultiDictProxy, MultiMapping
 
 from runtime.watchdog.httputil import INTERNAL_HEADER, plain, read_body
 from runtime.watchdog.python_loader import LoadedHandler, load_handler
@@ -37,7 +37,7 @@ class Event:
         self._request = request
 
     @property
-    def query(self) -> MultiDictProxy[str]:
+    def query(self) -> MultiMapping[str]:
         return self._request.query
 
     @property
@@ -106,8 +106,10 @@ class PythonRunner:
             if handler.style == "http":
                 mapped = map_http(result)
             else:
-                content_type = settings.content_type or request.headers.get(
-                    "Content-Type", "text/plain; charset=utf-8"
+                content_type = (
+                    settings.content_type
+                    or request.headers.get("Content-Type")
+                    or "text/plain; charset=utf-8"
                 )
                 mapped = map_classic(result, content_type)
         except Exception:

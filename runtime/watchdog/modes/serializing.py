@@ -1,0 +1,71 @@
+"""``serializing`` mode (of-watchdog): one process per request; the whole body on stdin, the whole stdout
+as the response (``content_type``); 500 with the error text on a non-zero exit or an ``exec_timeout``
+kill; stderr goes to the log."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import web
+from aiohttp.web_request import BaseRequest
+
+from runtime.watchdog.cgi import cgi_environment
+from runtime.watchdog.httputil import plain, read_body
+from runtime.watchdog.runner import RunnerContext
+from runtime.watchdog.supervisor import ChildProcess, describe_exit, resolve_program
+
+__all__ = ["SerializingRunner"]
+
+
+class SerializingRunner:
+    def __init__(self, context: RunnerContext) -> None:
+        self._settings = context.settings
+        self._environ = dict(context.environ)
+        self._sink = context.sink
+        self._argv = resolve_program(context.settings.argv, self._environ)
+        self._content_type = context.settings.content_type or "application/octet-stream"
+
+    async def start(self) -> None:
+        return None
+
+    async def ready(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def handle(self, request: BaseRequest, started: float) -> web.StreamResponse:
+        settings = self._settings
+        body = await read_body(request, settings.max_body_bytes, settings.read_timeout)
+        env = cgi_environment(self._environ, request, classic=False)
+        try:
+            process = ChildProcess.spawn(self._argv, env)
+        except OSError as exc:
+            self._sink.line(f"cannot start {self._argv[0]}: {exc}")
+            return plain(500, f"{exc}\n")
+        assert process.stdout is not None and process.stderr is not None
+        relay = asyncio.ensure_future(
+            process.relay(process.stderr, self._sink, "stderr", settings.log_buffer_size)
+        )
+        feeder = asyncio.ensure_future(process.feed(body))
+        output = b""
+        try:
+            async with asyncio.timeout(settings.exec_timeout or None):
+                output = await process.read_all(process.stdout)
+                await process.wait()
+        except TimeoutError:
+            process.kill_group()
+            await process.wait()
+        finally:
+            process.kill_group()
+            feeder.cancel()
+            for task in (feeder, relay):
+                with contextlib.suppress(asyncio.CancelledError, OSError, TimeoutError):
+                    await asyncio.wait_for(task, 1.0)
+            process.close()
+        code = process.returncode
+        assert code is not None
+        if code != 0:
+            return plain(500, describe_exit(code))
+        return web.Response(status=200, body=output, headers={"Content-Type": self._content_type})
