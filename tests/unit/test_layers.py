@@ -177,11 +177,14 @@ LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def _error_classes() -> list[type[errors.PyfaasError]]:
-    return [
+    defined = [
         cls
         for _, cls in inspect.getmembers(errors, inspect.isclass)
         if issubclass(cls, BaseException) and cls.__module__ == errors.__name__
     ]
+    tree = [cls for cls in defined if issubclass(cls, errors.PyfaasError)]
+    assert tree == defined, "every exception in runtime.core.errors belongs to the PyfaasError tree"
+    return tree
 
 
 def test_error_tree_does_not_subclass_library_exceptions() -> None:
