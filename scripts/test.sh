@@ -21,7 +21,7 @@ have_apt() { command -v apt-get >/dev/null && command -v dpkg-query >/dev/null; 
 
 apt_install() {
     step "apt-get install $*"
-    apt-get update -qq || return 1
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
