@@ -96,6 +96,7 @@ class ChildProcess:
         self.stdout = stdout
         self.stderr = stderr
         self.returncode: int | None = None
+        self.group_leader = True
         self._pidfd: int | None = None
         with contextlib.suppress(OSError, AttributeError):
             self._pidfd = os.pidfd_open(pid)
@@ -109,9 +110,12 @@ class ChildProcess:
         stdin: int = PIPE,
         stdout: int = PIPE,
         stderr: int = PIPE,
+        new_session: bool = True,
     ) -> ChildProcess:
-        """Start ``argv`` (no shell; ``argv[0]`` resolved already) in a new session; ``OSError`` if it
-        cannot be executed."""
+        """Start ``argv`` (no shell; ``argv[0]`` resolved already); ``OSError`` if it cannot be executed.
+
+        ``new_session`` (per-request processes) lets a timeout kill the whole group; a long-lived child
+        stays in the watchdog's process group so whoever kills the watchdog's group kills it too."""
         actions: list[tuple[int, int, int]] = []
         parent_ends: dict[str, int | None] = {"stdin": None, "stdout": None, "stderr": None}
         child_ends: list[int] = []
@@ -141,7 +145,7 @@ class ChildProcess:
                 actions.append((os.POSIX_SPAWN_DUP2, write_end, 2))
             else:
                 actions.append((os.POSIX_SPAWN_DUP2, null, 2))
-            pid = os.posix_spawn(argv[0], list(argv), dict(env), file_actions=actions, setsid=True)
+            pid = os.posix_spawn(argv[0], list(argv), dict(env), file_actions=actions, setsid=new_session)
         except BaseException:
             for fd in (*child_ends, *(fd for fd in parent_ends.values() if fd is not None)):
                 os.close(fd)
@@ -151,7 +155,9 @@ class ChildProcess:
         for end in parent_ends.values():
             if end is not None:
                 os.set_blocking(end, False)
-        return cls(pid, parent_ends["stdin"], parent_ends["stdout"], parent_ends["stderr"])
+        child = cls(pid, parent_ends["stdin"], parent_ends["stdout"], parent_ends["stderr"])
+        child.group_leader = new_session
+        return child
 
     async def read(self, fd: int, size: int = 65536) -> bytes:
         """Some bytes from ``fd`` (``b""`` at EOF)."""
@@ -216,7 +222,12 @@ class ChildProcess:
         return self.returncode
 
     def kill_group(self, sig: int = signal.SIGKILL) -> None:
-        kill_group(self.pid, sig)
+        """Signal the process's group (only the process itself if it shares the watchdog's group)."""
+        if self.group_leader:
+            kill_group(self.pid, sig)
+        elif self.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, sig)
 
     def close(self) -> None:
         """Close every pipe end and the pidfd (after ``wait``)."""

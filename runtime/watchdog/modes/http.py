@@ -52,7 +52,7 @@ class HttpRunner:
         settings = self._settings
         try:
             argv = resolve_program(settings.argv, self._environ)
-            process = ChildProcess.spawn(argv, self._environ, stdin=DEVNULL)
+            process = ChildProcess.spawn(argv, self._environ, stdin=DEVNULL, new_session=False)
         except OSError as exc:
             raise StartupFailed(f"cannot start {settings.argv[0]}: {exc}") from exc
         self._process = process
