@@ -1,0 +1,245 @@
+"""The invocation proxy against real HTTP upstreams (the provider is in memory: it is not under test)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from yarl import URL
+
+from tests.support.gateway import MemoryProvider, RunningGateway, free_port, running_gateway, serve
+from tests.unit.gateway.upstream import upstream_app
+
+
+@pytest.fixture
+async def upstreams() -> AsyncIterator[list[str]]:
+    async with serve(upstream_app("a")) as first, serve(upstream_app("b")) as second:
+        yield [first, second]
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path, upstreams: list[str]) -> AsyncIterator[RunningGateway]:
+    provider = MemoryProvider()
+    provider.add("echo", upstreams[:1])
+    provider.add("pair", upstreams)
+    provider.add("other", upstreams[1:], namespace="team-a")
+    env = {"upstream_timeout": "1", "max_body_bytes": "2000000", "scale_from_zero_timeout": "1"}
+    async with running_gateway(tmp_path, provider=provider, env=env) as running:
+        yield running
+
+
+async def test_path_query_and_body_are_forwarded_raw(gateway: RunningGateway) -> None:
+    raw = URL(gateway.url + "/function/echo/a%20b/c?x=1&y=%2F", encoded=True)
+    async with aiohttp.ClientSession() as session, session.post(raw, data=b"payload") as response:
+        assert response.status == 200
+        echoed = await response.json()
+    assert echoed["raw_path"] == "/a%20b/c?x=1&y=%2F"
+    assert echoed["method"] == "POST"
+    assert echoed["body"] == "payload"
+    async with gateway.session() as session, session.get("/function/echo?only=query") as response:
+        assert (await response.json())["raw_path"] == "/?only=query"
+    async with gateway.session() as session, session.get("/function/echo/") as response:
+        assert (await response.json())["raw_path"] == "/"
+
+
+async def test_any_method_reaches_the_function(gateway: RunningGateway) -> None:
+    async with gateway.session() as session:
+        for method in ("GET", "PUT", "PATCH", "DELETE", "OPTIONS"):
+            async with session.request(method, "/function/echo/m") as response:
+                assert response.status == 200
+                assert (await response.json())["method"] == method
+
+
+async def test_headers_call_id_and_hop_by_hop(gateway: RunningGateway) -> None:
+    headers = {
+        "Connection": "keep-alive, X-Private",
+        "X-Private": "hop",
+        "Keep-Alive": "timeout=5",
+        "Proxy-Authorization": "secret",
+        "Authorization": "Bearer user-token",
+        "X-Custom": "kept",
+    }
+    async with gateway.session(skip_auto_headers=("Accept-Encoding",)) as session:
+        async with session.post("/function/echo", data=b"x", headers=headers) as response:
+            seen = {k.lower(): v for k, v in (await response.json())["headers"].items()}
+            call_id = response.headers["X-Call-Id"]
+            assert response.headers["X-Served-By"].startswith("pyfaas/")
+            assert int(response.headers["X-Start-Time"]) > 1_600_000_000 * 10**9
+            assert response.headers["X-Upstream"] == "a"
+    for dropped in ("x-private", "keep-alive", "proxy-authorization"):
+        assert dropped not in seen
+    assert seen["authorization"] == "Bearer user-token"
+    assert seen["x-custom"] == "kept"
+    assert seen["x-call-id"] == call_id
+    assert seen["x-forwarded-for"] == "127.0.0.1"
+    assert seen["x-forwarded-host"].startswith("127.0.0.1:")
+    assert "x-start-time" in seen
+    assert "accept-encoding" not in seen  # the proxy adds nothing the client did not send
+
+    async with gateway.session() as session, session.get(
+        "/function/echo", headers={"X-Call-Id": "mine", "X-Forwarded-For": "1.2.3.4"}
+    ) as r:
+        seen = {k.lower(): v for k, v in (await r.json())["headers"].items()}
+        assert "X-Call-Id" not in r.headers  # a caller's own id is passed on, not echoed (as OpenFaaS)
+    assert seen["x-call-id"] == "mine"
+    assert seen["x-forwarded-for"] == "1.2.3.4"
+
+
+async def test_response_passes_through_untouched(gateway: RunningGateway) -> None:
+    async with gateway.session(auto_decompress=False) as session:
+        async with session.get("/function/echo/gzip") as response:
+            assert response.headers["Content-Encoding"] == "gzip"
+            import gzip
+
+            assert gzip.decompress(await response.read()) == b"compressed payload"
+        async with session.get("/function/echo/cookies") as response:
+            assert response.headers.getall("Set-Cookie") == ["a=1", "b=2"]
+        async with session.get("/function/echo/status/418") as response:
+            assert response.status == 418
+        async with session.get("/function/echo/big?n=3000000") as response:
+            assert len(await response.read()) == 3_000_000
+
+
+async def test_server_sent_events_stream_unbuffered(gateway: RunningGateway) -> None:
+    async with gateway.session() as session:
+        started = time.monotonic()
+        async with session.get("/function/echo/sse", headers={"Accept": "text/event-stream"}) as response:
+            first = await response.content.readuntil(b"\n\n")
+            first_at = time.monotonic() - started
+            rest = await response.read()
+            total = time.monotonic() - started
+    assert first == b"data: 0\n\n"
+    assert rest == b"data: 1\n\ndata: 2\n\n"
+    # The first event arrives before the upstream finished (it needs 0.9 s for all three).
+    assert first_at < total - 0.4
+
+
+async def test_large_streamed_request_body(gateway: RunningGateway) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(15):
+            yield b"y" * 100_000
+
+    async with gateway.session() as session, session.post("/function/echo", data=chunks()) as response:
+        assert response.status == 200
+        assert (await response.json())["length"] == 1_500_000
+
+
+async def test_body_limit_is_413(gateway: RunningGateway) -> None:
+    async with gateway.session() as session:
+        async with session.post("/function/echo", data=b"z" * 2_100_000) as response:
+            assert response.status == 413
+            assert (await response.json())["field"] == "body"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(25):
+                yield b"y" * 100_000
+
+        async with session.post("/function/echo", data=chunks()) as response:
+            assert response.status == 413
+
+
+async def test_unknown_function_is_404(gateway: RunningGateway) -> None:
+    async with gateway.session() as session, session.get("/function/nope") as response:
+        assert response.status == 404
+        assert "nope" in (await response.json())["error"]
+
+
+async def test_namespaced_name(gateway: RunningGateway) -> None:
+    async with gateway.session() as session:
+        async with session.get("/function/other.team-a/x") as response:
+            assert response.status == 200
+            assert (await response.json())["label"] == "b"
+        async with session.get("/function/other") as response:
+            assert response.status == 404  # not in the default namespace
+
+
+async def test_upstream_down_is_502_fast(tmp_path: Path) -> None:
+    provider = MemoryProvider()
+    provider.add("dead", [f"http://127.0.0.1:{free_port()}"])
+    async with running_gateway(tmp_path, provider=provider, env={"upstream_timeout": "5"}) as gateway:
+        async with gateway.session() as session:
+            started = time.monotonic()
+            async with session.get("/function/dead") as response:
+                assert response.status == 502
+            assert time.monotonic() - started < 3.0
+        assert (
+            gateway.metric("gateway_function_invocation_total", function_name="dead.openfaas-fn", code="502")
+            == 1
+        )
+
+
+async def test_upstream_timeout_is_502_not_a_hang(gateway: RunningGateway) -> None:
+    async with gateway.session() as session:
+        started = time.monotonic()
+        async with session.get("/function/echo/sleep?s=5") as response:
+            assert response.status == 502
+        assert time.monotonic() - started < 4.0
+
+
+async def test_least_in_flight_balancing(gateway: RunningGateway) -> None:
+    async with gateway.session() as session:
+
+        async def call() -> str:
+            async with session.get("/function/pair/sleep?s=0.3") as response:
+                return await response.text()
+
+        answers = await asyncio.gather(*(call() for _ in range(6)))
+    assert sorted(answers) == ["a slept"] * 3 + ["b slept"] * 3
+
+
+async def test_failed_connection_is_retried_on_another_replica(tmp_path: Path, upstreams: list[str]) -> None:
+    provider = MemoryProvider()
+    dead = f"http://127.0.0.1:{free_port()}"
+    provider.add("flaky", [dead, upstreams[0]])
+    async with running_gateway(tmp_path, provider=provider) as gateway, gateway.session() as session:
+        for _ in range(4):
+            async with session.post("/function/flaky", data=b"again") as response:
+                assert response.status == 200
+                assert (await response.json())["body"] == "again"
+
+
+async def test_invocation_metrics(gateway: RunningGateway) -> None:
+    async with gateway.session() as session:
+        for _ in range(3):
+            async with session.get("/function/echo") as response:
+                assert response.status == 200
+        async with session.get("/function/echo/status/500") as response:
+            assert response.status == 500
+        async with session.get("/system/functions") as response:
+            listed = {item["name"]: item for item in await response.json()}
+    labels = {"function_name": "echo.openfaas-fn"}
+    assert gateway.metric("gateway_function_invocation_total", code="200", **labels) == 3
+    assert gateway.metric("gateway_function_invocation_total", code="500", **labels) == 1
+    assert gateway.metric("gateway_function_invocation_started_total", **labels) == 4
+    assert gateway.metric("gateway_functions_seconds_count", code="200", **labels) == 3
+    assert gateway.metric("gateway_function_invocation_inflight", **labels) == 0
+    assert listed["echo"]["invocationCount"] == 4
+
+
+async def test_inflight_gauge_counts_running_calls(gateway: RunningGateway) -> None:
+    async with gateway.session() as session:
+        task = asyncio.create_task(session.get("/function/echo/sleep?s=0.5"))
+        await asyncio.sleep(0.2)
+        assert gateway.metric("gateway_function_invocation_inflight", function_name="echo.openfaas-fn") == 1
+        response = await task
+        response.release()
+    assert gateway.metric("gateway_function_invocation_inflight", function_name="echo.openfaas-fn") == 0
+
+
+async def test_client_disconnect_mid_stream_releases_in_flight(gateway: RunningGateway) -> None:
+    route = None
+    async with gateway.session() as session, session.get("/function/echo/sse") as response:
+        await response.content.readuntil(b"\n\n")
+        # the response is closed before the upstream finished streaming
+    with contextlib.suppress(Exception):
+        await asyncio.sleep(1.0)
+    from runtime.gateway.keys import ROUTER
+
+    route = gateway.app[ROUTER].known("echo", "openfaas-fn")
+    assert route is not None
+    assert all(replica.in_flight == 0 for replica in route.replicas)
