@@ -94,3 +94,20 @@ def test_queue_request_body_and_headers_survive(body: bytes, header: dict[str, l
     assert (again.Body or b"") == body
     assert (again.Header or {}) == header
     assert again.CallbackUrl is not None and again.CallbackUrl.url() == "http://h:1/p?q=1"
+
+
+URL_PARTS = st.tuples(
+    st.sampled_from(["http", "https"]),
+    st.from_regex(r"\A[a-z0-9.-]{1,20}(:[0-9]{1,5})?\Z") | st.just("[::1]:8080"),
+    st.from_regex(r"\A(/[a-zA-Z0-9._~%-]{0,8}){0,3}\Z"),
+    st.from_regex(r"\A[a-zA-Z0-9=&%._-]{0,20}\Z"),
+)
+
+
+@given(URL_PARTS)
+def test_callback_url_object_form_rebuilds_the_url(parts: tuple[str, str, str, str]) -> None:
+    scheme, host, path, query = parts
+    url = f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+    callback = models.CallbackURL.from_url(url)
+    assert (callback.Scheme, callback.Host, callback.Path, callback.RawQuery) == (scheme, host, path, query)
+    assert models.CallbackURL.model_validate(callback.wire()).url() == url
