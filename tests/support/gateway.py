@@ -79,9 +79,7 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    server = site._server
-    assert server is not None
-    port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -144,10 +142,10 @@ async def running_gateway(
 
 
 async def wait_available(
-    session: aiohttp.ClientSession, name: str, replicas: int, *, timeout: float = 30.0, namespace: str = ""
+    session: aiohttp.ClientSession, name: str, replicas: int, *, within: float = 30.0, namespace: str = ""
 ) -> dict[str, Any]:
     """Poll ``/system/function/NAME`` until ``availableReplicas == replicas``; the last status on success."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     status: dict[str, Any] = {}
     query = f"?namespace={namespace}" if namespace else ""
     while time.monotonic() < deadline:
@@ -183,10 +181,10 @@ class GatewayProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self, timeout: float = 20.0) -> None:
+    async def start(self, within: float = 20.0) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # noqa: ASYNC220 - a quick fork, then polled
                 [sys.executable, "-m", "runtime.gateway"],
                 env=self.env,
                 cwd=REPO_ROOT,
@@ -194,7 +192,7 @@ class GatewayProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         async with aiohttp.ClientSession() as session:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
@@ -204,17 +202,17 @@ class GatewayProcess:
                         if response.status == 200:
                             return
                 await asyncio.sleep(0.05)
-        raise AssertionError(f"gateway not healthy in {timeout}s: {self.log_path.read_text()[-2000:]}")
+        raise AssertionError(f"gateway not healthy in {within}s: {self.log_path.read_text()[-2000:]}")
 
-    async def stop(self, timeout: float = 20.0) -> int | None:
+    async def stop(self, within: float = 20.0) -> int | None:
         """SIGTERM, wait (graceful drain), SIGKILL the group if it does not exit; returns the exit code."""
         process = self.process
         if process is None:
             return None
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while process.poll() is None and time.monotonic() < deadline:
+            deadline = time.monotonic() + within
+            while process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 - a child process
                 await asyncio.sleep(0.05)
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -356,8 +354,8 @@ class MemoryProvider:
         for line in self.log_lines:
             if line.name == request.name:
                 yield line
-        while request.follow:
-            await asyncio.sleep(0.05)
+        if request.follow:
+            await asyncio.Event().wait()  # a followed stream stays open until the caller goes
 
     async def list_namespaces(self) -> list[str]:
         return sorted(self.namespaces)

@@ -64,13 +64,13 @@ async def test_headers_call_id_and_hop_by_hop(gateway: RunningGateway) -> None:
         "Authorization": "Bearer user-token",
         "X-Custom": "kept",
     }
-    async with gateway.session(skip_auto_headers=("Accept-Encoding",)) as session:
-        async with session.post("/function/echo", data=b"x", headers=headers) as response:
-            seen = {k.lower(): v for k, v in (await response.json())["headers"].items()}
-            call_id = response.headers["X-Call-Id"]
-            assert response.headers["X-Served-By"].startswith("pyfaas/")
-            assert int(response.headers["X-Start-Time"]) > 1_600_000_000 * 10**9
-            assert response.headers["X-Upstream"] == "a"
+    session = gateway.session(skip_auto_headers=("Accept-Encoding",))
+    async with session, session.post("/function/echo", data=b"x", headers=headers) as response:
+        seen = {k.lower(): v for k, v in (await response.json())["headers"].items()}
+        call_id = response.headers["X-Call-Id"]
+        assert response.headers["X-Served-By"].startswith("pyfaas/")
+        assert int(response.headers["X-Start-Time"]) > 1_600_000_000 * 10**9
+        assert response.headers["X-Upstream"] == "a"
     for dropped in ("x-private", "keep-alive", "proxy-authorization"):
         assert dropped not in seen
     assert seen["authorization"] == "Bearer user-token"
@@ -81,9 +81,10 @@ async def test_headers_call_id_and_hop_by_hop(gateway: RunningGateway) -> None:
     assert "x-start-time" in seen
     assert "accept-encoding" not in seen  # the proxy adds nothing the client did not send
 
-    async with gateway.session() as session, session.get(
-        "/function/echo", headers={"X-Call-Id": "mine", "X-Forwarded-For": "1.2.3.4"}
-    ) as r:
+    async with (
+        gateway.session() as session,
+        session.get("/function/echo", headers={"X-Call-Id": "mine", "X-Forwarded-For": "1.2.3.4"}) as r,
+    ):
         seen = {k.lower(): v for k, v in (await r.json())["headers"].items()}
         assert "X-Call-Id" not in r.headers  # a caller's own id is passed on, not echoed (as OpenFaaS)
     assert seen["x-call-id"] == "mine"

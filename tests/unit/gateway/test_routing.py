@@ -70,9 +70,9 @@ async def test_scale_from_zero_disabled_is_503_without_scaling(tmp_path: Path) -
     provider.add("zero", [])
     provider.functions[("zero", "openfaas-fn")].desired = 0
     env = {"scale_from_zero": "false"}
-    async with running_gateway(tmp_path, provider=provider, env=env) as gateway, gateway.session() as session:
-        async with session.get("/function/zero") as response:
-            assert response.status == 503
+    gateway = running_gateway(tmp_path, provider=provider, env=env)
+    async with gateway as running, running.session() as session, session.get("/function/zero") as response:
+        assert response.status == 503
     assert provider.scale_calls == []
 
 
