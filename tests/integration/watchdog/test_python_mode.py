@@ -1,0 +1,226 @@
+"""python mode with real watchdog processes: the handler runs in-process."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.watchdog import REPO_ROOT, WatchdogProcess, wait_for, write_handler
+
+Factory = Callable[..., WatchdogProcess]
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
+
+HTTP_HANDLER = """
+import json, time
+
+def handle(event, context):
+    path = event.path
+    if path == "/echo":
+        return {
+            "statusCode": 200,
+            "body": {
+                "method": event.method,
+                "path": event.path,
+                "query": event.query.get("q"),
+                "header": event.headers.get("x-custom"),
+                "body": event.body.decode(),
+                "hostname": context.hostname,
+            },
+        }
+    if path == "/none":
+        return None
+    if path == "/created":
+        return {"statusCode": 201, "body": "made", "headers": {"X-Extra": "yes"}}
+    if path == "/text":
+        return "plain"
+    if path == "/boom":
+        raise ValueError("secret detail")
+    if path == "/print":
+        print("hello from the handler")
+        return "printed"
+    if path == "/slow":
+        time.sleep(float(event.query.get("s", "0.5")))
+        return "slept"
+    return {"statusCode": 200, "body": "Hello from OpenFaaS!"}
+"""
+
+
+@pytest.fixture(scope="module")
+def http_watchdog(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from tests.support.watchdog import start_watchdog
+
+    tmp = tmp_path_factory.mktemp("python-mode")
+    fn = write_handler(tmp / "function", HTTP_HANDLER)
+    watchdog = start_watchdog(tmp, {"mode": "python", "handler": str(fn), "HOSTNAME": "replica-1"})
+    yield watchdog
+    watchdog.kill()
+
+
+def test_event_and_context(http_watchdog: WatchdogProcess) -> None:
+    response = httpx.post(
+        http_watchdog.url + "/echo?q=1&q=2", content=b"payload", headers={"X-Custom": "v"}, timeout=5
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {
+        "method": "POST",
+        "path": "/echo",
+        "query": "1",
+        "header": "v",
+        "body": "payload",
+        "hostname": "replica-1",
+    }
+    assert float(response.headers["x-duration-seconds"]) >= 0
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "body", "header"),
+    [
+        ("/", 200, b"Hello from OpenFaaS!", None),
+        ("/none", 200, b"", None),
+        ("/created", 201, b"made", ("x-extra", "yes")),
+        ("/text", 200, b"plain", ("content-type", "text/html; charset=utf-8")),
+    ],
+)
+def test_return_mapping_over_http(
+    http_watchdog: WatchdogProcess, path: str, status: int, body: bytes, header: tuple[str, str] | None
+) -> None:
+    response = httpx.get(http_watchdog.url + path, timeout=5)
+    assert (response.status_code, response.content) == (status, body)
+    if header:
+        assert response.headers[header[0]] == header[1]
+
+
+def test_exception_gives_500_with_traceback_only_in_the_log(http_watchdog: WatchdogProcess) -> None:
+    response = httpx.get(http_watchdog.url + "/boom", timeout=5)
+    assert response.status_code == 500
+    assert b"secret detail" not in response.content
+    wait_for(lambda: "ValueError: secret detail" in http_watchdog.log(), 5, what="traceback in log")
+
+
+def test_prints_and_access_log_are_timestamped_lines(http_watchdog: WatchdogProcess) -> None:
+    httpx.get(http_watchdog.url + "/print?x=1", timeout=5)
+    wait_for(lambda: "GET /print?x=1 - 200" in http_watchdog.log(), 5, what="access log line")
+    log = http_watchdog.log()
+    assert re.search(rf"^{STAMP} stdout: hello from the handler$", log, re.M)
+    assert re.search(rf"^{STAMP} GET /print\?x=1 - 200 - ContentLength: 7B \(\d+\.\d{{4}}s\)$", log, re.M)
+
+
+def test_body_limit_413(tmp_path: Path, watchdog_factory: Factory) -> None:
+    fn = write_handler(tmp_path / "fn", "def handle(event, context):\n    return str(len(event.body))\n")
+    watchdog = watchdog_factory({"mode": "python", "handler": str(fn), "max_body_bytes": "1000"})
+    assert httpx.post(watchdog.url, content=b"x" * 1000, timeout=5).text == "1000"
+    assert httpx.post(watchdog.url, content=b"x" * 1001, timeout=5).status_code == 413
+
+    def chunks() -> Any:
+        for _ in range(3):
+            yield b"y" * 600
+
+    assert httpx.post(watchdog.url, content=chunks(), timeout=5).status_code == 413
+
+
+def test_health_ready_metrics_and_lock_file(http_watchdog: WatchdogProcess) -> None:
+    url = http_watchdog.url
+    health = httpx.get(url + "/_/health", timeout=5)
+    assert (health.status_code, health.text) == (200, "OK")
+    assert httpx.post(url + "/_/health", timeout=5).status_code == 405
+    ready = httpx.get(url + "/_/ready", timeout=5)
+    assert (ready.status_code, ready.content) == (200, b"")
+    assert http_watchdog.lock_path.exists()
+    probe = [sys.executable, "-m", "runtime.watchdog", "--run-healthcheck"]
+    env = {**http_watchdog.env}
+    assert subprocess.run(probe, env=env, cwd=REPO_ROOT, timeout=20).returncode == 0
+    env["lock_path"] = str(http_watchdog.lock_path) + ".missing"
+    assert subprocess.run(probe, env=env, cwd=REPO_ROOT, timeout=20).returncode == 1
+    httpx.get(url + "/", timeout=5)
+    metrics = httpx.get(url + "/_/metrics", timeout=5).text
+    assert re.search(r'^http_requests_total\{code="200",method="get"\} [1-9]', metrics, re.M)
+    assert "http_request_duration_seconds_bucket" in metrics
+    assert "http_requests_in_flight" in metrics
+
+
+def test_async_handler_runs_on_the_loop(tmp_path: Path, watchdog_factory: Factory) -> None:
+    source = (
+        "import asyncio, threading\n\n"
+        "async def handle(event, context):\n"
+        "    await asyncio.sleep(0.01)\n"
+        "    return {'body': {'thread': threading.current_thread().name}}\n"
+    )
+    fn = write_handler(tmp_path / "fn", source)
+    watchdog = watchdog_factory({"mode": "python", "handler": str(fn)})
+    assert httpx.get(watchdog.url, timeout=5).json() == {"thread": "MainThread"}
+
+
+def test_classic_handler(tmp_path: Path, watchdog_factory: Factory) -> None:
+    fn = write_handler(tmp_path / "fn", "def handle(req):\n    return 'got ' + req\n")
+    watchdog = watchdog_factory({"mode": "python", "handler": str(fn)})
+    response = httpx.post(watchdog.url, content="é", headers={"Content-Type": "text/x"}, timeout=5)
+    assert response.content == "got é\n".encode()
+    assert response.headers["content-type"] == "text/x"
+
+
+def test_max_inflight_and_sigterm_drain(tmp_path: Path, watchdog_factory: Factory) -> None:
+    fn = write_handler(
+        tmp_path / "fn",
+        "import time\n\ndef handle(event, context):\n    time.sleep(1.0)\n    return 'done'\n",
+    )
+    watchdog = watchdog_factory(
+        {"mode": "python", "handler": str(fn), "max_inflight": "1", "healthcheck_interval": "0.2s"}
+    )
+    results: dict[str, httpx.Response] = {}
+    slow = threading.Thread(target=lambda: results.update(slow=httpx.get(watchdog.url, timeout=10)))
+    slow.start()
+    wait_for(lambda: "http_requests_in_flight 1.0" in httpx.get(watchdog.url + "/_/metrics").text, 5)
+    limited = httpx.get(watchdog.url, timeout=5)
+    assert limited.status_code == 429
+    assert limited.text == "Concurrent request limit exceeded. Max concurrent requests: 1\n"
+    assert limited.headers["x-openfaas-internal"] == "faas-middleware"
+    assert httpx.get(watchdog.url + "/_/ready", timeout=5).status_code == 429
+    assert httpx.get(watchdog.url + "/_/health", timeout=5).status_code == 200
+    started = time.monotonic()
+    watchdog.signal(signal.SIGTERM)
+    wait_for(lambda: not watchdog.lock_path.exists(), 5, what="lock file removal")
+    assert httpx.get(watchdog.url + "/_/health", timeout=5).status_code == 503
+    assert watchdog.wait(10) == 0
+    slow.join(10)
+    assert results["slow"].status_code == 200 and results["slow"].text == "done"
+    assert time.monotonic() - started < 5
+
+
+def test_ready_path_invokes_the_function(tmp_path: Path, watchdog_factory: Factory) -> None:
+    source = "def handle(event, context):\n    return {'statusCode': 202 if event.path == '/warm' else 200}\n"
+    fn = write_handler(tmp_path / "fn", source)
+    watchdog = watchdog_factory({"mode": "python", "handler": str(fn), "ready_path": "/warm"})
+    assert httpx.get(watchdog.url + "/_/ready", timeout=5).status_code == 202
+
+
+def test_bad_handler_and_bad_config_stop_start_up(tmp_path: Path) -> None:
+    fn = write_handler(tmp_path / "fn", "raise RuntimeError('import failed')\n")
+    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), "metrics_port": "0", "port": "0"}
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime.watchdog"],
+        env={**base, "mode": "python", "handler": str(fn), "lock_path": str(tmp_path / "l")},
+        capture_output=True,
+        timeout=20,
+    )
+    assert result.returncode == 1
+    assert b"RuntimeError: import failed" in result.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime.watchdog"],
+        env={**base, "mode": "python", "max_inflight": "lots"},
+        capture_output=True,
+        timeout=20,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "max_inflight" in lines[0]
