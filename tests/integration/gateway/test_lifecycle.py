@@ -1,0 +1,228 @@
+"""End to end on loopback: the real gateway, the real LocalProvider, real watchdog processes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.support.gateway import GatewayProcess, RunningGateway, running_gateway, wait_available
+from tests.support.providers import write_handler
+
+pytestmark = pytest.mark.timeout(120)
+
+VERSION_HANDLER = """
+import os
+
+def handle(event, context):
+    return {"statusCode": 200, "body": os.environ.get("VERSION", "?") + ":" + event.body.decode()}
+"""
+
+SECRET_HANDLER = """
+import os
+from pathlib import Path
+
+def handle(event, context):
+    base = Path(os.environ["secret_mount_path"])
+    name = event.query.get("name", "")
+    try:
+        return {"statusCode": 200, "body": (base / name).read_text()}
+    except OSError as exc:
+        return {"statusCode": 404, "body": str(exc)}
+"""
+
+
+@pytest.fixture
+def handlers(tmp_path: Path) -> dict[str, Path]:
+    return {
+        "version": write_handler(tmp_path / "handlers" / "version", VERSION_HANDLER),
+        "secret": write_handler(tmp_path / "handlers" / "secret", SECRET_HANDLER),
+    }
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[RunningGateway]:
+    async with running_gateway(tmp_path / "state") as running:
+        yield running
+
+
+def version_spec(name: str, handler: Path, version: str, **extra: object) -> dict[str, object]:
+    return {
+        "service": name,
+        "image": "local",
+        "envVars": {"mode": "python", "handler": str(handler), "VERSION": version},
+        **extra,
+    }
+
+
+async def test_deploy_invoke_update_under_load_scale_delete(
+    gateway: RunningGateway, handlers: dict[str, Path]
+) -> None:
+    async with gateway.session() as session:
+        async with session.post(
+            "/system/functions", json=version_spec("ver", handlers["version"], "v1")
+        ) as r:
+            assert r.status == 202
+        await wait_available(session, "ver", 1)
+        async with session.post("/function/ver", data=b"hello") as r:
+            assert (r.status, await r.text()) == (200, "v1:hello")
+
+        # Rolling update while callers keep calling: not one call may fail.
+        outcomes: Counter[str] = Counter()
+        stop = asyncio.Event()
+
+        async def caller() -> None:
+            while not stop.is_set():
+                try:
+                    async with session.post("/function/ver", data=b"x") as response:
+                        body = await response.text()
+                        outcomes[f"{response.status} {body}"] += 1
+                except aiohttp.ClientError as exc:
+                    outcomes[f"error {exc!r}"] += 1
+
+        callers = [asyncio.create_task(caller()) for _ in range(4)]
+        await asyncio.sleep(0.3)
+        async with session.put("/system/functions", json=version_spec("ver", handlers["version"], "v2")) as r:
+            assert r.status == 202
+        deadline = time.monotonic() + 30
+        while outcomes["200 v2:x"] < 20 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.gather(*callers)
+        assert set(outcomes) <= {"200 v1:x", "200 v2:x"}, outcomes
+        assert outcomes["200 v2:x"] >= 20, outcomes
+        async with session.post("/function/ver", data=b"after") as r:
+            assert await r.text() == "v2:after"
+
+        async with session.post(
+            "/system/scale-function/ver", json={"serviceName": "ver", "replicas": 3}
+        ) as r:
+            assert r.status == 202
+        await wait_available(session, "ver", 3)
+        ids = set()
+        for _ in range(6):
+            async with session.post("/function/ver") as r:
+                assert r.status == 200
+                ids.add(r.headers.get("X-Call-Id"))
+        async with session.post("/system/scale-function/ver", json={"replicas": 1}) as r:
+            assert r.status == 202
+        await wait_available(session, "ver", 1)
+        async with session.post("/function/ver", data=b"one") as r:
+            assert await r.text() == "v2:one"
+
+        async with session.delete("/system/functions", json={"functionName": "ver"}) as r:
+            assert r.status == 202
+        async with session.post("/function/ver") as r:
+            assert r.status == 404
+        async with session.get("/system/functions") as r:
+            assert await r.json() == []
+
+
+async def test_secrets_are_seen_by_functions(gateway: RunningGateway, handlers: dict[str, Path]) -> None:
+    async with gateway.session() as session:
+        async with session.post("/system/secrets", json={"name": "api-key", "value": "s3cr3t"}) as r:
+            assert r.status == 202
+        async with session.post("/system/secrets", json={"name": "other", "value": "not yours"}) as r:
+            assert r.status == 202
+        spec = {
+            "service": "reader",
+            "image": "local",
+            "secrets": ["api-key"],
+            "envVars": {"mode": "python", "handler": str(handlers["secret"])},
+        }
+        async with session.post("/system/functions", json=spec) as r:
+            assert r.status == 202
+        await wait_available(session, "reader", 1)
+        async with session.get("/function/reader?name=api-key") as r:
+            assert (r.status, await r.text()) == (200, "s3cr3t")
+        async with session.get("/function/reader?name=other") as r:
+            assert r.status == 404  # only the secrets a function lists are mounted for it
+        async with session.get("/system/secrets") as r:
+            names = sorted(item["name"] for item in await r.json())
+            assert names == ["api-key", "other"]
+
+
+async def test_scale_from_zero_twenty_concurrent_first_calls(
+    gateway: RunningGateway, handlers: dict[str, Path]
+) -> None:
+    async with gateway.session() as session:
+        async with session.post(
+            "/system/functions", json=version_spec("cold", handlers["version"], "c")
+        ) as r:
+            assert r.status == 202
+        await wait_available(session, "cold", 1)
+        async with session.post("/system/scale-function/cold", json={"replicas": 0}) as r:
+            assert r.status == 202
+        await wait_available(session, "cold", 0)
+
+        async def first_call(index: int) -> tuple[int, str]:
+            async with session.post("/function/cold", data=str(index).encode()) as response:
+                return response.status, await response.text()
+
+        results = await asyncio.gather(*(first_call(i) for i in range(20)))
+        assert results == [(200, f"c:{i}") for i in range(20)]
+        status = await wait_available(session, "cold", 1)
+        assert status["replicas"] == 1  # one shared scale-up to max(1, scale.min)
+    cold = gateway.metric("gateway_function_cold_start_seconds_count", function_name="cold.openfaas-fn")
+    assert cold == 1
+
+
+async def test_logs_of_a_function(gateway: RunningGateway, handlers: dict[str, Path]) -> None:
+    async with gateway.session() as session:
+        async with session.post(
+            "/system/functions", json=version_spec("talk", handlers["version"], "l")
+        ) as r:
+            assert r.status == 202
+        await wait_available(session, "talk", 1)
+        for _ in range(3):
+            async with session.post("/function/talk") as r:
+                assert r.status == 200
+        deadline = time.monotonic() + 10
+        lines: list[str] = []
+        while time.monotonic() < deadline and len(lines) < 3:
+            async with session.get("/system/logs?name=talk&tail=50") as r:
+                assert r.status == 200
+                lines = (await r.text()).splitlines()
+            await asyncio.sleep(0.1)
+        assert len(lines) >= 3
+
+
+async def test_gateway_restart_keeps_functions(tmp_path: Path, handlers: dict[str, Path]) -> None:
+    state = tmp_path / "state"
+    first = GatewayProcess(state)
+    await first.start()
+    try:
+        async with aiohttp.ClientSession(first.url) as session:
+            async with session.post(
+                "/system/functions", json=version_spec("keep", handlers["version"], "k")
+            ) as r:
+                assert r.status == 202
+            async with session.post("/system/scale-function/keep", json={"replicas": 2}) as r:
+                assert r.status == 202
+            await wait_available(session, "keep", 2)
+    finally:
+        assert await first.stop() == 0  # graceful SIGTERM exits 0
+
+    second = GatewayProcess(state)
+    await second.start()
+    try:
+        async with aiohttp.ClientSession(second.url) as session:
+            status = await wait_available(session, "keep", 2)
+            assert status["envVars"]["VERSION"] == "k"
+            async with session.post("/function/keep", data=b"back") as r:
+                assert (r.status, await r.text()) == (200, "k:back")
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{second.metrics_port}/metrics") as r:
+                text = await r.text()
+            assert (
+                'gateway_function_invocation_total{code="200",function_name="keep.openfaas-fn"} 1.0' in text
+            )
+            async with session.get(f"http://127.0.0.1:{second.metrics_port}/healthz") as r:
+                assert await r.text() == "OK"
+    finally:
+        assert await second.stop() == 0
