@@ -1,0 +1,523 @@
+"""``KubernetesProvider``: the Provider protocol over the Kubernetes API; functions as Deployments + Services.
+
+Bodies come from :mod:`runtime.core.k8s` (shared with Pulumi). Reads go to the API except invocation, which is
+served from memory: an EndpointSlice watch per function namespace keeps the ready addresses current
+(:mod:`.watch`, :mod:`.endpoints`). Function namespaces are the default one plus every namespace labelled
+``openfaas=1``. API failures become :mod:`runtime.core.errors` in :mod:`.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from importlib import metadata
+from typing import Any, TypeVar, cast
+
+import httpx2
+from lightkube import AsyncClient, operators
+from lightkube.core.client import LabelSelector
+from lightkube.models.autoscaling_v1 import ScaleSpec
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Namespace, Service
+from lightkube.resources.core_v1 import Secret as SecretObject
+from lightkube.types import CascadeType
+
+from runtime.core.errors import (
+    Conflict,
+    FunctionExists,
+    FunctionNotFound,
+    NamespaceNotFound,
+    ProviderError,
+    SecretExists,
+    SecretNotFound,
+    ValidationFailed,
+)
+from runtime.core.k8s import (
+    FUNCTION_NAMESPACE_VALUE,
+    LABEL_FUNCTION_NAMESPACE,
+    LABEL_ROLLOUT,
+    function_deployment,
+    function_namespace,
+    function_secret,
+    function_service,
+    function_status,
+)
+from runtime.core.labels import LABEL_FUNCTION, LABEL_MANAGED_BY, MANAGED_BY_VALUE, scaling_policy
+from runtime.core.models import (
+    FunctionDeployment,
+    FunctionNamespace,
+    FunctionStatus,
+    LogMessage,
+    ProviderInfo,
+    Secret,
+    VersionInfo,
+)
+from runtime.core.names import validate_function_name, validate_namespace, validate_secret_name
+from runtime.provider.base import LogRequest, Replica, ReplicaListener
+from runtime.provider.kubernetes.config import KubernetesProviderConfig, kube_config
+from runtime.provider.kubernetes.endpoints import EndpointCache
+from runtime.provider.kubernetes.errors import ObjectConflict, ObjectMissing, api_errors
+from runtime.provider.kubernetes.logs import stream_logs
+from runtime.provider.kubernetes.watch import SliceWatcher
+
+__all__ = ["KubernetesProvider"]
+
+log = logging.getLogger("runtime.provider.kubernetes")
+
+PROVIDER_NAME = "pyfaas-kubernetes"
+ORCHESTRATION = "kubernetes"
+REGISTRY_SECRET_TYPES = frozenset({"kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg"})
+MANAGED_SECRET_VALUES = ("pyfaas", "openfaas")
+"""Secrets labelled managed-by either value are listed (faas-netes labels its secrets ``openfaas``)."""
+SYSTEM_NAMESPACE_LABELS = ("kubernetes.io/metadata.name", LABEL_FUNCTION_NAMESPACE)
+"""Namespace labels that are ours or the API server's, not the user's; hidden from FunctionNamespace."""
+_UPDATE_ATTEMPTS = 5
+
+
+def _version() -> VersionInfo:
+    try:
+        release = metadata.version("pyfaas")
+    except metadata.PackageNotFoundError:
+        release = "dev"
+    return VersionInfo(sha="", release=release)
+
+
+_T = TypeVar("_T")
+
+
+def _object(kind: type[_T], body: dict[str, Any]) -> _T:
+    """A lightkube object from a builder's body (serialises back to exactly that body)."""
+    return cast(_T, kind.from_dict(body))  # type: ignore[attr-defined]
+
+
+def _is_function(body: dict[str, Any]) -> bool:
+    return LABEL_FUNCTION in ((body.get("metadata") or {}).get("labels") or {})
+
+
+def _public_status(status: FunctionStatus) -> FunctionStatus:
+    # faas_function and the rollout token are how we run the function, not what the user deployed.
+    labels = {k: v for k, v in (status.labels or {}).items() if k not in (LABEL_FUNCTION, LABEL_ROLLOUT)}
+    return status.model_copy(update={"labels": labels})
+
+
+class KubernetesProvider:
+    """The Provider protocol over the Kubernetes API with lightkube's async client."""
+
+    def __init__(
+        self, config: KubernetesProviderConfig, *, transport: httpx2.AsyncBaseTransport | None = None
+    ) -> None:
+        self.config = config
+        self.default_namespace = config.default_namespace
+        self._workload = config.workload
+        self._transport = transport
+        self._client: AsyncClient | None = None
+        self._listeners: list[ReplicaListener] = []
+        self._cache = EndpointCache(self._notify)
+        self._watchers: dict[str, SliceWatcher] = {}
+        self._function_namespaces: set[str] = {config.default_namespace}
+
+    @classmethod
+    def for_api_server(cls, url: str, **options: Any) -> KubernetesProvider:
+        """A provider talking to a plain-HTTP API at ``url`` (tests, ``kubectl proxy``)."""
+        return cls(KubernetesProviderConfig(api_server=url, **options))
+
+    # lifecycle -------------------------------------------------------------------------------------
+    @property
+    def client(self) -> AsyncClient:
+        if self._client is None:
+            raise ProviderError("the Kubernetes provider is not started")
+        return self._client
+
+    async def start(self) -> None:
+        if self._client is not None:
+            return
+        self._client = AsyncClient(
+            kube_config(self.config),
+            namespace=self.default_namespace,
+            timeout=httpx2.Timeout(self.config.request_timeout),
+            field_manager=self.config.field_manager,
+            trust_env=False,
+            transport=self._transport,
+        )
+        namespaces = await self.list_namespaces()
+        for namespace in namespaces:
+            self._watch(namespace)
+        await self._synced(namespaces)
+
+    async def close(self) -> None:
+        watchers, self._watchers = list(self._watchers.values()), {}
+        for watcher in watchers:
+            await watcher.stop()
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+    async def info(self) -> ProviderInfo:
+        return ProviderInfo(provider=PROVIDER_NAME, orchestration=ORCHESTRATION, version=_version())
+
+    async def health(self) -> None:
+        with api_errors("health check", not_found=NamespaceNotFound):
+            await self.client.get(Namespace, self.default_namespace)
+
+    # listeners and the ready set -------------------------------------------------------------------
+    def subscribe(self, listener: ReplicaListener) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self, name: str, namespace: str, replicas: list[Replica]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(name, namespace, list(replicas))
+            except Exception:
+                log.exception("a replica listener failed")
+
+    def _watch(self, namespace: str) -> SliceWatcher:
+        watcher = self._watchers.get(namespace)
+        if watcher is None:
+            watcher = SliceWatcher(
+                self.client,
+                self._cache,
+                namespace,
+                server_timeout=self.config.watch_server_timeout,
+                retry_max=self.config.watch_retry_max,
+            )
+            self._watchers[namespace] = watcher
+            watcher.start()
+        return watcher
+
+    async def _synced(self, namespaces: list[str]) -> None:
+        waits = [self._watch(ns).synced.wait() for ns in namespaces]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), timeout=self.config.request_timeout)
+        except TimeoutError as exc:
+            raise ProviderError(f"EndpointSlices of {namespaces} not listed in time") from exc
+
+    async def ready_replicas(self, name: str, namespace: str) -> list[Replica]:
+        namespace = namespace or self.default_namespace
+        watcher = self._watchers.get(namespace)
+        if watcher is None or not watcher.synced.is_set():
+            if not await self._is_function_namespace(namespace):
+                raise FunctionNotFound(
+                    f"function {name!r} not found in namespace {namespace!r}", field="name"
+                )
+            await self._synced([namespace])
+        if replicas := self._cache.ready(name, namespace):
+            return replicas
+        if not self._cache.known(name, namespace):
+            await self._read_function(name, namespace)  # cold path: raises FunctionNotFound when absent
+        return []
+
+    # namespaces ------------------------------------------------------------------------------------
+    async def _is_function_namespace(self, namespace: str) -> bool:
+        if namespace in self._function_namespaces:
+            return True
+        try:
+            with api_errors(f"reading namespace {namespace}", not_found=NamespaceNotFound):
+                body = (await self.client.get(Namespace, namespace)).to_dict()
+        except NamespaceNotFound:
+            return False
+        labels = (body.get("metadata") or {}).get("labels") or {}
+        if labels.get(LABEL_FUNCTION_NAMESPACE) == FUNCTION_NAMESPACE_VALUE:
+            self._function_namespaces.add(namespace)
+            return True
+        return False
+
+    async def _admit(self, namespace: str | None) -> str:
+        namespace = namespace or self.default_namespace
+        validate_namespace(namespace, "namespace")
+        if not await self._is_function_namespace(namespace):
+            raise ValidationFailed(
+                f"namespace {namespace!r} does not exist or is not a function namespace "
+                f"(label {LABEL_FUNCTION_NAMESPACE}={FUNCTION_NAMESPACE_VALUE})",
+                field="namespace",
+            )
+        return namespace
+
+    async def list_namespaces(self) -> list[str]:
+        selector: LabelSelector = {LABEL_FUNCTION_NAMESPACE: FUNCTION_NAMESPACE_VALUE}
+        with api_errors("listing namespaces"):
+            found = {
+                item.metadata.name
+                async for item in self.client.list(Namespace, labels=selector)
+                if item.metadata is not None
+                and item.metadata.name
+                and item.metadata.deletionTimestamp is None
+            }
+        self._function_namespaces = {self.default_namespace, *found}
+        return sorted(self._function_namespaces)
+
+    async def get_namespace(self, name: str) -> FunctionNamespace:
+        body = await self._read_namespace(name)
+        meta = body.get("metadata") or {}
+        labels = {k: v for k, v in (meta.get("labels") or {}).items() if k not in SYSTEM_NAMESPACE_LABELS}
+        return FunctionNamespace(
+            name=name, labels=labels or None, annotations=meta.get("annotations") or None
+        )
+
+    async def _read_namespace(self, name: str) -> dict[str, Any]:
+        missing = f"namespace {name!r} not found"
+        if not await self._is_function_namespace(name):
+            raise NamespaceNotFound(missing, field="name")
+        with api_errors(f"reading namespace {name}", not_found=NamespaceNotFound, field="name"):
+            return (await self.client.get(Namespace, name)).to_dict()
+
+    async def create_namespace(self, namespace: FunctionNamespace) -> None:
+        validate_namespace(namespace.name, "name")
+        with api_errors(f"creating namespace {namespace.name}", conflict=Conflict, field="name"):
+            await self.client.create(_object(Namespace, function_namespace(namespace)))
+        self._function_namespaces.add(namespace.name)
+        self._watch(namespace.name)
+
+    async def update_namespace(self, namespace: FunctionNamespace) -> None:
+        current = await self._read_namespace(namespace.name)
+        body = function_namespace(namespace)
+        body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+        with api_errors(f"updating namespace {namespace.name}", not_found=NamespaceNotFound, field="name"):
+            await self.client.replace(_object(Namespace, body))
+
+    async def delete_namespace(self, name: str) -> None:
+        if name == self.default_namespace:
+            raise ValidationFailed("the default namespace cannot be deleted", field="name")
+        await self._read_namespace(name)
+        if await self._deployments(name):
+            raise Conflict(f"namespace {name!r} still has functions; delete them first", field="name")
+        with api_errors(f"deleting namespace {name}", not_found=NamespaceNotFound, field="name"):
+            await self.client.delete(Namespace, name, cascade=CascadeType.FOREGROUND)
+        self._function_namespaces.discard(name)
+        watcher = self._watchers.pop(name, None)
+        if watcher is not None:
+            await watcher.stop()
+        self._cache.forget_namespace(name)
+
+    # functions -------------------------------------------------------------------------------------
+    async def _deployments(self, namespace: str) -> list[dict[str, Any]]:
+        selector: LabelSelector = {LABEL_FUNCTION: operators.exists()}
+        with api_errors(f"listing functions in {namespace}"):
+            return [
+                item.to_dict()
+                async for item in self.client.list(Deployment, namespace=namespace, labels=selector)
+            ]
+
+    async def _read_function(self, name: str, namespace: str) -> dict[str, Any]:
+        missing = f"function {name!r} not found in namespace {namespace!r}"
+        with api_errors(f"reading function {name}.{namespace}", not_found=FunctionNotFound, field="name"):
+            body = (await self.client.get(Deployment, name, namespace=namespace)).to_dict()
+        if not _is_function(body):
+            raise FunctionNotFound(f"{missing} (Deployment {name!r} is not a function)", field="name")
+        return body
+
+    async def list_functions(self, namespace: str) -> list[FunctionStatus]:
+        namespace = namespace or self.default_namespace
+        if not await self._is_function_namespace(namespace):
+            return []
+        bodies = [
+            b
+            for b in await self._deployments(namespace)
+            if not (b.get("metadata") or {}).get("deletionTimestamp")
+        ]
+        return sorted((_public_status(function_status(b)) for b in bodies), key=lambda s: s.name)
+
+    async def get_function(self, name: str, namespace: str) -> FunctionStatus:
+        namespace = namespace or self.default_namespace
+        if not await self._is_function_namespace(namespace):
+            raise FunctionNotFound(f"function {name!r} not found in namespace {namespace!r}", field="name")
+        body = await self._read_function(name, namespace)
+        if (body.get("metadata") or {}).get("deletionTimestamp"):
+            raise FunctionNotFound(f"function {name!r} is being deleted", field="name")
+        return _public_status(function_status(body))
+
+    async def _registry_secrets(self, spec: FunctionDeployment, namespace: str) -> list[str]:
+        """Check every named secret exists; return those holding registry credentials (imagePullSecrets)."""
+        registry: list[str] = []
+        for name in spec.secrets or []:
+            try:
+                with api_errors(f"reading secret {name}", not_found=SecretNotFound):
+                    body = (await self.client.get(SecretObject, name, namespace=namespace)).to_dict()
+            except SecretNotFound as exc:
+                raise ValidationFailed(f"unable to find secret: {name}", field="secrets") from exc
+            if body.get("type") in REGISTRY_SECRET_TYPES:
+                registry.append(name)
+        return registry
+
+    async def deploy(self, spec: FunctionDeployment) -> None:
+        validate_function_name(spec.service, "service")
+        namespace = await self._admit(spec.namespace)
+        registry = await self._registry_secrets(spec, namespace)
+        deployment = function_deployment(
+            spec, namespace=namespace, options=self._workload, image_pull_secrets=registry
+        )
+        await self._create_deployment(spec.service, namespace, deployment)
+        service = function_service(spec, namespace=namespace, options=self._workload)
+        await self._put_service(spec.service, namespace, service)
+        self._watch(namespace)
+
+    async def _create_deployment(self, name: str, namespace: str, body: dict[str, Any]) -> None:
+        deadline = time.monotonic() + self.config.terminating_wait
+        while True:
+            try:
+                with api_errors(
+                    f"creating function {name}.{namespace}", conflict=FunctionExists, field="service"
+                ):
+                    await self.client.create(_object(Deployment, body))
+                return
+            except FunctionExists:
+                # A function deleted a moment ago may still be terminating (foreground): wait for it to go.
+                try:
+                    existing = await self._read_function(name, namespace)
+                except FunctionNotFound:
+                    continue
+                if not existing["metadata"].get("deletionTimestamp") or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
+    async def _put_service(self, name: str, namespace: str, body: dict[str, Any]) -> None:
+        """Create the Service, or replace it when it exists (a leftover, or an update)."""
+        what = f"writing the Service of {name}.{namespace}"
+        for _ in range(_UPDATE_ATTEMPTS):
+            try:
+                with api_errors(what, not_found=ObjectMissing):
+                    current = (await self.client.get(Service, name, namespace=namespace)).to_dict()
+            except ObjectMissing:
+                try:
+                    with api_errors(what, conflict=ObjectConflict):
+                        await self.client.create(_object(Service, body))
+                    return
+                except ObjectConflict:
+                    continue
+            version = current["metadata"]["resourceVersion"]
+            replaced = {**body, "metadata": {**body["metadata"], "resourceVersion": version}}
+            try:
+                with api_errors(what, conflict=ObjectConflict, not_found=ObjectMissing):
+                    await self.client.replace(_object(Service, replaced))
+                return
+            except (ObjectConflict, ObjectMissing):
+                continue
+        raise ProviderError(f"{what}: kept conflicting with concurrent changes")
+
+    async def update(self, spec: FunctionDeployment) -> None:
+        validate_function_name(spec.service, "service")
+        namespace = await self._admit(spec.namespace)
+        registry = await self._registry_secrets(spec, namespace)
+        policy = scaling_policy(spec.labels)
+        for attempt in range(_UPDATE_ATTEMPTS):
+            current = await self._read_function(spec.service, namespace)
+            if current["metadata"].get("deletionTimestamp"):
+                raise FunctionNotFound(f"function {spec.service!r} is being deleted", field="service")
+            replicas = int((current.get("spec") or {}).get("replicas") or 0)
+            if replicas < policy.min_replicas and not (replicas == 0 and policy.zero):
+                replicas = policy.min_replicas
+            body = function_deployment(
+                spec,
+                namespace=namespace,
+                options=self._workload,
+                replicas=replicas,
+                image_pull_secrets=registry,
+                rollout_token=str(time.time_ns()),
+            )
+            body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            what = f"updating function {spec.service}.{namespace}"
+            try:
+                with api_errors(what, not_found=FunctionNotFound, conflict=ObjectConflict, field="service"):
+                    await self.client.replace(_object(Deployment, body))
+                break
+            except ObjectConflict:
+                if attempt == _UPDATE_ATTEMPTS - 1:
+                    raise
+        await self._put_service(
+            spec.service, namespace, function_service(spec, namespace=namespace, options=self._workload)
+        )
+
+    async def delete(self, name: str, namespace: str) -> None:
+        namespace = namespace or self.default_namespace
+        if not await self._is_function_namespace(namespace):
+            raise FunctionNotFound(f"function {name!r} not found in namespace {namespace!r}", field="name")
+        body = await self._read_function(name, namespace)
+        if body["metadata"].get("deletionTimestamp"):
+            raise FunctionNotFound(f"function {name!r} is already being deleted", field="name")
+        with api_errors(f"deleting function {name}.{namespace}", not_found=FunctionNotFound, field="name"):
+            await self.client.delete(Deployment, name, namespace=namespace, cascade=CascadeType.FOREGROUND)
+        try:
+            with api_errors(f"deleting the Service of {name}.{namespace}", not_found=ObjectMissing):
+                await self.client.delete(Service, name, namespace=namespace, cascade=CascadeType.FOREGROUND)
+        except ObjectMissing:
+            pass
+
+    async def scale(self, name: str, namespace: str, replicas: int) -> None:
+        if replicas < 0:
+            raise ValidationFailed("replicas must not be negative", field="replicas")
+        namespace = namespace or self.default_namespace
+        if not await self._is_function_namespace(namespace):
+            raise FunctionNotFound(
+                f"function {name!r} not found in namespace {namespace!r}", field="serviceName"
+            )
+        scale = Deployment.Scale(
+            metadata=ObjectMeta(name=name, namespace=namespace), spec=ScaleSpec(replicas=replicas)
+        )
+        with api_errors(
+            f"scaling function {name}.{namespace}", not_found=FunctionNotFound, field="serviceName"
+        ):
+            await self.client.replace(scale, name, namespace=namespace)
+
+    # secrets ---------------------------------------------------------------------------------------
+    async def list_secrets(self, namespace: str) -> list[Secret]:
+        namespace = namespace or self.default_namespace
+        if not await self._is_function_namespace(namespace):
+            return []
+        selector: LabelSelector = {LABEL_MANAGED_BY: operators.in_(list(MANAGED_SECRET_VALUES))}
+        with api_errors(f"listing secrets in {namespace}"):
+            names = [
+                item.metadata.name
+                async for item in self.client.list(SecretObject, namespace=namespace, labels=selector)
+                if item.metadata is not None and item.metadata.name
+            ]
+        return [Secret(name=n, namespace=namespace) for n in sorted(names)]
+
+    async def _secret_namespace(self, secret: Secret) -> str:
+        validate_secret_name(secret.name, "name")
+        return await self._admit(secret.namespace)
+
+    async def create_secret(self, secret: Secret) -> None:
+        namespace = await self._secret_namespace(secret)
+        body = function_secret(secret, namespace=namespace)
+        with api_errors(f"creating secret {secret.name}", conflict=SecretExists, field="name"):
+            await self.client.create(_object(SecretObject, body))
+
+    async def update_secret(self, secret: Secret) -> None:
+        namespace = await self._secret_namespace(secret)
+        for attempt in range(_UPDATE_ATTEMPTS):
+            with api_errors(f"reading secret {secret.name}", not_found=SecretNotFound, field="name"):
+                current = (await self.client.get(SecretObject, secret.name, namespace=namespace)).to_dict()
+            labels = (current.get("metadata") or {}).get("labels") or {}
+            if labels.get(LABEL_MANAGED_BY) not in MANAGED_SECRET_VALUES:
+                raise SecretNotFound(
+                    f"secret {secret.name!r} is not managed by {MANAGED_BY_VALUE}", field="name"
+                )
+            body = function_secret(secret, namespace=namespace)
+            body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            try:
+                what = f"updating secret {secret.name}"
+                with api_errors(what, not_found=SecretNotFound, conflict=ObjectConflict, field="name"):
+                    await self.client.replace(_object(SecretObject, body))
+                return
+            except ObjectConflict:
+                if attempt == _UPDATE_ATTEMPTS - 1:
+                    raise
+
+    async def delete_secret(self, name: str, namespace: str) -> None:
+        namespace = namespace or self.default_namespace
+        if not await self._is_function_namespace(namespace):
+            raise SecretNotFound(f"secret {name!r} not found", field="name")
+        with api_errors(f"deleting secret {name}", not_found=SecretNotFound, field="name"):
+            await self.client.delete(SecretObject, name, namespace=namespace)
+
+    # logs ------------------------------------------------------------------------------------------
+    async def logs(self, request: LogRequest) -> AsyncIterator[LogMessage]:
+        namespace = request.namespace or self.default_namespace
+        request = replace(request, namespace=namespace)
+        await self.get_function(request.name, namespace)
+        with api_errors(f"reading logs of {request.name}.{namespace}", not_found=FunctionNotFound):
+            async for message in stream_logs(self.client, request):
+                yield message

@@ -1,0 +1,92 @@
+"""One EndpointSlice watch per function namespace, keeping :class:`EndpointCache` current.
+
+Informer pattern: list the namespace's function slices (label ``faas_function``, which the EndpointSlice
+controller copies from the function's Service), replace the cache's view of the namespace, then watch from the
+list's ``resourceVersion``. lightkube resumes a watch the server closed from the last version it saw; any
+error (410 Gone, API unreachable) re-lists after a doubling delay, so deletions missed meanwhile disappear.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from lightkube import AsyncClient, operators
+from lightkube.core.client import LabelSelector
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from runtime.core.labels import LABEL_FUNCTION
+from runtime.provider.kubernetes.endpoints import EndpointCache
+
+__all__ = ["SliceWatcher"]
+
+log = logging.getLogger("runtime.provider.kubernetes")
+
+
+class SliceWatcher:
+    """Watches the function EndpointSlices of one namespace; :attr:`synced` is set after the first list."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        cache: EndpointCache,
+        namespace: str,
+        *,
+        server_timeout: int,
+        retry_max: float,
+    ) -> None:
+        self.namespace = namespace
+        self.synced = asyncio.Event()
+        self._client = client
+        self._cache = cache
+        self._server_timeout = server_timeout
+        self._retry_max = retry_max
+        self._task: asyncio.Task[None] | None = None
+        self.relists = 0
+        """How many times the namespace was listed (1 + recoveries); for tests and diagnostics."""
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"endpointslice-watch-{self.namespace}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        delay = 0.1
+        selector: LabelSelector = {LABEL_FUNCTION: operators.exists()}
+        while True:
+            try:
+                listing = self._client.list(EndpointSlice, namespace=self.namespace, labels=selector)
+                items = [item.to_dict() async for item in listing]
+                version = listing.resourceVersion
+                self.relists += 1
+                self._cache.reset(self.namespace, items)
+                self.synced.set()
+                delay = 0.1
+                watch = self._client.watch(
+                    EndpointSlice,
+                    namespace=self.namespace,
+                    labels=selector,
+                    resource_version=version,
+                    server_timeout=self._server_timeout,
+                )
+                async for event, item in watch:
+                    body = item.to_dict()
+                    if event == "DELETED":
+                        self._cache.remove(body)
+                    elif event in ("ADDED", "MODIFIED"):
+                        self._cache.upsert(body)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "EndpointSlice watch in %s failed (%r); re-listing in %.1fs", self.namespace, exc, delay
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._retry_max)

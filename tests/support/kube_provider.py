@@ -1,0 +1,51 @@
+"""A ``KubernetesProvider`` wired to the schema-validating test API server (:mod:`tests.support.kube_api`).
+
+``kubernetes_provider(tmp_path)`` is what the shared provider contract suite uses; ``kube_stack`` also yields
+the server, for tests that inspect what the provider sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runtime.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
+from tests.support.kube_api import KubeAPIServer, kube_api_server
+
+__all__ = ["KubeStack", "kube_stack", "kubernetes_provider"]
+
+
+@dataclass
+class KubeStack:
+    server: KubeAPIServer
+    provider: KubernetesProvider
+
+    def assert_every_body_valid(self) -> None:
+        """No request was refused as invalid for any stated Kubernetes version."""
+        assert self.server.rejected == [], self.server.rejected
+
+
+@asynccontextmanager
+async def kube_stack(
+    tmp_path: Path, *, run_pods: bool = True, server_options: dict[str, Any] | None = None, **config: Any
+) -> AsyncIterator[KubeStack]:
+    """Test API server + started provider; the provider is closed and every pod process killed on exit."""
+    async with kube_api_server(tmp_path / "kube-api", run_pods=run_pods, **(server_options or {})) as server:
+        config.setdefault("watch_retry_max", 0.5)
+        provider = KubernetesProvider(KubernetesProviderConfig(api_server=server.url, **config))
+        await provider.start()
+        try:
+            yield KubeStack(server, provider)
+        finally:
+            await provider.close()
+
+
+@asynccontextmanager
+async def kubernetes_provider(tmp_path: Path, **options: Any) -> AsyncIterator[KubernetesProvider]:
+    """The provider under the shared contract suite; asserts on exit that every body sent was valid."""
+    async with kube_stack(tmp_path, **options) as stack:
+        yield stack.provider
+        stack.assert_every_body_valid()
