@@ -9,6 +9,7 @@ Every process is started in its own session and killed (whole group) at teardown
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -64,18 +65,12 @@ class WatchdogProcess:
         """SIGTERM (so the watchdog stops its own children), then SIGKILL the group if still running."""
         if self.process.poll() is None:
             self.signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def write_handler(directory: Path, source: str) -> Path:
