@@ -45,7 +45,11 @@ class LocalProviderConfig:
     """Fork replicas from a warm zygote process; falls back to a plain subprocess if it cannot start."""
     inherited_env: Mapping[str, str] = field(default_factory=_inherited_from_this_process)
     """Variables every replica inherits (PATH, HOME, TMPDIR ...); the function's envVars come on top."""
-    replica_env_defaults: Mapping[str, str] = field(default_factory=lambda: {"healthcheck_interval": "0s"})
-    """Watchdog settings applied unless the function's envVars set them. ``healthcheck_interval`` exists so a
-    Kubernetes endpoint can be removed before draining; the provider removes a replica from the ready set
-    before it signals it, so no such wait is needed locally."""
+    replica_env_defaults: Mapping[str, str] = field(
+        default_factory=lambda: {"healthcheck_interval": "1s", "PYTHONUNBUFFERED": "1"}
+    )
+    """Watchdog settings applied unless the function's envVars set them. ``healthcheck_interval`` (the
+    watchdog's grace between SIGTERM and closing its listener) defaults to the write timeout, 30 s, so that a
+    Kubernetes endpoint can be removed first; here the provider removes a replica from the ready set before
+    it signals it, so one second covers a request that picked the replica just before (in-flight requests
+    are drained after the grace in any case)."""
