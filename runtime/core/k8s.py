@@ -333,11 +333,21 @@ def _timestamp(value: Any) -> datetime:
     return ZERO_TIME
 
 
+def _user_annotations(annotations: Mapping[str, str] | None) -> dict[str, str]:
+    # The builder adds prometheus.io.scrape="false" when absent; an explicit "false" means the same thing, so
+    # status leaves it out and a function reads back the annotations it was deployed with.
+    found = dict(annotations or {})
+    if found.get(ANNOTATION_PROMETHEUS_SCRAPE) == "false":
+        del found[ANNOTATION_PROMETHEUS_SCRAPE]
+    return found
+
+
 def function_status(deployment: Mapping[str, Any]) -> FunctionStatus:
     """FunctionStatus of a function's Deployment as the API returns it (camelCase dict), contract §5.3.
 
     ``replicas`` is the desired count, ``availableReplicas`` the Deployment's ready-for-minReadySeconds count;
-    labels and annotations are the pod template's. envVars and readOnlyRootFilesystem are reported too
+    labels and annotations are the pod template's (without the defaulted ``prometheus.io.scrape: "false"``),
+    envVars and readOnlyRootFilesystem are reported too
     (faas-netes omits them; pyfaas's local provider reports them, and both providers should agree).
     """
     metadata = deployment.get("metadata") or {}
@@ -359,7 +369,7 @@ def function_status(deployment: Mapping[str, Any]) -> FunctionStatus:
         envProcess=fprocess,
         envVars=env or None,
         labels=dict(pod_meta.get("labels") or {}),
-        annotations=dict(pod_meta.get("annotations") or {}),
+        annotations=_user_annotations(pod_meta.get("annotations")),
         secrets=secret_names(pod_spec) or None,
         limits=_resources(resources.get("limits")),
         requests=_resources(resources.get("requests")),

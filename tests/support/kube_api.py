@@ -28,6 +28,7 @@ nothing listens (for tests that never invoke). Objects the server generates (pod
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import hashlib
@@ -578,6 +579,8 @@ class KubeAPIServer:
                 details={"name": name, "kind": kind.plural},
             )
         obj = self._store(kind, self._admit_new(kind, body, namespace))
+        if kind.kind == "Secret":
+            self._secrets_changed(namespace or "")
         if kind.kind == "Deployment":
             self._reconcile(namespace or "", name)
         elif kind.kind == "Service":
@@ -623,6 +626,8 @@ class KubeAPIServer:
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
             obj["spec"], obj["status"] = current["spec"], current["status"]
         obj = self._store(kind, obj, "MODIFIED")
+        if kind.kind == "Secret":
+            self._secrets_changed(namespace or "")
         if kind.kind == "Deployment":
             self._reconcile(namespace or "", name)
         elif kind.kind == "Service":
@@ -669,6 +674,8 @@ class KubeAPIServer:
         removed = self._remove(kind, namespace, name)
         if kind.kind == "Service":
             self._sync_slices(namespace)
+        if kind.kind == "Secret":
+            self._secrets_changed(namespace)
         return _json(removed)
 
     async def _scale(self, request: web.Request) -> web.Response:
@@ -886,12 +893,49 @@ class KubeAPIServer:
         env["metrics_port"] = "0"
         for item in pod.container.get("env") or []:
             env[item["name"]] = item.get("value", "")
+        # The projected secrets volume is materialised under the pod's directory (no root, no real mount here);
+        # functions find it through secret_mount_path, as in local mode.
+        for mount in pod.container.get("volumeMounts") or []:
+            if mount["name"] in self._projected(pod):
+                env.setdefault("secret_mount_path", str(pod.workdir / "volumes" / mount["name"]))
         env.update(
             {"port": "0", "port_file": str(pod.workdir / "port"), "lock_path": str(pod.workdir / ".lock")}
         )
         return env
 
+    def _projected(self, pod: PodRecord) -> dict[str, list[str]]:
+        """Projected volumes of the pod: volume name → secret names."""
+        pod_obj = self.objects["pods"].get((pod.namespace, pod.name)) or {}
+        volumes = (pod_obj.get("spec") or {}).get("volumes") or []
+        return {
+            v["name"]: [
+                src["secret"]["name"] for src in v["projected"].get("sources") or [] if "secret" in src
+            ]
+            for v in volumes
+            if "projected" in v
+        }
+
+    def _project_secrets(self, pod: PodRecord) -> None:
+        """Write every key of every projected secret as a file, as the kubelet does (here: at once)."""
+        for volume, secrets in self._projected(pod).items():
+            directory = pod.workdir / "volumes" / volume
+            directory.mkdir(parents=True, exist_ok=True)
+            wanted: dict[str, bytes] = {}
+            for name in secrets:
+                secret = self.objects["secrets"].get((pod.namespace, name))
+                for key, value in ((secret or {}).get("data") or {}).items():
+                    wanted[key] = base64.b64decode(value)
+            for stale in directory.iterdir():
+                if stale.name not in wanted:
+                    stale.unlink()
+            for key, data in wanted.items():
+                temporary = directory / f".{key}.tmp"
+                temporary.write_bytes(data)
+                temporary.chmod(0o600)
+                temporary.replace(directory / key)
+
     async def _run_pod(self, pod: PodRecord) -> None:
+        self._project_secrets(pod)
         while not pod.stopping:
             port_file = pod.workdir / "port"
             port_file.unlink(missing_ok=True)
@@ -982,6 +1026,12 @@ class KubeAPIServer:
                 await asyncio.wait_for(process.wait(), timeout=STOP_TIMEOUT)
         for task in pod.tasks:
             task.cancel()
+
+    def _secrets_changed(self, namespace: str) -> None:
+        if self.run_pods:
+            for pod in list(self.pods.values()):
+                if pod.namespace == namespace and not pod.stopping:
+                    self._project_secrets(pod)
 
     # EndpointSlice controller ------------------------------------------------------------------------------
     def _sync_slices(self, namespace: str) -> None:

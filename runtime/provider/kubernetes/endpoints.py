@@ -124,6 +124,12 @@ class EndpointCache:
             affected.add((namespace, function))
         self._refresh(affected)
 
+    def forget(self, name: str, namespace: str) -> None:
+        """Drop a function's slices now (it was deleted; the watch will confirm)."""
+        for key in [k for k, (fn, _) in self._slices.items() if k[0] == namespace and fn == name]:
+            del self._slices[key]
+        self._refresh({(namespace, name)})
+
     def forget_namespace(self, namespace: str) -> None:
         self.reset(namespace, [])
 

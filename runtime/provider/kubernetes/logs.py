@@ -85,9 +85,15 @@ async def _pod_lines(
         timestamps=True,
         newlines=False,
     )
+    since = (
+        request.since if request.since is None or request.since.tzinfo else request.since.replace(tzinfo=UTC)
+    )
     async for line in lines:
         if line:
-            yield parse_log_line(line, name=request.name, namespace=request.namespace, instance=pod)
+            message = parse_log_line(line, name=request.name, namespace=request.namespace, instance=pod)
+            # sinceSeconds is whole seconds (and cannot point at the future): the exact cut is made here.
+            if since is None or message.timestamp >= since:
+                yield message
 
 
 async def _kept(client: AsyncClient, request: LogRequest, pods: list[str]) -> list[LogMessage]:

@@ -119,6 +119,8 @@ class KubernetesProvider:
         self._cache = EndpointCache(self._notify)
         self._watchers: dict[str, SliceWatcher] = {}
         self._function_namespaces: set[str] = {config.default_namespace}
+        self._deleted: set[tuple[str, str]] = set()
+        """Functions this provider deleted whose slices the watch has not yet seen go: never routed to."""
 
     @classmethod
     def for_api_server(cls, url: str, **options: Any) -> KubernetesProvider:
@@ -204,10 +206,17 @@ class KubernetesProvider:
                     f"function {name!r} not found in namespace {namespace!r}", field="name"
                 )
             await self._synced([namespace])
+        if (namespace, name) in self._deleted:
+            if self._cache.known(name, namespace):
+                raise FunctionNotFound(f"function {name!r} is being deleted", field="name")
+            self._deleted.discard((namespace, name))
         if replicas := self._cache.ready(name, namespace):
             return replicas
         if not self._cache.known(name, namespace):
-            await self._read_function(name, namespace)  # cold path: raises FunctionNotFound when absent
+            # Cold path (a function deployed a moment ago, or none): FunctionNotFound when absent or going.
+            body = await self._read_function(name, namespace)
+            if body["metadata"].get("deletionTimestamp"):
+                raise FunctionNotFound(f"function {name!r} is being deleted", field="name")
         return []
 
     # namespaces ------------------------------------------------------------------------------------
@@ -282,7 +291,7 @@ class KubernetesProvider:
         if name == self.default_namespace:
             raise ValidationFailed("the default namespace cannot be deleted", field="name")
         await self._read_namespace(name)
-        if await self._deployments(name):
+        if [b for b in await self._deployments(name) if not b["metadata"].get("deletionTimestamp")]:
             raise Conflict(f"namespace {name!r} still has functions; delete them first", field="name")
         with api_errors(f"deleting namespace {name}", not_found=NamespaceNotFound, field="name"):
             await self.client.delete(Namespace, name, cascade=CascadeType.FOREGROUND)
@@ -350,6 +359,7 @@ class KubernetesProvider:
             spec, namespace=namespace, options=self._workload, image_pull_secrets=registry
         )
         await self._create_deployment(spec.service, namespace, deployment)
+        self._deleted.discard((namespace, spec.service))
         service = function_service(spec, namespace=namespace, options=self._workload)
         await self._put_service(spec.service, namespace, service)
         self._watch(namespace)
@@ -439,6 +449,8 @@ class KubernetesProvider:
             raise FunctionNotFound(f"function {name!r} is already being deleted", field="name")
         with api_errors(f"deleting function {name}.{namespace}", not_found=FunctionNotFound, field="name"):
             await self.client.delete(Deployment, name, namespace=namespace, cascade=CascadeType.FOREGROUND)
+        self._deleted.add((namespace, name))
+        self._cache.forget(name, namespace)  # stop routing now; listeners hear an empty ready set
         try:
             with api_errors(f"deleting the Service of {name}.{namespace}", not_found=ObjectMissing):
                 await self.client.delete(Service, name, namespace=namespace, cascade=CascadeType.FOREGROUND)

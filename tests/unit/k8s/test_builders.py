@@ -277,6 +277,13 @@ def test_status_reads_back_what_was_deployed() -> None:
     assert status.createdAt == datetime(2026, 11, 26, 23, 0, 1, tzinfo=UTC)
 
 
+def test_status_hides_the_defaulted_scrape_annotation() -> None:
+    spec = FunctionDeployment(service="f", image="f:1", annotations={"note": "x"})
+    assert function_status(function_deployment(spec, namespace=NS, options=DEFAULT)).annotations == {
+        "note": "x"
+    }
+
+
 def test_status_of_a_fresh_deployment_without_status() -> None:
     status = function_status(function_deployment(MINIMAL, namespace=NS, options=DEFAULT))
     wire = status.wire()
