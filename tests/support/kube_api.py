@@ -893,7 +893,7 @@ class KubeAPIServer:
         env["metrics_port"] = "0"
         for item in pod.container.get("env") or []:
             env[item["name"]] = item.get("value", "")
-        # The projected secrets volume is materialised under the pod's directory (no root, no real mount here);
+        # The projected secrets volume is materialised in the pod directory (no root, no real mount here);
         # functions find it through secret_mount_path, as in local mode.
         for mount in pod.container.get("volumeMounts") or []:
             if mount["name"] in self._projected(pod):
