@@ -78,7 +78,7 @@ class Worker:
                     default_policy=settings.default_retry(),
                     metrics=self.metrics,
                     stop=self.stop,
-                    record_patience=settings.ack_wait,
+                    record_patience=max(60.0, settings.ack_wait),
                 )
                 self.consumer = CallConsumer(
                     js=js,
@@ -106,6 +106,7 @@ class Worker:
                     max_wait=settings.callback_max_wait,
                     timeout=settings.callback_timeout,
                     idle_poll=settings.idle_poll,
+                    ack_wait=settings.ack_wait,
                 )
                 self.ready.set()
                 log.info(

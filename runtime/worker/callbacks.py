@@ -67,6 +67,7 @@ class CallbackSender:
         max_wait: float,
         timeout: float,
         idle_poll: float,
+        ack_wait: float,
     ) -> None:
         self._js = js
         self._layout = layout
@@ -79,7 +80,7 @@ class CallbackSender:
         self._initial_wait = initial_wait
         self._max_wait = max_wait
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._ack_wait = timeout + 10.0
+        self._ack_wait = ack_wait
         self._idle_poll = idle_poll
         self._inflight: set[asyncio.Task[None]] = set()
         self.delivered = 0
@@ -127,12 +128,21 @@ class CallbackSender:
                 await sub.unsubscribe()
 
     async def _handle(self, msg: Msg) -> None:
+        keepalive = asyncio.create_task(self._keepalive(msg))
         try:
             await self._deliver(msg)
         except Exception as exc:
             log.warning("callback handling failed (will be redelivered): %s", exc)
         finally:
+            keepalive.cancel()
             self._slots.release(1)
+
+    async def _keepalive(self, msg: Msg) -> None:
+        # a slow receiver must not let ack-wait expire (which would post the callback twice)
+        while True:
+            await asyncio.sleep(max(0.2, self._ack_wait / 3))
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
 
     async def _deliver(self, msg: Msg) -> None:
         try:

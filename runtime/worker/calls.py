@@ -28,7 +28,7 @@ from runtime.worker.metrics import WorkerMetrics
 from runtime.worker.records import TERMINAL_STATES, RecordStore
 from runtime.worker.retry import Outcome, backoff_delay, classify
 
-__all__ = ["CallProcessor", "Counters"]
+__all__ = ["CallProcessor", "Counters", "Settlement"]
 
 log = logging.getLogger("pyfaas.worker")
 
@@ -43,6 +43,24 @@ class Counters:
     dead_lettered: int = 0
     duplicates_skipped: int = 0
     errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """How a message was settled: acknowledged, or handed back for redelivery after ``delay`` seconds."""
+
+    acked: bool
+    delay: float = 0.0
+
+    async def apply(self, msg: Msg) -> None:
+        """Settle another delivery of the same message the same way."""
+        if self.acked:
+            await msg.ack()
+        else:
+            await msg.nak(delay=self.delay)
+
+
+ACKED = Settlement(acked=True)
 
 
 def _now() -> datetime:
@@ -72,7 +90,7 @@ class CallProcessor:
         self._record_patience = record_patience
         self.counters = Counters()
 
-    async def process(self, msg: Msg, *, name: str, namespace: str) -> None:
+    async def process(self, msg: Msg, *, name: str, namespace: str) -> Settlement:
         meta = msg.metadata
         attempt = meta.num_delivered
         label = f"{name}.{namespace}"
@@ -87,7 +105,7 @@ class CallProcessor:
             await msg.ack()
             self.counters.dead_lettered += 1
             self._metrics.dead_lettered.labels(label).inc()
-            return
+            return ACKED
         call_id = request.header("X-Call-Id") or ""
         if not is_valid_call_id(call_id):
             call_id = f"seq-{meta.sequence.stream}"
@@ -108,14 +126,14 @@ class CallProcessor:
                 await msg.ack()
                 self.counters.duplicates_skipped += 1
                 self._metrics.duplicates.labels(label).inc()
-                return
+                return ACKED
         if attempt > policy.attempts:
             # attempts were used up by crashes or ack-wait expiries, not by answers
             result = CallResult(
                 status=503, internal=True, error="delivery attempts exhausted without an answer"
             )
             await self._finish(msg, request, base, result, Outcome.DEAD, name=name, namespace=namespace)
-            return
+            return ACKED
 
         if attempt == 1:
             self._metrics.queue_wait.labels(label).observe(max(0.0, time.time() - queued_at.timestamp()))
@@ -136,8 +154,9 @@ class CallProcessor:
             await msg.nak(delay=delay)
             self.counters.retried += 1
             self._metrics.retried.labels(label).inc()
-            return
+            return Settlement(acked=False, delay=delay)
         await self._finish(msg, request, base, result, outcome, name=name, namespace=namespace)
+        return ACKED
 
     async def _finish(
         self,
@@ -210,7 +229,8 @@ class CallProcessor:
         )
 
     async def _publish_callback(self, job: CallbackJob, name: str, namespace: str, msg: Msg) -> None:
-        msg_id = f"cb-{job.callId}-{msg.metadata.sequence.stream}-{job.attempts}"
+        # one callback per stored message: a rerun after a crash is deduplicated by JetStream
+        msg_id = f"cb-{job.callId}-{msg.metadata.sequence.stream}"
         await self._js.publish(
             self._layout.callback_subject(name, namespace),
             job.model_dump_json().encode(),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import nats.errors
@@ -30,6 +31,7 @@ __all__ = ["CallConsumer"]
 
 log = logging.getLogger("pyfaas.worker")
 
+_SETTLED_MEMORY = 100_000
 _FETCH_ERRORS = (TimeoutError, nats.errors.TimeoutError)
 
 
@@ -74,6 +76,10 @@ class CallConsumer:
         self._shutdown_timeout = shutdown_timeout
         self._queues: dict[str, _FunctionQueue] = {}
         self._inflight: set[asyncio.Task[None]] = set()
+        self._held: dict[tuple[str, int], list[Msg]] = {}
+        """Stream sequences being processed here -> later deliveries of the same message (see _spawn)."""
+        self._settled: OrderedDict[tuple[str, int], None] = OrderedDict()
+        """Recently acknowledged stream sequences: a server restart can forget that they were delivered."""
 
     def __repr__(self) -> str:
         return f"CallConsumer({self._processor.counters}, {self.slots}, functions={sorted(self._queues)})"
@@ -179,14 +185,32 @@ class CallConsumer:
             return []
 
     def _spawn(self, queue: _FunctionQueue, msg: Msg) -> None:
-        task = asyncio.create_task(self._handle(queue, msg))
+        key = (queue.key, msg.metadata.sequence.stream)
+        if key in self._held:
+            # Redelivered while this worker still runs it (ack-wait expired during a NATS outage): never
+            # run it twice; settle this delivery the way the running one ends.
+            self._held[key].append(msg)
+            self.slots.release(1)
+            self._processor.counters.duplicates_skipped += 1
+            return
+        if key in self._settled:
+            # acknowledged here already; the server lost that state (restart) and delivered it afresh
+            task = asyncio.create_task(msg.ack())
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            self.slots.release(1)
+            self._processor.counters.duplicates_skipped += 1
+            return
+        self._held[key] = []
+        task = asyncio.create_task(self._handle(queue, msg, key))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
-    async def _handle(self, queue: _FunctionQueue, msg: Msg) -> None:
+    async def _handle(self, queue: _FunctionQueue, msg: Msg, key: tuple[str, int]) -> None:
         keepalive = asyncio.create_task(self._keepalive(msg))
+        settlement = None
         try:
-            await self._processor.process(msg, name=queue.name, namespace=queue.namespace)
+            settlement = await self._processor.process(msg, name=queue.name, namespace=queue.namespace)
         except asyncio.CancelledError:
             # shutting down: hand the message back for immediate redelivery to another worker
             with contextlib.suppress(Exception):
@@ -199,6 +223,14 @@ class CallConsumer:
         finally:
             keepalive.cancel()
             self.slots.release(1)
+            if settlement is not None and settlement.acked:
+                self._settled[key] = None
+                if len(self._settled) > _SETTLED_MEMORY:
+                    self._settled.popitem(last=False)
+            for later in self._held.pop(key, []):
+                if settlement is not None:
+                    with contextlib.suppress(Exception):
+                        await settlement.apply(later)
 
     async def _keepalive(self, msg: Msg) -> None:
         interval = max(0.2, self._ack_wait / 3)

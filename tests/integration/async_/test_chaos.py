@@ -1,0 +1,117 @@
+"""Chaos: 2,000 async calls; SIGKILL the worker mid-stream (then restart it) and restart NATS once.
+
+Every call id must end succeeded (or dead-lettered), none missing, with a callback each. Duplicate executions
+(the function saw the call id more than once) are counted and printed; they come from calls the killed
+worker had in flight, which JetStream redelivers once ack-wait expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import nats
+import pytest
+
+from runtime.core.models import AsyncCallRecord
+from runtime.core.queue_layout import QueueLayout
+from runtime.worker.jetstream import ensure_layout
+from tests.support.async_calls import CallbackReceiver, FakeGateway, submit, until
+from tests.support.nats import NatsServer
+from tests.support.worker_process import WorkerProcess
+
+CALLS = 2000
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+def own_nats(tmp_path: Path) -> AsyncIterator[NatsServer]:
+    (tmp_path / "nats").mkdir()
+    server = NatsServer(tmp_path / "nats")
+    server.start()
+    yield server  # type: ignore[misc]
+    server.kill()
+
+
+async def test_chaos_nothing_lost(own_nats: NatsServer, tmp_path: Path, gateway: FakeGateway) -> None:
+    receiver = CallbackReceiver()
+    await receiver.start()
+    nc = await nats.connect(own_nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    js = nc.jetstream()
+    layout = QueueLayout()
+    kv = await ensure_layout(js, layout)
+    started = time.monotonic()
+    ids: list[str] = []
+    for start in range(0, CALLS, 200):
+        ids += await asyncio.gather(
+            *(
+                submit(js, kv, layout, "slow-0_005", body=str(i).encode(), callback_url=receiver.url)
+                for i in range(start, min(CALLS, start + 200))
+            )
+        )
+    worker = WorkerProcess(
+        {
+            "nats_url": own_nats.url,
+            "gateway_url": str(gateway.server.make_url("")).rstrip("/") if gateway.server else "",
+            "max_inflight": "50",
+            "ack_wait": "2s",
+            "initial_retry_wait": "100ms",
+            "max_retry_wait": "500ms",
+            "discovery_interval": "100ms",
+            "idle_poll": "1s",
+            "callback_initial_wait": "100ms",
+            "callback_max_wait": "500ms",
+            "metrics_port": "-1",
+            "log_level": "WARNING",
+        },
+        tmp_path,
+    )
+    worker.start()
+    try:
+        executed = lambda: sum(1 for i in ids if gateway.calls[i] > 0)  # noqa: E731
+        await until(lambda: executed() >= 500, limit=40, what=f"500 executions\n{worker.logs()}")
+        print(f"\n500 executed after {time.monotonic() - started:.1f}s")
+        worker.kill()
+        killed_at = executed()
+        kill_time = asyncio.get_running_loop().time()
+        worker.start()
+        await until(lambda: executed() >= 1200, limit=40, what=f"1200 executions\n{worker.logs()}")
+        print(f"1200 executed after {time.monotonic() - started:.1f}s")
+        await asyncio.to_thread(own_nats.restart)
+        restarted_at = executed()
+        all_called_back = lambda: all(receiver.delivered(i) >= 1 for i in ids)  # noqa: E731
+        phase = time.monotonic()
+        await until(lambda: executed() >= CALLS, limit=60, what=f"every call executed\n{worker.logs()}")
+        print(f"\nexecuted all {time.monotonic() - phase:.1f}s after the NATS restart")
+        await until(all_called_back, limit=60, what=f"a callback for every call\n{worker.logs()}")
+        print(f"callbacks done {time.monotonic() - phase:.1f}s after the NATS restart")
+        elapsed = time.monotonic() - started
+
+        records: list[AsyncCallRecord] = []
+        for start in range(0, CALLS, 200):
+            entries = await asyncio.gather(*(kv.get(i) for i in ids[start : start + 200]))
+            records += [AsyncCallRecord.model_validate_json(e.value or b"") for e in entries]
+        states = {r.state for r in records}
+        missing = [i for i in ids if gateway.calls[i] == 0]
+        duplicates = sum(gateway.calls[i] - 1 for i in ids if gateway.calls[i] > 1)
+        first_seen: dict[str, float] = {}
+        for _, call_id, at in gateway.log:
+            first_seen.setdefault(call_id, at)
+        after_kill = sum(1 for i in ids if gateway.calls[i] > 1 and first_seen[i] > kill_time)
+        duplicate_callbacks = sum(len(receiver.received[i]) - 1 for i in ids if len(receiver.received[i]) > 1)
+        print(
+            f"\nchaos: {CALLS} calls in {elapsed:.1f}s; worker SIGKILLed after {killed_at} executions, "
+            f"NATS restarted after {restarted_at}; duplicate executions {duplicates} "
+            f"({100 * duplicates / CALLS:.2f}%; {duplicates - after_kill} of calls in flight at the SIGKILL, "
+            f"{after_kill} of calls first run after it), duplicate callbacks {duplicate_callbacks}"
+        )
+        assert not missing
+        assert states <= {"succeeded", "dead-lettered"}, states
+        assert len(records) == CALLS
+        assert worker.terminate() == 0, worker.logs()
+    finally:
+        worker.kill()
+        await receiver.close()
+        await nc.close()
