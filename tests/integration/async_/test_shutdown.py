@@ -1,0 +1,49 @@
+"""Graceful SIGTERM of a real worker process: stop fetching, finish in-flight calls, exit 0; the rest stays
+queued for the next worker and runs exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from runtime.core.models import AsyncCallRecord
+from tests.integration.async_.conftest import Queue
+from tests.support.async_calls import FakeGateway, submit, until
+from tests.support.nats import NatsServer
+from tests.support.worker_process import WorkerProcess
+
+
+async def test_sigterm_finishes_in_flight_and_leaves_the_rest(
+    queue: Queue, nats_server: NatsServer, gateway: FakeGateway, tmp_path: Path
+) -> None:
+    ids = [await submit(queue.js, queue.kv, queue.layout, "slow-0_8") for _ in range(12)]
+    env = {
+        "nats_url": nats_server.url,
+        "gateway_url": str(gateway.server.make_url("")).rstrip("/") if gateway.server else "",
+        "max_inflight": "4",
+        "ack_wait": "5s",
+        "discovery_interval": "50ms",
+        "idle_poll": "1s",
+        "metrics_port": "-1",
+        "shutdown_timeout": "10s",
+    }
+    worker = WorkerProcess(env, tmp_path)
+    worker.start()
+    try:
+        await until(lambda: gateway.concurrent == 4, limit=20, what=f"4 calls running\n{worker.logs()}")
+        started = sum(gateway.calls[i] for i in ids)
+        code = await asyncio.to_thread(worker.terminate, 20.0)
+        assert code == 0, worker.logs()
+        assert sum(gateway.calls[i] for i in ids) == started  # nothing new fetched after SIGTERM
+        states = [
+            AsyncCallRecord.model_validate_json((await queue.kv.get(i)).value or b"").state for i in ids
+        ]
+        assert states.count("succeeded") == started
+        assert set(states) == {"succeeded", "queued"}
+
+        worker.start()
+        await until(lambda: all(gateway.calls[i] >= 1 for i in ids), limit=30, what="the rest")
+        await until(lambda: gateway.concurrent == 0, limit=10, what="idle")
+        assert all(gateway.calls[i] == 1 for i in ids)
+    finally:
+        worker.kill()
