@@ -1,0 +1,216 @@
+"""The scaling controller: one reconcile loop for scale to zero and target tracking.
+
+Every ``reconcile_interval``: list the functions through the gateway's API (every namespace), sample the load
+(:mod:`runtime.idler.load`), then per function:
+
+1. at zero replicas: nothing (the gateway wakes it on the next call);
+2. ``com.openfaas.scale.zero=true`` and idle for ``com.openfaas.scale.zero-duration`` (default
+   ``inactivity_duration``) with nothing in flight: scale to 0;
+3. ``com.openfaas.scale.type`` ``rps`` or ``capacity`` (or ``default_scale_type`` for unlabelled functions):
+   desired = ceil(load / (target * target-proportion)) within [max(1, min), max], applied in one step,
+   scale-down stabilised over ``scale_down_window``.
+
+Scaling goes through the gateway's ``POST /system/scale-function/{name}`` (basic auth), as faas-idler did,
+via the ``RemoteProvider``; in dry-run the decisions are logged (once per change) and counted, not applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from runtime.core.errors import PyfaasError
+from runtime.core.labels import LABEL_SCALE_TARGET, LABEL_SCALE_TYPE, ScalingPolicy, scaling_policy
+from runtime.core.models import FunctionStatus
+from runtime.core.names import qualified_name
+from runtime.idler.decisions import ActivityTracker, Stabiliser
+from runtime.idler.load import FunctionLoad, LoadSource
+from runtime.idler.metrics import IdlerMetrics
+from runtime.idler.settings import IdlerSettings
+from runtime.provider.base import Provider
+
+__all__ = ["Action", "Controller"]
+
+log = logging.getLogger("runtime.idler")
+
+Reason = Literal["idle", "up", "down"]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One scaling decision."""
+
+    name: str
+    namespace: str
+    current: int
+    wanted: int
+    reason: Reason
+
+    @property
+    def function_name(self) -> str:
+        return qualified_name(self.name, self.namespace)
+
+
+class Controller:
+    """Reconciles replicas of every function against its labels and load; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: IdlerSettings,
+        gateway: Provider,
+        source: LoadSource,
+        metrics: IdlerMetrics,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._gateway = gateway
+        self._source = source
+        self._metrics = metrics
+        self._clock = clock
+        self._activity = ActivityTracker()
+        self._stabiliser = Stabiliser(settings.scale_down_window)
+        self._dry_run_logged: dict[str, tuple[int, Reason]] = {}
+        metrics.dry_run.set(1 if settings.dry_run else 0)
+
+    # loop ------------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Reconcile until ``stop`` is set; the sleep between rounds ends as soon as it is."""
+        log.info(
+            "scaling controller: load from %s, reconcile every %ss, default idle %ss%s",
+            self._source.description,
+            self._settings.reconcile_interval,
+            self._settings.inactivity_duration,
+            " (dry-run)" if self._settings.dry_run else "",
+        )
+        while not stop.is_set():
+            started = self._clock()
+            try:
+                await self.reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one failed round (gateway restarting, network) must not end the loop
+                self._metrics.reconcile_errors.inc()
+                message = exc.message if isinstance(exc, PyfaasError) else repr(exc)
+                log.warning("reconcile failed: %s", message)
+            pause = max(0.0, self._settings.reconcile_interval - (self._clock() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=pause)
+
+    async def reconcile(self) -> list[Action]:
+        """One round: observe, decide, apply. Returns the decisions (applied unless dry-run)."""
+        with self._metrics.reconcile_seconds.time():
+            functions = await self._functions()
+            loads = await self._source.sample()
+            now = self._clock()
+            self._activity.observe(now, loads)
+            present = [qualified_name(status.name, namespace) for namespace, status in functions]
+            self._activity.forget_except(present)
+            self._stabiliser.forget_except(present)
+            self._metrics.forget_except(present)
+            actions = []
+            for namespace, status in functions:
+                action = self._decide(namespace, status, loads, now)
+                if action is not None:
+                    actions.append(action)
+            for action in actions:
+                await self._apply(action, now)
+            self._metrics.reconciles.inc()
+            return actions
+
+    async def _functions(self) -> list[tuple[str, FunctionStatus]]:
+        try:
+            namespaces = await self._gateway.list_namespaces()
+        except PyfaasError as exc:
+            log.debug(
+                "namespace list unavailable (%s): using %s", exc.message, self._settings.function_namespace
+            )
+            namespaces = []
+        found: list[tuple[str, FunctionStatus]] = []
+        for namespace in namespaces or [self._settings.function_namespace]:
+            for status in await self._gateway.list_functions(namespace):
+                found.append((status.namespace or namespace, status))
+        return found
+
+    # decisions -------------------------------------------------------------------------------------
+    def _policy(self, status: FunctionStatus) -> ScalingPolicy:
+        labels = dict(status.labels or {})
+        if self._settings.default_scale_type and LABEL_SCALE_TYPE not in labels:
+            labels[LABEL_SCALE_TYPE] = self._settings.default_scale_type
+            if self._settings.default_scale_target is not None:
+                labels.setdefault(LABEL_SCALE_TARGET, repr(self._settings.default_scale_target))
+        return scaling_policy(labels)
+
+    def _decide(
+        self, namespace: str, status: FunctionStatus, loads: dict[str, FunctionLoad], now: float
+    ) -> Action | None:
+        function_name = qualified_name(status.name, namespace)
+        self._activity.seen(function_name, now)
+        current = status.replicas
+        if current == 0:
+            self._stabiliser.reset(function_name)
+            return None
+        policy = self._policy(status)
+        load = loads.get(function_name, FunctionLoad(started=0.0))
+        if policy.zero:
+            limit = (
+                policy.zero_duration
+                if policy.zero_duration is not None
+                else self._settings.inactivity_duration
+            )
+            idle = self._activity.idle_for(function_name, now)
+            self._metrics.idle_seconds.labels(function_name).set(idle)
+            log.debug("%s idle %.1fs of %.1fs (busy=%s)", function_name, idle, limit, load.busy)
+            if idle >= limit and not load.busy:
+                return Action(status.name, namespace, current, 0, "idle")
+        if not self._settings.target_tracking or policy.scale_type not in ("rps", "capacity"):
+            return None
+        value = load.rps if policy.scale_type == "rps" else load.inflight
+        raw = max(policy.desired_for_load(value), 1)
+        wanted = self._stabiliser.recommend(function_name, now, raw)
+        self._metrics.load.labels(function_name).set(value if math.isfinite(value) else 0.0)
+        self._metrics.desired.labels(function_name).set(wanted)
+        log.debug(
+            "%s %s=%.2f raw=%d wanted=%d current=%d",
+            function_name,
+            policy.scale_type,
+            value,
+            raw,
+            wanted,
+            current,
+        )
+        if wanted == current:
+            return None
+        return Action(status.name, namespace, current, wanted, "up" if wanted > current else "down")
+
+    async def _apply(self, action: Action, now: float) -> None:
+        function_name = action.function_name
+        if self._settings.dry_run:
+            if self._dry_run_logged.get(function_name) != (action.wanted, action.reason):
+                self._dry_run_logged[function_name] = (action.wanted, action.reason)
+                self._metrics.scalings.labels(function_name, action.reason).inc()
+                log.info(
+                    "dry-run: would scale %s %d -> %d (%s)",
+                    function_name,
+                    action.current,
+                    action.wanted,
+                    action.reason,
+                )
+            return
+        try:
+            await self._gateway.scale(action.name, action.namespace, action.wanted)
+        except PyfaasError as exc:
+            self._metrics.scale_errors.labels(function_name).inc()
+            log.warning("scaling %s to %d failed: %s", function_name, action.wanted, exc.message)
+            return
+        self._metrics.scalings.labels(function_name, action.reason).inc()
+        log.info("scaled %s %d -> %d (%s)", function_name, action.current, action.wanted, action.reason)
+        if action.wanted == 0:
+            self._stabiliser.reset(function_name)
+            self._activity.woke(function_name, now)

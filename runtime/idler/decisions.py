@@ -1,0 +1,80 @@
+"""The controller's two pure decisions, with the memory they need; no I/O, time is passed in.
+
+* :class:`ActivityTracker`: how long each function has been idle. A function is active when its started
+  counter changed since the previous sample, or calls are in flight. Idle time runs from the later of the
+  last observed activity and the moment the controller first saw the function (so a restarted controller
+  never scales anything to zero before a full idle duration has passed under its own eyes).
+* :class:`Stabiliser`: target tracking's scale-down stabilisation. Scale-up is immediate and in one step;
+  the applied count is the highest recommendation of the last ``window`` seconds, so replicas fall only
+  after the load stayed low for the whole window (Kubernetes' HPA does the same).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+
+from runtime.idler.load import FunctionLoad
+
+__all__ = ["ActivityTracker", "Stabiliser"]
+
+
+class ActivityTracker:
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+        self._last_active: dict[str, float] = {}
+        self._first_seen: dict[str, float] = {}
+        self._sampled = False
+
+    def observe(self, now: float, loads: Mapping[str, FunctionLoad]) -> None:
+        """Record one load sample taken at ``now``."""
+        for function_name, load in loads.items():
+            previous = self._started.get(function_name)
+            # A series that appears after the first sample is a first invocation: activity too.
+            changed = load.started != previous if previous is not None else self._sampled and load.started > 0
+            if changed or load.busy:
+                self._last_active[function_name] = now
+            self._started[function_name] = load.started
+        self._sampled = True
+
+    def seen(self, function_name: str, now: float) -> None:
+        """The function exists now (idle time cannot start before this)."""
+        self._first_seen.setdefault(function_name, now)
+
+    def woke(self, function_name: str, now: float) -> None:
+        """Restart the idle clock (e.g. the function was just scaled to zero or woke up)."""
+        self._last_active[function_name] = now
+
+    def idle_for(self, function_name: str, now: float) -> float:
+        since = max(self._last_active.get(function_name, 0.0), self._first_seen.get(function_name, now))
+        return max(0.0, now - since)
+
+    def forget_except(self, present: Iterable[str]) -> None:
+        """Drop functions that no longer exist."""
+        keep = set(present)
+        for table in (self._last_active, self._first_seen):
+            for function_name in table.keys() - keep:
+                del table[function_name]
+
+
+class Stabiliser:
+    def __init__(self, window: float) -> None:
+        self._window = window
+        self._history: dict[str, deque[tuple[float, int]]] = {}
+
+    def recommend(self, function_name: str, now: float, desired: int) -> int:
+        """Record the raw ``desired`` count at ``now``; return the count to apply."""
+        history = self._history.setdefault(function_name, deque())
+        history.append((now, desired))
+        while history and history[0][0] < now - self._window:
+            history.popleft()
+        return max(count for _, count in history)
+
+    def reset(self, function_name: str) -> None:
+        """Forget the recommendations (e.g. the function was scaled to zero, or its policy changed)."""
+        self._history.pop(function_name, None)
+
+    def forget_except(self, present: Iterable[str]) -> None:
+        keep = set(present)
+        for function_name in self._history.keys() - keep:
+            del self._history[function_name]
