@@ -38,10 +38,11 @@ import logging
 import os
 import re
 import signal
+import ssl
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -200,6 +201,7 @@ class PodRecord:
     template_hash: str
     container: dict[str, Any]
     workdir: Path
+    ip: str = "127.0.0.1"
     port: int | None = None
     ready: bool = False
     stopping: bool = False
@@ -233,11 +235,15 @@ class KubeAPIServer:
         run_pods: bool = True,
         namespaces: tuple[str, ...] = ("default", "kube-system", "openfaas-fn"),
         python: str = sys.executable,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.workdir = workdir
         self.versions = versions
         self.run_pods = run_pods
         self.python = python
+        self.ssl_context = ssl_context
+        self.authorizations: list[str] = []
+        """The Authorization header of every request ("" when absent)."""
         self.url = ""
         self.objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {plural: {} for plural in KINDS}
         self.pods: dict[tuple[str, str], PodRecord] = {}
@@ -264,7 +270,14 @@ class KubeAPIServer:
 
     # lifecycle ---------------------------------------------------------------------------------------------
     async def start(self) -> str:
-        app = web.Application(client_max_size=8 << 20)
+        @web.middleware
+        async def record_authorization(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            self.authorizations.append(request.headers.get("Authorization", ""))
+            return await handler(request)
+
+        app = web.Application(client_max_size=8 << 20, middlewares=[record_authorization])
         app.router.add_get("/version", self._version_info)
         app.router.add_route("*", "/api/v1/namespaces", self._namespaces)
         app.router.add_route("*", "/api/v1/namespaces/{name}", self._namespace)
@@ -276,10 +289,10 @@ class KubeAPIServer:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
         self._runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        port = self._runner.addresses[0][1]
+        self.url = f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{port}"
         return self.url
 
     async def close(self) -> None:
@@ -383,7 +396,9 @@ class KubeAPIServer:
         self.validated += 1
         if errors:
             self.rejected.append((request.method, request.path, errors))
-            raise APIError(422, "Invalid", "; ".join(errors[:10]), details={"causes": errors})
+            causes = [{"reason": "FieldValueInvalid", "message": e} for e in errors]
+            kind = str(body.get("kind", "")) if isinstance(body, dict) else ""
+            raise APIError(422, "Invalid", "; ".join(errors[:10]), details={"kind": kind, "causes": causes})
 
     async def _read_body(self, request: web.Request) -> dict[str, Any] | None:
         if not request.can_read_body:
@@ -838,8 +853,8 @@ class KubeAPIServer:
         ready = "True" if pod.ready else "False"
         obj["status"] = {
             "phase": "Succeeded" if pod.finished else ("Running" if pod.port else "Pending"),
-            "podIP": "127.0.0.1",
-            "podIPs": [{"ip": "127.0.0.1"}],
+            "podIP": pod.ip,
+            "podIPs": [{"ip": pod.ip}],
             "hostIP": "127.0.0.1",
             "conditions": [{"type": "Ready", "status": ready}, {"type": "ContainersReady", "status": ready}],
             "containerStatuses": [
@@ -878,6 +893,9 @@ class KubeAPIServer:
         if self.run_pods:
             pod.tasks.append(asyncio.create_task(self._run_pod(pod)))
         else:
+            # Nothing listens: give each pod its own cluster-style IP with the container port, as a CNI would.
+            serial = int(pod_name.rsplit("-", 1)[1])
+            pod.ip = f"10.244.{serial // 250}.{serial % 250 + 2}"
             pod.port = int(container["ports"][0]["containerPort"])
             pod.ready = True
             self._publish_pod(pod)
@@ -1050,7 +1068,7 @@ class KubeAPIServer:
                     continue
                 groups.setdefault(pod.port, []).append(
                     {
-                        "addresses": ["127.0.0.1"],
+                        "addresses": [pod.ip],
                         "conditions": {
                             "ready": pod.ready and not pod.stopping,
                             "serving": pod.ready,
