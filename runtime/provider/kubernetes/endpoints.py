@@ -81,10 +81,11 @@ class EndpointCache:
         self._slices: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
         """(namespace, slice name) → (function, {url: replica id})"""
         self._replicas: dict[Key, dict[str, Replica]] = {}
+        self._slice_count: dict[Key, int] = {}
 
     def known(self, name: str, namespace: str) -> bool:
         """Whether any slice of the function's Service exists (it may have no ready address)."""
-        return any(ns == namespace and fn == name for (ns, _), (fn, _) in self._slices.items())
+        return self._slice_count.get((namespace, name), 0) > 0
 
     def ready(self, name: str, namespace: str) -> list[Replica]:
         return list(self._replicas.get((namespace, name), {}).values())
@@ -134,6 +135,10 @@ class EndpointCache:
         self.reset(namespace, [])
 
     def _refresh(self, keys: set[Key]) -> None:
+        counts: dict[Key, int] = {}
+        for (ns, _), (fn, _) in self._slices.items():
+            counts[(ns, fn)] = counts.get((ns, fn), 0) + 1
+        self._slice_count = counts
         for namespace, function in sorted(keys):
             wanted: dict[str, str] = {}
             for (ns, _), (fn, addresses) in self._slices.items():
