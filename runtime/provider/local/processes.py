@@ -14,7 +14,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ProcessRecord", "group_alive", "kill_group", "process_start_time", "terminate_stale"]
+__all__ = [
+    "ProcessRecord",
+    "descendants",
+    "group_alive",
+    "kill_by_environment",
+    "kill_group",
+    "kill_tree",
+    "process_start_time",
+    "terminate_stale",
+]
 
 
 def process_start_time(pid: int) -> int | None:
@@ -78,5 +87,62 @@ def terminate_stale(record: ProcessRecord, *, grace: float = 2.0) -> bool:
     while time.monotonic() < deadline and record.alive():
         time.sleep(0.02)
     if record.alive() or group_alive(record.pid):
-        kill_group(record.pid, signal.SIGKILL)
+        kill_tree(record.pid)
     return True
+
+
+def _proc_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (children first), found through the parent links in ``/proc``."""
+    children: dict[int, list[int]] = {}
+    for candidate in _proc_pids():
+        try:
+            with open(f"/proc/{candidate}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        parent = int(stat[stat.rfind(b")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(candidate)
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        found.extend(kids := [kid for parent in frontier for kid in children.get(parent, [])])
+        frontier = kids
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid``'s process group and every descendant, including those in sessions of their own
+    (the watchdog runs each forked request in a new session so that a timeout can kill its group)."""
+    for descendant in descendants(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(os.getpgid(descendant), signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(descendant, signal.SIGKILL)
+    kill_group(pid, signal.SIGKILL)
+
+
+def kill_by_environment(entry: str, *, prefix: bool = False) -> list[int]:
+    """SIGKILL every process whose environment holds ``entry`` (or an entry starting with it).
+
+    Processes forked per request inherit the replica's environment, so this finds them even after their
+    watchdog died and they were re-parented to init.
+    """
+    needle = entry.encode()
+    killed = []
+    for pid in _proc_pids():
+        if pid == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                environ = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if any(item.startswith(needle) if prefix else item == needle for item in environ):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    return killed

@@ -39,7 +39,7 @@ from runtime.core.names import validate_function_name, validate_namespace, valid
 from runtime.provider.base import LogRequest, Replica, ReplicaListener
 from runtime.provider.local.config import LocalProviderConfig
 from runtime.provider.local.logs import LogCollector
-from runtime.provider.local.processes import ProcessRecord, terminate_stale
+from runtime.provider.local.processes import ProcessRecord, kill_by_environment, terminate_stale
 from runtime.provider.local.spawner import FallbackSpawner, Spawner, SubprocessSpawner
 from runtime.provider.local.store import StateStore
 from runtime.provider.local.supervisor import (
@@ -159,6 +159,8 @@ class LocalProvider:
         run_dir = self._store.run_dir
         stale = [r for p in run_dir.rglob(f"*{PID_SUFFIX}") if (r := read_pid_record(p)) is not None]
         killed = sum(terminate_stale(record) for record in stale)
+        # Requests a replica forked into sessions of their own carry its environment: find them by it.
+        killed += len(kill_by_environment(f"port_file={run_dir}/", prefix=True))
         if killed:
             log.warning("stopped %d process(es) left by an earlier run", killed)
         for raw in run_dir.glob("*/*/*.log"):

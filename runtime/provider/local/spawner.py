@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from runtime.core.errors import ProcessSpawnError
-from runtime.provider.local.processes import ProcessRecord, kill_group
+from runtime.provider.local.processes import ProcessRecord, kill_tree
 
 __all__ = ["FallbackSpawner", "ReplicaProcess", "Spawner", "SubprocessSpawner"]
 
@@ -40,7 +40,7 @@ class ReplicaProcess(Protocol):
         ...
 
     def kill(self) -> None:
-        """SIGKILL the whole process group."""
+        """SIGKILL the watchdog, its process group and everything it forked."""
         ...
 
 
@@ -70,7 +70,7 @@ class _Subprocess:
             os.kill(self.pid, signal.SIGTERM)
 
     def kill(self) -> None:
-        kill_group(self.pid, signal.SIGKILL)
+        kill_tree(self.pid)
 
 
 class SubprocessSpawner:

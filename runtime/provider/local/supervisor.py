@@ -27,7 +27,7 @@ from runtime.core.models import FunctionDeployment
 from runtime.provider.base import Replica
 from runtime.provider.local.config import LocalProviderConfig
 from runtime.provider.local.logs import LogCollector
-from runtime.provider.local.processes import ProcessRecord, group_alive, kill_group
+from runtime.provider.local.processes import ProcessRecord, group_alive, kill_by_environment, kill_group
 from runtime.provider.local.readiness import NotReady, wait_ready
 from runtime.provider.local.spawner import ReplicaProcess, Spawner
 
@@ -307,9 +307,10 @@ class FunctionSupervisor:
         except asyncio.CancelledError:
             process.kill()
             raise
-        # The watchdog is gone; whatever it forked and left behind in its group goes with it.
+        # The watchdog is gone; whatever it forked and left behind goes with it.
         if group_alive(process.pid):
             kill_group(process.pid, signal.SIGKILL)
+        await asyncio.to_thread(kill_by_environment, f"port_file={self.run_dir / handle.id}.port")
         self._ctx.collector.release(log_path)
         for leftover in (pid_path, self.run_dir / f"{handle.id}.port", self.run_dir / f"{handle.id}.lock"):
             with contextlib.suppress(OSError):

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.core.errors import ProcessSpawnError
-from runtime.provider.local.processes import ProcessRecord, kill_group
+from runtime.provider.local.processes import ProcessRecord, kill_group, kill_tree
 
 __all__ = ["ZygoteSpawner"]
 
@@ -67,7 +67,7 @@ class _ZygoteChild:
                 os.kill(self.pid, signal.SIGTERM)
 
     def kill(self) -> None:
-        kill_group(self.pid, signal.SIGKILL)
+        kill_tree(self.pid)
 
 
 class ZygoteSpawner:
@@ -109,7 +109,8 @@ class ZygoteSpawner:
                     ZYGOTE_MODULE,
                     "--socket",
                     str(self.socket_path),
-                    stdin=asyncio.subprocess.DEVNULL,
+                    # The zygote exits when this pipe closes, so it never outlives the provider.
+                    stdin=asyncio.subprocess.PIPE,
                     stdout=log_fd,
                     stderr=asyncio.subprocess.STDOUT,
                     start_new_session=True,
@@ -230,6 +231,8 @@ class ZygoteSpawner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._read_task
         if self._process is not None and self._process.returncode is None:
+            if self._process.stdin is not None:
+                self._process.stdin.close()
             kill_group(self._process.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(self._process.wait(), 3.0)

@@ -1,0 +1,166 @@
+"""The local provider's processes: restarts of the provider, crashes of replicas, and nothing left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+
+from runtime.core.errors import StateStoreError
+from runtime.provider.local import LocalProvider, ReplicaState
+from runtime.provider.local.processes import process_start_time
+from tests.integration.provider.helpers import eventually, invoke, ready
+from tests.support.providers import (
+    fork_function,
+    local_provider,
+    pyfaas_processes,
+    python_function,
+    wait_no_processes,
+    write_handler,
+)
+
+NS = "openfaas-fn"
+ECHO = 'def handle(event, context):\n    return "echo:" + event.body.decode()\n'
+
+
+async def test_provider_restart_keeps_functions_and_replica_counts(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    handler = write_handler(tmp_path / "echo", ECHO)
+    async with local_provider(state) as provider:
+        await provider.deploy(python_function("echo", handler))
+        await provider.deploy(fork_function("idle", "cat"))
+        await provider.scale("echo", NS, 2)
+        await provider.scale("idle", NS, 0)
+        before = {r.id for r in await ready(provider, "echo", NS, 2)}
+        created = (await provider.get_function("echo", NS)).createdAt
+
+    async with local_provider(state) as provider:
+        status = await provider.get_function("echo", NS)
+        assert (status.replicas, status.createdAt) == (2, created)
+        assert (await provider.get_function("idle", NS)).replicas == 0
+        replicas = await ready(provider, "echo", NS, 2)
+        assert before.isdisjoint(r.id for r in replicas)
+        assert (await invoke(replicas[0], b"again")).text == "echo:again"
+
+
+async def test_killed_replica_is_restarted_and_counted(tmp_path: Path) -> None:
+    async with local_provider(tmp_path / "state", restart_backoff=0.05) as provider:
+        await provider.deploy(python_function("echo", write_handler(tmp_path / "echo", ECHO)))
+        [first] = await ready(provider, "echo", NS)
+        [info] = provider.runtime_status("echo", NS).replicas
+        assert info.pid is not None and info.state is ReplicaState.READY
+
+        os.kill(info.pid, signal.SIGKILL)
+        [second] = await eventually(
+            lambda: provider.ready_replicas("echo", NS), lambda rs: len(rs) == 1 and rs[0].id != first.id
+        )
+        assert (await invoke(second, b"x")).text == "echo:x"
+        status = provider.runtime_status("echo", NS)
+        assert status.restarts == 1
+        assert status.last_exit is not None and status.last_exit.replica == first.id
+        assert status.last_exit.code == -signal.SIGKILL
+
+
+async def test_crash_loop_backs_off(tmp_path: Path) -> None:
+    broken = write_handler(tmp_path / "broken", "raise RuntimeError('boom at import')\n")
+    async with local_provider(tmp_path / "state", restart_backoff=0.1, restart_backoff_max=0.4) as provider:
+        await provider.deploy(python_function("broken", broken))
+        status = await eventually(lambda: _status(provider, "broken"), lambda s: s.restarts >= 3, within=30)
+        assert status.last_exit is not None and status.last_exit.code not in (0, None)
+        assert await provider.ready_replicas("broken", NS) == []
+        assert (await provider.get_function("broken", NS)).availableReplicas == 0
+
+
+async def _status(provider: LocalProvider, name: str):  # type: ignore[no-untyped-def]
+    return provider.runtime_status(name, NS)
+
+
+async def test_close_leaves_no_process_behind(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    async with httpx.AsyncClient(timeout=30) as client:
+        async with local_provider(state, drain_timeout=2.0) as provider:
+            await provider.deploy(python_function("echo", write_handler(tmp_path / "echo", ECHO)))
+            await provider.deploy(fork_function("slow", "sleep 30"))
+            await provider.scale("echo", NS, 2)
+            await ready(provider, "echo", NS, 2)
+            [slow] = await ready(provider, "slow", NS)
+            # A request in flight forks `sleep 30` inside the replica's process group.
+            call = asyncio.create_task(client.post(slow.url + "/"))
+            await eventually(lambda: _count(state), lambda n: n >= 4, within=10)
+            pids = pyfaas_processes(state)
+        assert await wait_no_processes(state, within=5) == []
+        assert all(not _alive(pid) for pid in pids)
+        [outcome] = await asyncio.gather(call, return_exceptions=True)
+        # Killed mid-request: either the connection dropped or the watchdog saw its child die.
+        assert isinstance(outcome, httpx.HTTPError) or outcome.status_code >= 500
+
+
+async def _count(state: Path) -> int:
+    return len(pyfaas_processes(state))
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its new parent to reap it has ended)."""
+    return process_start_time(pid) is not None
+
+
+CRASHING_PROVIDER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from runtime.provider.local import LocalProvider, LocalProviderConfig
+    from runtime.core.models import FunctionDeployment
+
+    async def main():
+        provider = LocalProvider(LocalProviderConfig(state_dir=Path(sys.argv[1])))
+        await provider.start()
+        spec = FunctionDeployment(service="cat", image="local", envProcess="cat", envVars={"mode": "fork"})
+        await provider.deploy(spec)
+        await provider.scale("cat", "openfaas-fn", 2)
+        await provider.wait_for_replicas("cat", "openfaas-fn", count=2)
+        print("ready", flush=True)
+        await asyncio.sleep(120)
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_processes_of_a_crashed_provider_are_stopped(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    crashing = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CRASHING_PROVIDER, str(state), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert crashing.stdout is not None
+        line = await asyncio.wait_for(crashing.stdout.readline(), 60)
+        assert line.strip() == b"ready"
+    finally:
+        crashing.kill()
+        await crashing.wait()
+    orphans = pyfaas_processes(state)
+    assert len(orphans) >= 2  # the replicas (and zygote) outlive their provider
+
+    async with local_provider(state) as provider:
+        assert [pid for pid in orphans if _alive(pid)] == []
+        replicas = await ready(provider, "cat", NS, 2)
+        assert (await invoke(replicas[0], b"still here")).text == "still here"
+    assert await wait_no_processes(state, within=5) == []
+
+
+async def test_unwritable_state_raises_state_store_error(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    async with local_provider(state) as provider:
+        # A file where the namespace directory should be: every write below it fails.
+        (state / "functions" / NS).write_text("not a directory")
+        with pytest.raises(StateStoreError):
+            await provider.deploy(fork_function("cat", "cat"))
+        with pytest.raises(Exception):  # noqa: B017 - the function was never created
+            await provider.get_function("cat", NS)
+        assert (state / "functions" / NS).read_text() == "not a directory"
