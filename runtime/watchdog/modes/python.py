@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from typing import Any
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDictProxy, MultiMapping
 
+from runtime.watchdog.handler_pool import HandlerPool
 from runtime.watchdog.httputil import INTERNAL_HEADER, plain, read_body
 from runtime.watchdog.python_loader import LoadedHandler, load_handler
 from runtime.watchdog.python_mapping import map_classic, map_http
@@ -60,9 +61,12 @@ class PythonRunner:
         self._sink = context.sink
         self._context = Context(context.settings.hostname)
         self._handler: LoadedHandler | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: HandlerPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timeout = context.settings.exec_timeout or None
+        # Sync calls share one timeout, so their deadlines arrive in order: one timer serves them all.
+        self._deadlines: deque[tuple[float, asyncio.Future[Any]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         try:
@@ -71,7 +75,7 @@ class PythonRunner:
             raise StartupFailed("cannot import the handler:\n" + traceback.format_exc().rstrip()) from exc
         self._loop = asyncio.get_running_loop()
         if not self._handler.is_async:
-            self._pool = ThreadPoolExecutor(self._settings.python_workers, thread_name_prefix="handler")
+            self._pool = HandlerPool(self._loop, self._settings.python_workers)
 
     async def ready(self) -> None:
         return None
@@ -91,11 +95,17 @@ class PythonRunner:
         else:
             args = (body.decode("utf-8", "replace"),)
         try:
-            async with asyncio.timeout(self._timeout):
-                if handler.is_async:
+            if handler.is_async:
+                async with asyncio.timeout(self._timeout):
                     result = await handler.function(*args)
-                else:
-                    result = await self._loop.run_in_executor(self._pool, handler.function, *args)
+            else:
+                assert self._pool is not None
+                future = self._pool.submit(handler.function, *args)
+                if self._timeout:
+                    self._deadlines.append((self._loop.time() + self._timeout, future))
+                    if self._timer is None:
+                        self._arm_timer()
+                result = await future
         except TimeoutError:
             self._sink.line(f"handler timed out after {self._timeout}s: {request.method} {request.raw_path}")
             return web.Response(status=504, headers={INTERNAL_HEADER: "of-watchdog"})
@@ -117,6 +127,24 @@ class PythonRunner:
             return plain(500, "Internal Server Error\n")
         return web.Response(status=mapped.status, body=mapped.body, headers=mapped.headers)
 
+    def _arm_timer(self) -> None:
+        assert self._loop is not None
+        self._timer = self._loop.call_at(self._deadlines[0][0], self._expire)
+
+    def _expire(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        deadlines = self._deadlines
+        while deadlines and (deadlines[0][1].done() or deadlines[0][0] <= now):
+            _, future = deadlines.popleft()
+            if not future.done():
+                future.set_exception(TimeoutError())
+        self._timer = None
+        if deadlines:
+            self._arm_timer()
+
     async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
