@@ -33,6 +33,7 @@ from runtime.gateway.proxy import FunctionProxy, upstream_session
 from runtime.gateway.routing import ReplicaRouter
 from runtime.gateway.settings import GatewaySettings
 from runtime.gateway.system import SystemRoutes
+from runtime.gateway.upstream import UpstreamClient
 from runtime.provider.base import Provider
 
 __all__ = ["SERVICE_COUNT_INTERVAL", "Extension", "create_app", "pyfaas_version"]
@@ -103,15 +104,18 @@ def create_app(
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         session = upstream_session(settings.upstream_timeout)
+        client = UpstreamClient(connect_timeout=min(5.0, settings.upstream_timeout))
         app[HTTP_SESSION] = session
         system.http = session
         proxy_holder.append(
             FunctionProxy(
                 router,
                 session,
+                client,
                 served_by=f"pyfaas/{version}",
                 user_agent=f"pyfaas-gateway/{version}",
                 max_body_bytes=settings.max_body_bytes,
+                upstream_timeout=settings.upstream_timeout,
             )
         )
         router.attach()
@@ -126,6 +130,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
             await provider.close()
+            await client.close()
             await session.close()
 
     app.cleanup_ctx.append(lifecycle)

@@ -15,17 +15,21 @@ streams chunk by chunk as it arrives.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict, istr
+from aiohttp.streams import StreamReader
+from multidict import CIMultiDict, CIMultiDictProxy, istr
 from yarl import URL
 
 from runtime.core.errors import PayloadTooLarge, ProviderError
 from runtime.gateway.routing import FunctionRoute, ReplicaRouter
+from runtime.gateway.upstream import Endpoint, UpstreamClient, UpstreamConnectError, endpoint_of
 from runtime.provider.base import Replica
 
 __all__ = ["HOP_BY_HOP", "FunctionProxy", "upstream_session"]
@@ -44,8 +48,9 @@ HOP_BY_HOP = frozenset(
     }
 )
 """Lower-case names of the headers that belong to one connection and are never passed on."""
-_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "expect"}
+_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "expect", "x-start-time"}
 _NOT_RELAYED = HOP_BY_HOP | {"content-length"}
+
 REPLAY_LIMIT = 1 << 20
 """Bodies up to this size are buffered (and replayable); larger ones stream."""
 RELAY_WHOLE_LIMIT = 1 << 20
@@ -60,9 +65,6 @@ _NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 X_CALL_ID = istr("X-Call-Id")
 X_START_TIME = istr("X-Start-Time")
 X_SERVED_BY = istr("X-Served-By")
-X_FORWARDED_HOST = istr("X-Forwarded-Host")
-X_FORWARDED_FOR = istr("X-Forwarded-For")
-USER_AGENT = istr("User-Agent")
 
 
 def upstream_session(upstream_timeout: float) -> aiohttp.ClientSession:
@@ -100,16 +102,21 @@ class FunctionProxy:
         self,
         router: ReplicaRouter,
         session: aiohttp.ClientSession,
+        client: UpstreamClient,
         *,
         served_by: str,
         user_agent: str,
         max_body_bytes: int,
+        upstream_timeout: float,
     ) -> None:
         self._router = router
         self._session = session
+        self._client = client
         self._served_by = served_by
         self._user_agent = user_agent
         self._max_body = max_body_bytes
+        self._timeout = upstream_timeout
+        self._endpoints: dict[str, Endpoint | None] = {}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         route = await self._router.route(request.match_info["name"])
@@ -129,67 +136,111 @@ class FunctionProxy:
             metrics.inflight.dec()
             metrics.completed(code, time.perf_counter() - started)
 
+    def _endpoint(self, url: str) -> Endpoint | None:
+        try:
+            return self._endpoints[url]
+        except KeyError:
+            if len(self._endpoints) > 4096:  # replicas come and go with new ports; keep the map small
+                self._endpoints.clear()
+            endpoint = self._endpoints[url] = endpoint_of(url)
+            return endpoint
+
     def _upstream_headers(
         self, request: web.Request, call_id: str | None, start_time: str
-    ) -> CIMultiDict[str]:
-        incoming = request.headers
+    ) -> list[tuple[str, str]]:
         dropped = _NOT_FORWARDED
-        connection = incoming.get("Connection")
+        connection = request.headers.get("Connection")
         if connection:
             # Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
             dropped = dropped | {token.strip().lower() for token in connection.split(",")}
-        headers: CIMultiDict[str] = CIMultiDict(
-            (key, value) for key, value in incoming.items() if key.lower() not in dropped
-        )
-        if X_FORWARDED_HOST not in headers:
-            headers[X_FORWARDED_HOST] = request.host
-        if X_FORWARDED_FOR not in headers and request.remote:
-            headers[X_FORWARDED_FOR] = request.remote
+        headers: list[tuple[str, str]] = []
+        forwarded_host = forwarded_for = user_agent = False
+        for key, value in request.headers.items():
+            lowered = key.lower()
+            if lowered in dropped:
+                continue
+            if lowered == "x-forwarded-host":
+                forwarded_host = True
+            elif lowered == "x-forwarded-for":
+                forwarded_for = True
+            elif lowered == "user-agent":
+                user_agent = True
+            headers.append((key, value))
+        if not forwarded_host:
+            headers.append(("X-Forwarded-Host", request.host))
+        if not forwarded_for and request.remote:
+            headers.append(("X-Forwarded-For", request.remote))
         if call_id is not None:
-            headers[X_CALL_ID] = call_id
-        headers[X_START_TIME] = start_time
-        if USER_AGENT not in headers:
-            headers[USER_AGENT] = self._user_agent
+            headers.append(("X-Call-Id", call_id))
+        headers.append(("X-Start-Time", start_time))
+        if not user_agent:
+            headers.append(("User-Agent", self._user_agent))
         return headers
 
     async def _forward(self, request: web.Request, route: FunctionRoute) -> web.StreamResponse:
         start_time = str(time.time_ns())
-        call_id = None if X_CALL_ID in request.headers else str(uuid.uuid4())
+        call_id = None if X_CALL_ID in request.headers else _new_call_id()
         headers = self._upstream_headers(request, call_id, start_time)
 
         data: bytes | AsyncIterator[bytes] | None = None
         counted: _CountedBody | None = None
+        length = request.content_length
         replayable = True
         if request.body_exists:
-            length = request.content_length
             if length is not None and length <= REPLAY_LIMIT:
                 data = await request.read()
             else:
                 counted = _CountedBody(request, self._max_body)
                 data = counted.chunks()
                 replayable = False
-                if length is not None:
-                    headers["Content-Length"] = str(length)
 
         tail = _tail(request.raw_path)
         exclude: Replica | None = None
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             replica = await self._router.ready_replica(route, exclude)
+            endpoint = self._endpoint(replica.url)
             replica.in_flight += 1
             try:
-                async with self._session.request(
-                    request.method,
-                    URL(replica.url + tail, encoded=True),
-                    headers=headers,
-                    data=data,
-                    allow_redirects=False,
-                ) as upstream:
-                    if counted is not None and counted.exceeded:
-                        raise PayloadTooLarge(
-                            f"request body exceeds max_body_bytes={self._max_body}", field="body"
+                async with asyncio.timeout(self._timeout):
+                    if endpoint is not None:
+                        upstream = await self._client.request(
+                            endpoint, request.method, tail, headers, data, content_length=length
                         )
-                    return await self._relay(request, upstream, call_id, start_time)
-            except _CONNECT_ERRORS as exc:
+                        try:
+                            _check_body(counted, self._max_body)
+                            message = upstream.message
+                            return await self._relay(
+                                request,
+                                message.code,
+                                message.reason,
+                                message.headers,
+                                upstream.payload,
+                                call_id,
+                                start_time,
+                            )
+                        finally:
+                            upstream.release()
+                    wire_headers = list(headers)
+                    if counted is not None and length is not None:
+                        wire_headers.append(("Content-Length", str(length)))
+                    async with self._session.request(
+                        request.method,
+                        URL(replica.url + tail, encoded=True),
+                        headers=wire_headers,
+                        data=data,
+                        allow_redirects=False,
+                    ) as response:
+                        _check_body(counted, self._max_body)
+                        return await self._relay(
+                            request,
+                            response.status,
+                            response.reason or "",
+                            response.headers,
+                            response.content,
+                            call_id,
+                            start_time,
+                        )
+            except (UpstreamConnectError, *_CONNECT_ERRORS) as exc:
                 if not replayable or attempt == _MAX_ATTEMPTS:
                     raise ProviderError(f"cannot reach {route.function_name}: {exc}") from exc
                 exclude = replica
@@ -199,7 +250,7 @@ class FunctionProxy:
                         raise ProviderError(f"cannot reach {route.function_name}: {exc}") from exc
             except TimeoutError as exc:
                 raise ProviderError(f"{route.function_name} did not answer within upstream_timeout") from exc
-            except aiohttp.ClientError as exc:
+            except (aiohttp.ClientError, ConnectionError) as exc:
                 raise ProviderError(f"upstream error from {route.function_name}: {exc}") from exc
             finally:
                 replica.in_flight -= 1
@@ -208,42 +259,61 @@ class FunctionProxy:
     async def _relay(
         self,
         request: web.Request,
-        upstream: aiohttp.ClientResponse,
+        status: int,
+        reason: str,
+        upstream_headers: CIMultiDictProxy[str],
+        payload: StreamReader,
         call_id: str | None,
         start_time: str,
     ) -> web.StreamResponse:
         headers: CIMultiDict[str] = CIMultiDict(
-            (key, value) for key, value in upstream.headers.items() if key.lower() not in _NOT_RELAYED
+            (key, value) for key, value in upstream_headers.items() if key.lower() not in _NOT_RELAYED
         )
         headers.setdefault(X_SERVED_BY, self._served_by)
         headers.setdefault(X_START_TIME, start_time)
         if call_id is not None:
             headers.setdefault(X_CALL_ID, call_id)
-        length = upstream.content_length
-        if request.method == "HEAD" or upstream.status in (204, 304):
-            response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
-            if length is not None and upstream.status != 204:
+        raw_length = upstream_headers.get("Content-Length")
+        length = int(raw_length) if raw_length is not None and raw_length.isdigit() else None
+        if request.method == "HEAD" or status in (204, 304):
+            response = web.StreamResponse(status=status, reason=reason, headers=headers)
+            if length is not None and status != 204:
                 response.content_length = length
             await response.prepare(request)
             await response.write_eof()
             return response
-        if length is not None and length <= RELAY_WHOLE_LIMIT:
-            body = await upstream.read()
-            return web.Response(status=upstream.status, reason=upstream.reason, headers=headers, body=body)
-        response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+        if (
+            length is not None
+            and length <= RELAY_WHOLE_LIMIT
+            and "chunked" not in upstream_headers.get("Transfer-Encoding", "")
+        ):
+            body = await payload.read()
+            return web.Response(status=status, reason=reason, headers=headers, body=body)
+        response = web.StreamResponse(status=status, reason=reason, headers=headers)
         if length is not None:
             response.content_length = length
         await response.prepare(request)
         try:
-            async for chunk in upstream.content.iter_any():
+            async for chunk in payload.iter_any():
                 await response.write(chunk)
-        except (aiohttp.ClientError, TimeoutError):
+        except (aiohttp.ClientError, TimeoutError, ConnectionError):
             # Headers are gone already: the only honest signal left is an incomplete body.
             if request.transport is not None:
                 request.transport.close()
             return response
         await response.write_eof()
         return response
+
+
+def _new_call_id() -> str:
+    # A UUIDv4 from the process PRNG: call ids identify, they do not authenticate, and this avoids a
+    # getrandom() system call per invocation.
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
+def _check_body(counted: _CountedBody | None, limit: int) -> None:
+    if counted is not None and counted.exceeded:
+        raise PayloadTooLarge(f"request body exceeds max_body_bytes={limit}", field="body")
 
 
 def _tail(raw_path: str) -> str:
