@@ -243,6 +243,8 @@ class KubeAPIServer:
         self.python = python
         self.ssl_context = ssl_context
         self.authorizations: list[str] = []
+        self.forbidden: set[tuple[str, str]] = set()
+        """(verb, plural) pairs answered 403, as RBAC would: e.g. ``("list", "namespaces")``."""
         """The Authorization header of every request ("" when absent)."""
         self.url = ""
         self.objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {plural: {} for plural in KINDS}
@@ -461,6 +463,17 @@ class KubeAPIServer:
         self, request: web.Request, kind: Kind, namespace: str | None, name: str | None
     ) -> web.StreamResponse:
         method = request.method
+        verb = {
+            ("GET", True): "watch" if request.query.get("watch") in ("true", "1") else "list",
+            ("GET", False): "get",
+            ("POST", True): "create",
+            ("PUT", False): "update",
+            ("DELETE", False): "delete",
+        }.get((method, name is None), method.lower())
+        if (verb, kind.plural) in self.forbidden:
+            raise APIError(
+                403, "Forbidden", f'{kind.plural} is forbidden: cannot {verb} resource "{kind.plural}"'
+            )
         if name is None and method == "GET":
             if request.query.get("watch") in ("true", "1"):
                 return await self._watch(request, kind, namespace)

@@ -30,6 +30,7 @@ from runtime.core.errors import (
     Conflict,
     FunctionExists,
     FunctionNotFound,
+    KubernetesAPIError,
     NamespaceNotFound,
     ProviderError,
     SecretExists,
@@ -162,8 +163,14 @@ class KubernetesProvider:
         return ProviderInfo(provider=PROVIDER_NAME, orchestration=ORCHESTRATION, version=_version())
 
     async def health(self) -> None:
+        # Listing the default namespace's Deployments is what every install may do (and what list needs).
+        selector: LabelSelector = {LABEL_FUNCTION: operators.exists()}
         with api_errors("health check", not_found=NamespaceNotFound):
-            await self.client.get(Namespace, self.default_namespace)
+            listing = self.client.list(
+                Deployment, namespace=self.default_namespace, labels=selector, chunk_size=1
+            )
+            async for _ in listing:
+                break
 
     # listeners and the ready set -------------------------------------------------------------------
     def subscribe(self, listener: ReplicaListener) -> None:
@@ -228,6 +235,10 @@ class KubernetesProvider:
                 body = (await self.client.get(Namespace, namespace)).to_dict()
         except NamespaceNotFound:
             return False
+        except KubernetesAPIError as exc:
+            if exc.code == 403:  # not allowed to read it: not ours to serve
+                return False
+            raise
         labels = (body.get("metadata") or {}).get("labels") or {}
         if labels.get(LABEL_FUNCTION_NAMESPACE) == FUNCTION_NAMESPACE_VALUE:
             self._function_namespaces.add(namespace)
@@ -247,14 +258,22 @@ class KubernetesProvider:
 
     async def list_namespaces(self) -> list[str]:
         selector: LabelSelector = {LABEL_FUNCTION_NAMESPACE: FUNCTION_NAMESPACE_VALUE}
-        with api_errors("listing namespaces"):
-            found = {
-                item.metadata.name
-                async for item in self.client.list(Namespace, labels=selector)
-                if item.metadata is not None
-                and item.metadata.name
-                and item.metadata.deletionTimestamp is None
-            }
+        try:
+            with api_errors("listing namespaces"):
+                found = {
+                    item.metadata.name
+                    async for item in self.client.list(Namespace, labels=selector)
+                    if item.metadata is not None
+                    and item.metadata.name
+                    and item.metadata.deletionTimestamp is None
+                }
+        except KubernetesAPIError as exc:
+            if exc.code != 403:
+                raise
+            # Namespaces are cluster-scoped: a Role-only install (faas-netes clusterRole=false) may not list
+            # them. Then the functions live in the default namespace only.
+            log.warning("cannot list namespaces (%s); serving the default namespace only", exc.message)
+            return [self.default_namespace]
         self._function_namespaces = {self.default_namespace, *found}
         return sorted(self._function_namespaces)
 

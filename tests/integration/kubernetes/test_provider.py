@@ -22,6 +22,7 @@ from runtime.core.errors import (
 from runtime.core.models import FunctionDeployment, FunctionNamespace, Secret
 from runtime.provider.base import Replica
 from runtime.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
+from tests.support.kube_api import kube_api_server
 from tests.support.kube_provider import KubeStack, kube_stack
 
 pytestmark = pytest.mark.timeout(90)
@@ -243,3 +244,19 @@ async def test_an_unreachable_api_is_a_kubernetes_api_error(tmp_path: Path) -> N
     with pytest.raises(KubernetesAPIError):
         await provider.start()
     await provider.close()
+
+
+async def test_without_permission_to_list_namespaces_the_default_one_is_served(tmp_path: Path) -> None:
+    async with kube_api_server(tmp_path / "api", run_pods=False) as server:
+        server.forbidden |= {("list", "namespaces"), ("get", "namespaces")}
+        provider = KubernetesProvider(KubernetesProviderConfig(api_server=server.url))
+        await provider.start()
+        try:
+            assert await provider.list_namespaces() == [NS]
+            await provider.health()
+            await provider.deploy(fn())
+            await ready(provider, "fn", 1)
+            with pytest.raises(ValidationFailed):
+                await provider.deploy(fn(namespace="kube-system"))
+        finally:
+            await provider.close()
