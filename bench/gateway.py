@@ -15,6 +15,7 @@ watchdog of (a), one forwarding with ``aiohttp.ClientSession``, one with ``httpx
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -95,14 +96,10 @@ def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.kill(process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(20)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     process.wait(5)
 
 
@@ -279,9 +276,8 @@ def main() -> int:
         print(f"gateway benchmark: {args.duration}s per run, wrk, handler returns a 20-byte text body\n")
         print(f"{'server':40} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
         for (key, connections), result in results.items():
-            print(
-                f"{labels[key]:40} {connections:>5} {result.rps:>10.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f}"
-            )
+            figures = f"{result.rps:>10.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f}"
+            print(f"{labels[key]:40} {connections:>5} {figures}")
         print()
         for connections in (1, 50):
             a, b, c = (results[(key, connections)] for key in "abc")

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import aiohttp.web
 import pytest
 from yarl import URL
 
@@ -244,3 +245,50 @@ async def test_client_disconnect_mid_stream_releases_in_flight(gateway: RunningG
     route = gateway.app[ROUTER].known("echo", "openfaas-fn")
     assert route is not None
     assert all(replica.in_flight == 0 for replica in route.replicas)
+
+
+async def test_head_and_no_content(gateway: RunningGateway) -> None:
+    async with gateway.session() as session:
+        async with session.head("/function/echo/big?n=1234") as response:
+            assert response.status == 200
+            assert response.headers["Content-Length"] == "1234"
+            assert await response.read() == b""
+        async with session.get("/function/echo/status/204") as response:
+            assert response.status == 204
+            assert await response.read() == b""
+        async with session.get("/function/echo") as response:  # the pooled connection is still usable
+            assert response.status == 200
+
+
+async def test_upstream_closing_idle_connections_is_invisible(tmp_path: Path) -> None:
+    """An upstream that drops idle keep-alive connections quickly: pooled sockets die between calls."""
+    runner = aiohttp.web.AppRunner(upstream_app("k"), keepalive_timeout=0.05, access_log=None)
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        provider = MemoryProvider()
+        provider.add("keep", [f"http://127.0.0.1:{runner.addresses[0][1]}"])
+        async with running_gateway(tmp_path, provider=provider) as gateway, gateway.session() as session:
+            for _ in range(5):
+                async with session.post("/function/keep", data=b"again") as response:
+                    assert response.status == 200
+                    assert (await response.json())["body"] == "again"
+                await asyncio.sleep(0.15)
+    finally:
+        await runner.cleanup()
+
+
+async def test_upstream_answering_connection_close(tmp_path: Path) -> None:
+    async def closing(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(text="bye", headers={"Connection": "close"})
+
+    app = aiohttp.web.Application()
+    app.router.add_get("/{tail:.*}", closing)
+    async with serve(app) as url:
+        provider = MemoryProvider()
+        provider.add("closer", [url])
+        async with running_gateway(tmp_path, provider=provider) as gateway, gateway.session() as session:
+            for _ in range(3):
+                async with session.get("/function/closer") as response:
+                    assert (response.status, await response.text()) == (200, "bye")
