@@ -1,0 +1,68 @@
+"""Every body the provider sends, re-checked after the fact against Kubernetes 1.30 and 1.37 (strict).
+
+The test API server already refuses invalid bodies (422); this test drives every write the provider makes
+and then validates the recorded bodies again, independently, so a server that forgot to check would not hide
+a bad body, and so the covered (method, kind) pairs are visible.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.core.models import FunctionDeployment, FunctionNamespace, FunctionResources, Secret
+from tests.support.kube_provider import kube_stack
+from tests.support.kube_schema import schema_errors
+
+pytestmark = pytest.mark.timeout(60)
+
+VERSIONS = ("1.30", "1.37")
+
+
+async def test_every_write_body_is_valid_for_1_30_and_1_37(tmp_path: Path) -> None:
+    async with kube_stack(tmp_path, run_pods=False) as stack:
+        provider = stack.provider
+        await provider.create_namespace(
+            FunctionNamespace(name="dev", labels={"team": "a"}, annotations={"o": "x"})
+        )
+        await provider.update_namespace(FunctionNamespace(name="dev", labels={"team": "b"}))
+        await provider.create_secret(Secret(name="api-key", namespace="dev", value="v1"))
+        await provider.update_secret(Secret(name="api-key", namespace="dev", rawValue=b"\x00\x01"))
+        spec = FunctionDeployment(
+            service="full",
+            namespace="dev",
+            image="example/full:1",
+            envProcess="python3 index.py",
+            envVars={"b": "2", "a": "1"},
+            labels={"com.openfaas.scale.min": "2", "team": "a"},
+            annotations={"topic": "orders"},
+            secrets=["api-key"],
+            limits=FunctionResources(memory="128Mi", cpu="500m"),
+            requests=FunctionResources(memory="64Mi", cpu="50m"),
+            readOnlyRootFilesystem=True,
+        )
+        await provider.deploy(spec)
+        await provider.update(spec.model_copy(update={"image": "example/full:2"}))
+        await provider.scale("full", "dev", 0)
+        await provider.scale("full", "dev", 12)
+        await provider.delete("full", "dev")
+        await provider.delete_secret("api-key", "dev")
+
+        sent = [(m, p, b) for m, p, b in stack.server.received if b is not None]
+        covered = {(method, str(body.get("kind"))) for method, _, body in sent}
+        assert {
+            ("POST", "Namespace"),
+            ("PUT", "Namespace"),
+            ("POST", "Secret"),
+            ("PUT", "Secret"),
+            ("POST", "Deployment"),
+            ("PUT", "Deployment"),
+            ("POST", "Service"),
+            ("PUT", "Service"),
+            ("PUT", "Scale"),
+        } <= covered
+        for method, path, body in sent:
+            for version in VERSIONS:
+                assert schema_errors(body, version) == [], (method, path, version)
+        assert stack.server.rejected == []
