@@ -1,0 +1,27 @@
+"""The Pulumi program (``Pulumi.yaml``: ``main: infra/``): read the stack config, load functions, deploy.
+
+Everything is validated before the first resource is registered: a bad config value or function file stops
+``pulumi preview``/``up`` with one line naming the config key.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # Pulumi runs this folder as a script; make the repository importable
+    sys.path.insert(0, str(ROOT))
+
+import pulumi  # noqa: E402
+
+from infra.program import run  # noqa: E402
+
+run(
+    config_values=pulumi.runtime.config.CONFIG.get(),
+    admin_password=pulumi.Config("pyfaas").get_secret("adminPassword"),
+    root=Path(pulumi.get_root_directory()),
+    alerts_dir=ROOT / "alerts",
+    env=os.environ,
+)

@@ -1,0 +1,260 @@
+"""``Gateway``: the pyfaas gateway with its in-process Kubernetes provider (faas-netes's role, contract §5).
+
+Objects: ServiceAccount ``gateway``; in every function namespace a Role + RoleBinding carrying only the verbs
+the provider uses (:data:`PROVIDER_RULES`), plus a ClusterRole to read namespaces (``/system/namespaces``
+lists namespaces labelled ``openfaas=1``); the ``basic-auth`` Secret (user + generated password); Deployment,
+Service ``gateway`` (8080 API, 8082 metrics), optional ``gateway-external``, and a PodDisruptionBudget.
+
+The provider and the gateway read one environment, in which ``secret_mount_path`` is also where function
+secrets are mounted. The gateway's own credentials are therefore mounted at that same path
+(``/var/openfaas/secrets``), so both readings agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from infra import kube
+from infra.config import PlatformConfig
+
+__all__ = ["CLUSTER_RULES", "PROVIDER_RULES", "Gateway", "GatewayArgs", "provider_environment"]
+
+API_PORT = 8080
+METRICS_PORT = 8082
+SECRETS_PATH = "/var/openfaas/secrets"
+RUN_AS = 10001
+
+PROVIDER_RULES: list[dict[str, Any]] = [
+    {
+        "apiGroups": ["apps"],
+        "resources": ["deployments"],
+        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+    },
+    {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "update", "patch"]},
+    {
+        "apiGroups": [""],
+        "resources": ["services"],
+        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+    },
+    {
+        "apiGroups": [""],
+        "resources": ["secrets"],
+        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+    },
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+]
+"""What the Kubernetes provider does in a function namespace, and nothing more."""
+
+CLUSTER_RULES: list[dict[str, Any]] = [
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+]
+"""Namespaces are cluster-scoped: listing the function namespaces needs a ClusterRole (read only)."""
+
+
+@dataclass(frozen=True)
+class GatewayArgs:
+    config: PlatformConfig
+    namespaces: list[pulumi.Resource]
+    """Namespace resources to wait for."""
+
+
+def provider_environment(config: PlatformConfig) -> dict[str, str]:
+    """faas-netes's settings for the in-process provider: the same function shape ``pulumi up`` renders."""
+    defaults = config.function_defaults
+    return {
+        "function_namespace": config.function_namespace,
+        "http_probe": str(defaults.http_probe).lower(),
+        "set_nonroot_user": str(defaults.set_non_root_user).lower(),
+        "image_pull_policy": defaults.image_pull_policy,
+        "secret_mount_path": SECRETS_PATH,
+        "default_function_memory_limit": defaults.memory_limit,
+        "default_function_memory_request": defaults.memory_request,
+        "default_function_cpu_request": defaults.cpu_request,
+    }
+
+
+def gateway_environment(config: PlatformConfig) -> dict[str, str]:
+    ns = config.control_namespace
+    gateway = config.gateway
+    env = {
+        "port": str(API_PORT),
+        "metrics_port": str(METRICS_PORT),
+        "provider": "kubernetes",
+        "basic_auth": str(gateway.basic_auth).lower(),
+        "scale_from_zero": str(gateway.scale_from_zero).lower(),
+        "read_timeout": gateway.read_timeout,
+        "write_timeout": gateway.write_timeout,
+        "upstream_timeout": gateway.upstream_timeout,
+        "nats_url": f"nats://nats.{ns}.svc:4222",
+        "LOG_LEVEL": gateway.log_level,
+        **provider_environment(config),
+    }
+    if config.prometheus.enabled:
+        env["faas_prometheus_host"] = f"prometheus.{ns}.svc"
+        env["faas_prometheus_port"] = "9090"
+    return env
+
+
+class Gateway(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    """In-cluster URL of the gateway (an output, for stack outputs)."""
+    internal_url: str
+    """The same URL as plain text, for other components' settings."""
+    admin_user: str
+    admin_password: pulumi.Output[str]
+    """Secret output."""
+    credentials_secret: str
+    """Secret with ``basic-auth-user`` and ``basic-auth-password`` (AlertManager and the idler mount it)."""
+
+    def __init__(
+        self,
+        name: str,
+        args: GatewayArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        admin_password: pulumi.Input[str] | None = None,
+    ) -> None:
+        super().__init__("pyfaas:index:Gateway", name, None, opts)
+        config = args.config
+        ns = config.control_namespace
+        child = pulumi.ResourceOptions(parent=self, depends_on=args.namespaces)
+        app_labels = kube.labels("gateway", "gateway")
+
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa", metadata={"name": "gateway", "namespace": ns, "labels": app_labels}, opts=child
+        )
+        for fn_ns in config.function_namespaces:
+            role = k8s.rbac.v1.Role(
+                f"{name}-role-{fn_ns}",
+                metadata={"name": "pyfaas-gateway", "namespace": fn_ns, "labels": app_labels},
+                rules=PROVIDER_RULES,
+                opts=child,
+            )
+            k8s.rbac.v1.RoleBinding(
+                f"{name}-binding-{fn_ns}",
+                metadata={"name": "pyfaas-gateway", "namespace": fn_ns, "labels": app_labels},
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pyfaas-gateway"},
+                subjects=[{"kind": "ServiceAccount", "name": "gateway", "namespace": ns}],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[role, account, *args.namespaces]),
+            )
+        cluster_role_name = f"pyfaas-gateway-{ns}"
+        cluster_role = k8s.rbac.v1.ClusterRole(
+            f"{name}-clusterrole",
+            metadata={"name": cluster_role_name, "labels": app_labels},
+            rules=CLUSTER_RULES,
+            opts=child,
+        )
+        k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-clusterbinding",
+            metadata={"name": cluster_role_name, "labels": app_labels},
+            role_ref={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": cluster_role_name,
+            },
+            subjects=[{"kind": "ServiceAccount", "name": "gateway", "namespace": ns}],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_role, account]),
+        )
+
+        if admin_password is None:
+            generated = random.RandomPassword(
+                f"{name}-admin-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+            )
+            admin_password = generated.result
+        self.admin_user = config.admin_user
+        self.admin_password = pulumi.Output.secret(admin_password)
+        self.credentials_secret = "basic-auth"
+        secret = k8s.core.v1.Secret(
+            f"{name}-basic-auth",
+            metadata={"name": self.credentials_secret, "namespace": ns, "labels": app_labels},
+            type="Opaque",
+            string_data={"basic-auth-user": config.admin_user, "basic-auth-password": self.admin_password},
+            opts=child,
+        )
+
+        container = kube.container(
+            "gateway",
+            config.image,
+            image_pull_policy=config.image_pull_policy,
+            command=["pyfaas-gateway"],
+            env=gateway_environment(config),
+            resources=config.gateway.resources,
+            ports={"http": API_PORT, "metrics": METRICS_PORT},
+            readiness=kube.http_probe("/healthz", "http", period=5),
+            liveness=kube.http_probe("/healthz", "metrics", initial=5, period=10, failures=6),
+            run_as_user=RUN_AS,
+            mounts=[
+                {"name": "auth", "mountPath": SECRETS_PATH, "readOnly": True},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+        )
+        pod = kube.pod_spec(
+            [container],
+            service_account="gateway",
+            volumes=[
+                {"name": "auth", "secret": {"secretName": self.credentials_secret}},
+                {"name": "tmp", "emptyDir": {}},
+            ],
+            termination_grace_seconds=75,
+        )
+        k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
+            spec={
+                "replicas": config.gateway.replicas,
+                "selector": {"matchLabels": kube.selector("gateway")},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "template": {
+                    "metadata": {
+                        "labels": app_labels,
+                        "annotations": {
+                            "prometheus.io/scrape": "true",
+                            "prometheus.io/port": str(METRICS_PORT),
+                        },
+                    },
+                    "spec": pod,
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[secret, account, *args.namespaces]),
+        )
+        k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
+            spec=kube.service_body("gateway", {"http": API_PORT, "metrics": METRICS_PORT}),
+            opts=child,
+        )
+        if config.gateway.service_type != "ClusterIP":
+            external = kube.service_body(
+                "gateway", {"http": API_PORT}, service_type=config.gateway.service_type
+            )
+            if config.gateway.node_port is not None:
+                external["ports"][0]["nodePort"] = config.gateway.node_port
+            k8s.core.v1.Service(
+                f"{name}-external",
+                metadata={"name": "gateway-external", "namespace": ns, "labels": app_labels},
+                spec=external,
+                opts=child,
+            )
+        budget: dict[str, Any] = {"selector": {"matchLabels": kube.selector("gateway")}}
+        if config.gateway.replicas > 1:
+            budget["minAvailable"] = 1
+        else:
+            budget["maxUnavailable"] = 1  # one replica: never block a node drain
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
+            spec=budget,
+            opts=child,
+        )
+        self.internal_url = f"http://gateway.{ns}.svc:{API_PORT}"
+        self.url = pulumi.Output.from_input(self.internal_url)
+        self.register_outputs(
+            {"url": self.url, "adminUser": self.admin_user, "adminPassword": self.admin_password}
+        )

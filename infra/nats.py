@@ -1,0 +1,143 @@
+"""``Nats``: NATS with JetStream as a StatefulSet on a persistent volume; 1 node, or a 3-node cluster.
+
+Clients use Service ``nats`` (4222). The headless Service ``nats-headless`` gives each pod a stable DNS name
+for cluster routes. The JetStream store lives on the pod's PersistentVolumeClaim (``data``), so queued calls
+survive a pod restart. Probes use the monitoring port's ``/healthz`` (``js-enabled-only`` for liveness: a
+node still catching up on streams is alive but not yet ready).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import kube
+from infra.config import NatsConfig
+
+__all__ = ["Nats", "NatsArgs", "nats_conf"]
+
+CLIENT_PORT = 4222
+CLUSTER_PORT = 6222
+MONITOR_PORT = 8222
+STORE_DIR = "/data/jetstream"
+RUN_AS = 1000
+
+
+@dataclass(frozen=True)
+class NatsArgs:
+    config: NatsConfig
+    namespace: str
+    depends_on: list[pulumi.Resource]
+
+
+def nats_conf(config: NatsConfig, namespace: str) -> str:
+    """The server configuration; ``$POD_NAME`` is expanded by nats-server from the environment."""
+    lines = [
+        f"port: {CLIENT_PORT}",
+        f"http_port: {MONITOR_PORT}",
+        "server_name: $POD_NAME",
+        "lame_duck_duration: 30s",
+        "jetstream {",
+        f"  store_dir: {STORE_DIR}",
+        f"  max_file_store: {config.max_file_store}",
+        "  max_memory_store: 64M",
+        "}",
+    ]
+    if config.replicas > 1:
+        routes = ", ".join(
+            f"nats://nats-{i}.nats-headless.{namespace}.svc.cluster.local:{CLUSTER_PORT}"
+            for i in range(config.replicas)
+        )
+        lines += ["cluster {", "  name: pyfaas", f"  port: {CLUSTER_PORT}", f"  routes: [{routes}]", "}"]
+    return "\n".join(lines) + "\n"
+
+
+class Nats(pulumi.ComponentResource):
+    url: str
+
+    def __init__(self, name: str, args: NatsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pyfaas:index:Nats", name, None, opts)
+        config, ns = args.config, args.namespace
+        child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
+        app_labels = kube.labels("nats", "queue")
+        conf = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata={"name": "nats-config", "namespace": ns, "labels": app_labels},
+            data={"nats.conf": nats_conf(config, ns)},
+            opts=child,
+        )
+        ports = {"client": CLIENT_PORT, "monitor": MONITOR_PORT}
+        if config.replicas > 1:
+            ports["cluster"] = CLUSTER_PORT
+        container = kube.container(
+            "nats",
+            config.image,
+            command=["nats-server", "--config", "/etc/nats/nats.conf"],
+            resources=config.resources,
+            ports=ports,
+            startup=kube.http_probe("/healthz", "monitor", initial=2, period=5, failures=60),
+            readiness=kube.http_probe("/healthz", "monitor", period=5),
+            liveness=kube.http_probe("/healthz?js-enabled-only=true", "monitor", period=10, failures=6),
+            run_as_user=RUN_AS,
+            mounts=[
+                {"name": "config", "mountPath": "/etc/nats", "readOnly": True},
+                {"name": "data", "mountPath": "/data"},
+            ],
+        )
+        # POD_NAME comes from the downward API (the plain env helper writes literal values only).
+        container["env"] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+        pod = kube.pod_spec(
+            [container],
+            volumes=[{"name": "config", "configMap": {"name": "nats-config"}}],
+            fs_group=RUN_AS,
+            termination_grace_seconds=60,
+        )
+        claim: dict[str, Any] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": config.storage_size}},
+        }
+        if config.storage_class:
+            claim["storageClassName"] = config.storage_class
+        headless = k8s.core.v1.Service(
+            f"{name}-headless",
+            metadata={"name": "nats-headless", "namespace": ns, "labels": app_labels},
+            spec={**kube.service_body("nats", ports), "clusterIP": "None", "publishNotReadyAddresses": True},
+            opts=child,
+        )
+        k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": "nats", "namespace": ns, "labels": app_labels},
+            spec=kube.service_body("nats", {"client": CLIENT_PORT}),
+            opts=child,
+        )
+        k8s.apps.v1.StatefulSet(
+            f"{name}-statefulset",
+            metadata={"name": "nats", "namespace": ns, "labels": app_labels},
+            spec={
+                "serviceName": "nats-headless",
+                "replicas": config.replicas,
+                "podManagementPolicy": "Parallel",
+                "selector": {"matchLabels": kube.selector("nats")},
+                "template": {
+                    "metadata": {
+                        "labels": app_labels,
+                        "annotations": {"prometheus.io/scrape": "false"},
+                    },
+                    "spec": pod,
+                },
+                "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": app_labels}, "spec": claim}],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[conf, headless, *args.depends_on]),
+        )
+        if config.replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata={"name": "nats", "namespace": ns, "labels": app_labels},
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": kube.selector("nats")}},
+                opts=child,
+            )
+        self.url = f"nats://nats.{ns}.svc:{CLIENT_PORT}"
+        self.register_outputs({"url": self.url})

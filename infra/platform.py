@@ -1,0 +1,160 @@
+"""``Platform``: namespaces, gateway, NATS, Prometheus, AlertManager, queue-worker, idler and the functions.
+
+The one component a program needs. Its outputs: ``gateway_url`` (in-cluster), ``admin_user``,
+``admin_password`` (a secret output) and ``function_names``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+from infra.alertmanager import SECRETS_PATH as ALERTMANAGER_SECRETS
+from infra.alertmanager import AlertManager, AlertManagerArgs
+from infra.alerts import AlertSources, alertmanager_files, prometheus_files
+from infra.config import PlatformConfig
+from infra.function import Function, FunctionArgs
+from infra.gateway import Gateway, GatewayArgs
+from infra.namespaces import Namespaces, NamespacesArgs
+from infra.nats import Nats, NatsArgs
+from infra.prometheus import PORT as PROMETHEUS_PORT
+from infra.prometheus import Prometheus, PrometheusArgs
+from infra.services import Idler, IdlerArgs, QueueWorker, QueueWorkerArgs
+from runtime.core.k8s import FunctionWorkloadOptions
+from runtime.core.models import FunctionDeployment, FunctionResources
+
+__all__ = ["Platform", "PlatformArgs", "workload_options"]
+
+
+@dataclass(frozen=True)
+class PlatformArgs:
+    config: PlatformConfig
+    alerts: AlertSources
+    functions: list[FunctionDeployment] = field(default_factory=list)
+    admin_password: pulumi.Input[str] | None = None
+    """A configured password (secret); None generates one."""
+
+
+def workload_options(config: PlatformConfig) -> FunctionWorkloadOptions:
+    """The function pod shape; the gateway's provider gets the same values (``provider_environment``)."""
+    defaults = config.function_defaults
+    return FunctionWorkloadOptions(
+        http_probe=defaults.http_probe,
+        set_nonroot_user=defaults.set_non_root_user,
+        image_pull_policy=defaults.image_pull_policy,
+        default_limits=FunctionResources(memory=defaults.memory_limit),
+        default_requests=FunctionResources(memory=defaults.memory_request, cpu=defaults.cpu_request),
+    )
+
+
+class Platform(pulumi.ComponentResource):
+    gateway_url: pulumi.Output[str]
+    admin_user: str
+    admin_password: pulumi.Output[str]
+    function_names: list[str]
+
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pyfaas:index:Platform", name, None, opts)
+        config = args.config
+        ns = config.control_namespace
+        child = pulumi.ResourceOptions(parent=self)
+        namespaces = Namespaces(
+            f"{name}-namespaces",
+            NamespacesArgs(control=ns, functions=config.function_namespaces, create=config.create_namespaces),
+            opts=child,
+        )
+        ready = namespaces.ready
+        gateway = Gateway(
+            f"{name}-gateway",
+            GatewayArgs(config=config, namespaces=ready),
+            opts=child,
+            admin_password=args.admin_password,
+        )
+        gateway_url = gateway.internal_url
+        nats = Nats(f"{name}-nats", NatsArgs(config=config.nats, namespace=ns, depends_on=ready), opts=child)
+        if config.prometheus.enabled:
+            Prometheus(
+                f"{name}-prometheus",
+                PrometheusArgs(
+                    config=config.prometheus,
+                    namespace=ns,
+                    scrape_namespaces=config.function_namespaces,
+                    files=prometheus_files(
+                        args.alerts, namespace=ns, scrape_namespaces=config.function_namespaces
+                    ),
+                    depends_on=ready,
+                ),
+                opts=child,
+            )
+        if config.alertmanager.enabled:
+            AlertManager(
+                f"{name}-alertmanager",
+                AlertManagerArgs(
+                    config=config.alertmanager,
+                    namespace=ns,
+                    files=alertmanager_files(
+                        args.alerts,
+                        gateway_url=gateway_url,
+                        basic_auth=config.gateway.basic_auth,
+                        user=config.admin_user,
+                        password_file=f"{ALERTMANAGER_SECRETS}/basic-auth-password",
+                    ),
+                    credentials_secret=gateway.credentials_secret,
+                    depends_on=ready,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+            )
+        if config.queue_worker.enabled:
+            QueueWorker(
+                f"{name}-queue-worker",
+                QueueWorkerArgs(
+                    config=config.queue_worker,
+                    image=config.image,
+                    image_pull_policy=config.image_pull_policy,
+                    namespace=ns,
+                    nats_url=nats.url,
+                    gateway_url=gateway_url,
+                    depends_on=ready,
+                ),
+                opts=child,
+            )
+        if config.idler.enabled:
+            Idler(
+                f"{name}-idler",
+                IdlerArgs(
+                    config=config.idler,
+                    image=config.image,
+                    image_pull_policy=config.image_pull_policy,
+                    namespace=ns,
+                    gateway_url=gateway_url,
+                    prometheus_host=f"prometheus.{ns}.svc" if config.prometheus.enabled else "",
+                    prometheus_port=PROMETHEUS_PORT,
+                    credentials_secret=gateway.credentials_secret,
+                    depends_on=ready,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+            )
+        options = workload_options(config)
+        self.function_names = []
+        for spec in args.functions:
+            target = spec.namespace or config.function_namespace
+            Function(
+                f"{name}-fn-{target}-{spec.service}",
+                FunctionArgs(
+                    spec=spec, namespace=config.function_namespace, options=options, depends_on=ready
+                ),
+                opts=child,
+            )
+            self.function_names.append(f"{spec.service}.{target}")
+        self.gateway_url = gateway.url
+        self.admin_user = gateway.admin_user
+        self.admin_password = gateway.admin_password
+        self.register_outputs(
+            {
+                "gatewayUrl": self.gateway_url,
+                "adminUser": self.admin_user,
+                "adminPassword": self.admin_password,
+                "functions": self.function_names,
+            }
+        )

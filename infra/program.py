@@ -1,0 +1,49 @@
+"""The program's body, importable (``__main__`` only gathers inputs): config, functions, ``Platform``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from infra.alerts import read_alert_sources
+from infra.config import PROJECT, load_config
+from infra.platform import Platform, PlatformArgs
+from infra.sources import load_functions
+from runtime.core.errors import ConfigError
+
+__all__ = ["run"]
+
+
+def run(
+    *,
+    config_values: Mapping[str, Any],
+    admin_password: pulumi.Input[str] | None,
+    root: Path,
+    alerts_dir: Path,
+    env: Mapping[str, str],
+) -> Platform:
+    """Validate everything, then register the platform and export its outputs."""
+    values = {key: value for key, value in config_values.items() if key != f"{PROJECT}:adminPassword"}
+    config = load_config(values)
+    definitions = load_functions(config, root, env)
+    try:
+        alerts = read_alert_sources(alerts_dir)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the alert files in {alerts_dir}: {exc}", field="alerts") from exc
+    platform = Platform(
+        "pyfaas",
+        PlatformArgs(
+            config=config,
+            alerts=alerts,
+            functions=[definition.deployment for definition in definitions],
+            admin_password=admin_password,
+        ),
+    )
+    pulumi.export("gatewayUrl", platform.gateway_url)
+    pulumi.export("adminUser", platform.admin_user)
+    pulumi.export("adminPassword", platform.admin_password)
+    pulumi.export("functions", platform.function_names)
+    return platform

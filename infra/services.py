@@ -1,0 +1,184 @@
+"""Stateless services of the one platform image, chosen by command: ``QueueWorker`` and ``Idler``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import kube
+from infra.config import ComponentResources, IdlerConfig, QueueWorkerConfig
+
+__all__ = ["Idler", "IdlerArgs", "QueueWorker", "QueueWorkerArgs"]
+
+RUN_AS = 10001
+WORKER_METRICS_PORT = 8081
+IDLER_METRICS_PORT = 8083
+IDLER_SECRETS_PATH = "/var/secrets"
+
+
+def _deployment(
+    owner: pulumi.ComponentResource,
+    name: str,
+    *,
+    app: str,
+    namespace: str,
+    replicas: int,
+    container: dict[str, object],
+    volumes: list[dict[str, object]],
+    metrics_port: int,
+    depends_on: list[pulumi.Resource],
+) -> k8s.apps.v1.Deployment:
+    app_labels = kube.labels(app, app)
+    pod = kube.pod_spec([container], volumes=volumes, termination_grace_seconds=45)  # type: ignore[list-item]
+    return k8s.apps.v1.Deployment(
+        f"{name}-deployment",
+        metadata={"name": app, "namespace": namespace, "labels": app_labels},
+        spec={
+            "replicas": replicas,
+            "selector": {"matchLabels": kube.selector(app)},
+            "template": {
+                "metadata": {
+                    "labels": app_labels,
+                    "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(metrics_port)},
+                },
+                "spec": pod,
+            },
+        },
+        opts=pulumi.ResourceOptions(parent=owner, depends_on=depends_on),
+    )
+
+
+def _service_container(
+    app: str,
+    image: str,
+    pull_policy: str,
+    command: str,
+    env: dict[str, str],
+    resources: ComponentResources,
+    port: int,
+    mounts: list[dict[str, object]],
+) -> dict[str, object]:
+    return kube.container(
+        app,
+        image,
+        image_pull_policy=pull_policy,
+        command=[command],
+        env=env,
+        resources=resources,
+        ports={"metrics": port},
+        readiness=kube.http_probe("/healthz", "metrics", period=5),
+        liveness=kube.http_probe("/healthz", "metrics", initial=5, period=15, failures=4),
+        run_as_user=RUN_AS,
+        mounts=[{"name": "tmp", "mountPath": "/tmp"}, *mounts],
+    )
+
+
+@dataclass(frozen=True)
+class QueueWorkerArgs:
+    config: QueueWorkerConfig
+    image: str
+    image_pull_policy: str
+    namespace: str
+    nats_url: str
+    gateway_url: str
+    depends_on: list[pulumi.Resource]
+
+
+class QueueWorker(pulumi.ComponentResource):
+    """``pyfaas-worker``: consumes async calls from JetStream and invokes functions through the gateway."""
+
+    def __init__(self, name: str, args: QueueWorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pyfaas:index:QueueWorker", name, None, opts)
+        config = args.config
+        env = {
+            "nats_url": args.nats_url,
+            "gateway_url": args.gateway_url,
+            "max_inflight": str(config.max_inflight),
+            "ack_wait": config.ack_wait,
+            "max_retry_attempts": str(config.max_retry_attempts),
+            "upstream_timeout": config.upstream_timeout,
+            "metrics_port": str(WORKER_METRICS_PORT),
+        }
+        container = _service_container(
+            "queue-worker",
+            args.image,
+            args.image_pull_policy,
+            "pyfaas-worker",
+            env,
+            config.resources,
+            WORKER_METRICS_PORT,
+            [],
+        )
+        _deployment(
+            self,
+            name,
+            app="queue-worker",
+            namespace=args.namespace,
+            replicas=config.replicas,
+            container=container,
+            volumes=[{"name": "tmp", "emptyDir": {}}],
+            metrics_port=WORKER_METRICS_PORT,
+            depends_on=args.depends_on,
+        )
+        self.register_outputs({})
+
+
+@dataclass(frozen=True)
+class IdlerArgs:
+    config: IdlerConfig
+    image: str
+    image_pull_policy: str
+    namespace: str
+    gateway_url: str
+    prometheus_host: str
+    prometheus_port: int
+    credentials_secret: str
+    depends_on: list[pulumi.Resource]
+
+
+class Idler(pulumi.ComponentResource):
+    """``pyfaas-idler``: scales functions labelled ``com.openfaas.scale.zero=true`` to zero when idle."""
+
+    def __init__(self, name: str, args: IdlerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pyfaas:index:Idler", name, None, opts)
+        config = args.config
+        env = {
+            "gateway_url": args.gateway_url,
+            "prometheus_host": args.prometheus_host,
+            "prometheus_port": str(args.prometheus_port),
+            "inactivity_duration": config.inactivity_duration,
+            "reconcile_interval": config.reconcile_interval,
+            "secret_mount_path": IDLER_SECRETS_PATH,
+            "dry_run": str(config.dry_run).lower(),
+            "metrics_port": str(IDLER_METRICS_PORT),
+        }
+        mounts: list[dict[str, object]] = [
+            {"name": "auth", "mountPath": IDLER_SECRETS_PATH, "readOnly": True}
+        ]
+        container = _service_container(
+            "idler",
+            args.image,
+            args.image_pull_policy,
+            "pyfaas-idler",
+            env,
+            config.resources,
+            IDLER_METRICS_PORT,
+            mounts,
+        )
+        _deployment(
+            self,
+            name,
+            app="idler",
+            namespace=args.namespace,
+            replicas=1,
+            container=container,
+            volumes=[
+                {"name": "tmp", "emptyDir": {}},
+                {"name": "auth", "secret": {"secretName": args.credentials_secret}},
+            ],
+            metrics_port=IDLER_METRICS_PORT,
+            depends_on=args.depends_on,
+        )
+        self.register_outputs({})

@@ -1,0 +1,136 @@
+"""Run the Pulumi program under ``pulumi.runtime.set_mocks`` and capture every object it registers.
+
+No CLI and no cluster: the mock monitor records each resource's inputs exactly as pulumi-kubernetes
+serialises them (camelCase keys, numbers as floats in protobuf ``Struct``). :func:`kubernetes_objects` turns
+them back into API bodies (integral floats → ``int``) for schema validation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from infra.platform import Platform
+from infra.program import run
+
+ROOT = Path(__file__).resolve().parents[2]
+MOCK_PASSWORD = "mock-generated-password-0123456789"
+
+
+@dataclass(frozen=True)
+class Captured:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[Captured] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.resources.append(Captured(args.typ, args.name, json.loads(json.dumps(args.inputs))))
+        outputs = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = MOCK_PASSWORD
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+@dataclass
+class Rendered:
+    resources: list[Captured]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def of_type(self, typ: str) -> list[Captured]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def objects(self) -> list[dict[str, Any]]:
+        return kubernetes_objects(self.resources)
+
+    def object(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        found = [
+            o
+            for o in self.objects()
+            if o["kind"] == kind
+            and o["metadata"]["name"] == name
+            and (namespace is None or o["metadata"].get("namespace") == namespace)
+        ]
+        assert len(found) == 1, f"expected one {kind} {name} in {namespace}, found {len(found)}"
+        return found[0]
+
+
+def _integers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integers(v) for v in value]
+    return value
+
+
+def kubernetes_objects(resources: list[Captured]) -> list[dict[str, Any]]:
+    """The Kubernetes bodies among the captured resources (every ``kubernetes:*`` type)."""
+    return [_integers(r.inputs) for r in resources if r.typ.startswith("kubernetes:")]
+
+
+def render(
+    config: Mapping[str, Any] | None = None,
+    *,
+    root: Path = ROOT,
+    alerts_dir: Path = ROOT / "alerts",
+    env: Mapping[str, str] | None = None,
+    admin_password: str | None = None,
+) -> Rendered:
+    """Run the program with ``config`` (``pyfaas:<key>`` → value) under fresh mocks."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="pyfaas", stack="test", preview=False)
+    values = {key: value if isinstance(value, str) else json.dumps(value) for key, value in (config or {}).items()}
+    rendered = Rendered(resources=mocks.resources)
+    holder: dict[str, Platform] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        platform = run(
+            config_values=values,
+            admin_password=pulumi.Output.secret(admin_password) if admin_password else None,
+            root=root,
+            alerts_dir=alerts_dir,
+            env=env or {},
+        )
+        holder["platform"] = platform
+
+        def keep(values: list[Any]) -> None:
+            rendered.outputs.update(
+                {
+                    "gatewayUrl": values[0],
+                    "adminUser": platform.admin_user,
+                    "adminPassword": values[1],
+                    "functions": platform.function_names,
+                }
+            )
+
+        return pulumi.Output.all(platform.gateway_url, platform.admin_password).apply(keep)
+
+    program()
+    platform = holder["platform"]
+
+    @pulumi.runtime.test
+    def secrets() -> pulumi.Output[Any]:
+        def note(is_secret: bool) -> None:
+            if is_secret:
+                rendered.secret_outputs.add("adminPassword")
+
+        return pulumi.Output.from_input(platform.admin_password.is_secret()).apply(note)
+
+    secrets()
+    return rendered
