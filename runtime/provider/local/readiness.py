@@ -1,8 +1,9 @@
 """Readiness of a freshly started replica: its port file, then ``/_/health`` answering 200.
 
-The watchdog binds port 0, writes the bound port to ``port_file`` and only then reports healthy. Polling
-starts at a few milliseconds (a forked replica is ready in tens of milliseconds) and backs off, so a slow
-start costs little CPU. A raw HTTP/1.1 request keeps each probe cheap.
+The watchdog binds port 0, writes the bound port to ``port_file`` and only then reports healthy. Polling is
+every few milliseconds for the first second (a forked replica is ready in tens of milliseconds, and every
+millisecond of detection delay is cold-start latency), then backs off, so a slow start costs little CPU.
+Reading a small file and, once the port is known, a raw HTTP/1.1 probe keep each poll cheap.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 
 __all__ = ["NotReady", "probe_health", "wait_ready"]
 
-_FIRST_DELAY = 0.002
+_FAST_DELAY = 0.003
+_FAST_PERIOD = 1.0
 _MAX_DELAY = 0.05
 _PROBE_TIMEOUT = 1.0
 
@@ -48,8 +50,9 @@ async def probe_health(port: int) -> bool:
 
 async def wait_ready(*, port_file: Path, exited: asyncio.Future[int | None], within: float) -> int:
     """Return the replica's port once it is healthy; raise ``NotReady`` if it exits or times out."""
-    deadline = time.monotonic() + within
-    delay = _FIRST_DELAY
+    started = time.monotonic()
+    deadline = started + within
+    delay = _FAST_DELAY
     port: int | None = None
     while True:
         if exited.done():
@@ -61,4 +64,5 @@ async def wait_ready(*, port_file: Path, exited: asyncio.Future[int | None], wit
         if time.monotonic() >= deadline:
             raise NotReady(f"not ready within {within:g}s")
         await asyncio.wait({exited}, timeout=delay)
-        delay = min(delay * 1.5, _MAX_DELAY)
+        if time.monotonic() - started > _FAST_PERIOD:
+            delay = min(delay * 1.5, _MAX_DELAY)

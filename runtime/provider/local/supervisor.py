@@ -274,6 +274,7 @@ class FunctionSupervisor:
     async def _run(self, handle: _Handle) -> None:
         log_path = self.run_dir / f"{handle.id}.log"
         pid_path = self.run_dir / f"{handle.id}{PID_SUFFIX}"
+        begun = time.monotonic()
         try:
             handle.process = await self._ctx.spawner.spawn(
                 env=self._environment(handle), cwd=self.run_dir, log_path=log_path
@@ -282,6 +283,7 @@ class FunctionSupervisor:
             self._end(handle, expected=False, code=None, reason=f"spawn failed: {exc}")
             return
         process = handle.process
+        spawned = time.monotonic()
         self._record_pid(pid_path, process.pid)
         self._ctx.collector.watch(namespace=self.namespace, name=self.name, instance=handle.id, path=log_path)
         if handle.state is ReplicaState.DRAINING:  # scaled away while it was being spawned
@@ -303,6 +305,14 @@ class FunctionSupervisor:
                             id=handle.id, url=f"http://127.0.0.1:{port}", started_at=handle.started_at
                         )
                         self._reconcile()  # publish at once: a caller may be waiting on a cold start
+                        log.info(
+                            "replica %s of %s.%s ready in %.0f ms (spawned in %.0f ms)",
+                            handle.id,
+                            self.name,
+                            self.namespace,
+                            (handle.ready_at - begun) * 1000,
+                            (spawned - begun) * 1000,
+                        )
             code = await exited
         except asyncio.CancelledError:
             process.kill()
