@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from runtime.core.errors import NotFound, ValidationFailed
+from runtime.core.errors import ValidationFailed
 from runtime.core.labels import scaling_policy
 from runtime.core.models import (
     DeleteFunctionRequest,
@@ -57,6 +57,12 @@ def gateway_arch() -> str:
 
 def _accepted(headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=202, headers=headers)
+
+
+async def _until_disconnected(request: web.Request) -> None:
+    """Return once the client's connection is gone (aiohttp does not cancel handlers on disconnect)."""
+    while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
+        await asyncio.sleep(0.5)
 
 
 def _split_path_name(
@@ -265,21 +271,29 @@ class SystemRoutes:
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
         messages = self._provider.logs(log_request)
+
+        async def pump() -> None:
+            async for message in messages:
+                await response.write(json.dumps(message.wire()).encode() + b"\n")
+
+        pumping = asyncio.create_task(pump())
+        watching = asyncio.create_task(_until_disconnected(request))
         try:
-            async with asyncio.timeout(self._write_timeout):
-                async for message in messages:
-                    await response.write(json.dumps(message.wire()).encode() + b"\n")
-        except TimeoutError:
-            pass  # a followed stream ends at write_timeout, as OpenFaaS's log proxy does
-        except (ConnectionResetError, NotFound):
-            return response
+            # A followed stream ends at write_timeout (as OpenFaaS's log proxy does) or when the client goes.
+            done, _ = await asyncio.wait(
+                {pumping, watching}, timeout=self._write_timeout, return_when="FIRST_COMPLETED"
+            )
+            if pumping in done and pumping.exception() is None:
+                with contextlib.suppress(ConnectionResetError):
+                    await response.write_eof()
         finally:
+            for task in (pumping, watching):
+                task.cancel()
+            await asyncio.gather(pumping, watching, return_exceptions=True)
             aclose = getattr(messages, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(Exception):
                     await aclose()
-        with contextlib.suppress(ConnectionResetError):
-            await response.write_eof()
         return response
 
     # namespaces ------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -226,3 +228,58 @@ async def test_gateway_restart_keeps_functions(tmp_path: Path, handlers: dict[st
                 assert await r.text() == "OK"
     finally:
         assert await second.stop() == 0
+
+
+SLOW_HANDLER = """
+import time
+
+def handle(event, context):
+    time.sleep(float(event.query.get("s", "1")))
+    return {"statusCode": 200, "body": "done"}
+"""
+
+
+async def test_sigterm_drains_in_flight_calls(tmp_path: Path) -> None:
+    slow = write_handler(tmp_path / "handlers" / "slow", SLOW_HANDLER)
+    gateway = GatewayProcess(tmp_path / "state")
+    await gateway.start()
+    try:
+        async with aiohttp.ClientSession(gateway.url) as session:
+            spec = {"service": "slow", "image": "local", "envVars": {"mode": "python", "handler": str(slow)}}
+            async with session.post("/system/functions", json=spec) as r:
+                assert r.status == 202
+            await wait_available(session, "slow", 1)
+            call = asyncio.create_task(session.get("/function/slow?s=1.5"))
+            await asyncio.sleep(0.5)
+            assert gateway.process is not None
+            gateway.process.send_signal(signal.SIGTERM)
+            response = await call
+            assert (response.status, await response.text()) == (200, "done")
+            response.release()
+            with pytest.raises(aiohttp.ClientError):  # no longer accepting
+                async with session.get("/healthz") as late:
+                    await late.read()
+    finally:
+        assert await gateway.stop() == 0
+
+
+async def test_logs_follow_streams_new_lines(gateway: RunningGateway, handlers: dict[str, Path]) -> None:
+    async with gateway.session() as session:
+        async with session.post(
+            "/system/functions", json=version_spec("tail", handlers["version"], "t")
+        ) as r:
+            assert r.status == 202
+        await wait_available(session, "tail", 1)
+        async with session.get("/system/logs?name=tail&follow=true&tail=1") as stream:
+            assert stream.status == 200
+            async with session.post("/function/tail", data=b"marker") as r:
+                assert r.status == 200
+            deadline = time.monotonic() + 10
+            seen = []
+            while time.monotonic() < deadline:
+                line = await asyncio.wait_for(stream.content.readline(), timeout=10)
+                seen.append(json.loads(line))
+                if any("POST" in entry["text"] for entry in seen):
+                    break
+            assert any("POST" in entry["text"] for entry in seen), seen
+            assert all(entry["name"] == "tail" for entry in seen)
