@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from flask import Flask, jsonify, request
-from waitress import serve
+from waitress import serve  # type: ignore[import-untyped]
 
 
 class Event:
@@ -34,7 +34,7 @@ def to_response(result: Any) -> Any:
         return ("", 200)
     if type(result) is dict:
         headers = result.get("headers")
-        content_type = headers.get("Content-type", "") if hasattr(headers, "get") else ""
+        content_type = headers.get("Content-type", "") if isinstance(headers, dict) else ""
         if content_type == "application/octet-stream":
             body = result["body"]
         elif "body" not in result:

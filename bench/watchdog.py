@@ -1,22 +1,25 @@
 """Watchdog benchmark: the same trivial python3-http handler served four ways, loaded by ``wrk``.
 
-    .venv/bin/python bench/watchdog.py [--duration 5] [--skip-fork]
+    .venv/bin/python bench/watchdog.py [--duration 3] [--rounds 3] [--skip-fork]
 
 (a) Flask + waitress as OpenFaaS's python3-http template serves it; (b) pyfaas ``python`` mode; (c) pyfaas
 ``http`` mode in front of (a); (d) ``fork`` mode with ``cat`` (the classic watchdog's shape). Every server is
-measured in this run, side by side, at 1 and 50 connections (fork mode at 4); the ratios b/a and c/a are the
-results that matter on a shared machine. Also prints the resident memory of a python-mode watchdog with an
+measured in this run, side by side, at 1 and 50 connections (fork mode also at 4), in interleaved rounds;
+each figure is the median over the rounds. The ratios b/a and c/a are the results that matter on a shared
+machine. Also prints the resident memory of a python-mode watchdog with an
 empty handler.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,14 +69,10 @@ def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.kill(process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     process.wait(5)
 
 
@@ -121,8 +120,11 @@ def rss_mb(pid: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--skip-fork", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -193,14 +195,23 @@ def main() -> int:
             "c": "pyfaas http mode -> Flask",
             "d": "pyfaas fork mode (cat)",
         }
-        results: dict[tuple[str, int], Result] = {}
+        samples: dict[tuple[str, int], list[Result]] = {}
         plan = [("a", 1), ("b", 1), ("c", 1), ("a", 50), ("b", 50), ("c", 50)]
         if not args.skip_fork:
             plan += [("d", 1), ("d", 4), ("d", 50)]
         for key, _ in plan:
             wrk(urls[key], 4, 1.0)  # warm-up
-        for key, connections in plan:
-            results[key, connections] = wrk(urls[key], connections, args.duration)
+        for _ in range(args.rounds):
+            for key, connections in plan:
+                samples.setdefault((key, connections), []).append(wrk(urls[key], connections, args.duration))
+        results = {
+            point: Result(
+                statistics.median(r.rps for r in runs),
+                statistics.median(r.p50_ms for r in runs),
+                statistics.median(r.p99_ms for r in runs),
+            )
+            for point, runs in samples.items()
+        }
         for _ in range(2000):
             urllib.request.urlopen(f"http://127.0.0.1:{empty_port}/", timeout=5).read()
         empty_rss = rss_mb(empty_process.pid)
@@ -208,12 +219,14 @@ def main() -> int:
         for process in processes:
             stop(process)
 
-    print(f"\nwatchdog benchmark: {os.cpu_count()} CPUs, wrk {args.duration:g}s per run, load {os.getloadavg()[0]:.2f}")
+    print(
+        f"\nwatchdog benchmark: {os.cpu_count()} CPUs, wrk {args.duration}s per run, median of {args.rounds} "
+        f"rounds, load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"{'server':36} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
     for (key, connections), result in results.items():
-        print(
-            f"{labels[key]:36} {connections:>5} {result.rps:>9.0f} {result.p50_ms:>8.3f} {result.p99_ms:>8.2f}"
-        )
+        row = f"{labels[key]:36} {connections:>5} {result.rps:>9.0f}"
+        print(f"{row} {result.p50_ms:>8.3f} {result.p99_ms:>8.2f}")
     for connections in (1, 50):
         a, b, c = (results[key, connections] for key in "abc")
         print(
