@@ -137,12 +137,19 @@ class CallProcessor:
 
         if attempt == 1:
             self._metrics.queue_wait.labels(label).observe(max(0.0, time.time() - queued_at.timestamp()))
-        await self._records.put(base.model_copy(update={"startedAt": _now()}))
+        base = base.model_copy(update={"startedAt": _now()})
+        # "running" is informational: written alongside the call, awaited before any later state so the
+        # order of writes holds; the outcome's writes are the ones that must succeed
+        running = asyncio.ensure_future(self._records.put(base))
         self._metrics.inflight.inc()
         try:
             result = await self._invoker.invoke(request)
         finally:
             self._metrics.inflight.dec()
+            try:
+                await running
+            except Exception as exc:
+                log.warning("could not record %s as running: %s", call_id, exc)
         self._metrics.run_time.labels(label).observe(result.duration)
         outcome = classify(status=result.status, internal=result.internal, attempt=attempt, policy=policy)
         if outcome is Outcome.RETRY:

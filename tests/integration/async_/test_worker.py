@@ -174,8 +174,10 @@ async def test_long_call_keeps_its_message(
     # ack_wait 1s, call 2.5s: in-progress acks must prevent a redelivery (a duplicate run)
     await start_worker(ack_wait="1s")
     call_id = await submit(queue.js, queue.kv, queue.layout, "slow-2_5")
-    await wait_state(queue, call_id, "succeeded", limit=15)
+    final = await wait_state(queue, call_id, "succeeded", limit=15)
     assert gateway.calls[call_id] == 1
+    assert final.startedAt is not None and final.finishedAt is not None
+    assert (final.finishedAt - final.startedAt).total_seconds() >= 2.4  # startedAt is the start, not the end
 
 
 async def test_metrics_endpoint(queue: Queue, gateway: FakeGateway, start_worker: WorkerFactory) -> None:
