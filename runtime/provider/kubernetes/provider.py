@@ -519,13 +519,7 @@ class KubernetesProvider:
     async def update_secret(self, secret: Secret) -> None:
         namespace = await self._secret_namespace(secret)
         for attempt in range(_UPDATE_ATTEMPTS):
-            with api_errors(f"reading secret {secret.name}", not_found=SecretNotFound, field="name"):
-                current = (await self.client.get(SecretObject, secret.name, namespace=namespace)).to_dict()
-            labels = (current.get("metadata") or {}).get("labels") or {}
-            if labels.get(LABEL_MANAGED_BY) not in MANAGED_SECRET_VALUES:
-                raise SecretNotFound(
-                    f"secret {secret.name!r} is not managed by {MANAGED_BY_VALUE}", field="name"
-                )
+            current = await self._managed_secret(secret.name, namespace)
             body = function_secret(secret, namespace=namespace)
             body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             try:
@@ -541,8 +535,18 @@ class KubernetesProvider:
         namespace = namespace or self.default_namespace
         if not await self._is_function_namespace(namespace):
             raise SecretNotFound(f"secret {name!r} not found", field="name")
+        await self._managed_secret(name, namespace)
         with api_errors(f"deleting secret {name}", not_found=SecretNotFound, field="name"):
             await self.client.delete(SecretObject, name, namespace=namespace)
+
+    async def _managed_secret(self, name: str, namespace: str) -> dict[str, Any]:
+        """The Secret, if it is one of ours (or faas-netes's); ``SecretNotFound`` otherwise."""
+        with api_errors(f"reading secret {name}", not_found=SecretNotFound, field="name"):
+            body = (await self.client.get(SecretObject, name, namespace=namespace)).to_dict()
+        labels = (body.get("metadata") or {}).get("labels") or {}
+        if labels.get(LABEL_MANAGED_BY) not in MANAGED_SECRET_VALUES:
+            raise SecretNotFound(f"secret {name!r} is not managed by {MANAGED_BY_VALUE}", field="name")
+        return body
 
     # logs ------------------------------------------------------------------------------------------
     async def logs(self, request: LogRequest) -> AsyncIterator[LogMessage]:

@@ -17,6 +17,7 @@ from runtime.core.errors import (
     KubernetesAPIError,
     NamespaceNotFound,
     SecretExists,
+    SecretNotFound,
     ValidationFailed,
 )
 from runtime.core.models import FunctionDeployment, FunctionNamespace, Secret
@@ -235,6 +236,12 @@ async def test_secrets_are_labelled_and_faas_netes_secrets_are_listed(virtual: K
             secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "labels": labels}}
             assert (await client.post(f"/api/v1/namespaces/{NS}/secrets", json=secret)).status_code == 201
     assert [s.name for s in await provider.list_secrets(NS)] == ["mine", "theirs"]
+    with pytest.raises(SecretNotFound):
+        await provider.delete_secret("unmanaged", NS)
+    with pytest.raises(SecretNotFound):
+        await provider.update_secret(Secret(name="unmanaged", value="x"))
+    assert (NS, "unmanaged") in server.objects["secrets"]
+    await provider.delete_secret("theirs", NS)
 
 
 async def test_an_unreachable_api_is_a_kubernetes_api_error(tmp_path: Path) -> None:
