@@ -146,10 +146,14 @@ class KubernetesProvider:
             trust_env=False,
             transport=self._transport,
         )
-        namespaces = await self.list_namespaces()
-        for namespace in namespaces:
-            self._watch(namespace)
-        await self._synced(namespaces)
+        try:
+            namespaces = await self.list_namespaces()
+            for namespace in namespaces:
+                self._watch(namespace)
+            await self._synced(namespaces)
+        except BaseException:
+            await self.close()  # a later start() begins from scratch
+            raise
 
     async def close(self) -> None:
         watchers, self._watchers = list(self._watchers.values()), {}
@@ -388,19 +392,25 @@ class KubernetesProvider:
         while True:
             try:
                 with api_errors(
-                    f"creating function {name}.{namespace}", conflict=FunctionExists, field="service"
+                    f"creating function {name}.{namespace}",
+                    conflict=FunctionExists,
+                    not_found=NamespaceNotFound,
+                    field="service",
                 ):
                     await self.client.create(_object(Deployment, body))
                 return
             except FunctionExists:
                 # A function deleted a moment ago may still be terminating (foreground): wait for it to go.
                 try:
-                    existing = await self._read_function(name, namespace)
-                except FunctionNotFound:
-                    continue
-                if not existing["metadata"].get("deletionTimestamp") or time.monotonic() > deadline:
+                    with api_errors(f"reading function {name}.{namespace}", not_found=ObjectMissing):
+                        existing = (await self.client.get(Deployment, name, namespace=namespace)).to_dict()
+                except ObjectMissing:
+                    existing = None  # gone meanwhile: create again
+                terminating = existing is None or existing["metadata"].get("deletionTimestamp")
+                if not terminating or time.monotonic() > deadline:
                     raise
-                await asyncio.sleep(0.1)
+                if existing is not None:
+                    await asyncio.sleep(0.1)
 
     async def _put_service(self, name: str, namespace: str, body: dict[str, Any]) -> None:
         """Create the Service, or replace it when it exists (a leftover, or an update)."""
@@ -513,7 +523,8 @@ class KubernetesProvider:
     async def create_secret(self, secret: Secret) -> None:
         namespace = await self._secret_namespace(secret)
         body = function_secret(secret, namespace=namespace)
-        with api_errors(f"creating secret {secret.name}", conflict=SecretExists, field="name"):
+        what = f"creating secret {secret.name}"
+        with api_errors(what, conflict=SecretExists, not_found=NamespaceNotFound, field="name"):
             await self.client.create(_object(SecretObject, body))
 
     async def update_secret(self, secret: Secret) -> None:

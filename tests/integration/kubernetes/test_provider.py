@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from runtime.core.errors import (
+    FunctionExists,
     FunctionNotFound,
     KubernetesAPIError,
     NamespaceNotFound,
@@ -267,3 +268,33 @@ async def test_without_permission_to_list_namespaces_the_default_one_is_served(t
                 await provider.deploy(fn(namespace="kube-system"))
         finally:
             await provider.close()
+
+
+async def test_a_deployment_that_is_not_a_function_is_neither_listed_nor_overwritten(
+    virtual: KubeStack,
+) -> None:
+    provider, server = virtual.provider, virtual.server
+    foreign = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "db"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "postgres:16"}]},
+            },
+        },
+    }
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (
+            await client.post(f"/apis/apps/v1/namespaces/{NS}/deployments", json=foreign)
+        ).status_code == 201
+    assert await provider.list_functions(NS) == []
+    with pytest.raises(FunctionNotFound):
+        await provider.get_function("db", NS)
+    with pytest.raises(FunctionNotFound):
+        await provider.delete("db", NS)
+    with pytest.raises(FunctionExists):
+        await provider.deploy(fn("db"))
+    assert deployment(virtual, "db")["spec"]["template"]["spec"]["containers"][0]["image"] == "postgres:16"
