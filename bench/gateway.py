@@ -8,8 +8,9 @@ its own watchdog replica); (c) the same handler under Flask + waitress (OpenFaaS
 b/c, and the gateway's overhead at 1 connection (p50 of b minus p50 of a). Cold start: the function is scaled
 to zero and called through the gateway, time to the first response, ``--cold-samples`` times.
 
-Unless ``--skip-clients``: the proxy client choice, measured as two minimal aiohttp proxies in front of the
-watchdog of (a), one forwarding with ``aiohttp.ClientSession``, one with ``httpx.AsyncClient``.
+Unless ``--skip-clients``: the proxy client choice, measured as three minimal aiohttp proxies in front of the
+watchdog of (a), forwarding with ``aiohttp.ClientSession``, ``httpx.AsyncClient`` or the gateway's own lean
+client (``runtime/gateway/upstream.py``).
 """
 
 from __future__ import annotations
@@ -159,6 +160,27 @@ def serve_proxy(kind: str, port: int, upstream: str) -> None:
                 ) as response:
                     return web.Response(status=response.status, body=await response.read())
 
+        elif kind == "lean":
+            sys.path.insert(0, str(REPO))
+            from runtime.gateway.upstream import UpstreamClient, endpoint_of
+
+            lean = UpstreamClient(connect_timeout=5.0)
+            endpoint = endpoint_of(upstream)
+            assert endpoint is not None
+
+            async def handle(request: web.Request) -> web.Response:
+                body = await request.read()
+                headers = [
+                    (k, v) for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
+                ]
+                response = await lean.request(
+                    endpoint, request.method, request.path_qs, headers, body or None
+                )
+                try:
+                    return web.Response(status=response.status, body=await response.read())
+                finally:
+                    response.release()
+
         else:
             client = httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=100)
@@ -302,9 +324,9 @@ def main() -> int:
         )
 
         if not args.skip_clients:
-            aiohttp_port, httpx_port = free_port(), free_port()
+            aiohttp_port, httpx_port, lean_port = free_port(), free_port(), free_port()
             upstream = f"http://127.0.0.1:{watchdog_port}"
-            for kind, port in (("aiohttp", aiohttp_port), ("httpx", httpx_port)):
+            for kind, port in (("aiohttp", aiohttp_port), ("httpx", httpx_port), ("lean", lean_port)):
                 processes.append(
                     start(
                         [python, __file__, "--serve-proxy", kind, str(port), upstream], dict(os.environ), log
@@ -313,11 +335,15 @@ def main() -> int:
             proxies = {
                 "aiohttp": f"http://127.0.0.1:{aiohttp_port}/",
                 "httpx": f"http://127.0.0.1:{httpx_port}/",
+                "lean": f"http://127.0.0.1:{lean_port}/",
             }
             for url in proxies.values():
                 wait_http(url)
                 wrk(url, 4, 1)
-            print("\nproxy client choice: bare aiohttp server forwarding to the watchdog of (a)")
+            print("\nproxy client choice: bare aiohttp server forwarding to the watchdog of (a) with")
+            print(
+                "aiohttp.ClientSession, httpx.AsyncClient or the lean client of runtime/gateway/upstream.py"
+            )
             print(f"{'client':40} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
             client_results: dict[tuple[str, int], Result] = {}
             for connections in (1, 50):
@@ -331,7 +357,11 @@ def main() -> int:
                 ratio = (
                     client_results[("aiohttp", connections)].rps / client_results[("httpx", connections)].rps
                 )
-                print(f"{connections:>2} connections: aiohttp/httpx = {ratio:.2f}")
+                lean_ratio = (
+                    client_results[("lean", connections)].rps / client_results[("aiohttp", connections)].rps
+                )
+                figures = f"aiohttp/httpx = {ratio:.2f}, lean/aiohttp = {lean_ratio:.2f}"
+                print(f"{connections:>2} connections: {figures}")
     finally:
         for process in reversed(processes):
             stop(process)
