@@ -1,9 +1,10 @@
 """Every function process the watchdog starts is started here.
 
-Processes are started with ``posix_spawn`` (vfork-speed, no Python-level fork) in a new session, so the
-whole process group can be killed and nothing is left behind. Pipes are non-blocking file descriptors
-driven by the event loop; exit is observed through a pidfd, so no child-watcher thread or SIGCHLD handler
-is involved. Output meant for the log is relayed to the sink line by line.
+Per-request processes are started in a new session, so the whole process group can be killed and
+nothing is left behind, by ``subprocess``'s vfork + exec on a few ``Spawner`` threads (it releases the
+GIL, so spawns overlap and never stall the event loop). Pipes are non-blocking file descriptors driven by
+the event loop; exit is observed through a pidfd, so no child-watcher thread or SIGCHLD handler is
+involved. Output meant for the log is relayed to the sink line by line.
 """
 
 from __future__ import annotations
@@ -13,11 +14,22 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from runtime.watchdog.logs import LogSink
 
-__all__ = ["DEVNULL", "PIPE", "STDOUT", "ChildProcess", "describe_exit", "kill_group", "resolve_program"]
+__all__ = [
+    "DEVNULL",
+    "PIPE",
+    "STDOUT",
+    "ChildProcess",
+    "Spawner",
+    "describe_exit",
+    "kill_group",
+    "resolve_program",
+]
 
 PIPE = -1
 STDOUT = -2
@@ -97,6 +109,7 @@ class ChildProcess:
         self.stderr = stderr
         self.returncode: int | None = None
         self.group_leader = True
+        self._popen: subprocess.Popen[bytes] | None = None
         self._pidfd: int | None = None
         with contextlib.suppress(OSError, AttributeError):
             self._pidfd = os.pidfd_open(pid)
@@ -116,36 +129,35 @@ class ChildProcess:
 
         ``new_session`` (per-request processes) lets a timeout kill the whole group; a long-lived child
         stays in the watchdog's process group so whoever kills the watchdog's group kills it too."""
-        actions: list[tuple[int, int, int]] = []
         parent_ends: dict[str, int | None] = {"stdin": None, "stdout": None, "stderr": None}
         child_ends: list[int] = []
         try:
             null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
             child_ends.append(null)
+            in_target = null
             if stdin == PIPE:
-                read_end, write_end = os.pipe()
-                child_ends.append(read_end)
-                parent_ends["stdin"] = write_end
-                actions.append((os.POSIX_SPAWN_DUP2, read_end, 0))
-            else:
-                actions.append((os.POSIX_SPAWN_DUP2, null, 0))
+                in_target, parent_ends["stdin"] = os.pipe()
+                child_ends.append(in_target)
             out_target = null
             if stdout == PIPE:
-                read_end, write_end = os.pipe()
-                child_ends.append(write_end)
-                parent_ends["stdout"] = read_end
-                out_target = write_end
-            actions.append((os.POSIX_SPAWN_DUP2, out_target, 1))
+                parent_ends["stdout"], out_target = os.pipe()
+                child_ends.append(out_target)
+            err_target = null
             if stderr == STDOUT:
-                actions.append((os.POSIX_SPAWN_DUP2, out_target, 2))
+                err_target = out_target
             elif stderr == PIPE:
-                read_end, write_end = os.pipe()
-                child_ends.append(write_end)
-                parent_ends["stderr"] = read_end
-                actions.append((os.POSIX_SPAWN_DUP2, write_end, 2))
-            else:
-                actions.append((os.POSIX_SPAWN_DUP2, null, 2))
-            pid = os.posix_spawn(argv[0], list(argv), dict(env), file_actions=actions, setsid=new_session)
+                parent_ends["stderr"], err_target = os.pipe()
+                child_ends.append(err_target)
+            # subprocess's fork_exec (vfork + exec) releases the GIL, so spawns from several threads overlap;
+            # os.posix_spawn would hold it. Exit is collected with waitpid below, never by Popen.
+            process = subprocess.Popen(
+                list(argv),
+                stdin=in_target,
+                stdout=out_target,
+                stderr=err_target,
+                env=dict(env),
+                start_new_session=new_session,
+            )
         except BaseException:
             for fd in (*child_ends, *(fd for fd in parent_ends.values() if fd is not None)):
                 os.close(fd)
@@ -155,8 +167,9 @@ class ChildProcess:
         for end in parent_ends.values():
             if end is not None:
                 os.set_blocking(end, False)
-        child = cls(pid, parent_ends["stdin"], parent_ends["stdout"], parent_ends["stderr"])
+        child = cls(process.pid, parent_ends["stdin"], parent_ends["stdout"], parent_ends["stderr"])
         child.group_leader = new_session
+        child._popen = process
         return child
 
     async def read(self, fd: int, size: int = 65536) -> bytes:
@@ -219,6 +232,8 @@ class ChildProcess:
                     break
                 await asyncio.sleep(0.005)
         self.returncode = os.waitstatus_to_exitcode(status)
+        if self._popen is not None:
+            self._popen.returncode = self.returncode  # reaped here: Popen must not wait for it again
         return self.returncode
 
     def kill_group(self, sig: int = signal.SIGKILL) -> None:
@@ -259,3 +274,20 @@ class ChildProcess:
                 pending = pending[buffer_size:]
         if pending:
             sink.function_line(name, pending.decode("utf-8", "replace"))
+
+
+class Spawner:
+    """Starts per-request processes on a few threads, so a slow ``exec`` never stalls the event loop and
+    concurrent requests spawn in parallel."""
+
+    def __init__(self, threads: int = 4) -> None:
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="spawn")
+
+    async def spawn(self, argv: Sequence[str], env: Mapping[str, str], *, stderr: int = PIPE) -> ChildProcess:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool, lambda: ChildProcess.spawn(argv, env, stdin=PIPE, stdout=PIPE, stderr=stderr)
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)

@@ -15,7 +15,7 @@ from aiohttp.web_request import BaseRequest
 from runtime.watchdog.cgi import cgi_environment
 from runtime.watchdog.httputil import plain, read_body
 from runtime.watchdog.runner import RunnerContext
-from runtime.watchdog.supervisor import PIPE, STDOUT, ChildProcess, describe_exit, resolve_program
+from runtime.watchdog.supervisor import PIPE, STDOUT, Spawner, describe_exit, resolve_program
 
 __all__ = ["ForkRunner"]
 
@@ -28,6 +28,7 @@ class ForkRunner:
         self._environ = dict(context.environ)
         self._sink = context.sink
         self._argv = resolve_program(context.settings.argv, self._environ)
+        self._spawner = Spawner()
 
     async def start(self) -> None:
         return None
@@ -36,7 +37,7 @@ class ForkRunner:
         return None
 
     async def stop(self) -> None:
-        return None
+        self._spawner.close()
 
     async def handle(self, request: BaseRequest, started: float) -> web.StreamResponse:
         settings = self._settings
@@ -55,8 +56,8 @@ class ForkRunner:
             ).encode()
         env = cgi_environment(self._environ, request, classic=True) if settings.cgi_headers else self._environ
         try:
-            process = ChildProcess.spawn(
-                self._argv, env, stdin=PIPE, stdout=PIPE, stderr=STDOUT if settings.combine_output else PIPE
+            process = await self._spawner.spawn(
+                self._argv, env, stderr=STDOUT if settings.combine_output else PIPE
             )
         except OSError as exc:
             self._sink.line(f"cannot start {self._argv[0]}: {exc}")

@@ -13,7 +13,7 @@ from aiohttp.web_request import BaseRequest
 from runtime.watchdog.cgi import cgi_environment
 from runtime.watchdog.httputil import plain, read_body
 from runtime.watchdog.runner import RunnerContext
-from runtime.watchdog.supervisor import ChildProcess, describe_exit, resolve_program
+from runtime.watchdog.supervisor import Spawner, describe_exit, resolve_program
 
 __all__ = ["SerializingRunner"]
 
@@ -24,6 +24,7 @@ class SerializingRunner:
         self._environ = dict(context.environ)
         self._sink = context.sink
         self._argv = resolve_program(context.settings.argv, self._environ)
+        self._spawner = Spawner()
         self._content_type = context.settings.content_type or "application/octet-stream"
 
     async def start(self) -> None:
@@ -33,14 +34,14 @@ class SerializingRunner:
         return None
 
     async def stop(self) -> None:
-        return None
+        self._spawner.close()
 
     async def handle(self, request: BaseRequest, started: float) -> web.StreamResponse:
         settings = self._settings
         body = await read_body(request, settings.max_body_bytes, settings.read_timeout)
         env = cgi_environment(self._environ, request, classic=False)
         try:
-            process = ChildProcess.spawn(self._argv, env)
+            process = await self._spawner.spawn(self._argv, env)
         except OSError as exc:
             self._sink.line(f"cannot start {self._argv[0]}: {exc}")
             return plain(500, f"{exc}\n")
