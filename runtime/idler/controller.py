@@ -151,7 +151,6 @@ class Controller:
         self, namespace: str, status: FunctionStatus, loads: dict[str, FunctionLoad], now: float
     ) -> Action | None:
         function_name = qualified_name(status.name, namespace)
-        self._activity.seen(function_name, now)
         current = status.replicas
         if current == 0:
             self._stabiliser.reset(function_name)

@@ -2,8 +2,9 @@
 
 * :class:`ActivityTracker`: how long each function has been idle. A function is active when its started
   counter changed since the previous sample, or calls are in flight. Idle time runs from the later of the
-  last observed activity and the moment the controller first saw the function (so a restarted controller
-  never scales anything to zero before a full idle duration has passed under its own eyes).
+  last observed activity and the first sample that knew the function at all. So a function the load source
+  has no data for (Prometheus not scraping the gateway yet, a target down) is never idle, and a restarted
+  controller never scales anything to zero before a full idle duration has passed under its own eyes.
 * :class:`Stabiliser`: target tracking's scale-down stabilisation. Scale-up is immediate and in one step;
   the applied count is the highest recommendation of the last ``window`` seconds, so replicas fall only
   after the load stayed low for the whole window (Kubernetes' HPA does the same).
@@ -29,6 +30,7 @@ class ActivityTracker:
     def observe(self, now: float, loads: Mapping[str, FunctionLoad]) -> None:
         """Record one load sample taken at ``now``."""
         for function_name, load in loads.items():
+            self._first_seen.setdefault(function_name, now)
             previous = self._started.get(function_name)
             # A series that appears after the first sample is a first invocation: activity too.
             changed = load.started != previous if previous is not None else self._sampled and load.started > 0
@@ -37,22 +39,21 @@ class ActivityTracker:
             self._started[function_name] = load.started
         self._sampled = True
 
-    def seen(self, function_name: str, now: float) -> None:
-        """The function exists now (idle time cannot start before this)."""
-        self._first_seen.setdefault(function_name, now)
-
     def woke(self, function_name: str, now: float) -> None:
         """Restart the idle clock (e.g. the function was just scaled to zero or woke up)."""
         self._last_active[function_name] = now
 
     def idle_for(self, function_name: str, now: float) -> float:
-        since = max(self._last_active.get(function_name, 0.0), self._first_seen.get(function_name, now))
-        return max(0.0, now - since)
+        """Seconds without activity; 0 for a function no sample has known yet."""
+        first_seen = self._first_seen.get(function_name)
+        if first_seen is None:
+            return 0.0
+        return max(0.0, now - max(self._last_active.get(function_name, 0.0), first_seen))
 
     def forget_except(self, present: Iterable[str]) -> None:
         """Drop functions that no longer exist."""
         keep = set(present)
-        for table in (self._last_active, self._first_seen):
+        for table in (self._last_active, self._first_seen, self._started):
             for function_name in table.keys() - keep:
                 del table[function_name]
 

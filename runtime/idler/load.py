@@ -1,6 +1,7 @@
 """Where the controller learns each function's load: Prometheus (PromQL), or the gateway's metrics directly.
 
-Both sources answer the same question, per ``function_name`` (``name.namespace``), as a :class:`FunctionLoad`:
+Both sources answer the same question, per ``function_name`` (``name.namespace``) they have data for (any of
+its started, in-flight or ``gateway_service_count`` series exists), as a :class:`FunctionLoad`:
 how many invocations were started so far (a counter, for activity), the started rate over ``rate_window``
 (for ``rps`` targets), the in-flight average over that window (for ``capacity`` targets) and whether calls
 are in flight right now (never scale a busy function to zero).
@@ -36,6 +37,7 @@ __all__ = [
 
 STARTED_METRICS = ("gateway_function_invocation_started", "gateway_function_invocation_started_total")
 INFLIGHT_METRIC = "gateway_function_invocation_inflight"
+SERVICE_COUNT_METRIC = "gateway_service_count"
 _STARTED_SELECTOR = '{__name__=~"gateway_function_invocation_started(_total)?"}'
 
 
@@ -75,6 +77,7 @@ class PrometheusSource:
             "rps": f"sum by (function_name) (rate({_STARTED_SELECTOR}[{window}]))",
             "inflight": f"sum by (function_name) (avg_over_time({INFLIGHT_METRIC}[{window}]))",
             "busy": f"sum by (function_name) ({INFLIGHT_METRIC})",
+            "known": f"sum by (function_name) ({SERVICE_COUNT_METRIC})",
         }
         self.description = f"Prometheus at {base_url}"
 
@@ -98,19 +101,21 @@ class PrometheusSource:
         names = list(self._queries)
         results = await asyncio.gather(*(self._query(self._queries[name]) for name in names))
         by_name = dict(zip(names, results, strict=True))
+        known = by_name["known"].keys() | by_name["started"].keys() | by_name["busy"].keys()
         return {
             function_name: FunctionLoad(
-                started=started,
+                started=by_name["started"].get(function_name, 0.0),
                 rps=by_name["rps"].get(function_name, 0.0),
                 inflight=by_name["inflight"].get(function_name, 0.0),
                 busy=by_name["busy"].get(function_name, 0.0) > 0,
             )
-            for function_name, started in by_name["started"].items()
+            for function_name in known
         }
 
 
 def parse_gateway_metrics(text: str) -> dict[str, tuple[float, float]]:
-    """(started, in flight) per function from the gateway's Prometheus text exposition."""
+    """(started, in flight) per function from the gateway's Prometheus text exposition; a function with only
+    a ``gateway_service_count`` series (deployed, never called) is present with zeros."""
     values: dict[str, list[float]] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -118,11 +123,13 @@ def parse_gateway_metrics(text: str) -> dict[str, tuple[float, float]]:
                 slot = 0
             elif sample.name == INFLIGHT_METRIC:
                 slot = 1
+            elif sample.name == SERVICE_COUNT_METRIC:
+                slot = 2
             else:
                 continue
             function_name = sample.labels.get("function_name")
             if function_name:
-                values.setdefault(function_name, [0.0, 0.0])[slot] += _finite(float(sample.value))
+                values.setdefault(function_name, [0.0, 0.0, 0.0])[slot] += _finite(float(sample.value))
     return {name: (pair[0], pair[1]) for name, pair in values.items()}
 
 

@@ -229,6 +229,21 @@ class MonitoringStack:
                 if pending:
                     await asyncio.sleep(0.05)
 
+    async def wait_scraping(self, within: float = 15.0) -> None:
+        """Wait until Prometheus has scraped the gateway successfully (its first scrape of a new target comes
+        a few seconds after start-up: target updates are applied every 5 s)."""
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                    response = await client.get(
+                        f"{self.prometheus_url}/api/v1/query", params={"query": 'up{job="gateway"} == 1'}
+                    )
+                    if response.json()["data"]["result"]:
+                        return
+                await asyncio.sleep(0.1)
+        raise ProviderError(f"Prometheus did not scrape the gateway within {within}s")
+
     async def stop(self, grace: float = 5.0) -> None:
         """SIGTERM both; SIGKILL the process group of any that has not exited within ``grace`` seconds."""
         children, self._children = self._children, []

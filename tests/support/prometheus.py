@@ -23,11 +23,14 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 
 from runtime.core.alerting import LOCAL_TIMINGS, Timings
 from runtime.core.models import FunctionDeployment
 from runtime.gateway.metrics import create_metrics_app
+from runtime.idler.app import create_app as create_idler_app
 from runtime.idler.monitoring import MonitoringConfig, MonitoringStack, find_binaries
+from runtime.idler.settings import IdlerSettings
 from tests.support.gateway import RunningGateway, running_gateway, serve
 from tests.support.providers import python_function, write_handler
 
@@ -35,6 +38,7 @@ __all__ = [
     "PID_HANDLER",
     "AutoscalePlatform",
     "Load",
+    "RunningIdler",
     "alerts_for",
     "autoscale_platform",
     "deploy_pid_function",
@@ -42,6 +46,7 @@ __all__ = [
     "prom_query",
     "replicas_of",
     "requires_monitoring",
+    "running_idler",
     "wait_replicas",
 ]
 
@@ -87,12 +92,15 @@ class AutoscalePlatform:
     """The gateway's metrics listener (``/metrics``), as the idler reads it without Prometheus."""
     stack: MonitoringStack | None
     handler_dir: Path
+    secret_dir: Path
+    """The gateway's ``basic-auth-user`` / ``basic-auth-password`` files."""
 
 
 @contextlib.asynccontextmanager
 async def autoscale_platform(tmp: Path, *, with_monitoring: bool = True) -> AsyncIterator[AutoscalePlatform]:
     """The real gateway (basic auth on) + its metrics listener + (optionally) Prometheus and AlertManager."""
     handler_dir = write_handler(tmp / "pid-handler", PID_HANDLER)
+    secret_dir = tmp / "state" / "gateway-secrets"  # where running_gateway(auth=True) writes them
     async with (
         running_gateway(tmp / "state", auth=True) as gateway,
         serve(create_metrics_app(gateway.registry)) as metrics_base,
@@ -105,17 +113,54 @@ async def autoscale_platform(tmp: Path, *, with_monitoring: bool = True) -> Asyn
                         tmp / "monitoring",
                         gateway_url=gateway.url,
                         gateway_metrics_target=metrics_base.removeprefix("http://"),
-                        secret_dir=tmp / "state" / "gateway-secrets",
+                        secret_dir=secret_dir,
                     )
                 )
-            yield AutoscalePlatform(gateway, f"{metrics_base}/metrics", stack, handler_dir)
+            yield AutoscalePlatform(gateway, f"{metrics_base}/metrics", stack, handler_dir, secret_dir)
+
+
+@dataclass
+class RunningIdler:
+    url: str
+    registry: CollectorRegistry
+    settings: IdlerSettings
+
+    def metric(self, name: str, **labels: str) -> float:
+        value = self.registry.get_sample_value(name, labels)
+        return 0.0 if value is None else value
+
+
+@contextlib.asynccontextmanager
+async def running_idler(
+    platform: AutoscalePlatform, *, use_prometheus: bool = False, **env: str
+) -> AsyncIterator[RunningIdler]:
+    """The real scaling controller (``runtime.idler.app.create_app``) in-process, talking HTTP to the gateway
+    (basic auth) and reading load from Prometheus (``use_prometheus``) or the gateway's metrics listener."""
+    environ = {
+        "gateway_url": platform.gateway.url,
+        "gateway_metrics_url": platform.metrics_url,
+        "secret_mount_path": str(platform.secret_dir),
+        "reconcile_interval": "200ms",
+        **env,
+    }
+    if use_prometheus:
+        assert platform.stack is not None, "use_prometheus needs the platform's monitoring stack"
+        environ["prometheus_host"] = platform.stack.config.host
+        environ["prometheus_port"] = str(platform.stack.prometheus_port)
+    settings = IdlerSettings.from_env(environ)
+    registry = CollectorRegistry()
+    async with serve(create_idler_app(settings, registry=registry)) as url:
+        yield RunningIdler(url, registry, settings)
 
 
 async def deploy_pid_function(
     platform: AutoscalePlatform, name: str, labels: dict[str, str], *, ready_within: float = 30.0
 ) -> FunctionDeployment:
     spec = python_function(name, platform.handler_dir, labels=labels)
-    async with platform.gateway.session() as session, session.post("/system/functions", json=spec.wire()) as r:
+    async with (
+        platform.gateway.session() as session,
+        session.post("/system/functions", json=spec.wire()) as r,
+    ):
         assert r.status == 202, await r.text()
     await wait_replicas(platform.gateway, name, lambda d, a: a >= 1, within=ready_within, what="deployed")
     return spec
@@ -140,7 +185,9 @@ async def wait_replicas(
         if predicate(*last):
             return last
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{name}: {what or 'replica condition'} not met in {within}s; last (desired, available)={last}")
+    raise AssertionError(
+        f"{name}: {what or 'replica condition'} not met in {within}s; last (desired, available)={last}"
+    )
 
 
 async def prom_query(prometheus_url: str, promql: str) -> list[dict[str, Any]]:

@@ -48,7 +48,10 @@ async def test_load_fires_alert_scales_up_and_resolve_returns_to_min(tmp_path: P
 
         await wait_replicas(gateway, "busy", lambda d, a: d == 1 and a == 1, within=45, what="back to min")
         resolved = gateway.metric(
-            "gateway_alert_outcomes_total", function_name="busy.openfaas-fn", status="resolved", action="scaled"
+            "gateway_alert_outcomes_total",
+            function_name="busy.openfaas-fn",
+            status="resolved",
+            action="scaled",
         )
         assert resolved >= 1
         assert await wait_replicas(gateway, "quiet", lambda d, a: d == 1, within=1) == (1, 1)
