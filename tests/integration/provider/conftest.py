@@ -1,13 +1,16 @@
 """``any_provider``: the provider contract suite runs once per provider implementation.
 
-Params: ``local`` (LocalProvider), ``remote`` (RemoteProvider over HTTP in front of a LocalProvider served
-by ``tests.support.providers.faas_provider_app``) and ``kubernetes`` (``tests.support.kube_provider``,
-skipped until that module exists). Markers narrow a test: ``local_processes`` (inspects the local
-provider's processes: local only) and ``invokes`` (calls replicas over HTTP: local and remote).
+Params: ``local`` (LocalProvider); ``remote`` (RemoteProvider over HTTP in front of a LocalProvider served by
+``tests.support.providers.faas_provider_app``, shaped like faasd's or faas-netes' provider API); ``gateway``
+(RemoteProvider in front of the real pyfaas gateway, ``runtime.gateway.app.create_app``, over a
+LocalProvider); ``kubernetes`` (``tests.support.kube_provider``, skipped until that module exists).
+Markers narrow a test: ``local_processes`` (inspects the local provider's processes: local only) and
+``invokes`` (calls replicas over HTTP: every kind but kubernetes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator
@@ -16,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from runtime.provider.base import Provider
+from runtime.provider.local import LocalProvider, LocalProviderConfig
 from runtime.provider.remote import RemoteProvider
 from tests.support.providers import faas_provider_app, local_provider, serve_app
 
-KINDS = ["local", "remote", "kubernetes"]
+KINDS = ["local", "remote", "gateway", "kubernetes"]
 CREDENTIALS = ("admin", "s3cret-pass")
 
 
@@ -57,15 +61,46 @@ async def any_provider(provider_kind: str, state_dir: Path, tmp_path: Path) -> A
             local_provider(state_dir) as backend,
             serve_app(faas_provider_app(backend, credentials=CREDENTIALS)) as url,
         ):
-            remote = RemoteProvider(url, credentials=CREDENTIALS, default_namespace=backend.default_namespace)
+            remote = RemoteProvider(
+                url, credentials=CREDENTIALS, default_namespace=backend.default_namespace, status_ttl=0.1
+            )
             await remote.start()
             try:
                 yield remote
             finally:
                 await remote.close()
+    elif provider_kind == "gateway":
+        async with _gateway_provider(state_dir, tmp_path) as provider:
+            yield provider
     else:
         if importlib.util.find_spec("tests.support.kube_provider") is None:
             pytest.skip("kubernetes provider support not yet present")
         module = importlib.import_module("tests.support.kube_provider")
         async with module.kubernetes_provider(tmp_path) as provider:
             yield provider
+
+
+@contextlib.asynccontextmanager
+async def _gateway_provider(state_dir: Path, tmp_path: Path) -> AsyncIterator[Provider]:
+    """A RemoteProvider talking to the pyfaas gateway (basic auth on) that runs a LocalProvider."""
+    if importlib.util.find_spec("runtime.gateway.app") is None:
+        pytest.skip("the pyfaas gateway is not present")
+    from prometheus_client import CollectorRegistry
+
+    from runtime.gateway.app import create_app
+    from runtime.gateway.settings import GatewaySettings
+
+    secrets = tmp_path / "gateway-secrets"
+    secrets.mkdir()
+    (secrets / "basic-auth-user").write_text(CREDENTIALS[0])
+    (secrets / "basic-auth-password").write_text(CREDENTIALS[1])
+    settings = GatewaySettings(basic_auth=True, secret_mount_path=str(secrets), state_dir=str(state_dir))
+    backend = LocalProvider(LocalProviderConfig(state_dir=state_dir))  # the app starts and closes it
+    app = create_app(settings, backend, registry=CollectorRegistry())
+    async with serve_app(app) as url:
+        remote = RemoteProvider(url, credentials=CREDENTIALS, status_ttl=0.1)
+        await remote.start()
+        try:
+            yield remote
+        finally:
+            await remote.close()
