@@ -168,6 +168,9 @@ class StateStore:
             payload = self.read_secret(namespace, name)
             if payload is not None:
                 atomic_write(directory / name, payload, mode=0o600)
+            else:  # listed but deleted since: the function no longer sees it
+                with contextlib.suppress(FileNotFoundError):
+                    (directory / name).unlink()
         return directory
 
     def remove_mount(self, namespace: str, function: str) -> None:
