@@ -243,6 +243,8 @@ class KubeAPIServer:
         self.python = python
         self.ssl_context = ssl_context
         self.authorizations: list[str] = []
+        self.processes: list[asyncio.subprocess.Process] = []
+        """Every pod process ever started (all have exited once :meth:`close` returns)."""
         self.forbidden: set[tuple[str, str]] = set()
         """(verb, plural) pairs answered 403, as RBAC would: e.g. ``("list", "namespaces")``."""
         """The Authorization header of every request ("" when absent)."""
@@ -306,6 +308,12 @@ class KubeAPIServer:
         await asyncio.gather(
             *(self._kill_pod(pod) for pod in list(self.pods.values())), return_exceptions=True
         )
+        for process in self.processes:  # pods stopped earlier whose wait was interrupted
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(process.wait(), timeout=STOP_TIMEOUT)
         if self._runner is not None:
             await self._runner.cleanup()
         if self._http is not None:
@@ -981,6 +989,7 @@ class KubeAPIServer:
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
             )
+            self.processes.append(pod.process)
             reader = asyncio.create_task(self._read_output(pod, pod.process))
             await self._probe_until_ready(pod, port_file)
             await pod.process.wait()

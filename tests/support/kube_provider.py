@@ -41,6 +41,8 @@ async def kube_stack(
             yield KubeStack(server, provider)
         finally:
             await provider.close()
+    leftovers = [p.pid for p in server.processes if p.returncode is None]
+    assert not leftovers, f"pod processes still running after teardown: {leftovers}"
 
 
 @asynccontextmanager
