@@ -224,3 +224,38 @@ def test_bad_handler_and_bad_config_stop_start_up(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and "max_inflight" in lines[0]
+
+
+def test_sync_handlers_run_in_a_bounded_pool_off_the_loop(tmp_path: Path, watchdog_factory: Factory) -> None:
+    source = "import time\n\ndef handle(event, context):\n    time.sleep(0.5)\n    return 'ok'\n"
+    fn = write_handler(tmp_path / "fn", source)
+    watchdog = watchdog_factory({"mode": "python", "handler": str(fn), "python_workers": "2"})
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(httpx.get(watchdog.url, timeout=10).status_code))
+        for _ in range(4)
+    ]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)
+    # the event loop stays free while both pool threads sleep in the handler
+    assert httpx.get(watchdog.url + "/_/health", timeout=0.4).status_code == 200
+    for thread in threads:
+        thread.join(10)
+    assert results == [200] * 4
+    assert time.monotonic() - started >= 0.95  # 4 calls of 0.5 s on 2 threads need two rounds
+
+
+def test_exec_timeout_answers_504(tmp_path: Path, watchdog_factory: Factory) -> None:
+    source = "import asyncio, time\n\ndef handle(event, context):\n    time.sleep(3)\n    return 'late'\n"
+    fn = write_handler(tmp_path / "sync", source)
+    watchdog = watchdog_factory({"mode": "python", "handler": str(fn), "exec_timeout": "0.3s"})
+    started = time.monotonic()
+    response = httpx.get(watchdog.url, timeout=10)
+    assert response.status_code == 504 and response.headers["x-openfaas-internal"] == "of-watchdog"
+    assert time.monotonic() - started < 2.5
+    source = "import asyncio\n\nasync def handle(event, context):\n    await asyncio.sleep(3)\n"
+    fn = write_handler(tmp_path / "async", source)
+    watchdog = watchdog_factory({"mode": "python", "handler": str(fn), "exec_timeout": "0.3s"})
+    assert httpx.get(watchdog.url, timeout=10).status_code == 504

@@ -76,7 +76,7 @@ def replica_env(tmp_path: Path, fn: Path, name: str) -> dict[str, str]:
 
 
 def test_spawn_serve_and_exit_event(tmp_path: Path, zygote: tuple[subprocess.Popen[bytes], Path]) -> None:
-    process, path = zygote
+    _process, path = zygote
     fn = write_handler(
         tmp_path / "fn",
         "import os\n\ndef handle(event, context):\n    return context.hostname + ' ' + os.getcwd()\n",
