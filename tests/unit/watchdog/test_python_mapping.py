@@ -64,7 +64,7 @@ def _template_format(res: Any) -> Any:
     if type(res) is dict:
         status = res.get("statusCode", 200)
         raw = res.get("headers")
-        content_type = raw.get("Content-type", "") if hasattr(raw, "get") else ""  # template: list → error
+        content_type = raw.get("Content-type", "") if isinstance(raw, dict) else ""  # template: list → error
         if content_type == "application/octet-stream":
             body = res["body"]
         elif "body" not in res:
