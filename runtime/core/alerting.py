@@ -6,14 +6,13 @@ the rule file's path, the basic-auth file and the timings. Both the local launch
 (``runtime.idler.monitoring``) and the Pulumi program (``infra``, which may import only ``runtime.core``)
 read the template text themselves and call the renderers here, so the two modes cannot drift apart.
 
-Every value is substituted as a quoted YAML scalar (JSON strings are valid YAML), so an address or a path
-can never inject configuration. Durations are written as whole seconds (``5s``) or milliseconds
-(``500ms``), which Prometheus and AlertManager both parse.
+Every value is substituted as a double-quoted YAML scalar (non-printable and non-ASCII characters escaped),
+so an address or a path can never inject configuration. Durations are written as whole seconds (``5s``) or
+milliseconds (``500ms``), which Prometheus and AlertManager both parse.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from string import Template
@@ -96,7 +95,18 @@ def prom_duration(seconds: float) -> str:
 
 
 def _quoted(value: str) -> str:
-    return json.dumps(value)
+    """A YAML double-quoted scalar: printable ASCII as is, everything else as a ``\\u``/``\\U`` escape."""
+    out = ['"']
+    for char in value:
+        code = ord(char)
+        if 0x20 <= code < 0x7F and char not in '"\\':
+            out.append(char)
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)

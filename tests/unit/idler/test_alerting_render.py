@@ -1,0 +1,72 @@
+"""runtime.core.alerting: the pure renderer both modes use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runtime.core.alerting import (
+    LOCAL_TIMINGS,
+    AlertmanagerValues,
+    PrometheusValues,
+    alertmanager_args,
+    gateway_alert_url,
+    prom_duration,
+    prometheus_args,
+    render_alertmanager,
+    render_prometheus,
+)
+
+ALERTS = Path(__file__).resolve().parents[3] / "alerts"
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_values_cannot_inject_configuration(evil: str) -> None:
+    rendered = render_prometheus(
+        (ALERTS / "prometheus.yml").read_text(),
+        PrometheusValues(
+            gateway_metrics_target=evil, alertmanager_target="am:9093", rules_path=evil + "\n- x"
+        ),
+    )
+    parsed = yaml.safe_load(rendered)
+    gateway_job = next(job for job in parsed["scrape_configs"] if job["job_name"] == "gateway")
+    assert gateway_job["static_configs"] == [{"targets": [evil]}]
+    assert parsed["rule_files"] == [evil + "\n- x"]
+
+
+def test_alertmanager_basic_auth_needs_both_parts() -> None:
+    template = (ALERTS / "alertmanager.yml").read_text()
+    with pytest.raises(ValueError, match="both"):
+        render_alertmanager(template, AlertmanagerValues("http://gw/system/alert", basic_auth_user="admin"))
+
+
+def test_unknown_placeholder_is_an_error() -> None:
+    with pytest.raises(KeyError):
+        render_prometheus("x: $nope", PrometheusValues("a:1", "b:2", "r"))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (1, "1s"), (0.5, "500ms"), (1.25, "1250ms"), (30, "30s"), (3600, "3600s")],
+)
+def test_durations(seconds: float, text: str) -> None:
+    assert prom_duration(seconds) == text
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
+def test_bad_durations(bad: float) -> None:
+    with pytest.raises(ValueError):
+        prom_duration(bad)
+
+
+def test_urls_and_flags() -> None:
+    assert gateway_alert_url("http://gw:8080/") == "http://gw:8080/system/alert"
+    assert gateway_alert_url("http://gw:8080") == "http://gw:8080/system/alert"
+    flags = prometheus_args("/c.yml", "/data", "127.0.0.1:9090", LOCAL_TIMINGS)
+    assert "--rules.alert.resend-delay=1s" in flags
+    assert "--web.listen-address=127.0.0.1:9090" in flags
+    assert "--cluster.listen-address=" in alertmanager_args("/a.yml", "/d", "127.0.0.1:9093")
