@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from runtime.core.errors import ConfigError
 from runtime.gateway.app import Extension, create_app
@@ -100,6 +100,7 @@ def main() -> None:
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # OpenFaaS's Go client exposes no *_created series
     try:
         settings = GatewaySettings.from_env(os.environ)
         provider = build_provider(settings, os.environ)

@@ -7,12 +7,16 @@ Per-function label children are resolved once and cached on the function's route
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics_core import Metric
 
 __all__ = ["FunctionMetrics", "GatewayMetrics", "create_metrics_app"]
 
+STARTED = "gateway_function_invocation_started"
 COLD_START_BUCKETS = (0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -30,12 +34,6 @@ class GatewayMetrics:
             "gateway_functions_seconds",
             "Duration of synchronous function invocations",
             ["function_name", "code"],
-            registry=registry,
-        )
-        self.invocation_started = Counter(
-            "gateway_function_invocation_started",
-            "Synchronous function invocations started",
-            ["function_name"],
             registry=registry,
         )
         self.inflight = Gauge(
@@ -59,6 +57,7 @@ class GatewayMetrics:
         )
 
         self._functions: dict[str, FunctionMetrics] = {}
+        registry.register(_StartedCollector(self._functions))
 
     def function(self, function_name: str) -> FunctionMetrics:
         """The (cached) label children of ``function_name`` (``name.namespace``)."""
@@ -81,12 +80,17 @@ class FunctionMetrics:
     def __init__(self, parent: GatewayMetrics, function_name: str) -> None:
         self._parent = parent
         self.function_name = function_name
-        self.started = parent.invocation_started.labels(function_name)
         self.inflight = parent.inflight.labels(function_name)
+        self.started = 0
         self.invocations = 0
         self._by_code: dict[int, tuple[Counter, Histogram]] = {}
 
+    def begin(self) -> None:
+        self.started += 1
+        self.inflight.inc()
+
     def completed(self, code: int, seconds: float) -> None:
+        self.inflight.dec()
         children = self._by_code.get(code)
         if children is None:
             label = str(code)
@@ -101,6 +105,23 @@ class FunctionMetrics:
 
     def cold_start(self, seconds: float) -> None:
         self._parent.cold_start_seconds.labels(self.function_name).observe(seconds)
+
+
+class _StartedCollector:
+    """``gateway_function_invocation_started`` under exactly OpenFaaS's name.
+
+    prometheus_client exposes every ``Counter`` with a ``_total`` suffix, which would rename this series; it
+    is exposed as an untyped family instead (``rate()`` and ``increase()`` work the same on it).
+    """
+
+    def __init__(self, functions: dict[str, FunctionMetrics]) -> None:
+        self._functions = functions
+
+    def collect(self) -> Iterator[Metric]:
+        family = Metric(STARTED, "Synchronous function invocations started", "unknown")
+        for function_name, metrics in list(self._functions.items()):
+            family.add_sample(STARTED, {"function_name": function_name}, float(metrics.started))
+        yield family
 
 
 def create_metrics_app(registry: CollectorRegistry) -> web.Application:

@@ -121,8 +121,7 @@ class FunctionProxy:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         route = await self._router.route(request.match_info["name"])
         metrics = route.metrics
-        metrics.started.inc()
-        metrics.inflight.inc()
+        metrics.begin()
         started = time.perf_counter()
         code = 502
         try:
@@ -133,7 +132,6 @@ class FunctionProxy:
             code = getattr(exc, "status", 500)
             raise
         finally:
-            metrics.inflight.dec()
             metrics.completed(code, time.perf_counter() - started)
 
     def _endpoint(self, url: str) -> Endpoint | None:

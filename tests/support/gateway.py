@@ -75,7 +75,7 @@ def write_credentials(directory: Path, user: str = CREDENTIALS[0], password: str
 @contextlib.asynccontextmanager
 async def serve(app: web.Application) -> AsyncIterator[str]:
     """Serve ``app`` on 127.0.0.1 with an ephemeral port; yields the base URL."""
-    runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=None)
+    runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -217,7 +217,7 @@ async def test_invocation_metrics(gateway: RunningGateway) -> None:
     labels = {"function_name": "echo.openfaas-fn"}
     assert gateway.metric("gateway_function_invocation_total", code="200", **labels) == 3
     assert gateway.metric("gateway_function_invocation_total", code="500", **labels) == 1
-    assert gateway.metric("gateway_function_invocation_started_total", **labels) == 4
+    assert gateway.metric("gateway_function_invocation_started", **labels) == 4
     assert gateway.metric("gateway_functions_seconds_count", code="200", **labels) == 3
     assert gateway.metric("gateway_function_invocation_inflight", **labels) == 0
     assert listed["echo"]["invocationCount"] == 4
