@@ -43,7 +43,8 @@ class AlertManager(pulumi.ComponentResource):
         config, ns = args.config, args.namespace
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         app_labels = kube.labels("alertmanager", "monitoring")
-        config_map = k8s.core.v1.ConfigMap(
+        config_map = kube.resource(
+            k8s.core.v1.ConfigMap,
             f"{name}-config",
             metadata={"name": "alertmanager-config", "namespace": ns, "labels": app_labels},
             data=dict(sorted(args.files.items())),
@@ -77,7 +78,8 @@ class AlertManager(pulumi.ComponentResource):
             ],
             fs_group=RUN_AS,
         )
-        k8s.apps.v1.Deployment(
+        kube.resource(
+            k8s.apps.v1.Deployment,
             f"{name}-deployment",
             metadata={"name": "alertmanager", "namespace": ns, "labels": app_labels},
             spec={
@@ -94,7 +96,8 @@ class AlertManager(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[config_map, *args.depends_on]),
         )
-        k8s.core.v1.Service(
+        kube.resource(
+            k8s.core.v1.Service,
             f"{name}-service",
             metadata={"name": "alertmanager", "namespace": ns, "labels": app_labels},
             spec=kube.service_body("alertmanager", {"web": PORT}),

@@ -1,133 +1,157 @@
-"""The ``alerts/`` files, rendered for the cluster: Prometheus and AlertManager ConfigMap contents.
+"""The ``alerts/`` files rendered for the cluster: Prometheus and AlertManager ConfigMap contents.
 
-``alerts/`` is the one source of the scaling rules, shared with local mode. Rule files are carried verbatim.
-``prometheus.yml`` keeps its ``global`` section (intervals, external labels) while its scrape targets, rule
-file paths and AlertManager address become the cluster's: pods discovered in the platform's namespaces and
-scraped when annotated ``prometheus.io/scrape: "true"`` (contract §7). ``alertmanager.yml`` keeps its routes
-and receivers; every webhook is pointed at the gateway's ``/system/alert`` with the basic-auth password file.
+``alerts/`` is the one source of the scaling rules and of both configurations, shared with local mode; the
+pure renderers of :mod:`runtime.core.alerting` fill in the cluster's addresses and timings. The rules file is
+carried verbatim. One cluster-specific change is made after rendering: the ``gateway`` scrape job discovers
+the gateway's pods (role ``pod``, container port ``metrics``) instead of scraping one static address, because
+behind a Service with several gateway replicas each scrape would hit a different pod and every rate would be
+wrong. The job keeps its name, so ``up{job="gateway"}`` in the rules still means the same thing. A second job
+scrapes the other platform pods annotated ``prometheus.io/scrape: "true"`` (queue-worker, idler).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from runtime.core.alerting import (
+    ALERTMANAGER_FILE,
+    CLUSTER_TIMINGS,
+    PROMETHEUS_FILE,
+    RULES_FILE,
+    AlertmanagerValues,
+    PrometheusValues,
+    gateway_alert_url,
+    render_alertmanager,
+    render_prometheus,
+)
+
 __all__ = ["AlertSources", "alertmanager_files", "prometheus_files", "read_alert_sources"]
 
-RULE_SUFFIXES = (".rules.yml", "rules.yml", ".rules.yaml")
+GATEWAY_APP = "gateway"
+METRICS_PORT_NAME = "metrics"
 
 
 @dataclass(frozen=True)
 class AlertSources:
-    """The text of the files in ``alerts/``."""
+    """The text of the three files in ``alerts/`` (two templates and the rules)."""
 
     prometheus: str
     alertmanager: str
-    rules: dict[str, str] = field(default_factory=dict)
-    """Rule file name → text."""
+    rules: str
 
 
 def read_alert_sources(directory: Path) -> AlertSources:
-    """Read ``prometheus.yml``, ``alertmanager.yml`` and every rules file from ``directory``."""
-    rules = {
-        path.name: path.read_text()
-        for path in sorted(directory.iterdir())
-        if path.is_file() and path.name.endswith(RULE_SUFFIXES)
-    }
     return AlertSources(
-        prometheus=(directory / "prometheus.yml").read_text(),
-        alertmanager=(directory / "alertmanager.yml").read_text(),
-        rules=rules,
+        prometheus=(directory / PROMETHEUS_FILE).read_text(),
+        alertmanager=(directory / ALERTMANAGER_FILE).read_text(),
+        rules=(directory / RULES_FILE).read_text(),
     )
 
 
-def _load(text: str, name: str) -> dict[str, Any]:
-    loaded = yaml.safe_load(text) or {}
-    if not isinstance(loaded, dict):
-        raise ValueError(f"alerts/{name} must be a YAML map")
-    return loaded
+def _pod_discovery(namespaces: Iterable[str]) -> list[dict[str, Any]]:
+    return [{"role": "pod", "namespaces": {"names": list(namespaces)}}]
+
+
+def _pod_labels() -> list[dict[str, Any]]:
+    return [
+        {
+            "action": "replace",
+            "source_labels": ["__meta_kubernetes_namespace"],
+            "target_label": "kubernetes_namespace",
+        },
+        {
+            "action": "replace",
+            "source_labels": ["__meta_kubernetes_pod_name"],
+            "target_label": "kubernetes_pod_name",
+        },
+    ]
+
+
+def _gateway_job(job: dict[str, Any], namespace: str) -> dict[str, Any]:
+    job = {key: value for key, value in job.items() if key != "static_configs"}
+    job["kubernetes_sd_configs"] = _pod_discovery([namespace])
+    job["relabel_configs"] = [
+        {
+            "action": "keep",
+            "source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
+            "regex": GATEWAY_APP,
+        },
+        {
+            "action": "keep",
+            "source_labels": ["__meta_kubernetes_pod_container_port_name"],
+            "regex": METRICS_PORT_NAME,
+        },
+        *_pod_labels(),
+    ]
+    return job
+
+
+def _annotated_pods_job(namespace: str) -> dict[str, Any]:
+    return {
+        "job_name": "pyfaas-pods",
+        "kubernetes_sd_configs": _pod_discovery([namespace]),
+        "relabel_configs": [
+            {
+                "action": "keep",
+                "source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+                "regex": "true",
+            },
+            {
+                "action": "drop",
+                "source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
+                "regex": GATEWAY_APP,
+            },
+            {
+                "action": "replace",
+                "source_labels": ["__address__", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
+                "regex": r"([^:]+)(?::\d+)?;(\d+)",
+                "replacement": "$1:$2",
+                "target_label": "__address__",
+            },
+            *_pod_labels(),
+        ],
+    }
 
 
 def prometheus_files(
-    sources: AlertSources,
-    *,
-    namespace: str,
-    scrape_namespaces: Iterable[str],
-    config_dir: str = "/etc/prometheus",
+    sources: AlertSources, *, namespace: str, config_dir: str = "/etc/prometheus"
 ) -> dict[str, str]:
-    """``prometheus.yml`` for the cluster plus the rule files, keyed by file name."""
-    source = _load(sources.prometheus, "prometheus.yml")
-    namespaces = list(dict.fromkeys([namespace, *scrape_namespaces]))
-    config: dict[str, Any] = {
-        "global": source.get("global") or {"scrape_interval": "15s", "evaluation_interval": "15s"},
-        "rule_files": [f"{config_dir}/{name}" for name in sorted(sources.rules)],
-        "alerting": {
-            "alertmanagers": [{"static_configs": [{"targets": [f"alertmanager.{namespace}.svc:9093"]}]}]
-        },
-        "scrape_configs": [
-            {
-                "job_name": "prometheus",
-                "scrape_interval": "10s",
-                "static_configs": [{"targets": ["localhost:9090"]}],
-            },
-            {
-                "job_name": "openfaas-pods",
-                "scrape_interval": "5s",
-                "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": namespaces}}],
-                "relabel_configs": [
-                    {
-                        "action": "keep",
-                        "regex": "true",
-                        "source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
-                    },
-                    {
-                        "action": "replace",
-                        "regex": r"([^:]+)(?::\d+)?;(\d+)",
-                        "replacement": "$1:$2",
-                        "source_labels": [
-                            "__address__",
-                            "__meta_kubernetes_pod_annotation_prometheus_io_port",
-                        ],
-                        "target_label": "__address__",
-                    },
-                    {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_(.+)"},
-                    {
-                        "action": "replace",
-                        "source_labels": ["__meta_kubernetes_namespace"],
-                        "target_label": "kubernetes_namespace",
-                    },
-                    {
-                        "action": "replace",
-                        "source_labels": ["__meta_kubernetes_pod_name"],
-                        "target_label": "kubernetes_pod_name",
-                    },
-                ],
-            },
-        ],
-    }
-    files = {"prometheus.yml": yaml.safe_dump(config, sort_keys=False)}
-    files.update(sources.rules)
-    return files
+    """``prometheus.yml`` (rendered, gateway discovered by pod) and ``rules.yml`` (verbatim)."""
+    rendered = render_prometheus(
+        sources.prometheus,
+        PrometheusValues(
+            gateway_metrics_target=f"gateway.{namespace}.svc:8082",
+            alertmanager_target=f"alertmanager.{namespace}.svc:9093",
+            rules_path=f"{config_dir}/{RULES_FILE}",
+            timings=CLUSTER_TIMINGS,
+        ),
+    )
+    config = yaml.safe_load(rendered)
+    jobs = config.get("scrape_configs") or []
+    if not any(job.get("job_name") == "gateway" for job in jobs):
+        raise ValueError("alerts/prometheus.yml has no 'gateway' scrape job")
+    config["scrape_configs"] = [
+        _gateway_job(job, namespace) if job.get("job_name") == "gateway" else job for job in jobs
+    ] + [_annotated_pods_job(namespace)]
+    return {PROMETHEUS_FILE: yaml.safe_dump(config, sort_keys=False), RULES_FILE: sources.rules}
 
 
 def alertmanager_files(
-    sources: AlertSources, *, gateway_url: str, basic_auth: bool, user: str, password_file: str
+    sources: AlertSources, *, gateway_url: str, user: str | None, password_file: str | None
 ) -> dict[str, str]:
-    """``alertmanager.yml`` with every webhook sent to the gateway's ``/system/alert``."""
-    config = _load(sources.alertmanager, "alertmanager.yml")
-    for receiver in config.get("receivers") or []:
-        for webhook in receiver.get("webhook_configs") or []:
-            webhook["url"] = f"{gateway_url.rstrip('/')}/system/alert"
-            http_config = dict(webhook.get("http_config") or {})
-            http_config.pop("basic_auth", None)
-            if basic_auth:
-                http_config["basic_auth"] = {"username": user, "password_file": password_file}
-            if http_config:
-                webhook["http_config"] = http_config
-            else:
-                webhook.pop("http_config", None)
-    return {"alertmanager.yml": yaml.safe_dump(config, sort_keys=False)}
+    """``alertmanager.yml`` rendered with the gateway's in-cluster URL and, when given, its credentials."""
+    rendered = render_alertmanager(
+        sources.alertmanager,
+        AlertmanagerValues(
+            gateway_alert_url=gateway_alert_url(gateway_url),
+            basic_auth_user=user,
+            basic_auth_password_file=password_file,
+            timings=CLUSTER_TIMINGS,
+        ),
+    )
+    return {ALERTMANAGER_FILE: rendered}

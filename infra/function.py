@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra import kube
 from runtime.core.k8s import FunctionWorkloadOptions, function_deployment, function_service
 from runtime.core.models import FunctionDeployment
 
@@ -41,10 +42,20 @@ class Function(pulumi.ComponentResource):
         deployment = function_deployment(spec, namespace=namespace, options=args.options)
         service = function_service(spec, namespace=namespace, options=args.options)
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
-        k8s.apps.v1.Deployment(
-            f"{name}-deployment", metadata=deployment["metadata"], spec=deployment["spec"], opts=child
+        kube.resource(
+            k8s.apps.v1.Deployment,
+            f"{name}-deployment",
+            metadata=deployment["metadata"],
+            spec=deployment["spec"],
+            opts=child,
         )
-        k8s.core.v1.Service(f"{name}-service", metadata=service["metadata"], spec=service["spec"], opts=child)
+        kube.resource(
+            k8s.core.v1.Service,
+            f"{name}-service",
+            metadata=service["metadata"],
+            spec=service["spec"],
+            opts=child,
+        )
         self.name = spec.service
         self.namespace = namespace
         self.url = f"http://{spec.service}.{namespace}.svc:{args.options.watchdog_port}"

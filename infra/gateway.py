@@ -127,17 +127,22 @@ class Gateway(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, depends_on=args.namespaces)
         app_labels = kube.labels("gateway", "gateway")
 
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa", metadata={"name": "gateway", "namespace": ns, "labels": app_labels}, opts=child
+        account = kube.resource(
+            k8s.core.v1.ServiceAccount,
+            f"{name}-sa",
+            metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
+            opts=child,
         )
         for fn_ns in config.function_namespaces:
-            role = k8s.rbac.v1.Role(
+            role = kube.resource(
+                k8s.rbac.v1.Role,
                 f"{name}-role-{fn_ns}",
                 metadata={"name": "pyfaas-gateway", "namespace": fn_ns, "labels": app_labels},
                 rules=PROVIDER_RULES,
                 opts=child,
             )
-            k8s.rbac.v1.RoleBinding(
+            kube.resource(
+                k8s.rbac.v1.RoleBinding,
                 f"{name}-binding-{fn_ns}",
                 metadata={"name": "pyfaas-gateway", "namespace": fn_ns, "labels": app_labels},
                 role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pyfaas-gateway"},
@@ -145,13 +150,15 @@ class Gateway(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[role, account, *args.namespaces]),
             )
         cluster_role_name = f"pyfaas-gateway-{ns}"
-        cluster_role = k8s.rbac.v1.ClusterRole(
+        cluster_role = kube.resource(
+            k8s.rbac.v1.ClusterRole,
             f"{name}-clusterrole",
             metadata={"name": cluster_role_name, "labels": app_labels},
             rules=CLUSTER_RULES,
             opts=child,
         )
-        k8s.rbac.v1.ClusterRoleBinding(
+        kube.resource(
+            k8s.rbac.v1.ClusterRoleBinding,
             f"{name}-clusterbinding",
             metadata={"name": cluster_role_name, "labels": app_labels},
             role_ref={
@@ -171,7 +178,8 @@ class Gateway(pulumi.ComponentResource):
         self.admin_user = config.admin_user
         self.admin_password = pulumi.Output.secret(admin_password)
         self.credentials_secret = "basic-auth"
-        secret = k8s.core.v1.Secret(
+        secret = kube.resource(
+            k8s.core.v1.Secret,
             f"{name}-basic-auth",
             metadata={"name": self.credentials_secret, "namespace": ns, "labels": app_labels},
             type="Opaque",
@@ -204,7 +212,8 @@ class Gateway(pulumi.ComponentResource):
             ],
             termination_grace_seconds=75,
         )
-        k8s.apps.v1.Deployment(
+        kube.resource(
+            k8s.apps.v1.Deployment,
             f"{name}-deployment",
             metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
             spec={
@@ -224,7 +233,8 @@ class Gateway(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[secret, account, *args.namespaces]),
         )
-        k8s.core.v1.Service(
+        kube.resource(
+            k8s.core.v1.Service,
             f"{name}-service",
             metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
             spec=kube.service_body("gateway", {"http": API_PORT, "metrics": METRICS_PORT}),
@@ -236,7 +246,8 @@ class Gateway(pulumi.ComponentResource):
             )
             if config.gateway.node_port is not None:
                 external["ports"][0]["nodePort"] = config.gateway.node_port
-            k8s.core.v1.Service(
+            kube.resource(
+                k8s.core.v1.Service,
                 f"{name}-external",
                 metadata={"name": "gateway-external", "namespace": ns, "labels": app_labels},
                 spec=external,
@@ -247,7 +258,8 @@ class Gateway(pulumi.ComponentResource):
             budget["minAvailable"] = 1
         else:
             budget["maxUnavailable"] = 1  # one replica: never block a node drain
-        k8s.policy.v1.PodDisruptionBudget(
+        kube.resource(
+            k8s.policy.v1.PodDisruptionBudget,
             f"{name}-pdb",
             metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
             spec=budget,

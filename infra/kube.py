@@ -7,8 +7,8 @@ unchanged, so these dicts are also exactly what the tests validate against the K
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from infra.config import ComponentResources
 
@@ -21,6 +21,7 @@ __all__ = [
     "http_probe",
     "labels",
     "pod_spec",
+    "resource",
     "selector",
     "service_body",
 ]
@@ -28,6 +29,8 @@ __all__ = [
 APP_LABEL = "app.kubernetes.io/name"
 PART_OF = "app.kubernetes.io/part-of"
 PART_OF_VALUE = "pyfaas"
+R = TypeVar("R")
+
 CONFIG_HASH = "pyfaas.dev/config-hash"
 """Pod-template annotation that changes with the pod's configuration files, so a change rolls the pods."""
 
@@ -153,3 +156,13 @@ def config_digest(files: Mapping[str, str]) -> str:
     for key in sorted(files):
         digest.update(key.encode() + b"\0" + files[key].encode() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def resource(kind: Callable[..., R], name: str, **fields: Any) -> R:
+    """Register a pulumi-kubernetes resource from camelCase API bodies.
+
+    pulumi-kubernetes passes camelCase keys through unchanged (the tests check what it sends), but its typed
+    dicts spell keys in snake_case; bodies shared with the API path (``runtime.core.k8s``) are camelCase, so
+    they are handed over untyped here, in one place.
+    """
+    return kind(name, **fields)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra import kube
 from runtime.core.k8s import function_namespace
 from runtime.core.models import FunctionNamespace
 
@@ -38,7 +39,8 @@ class Namespaces(pulumi.ComponentResource):
             child = pulumi.ResourceOptions(parent=self)
             control_labels = {"role": "openfaas-system", "access": "openfaas-system", **args.extra_labels}
             self.ready.append(
-                k8s.core.v1.Namespace(
+                kube.resource(
+                    k8s.core.v1.Namespace,
                     f"{name}-{args.control}",
                     metadata={"name": args.control, "labels": control_labels},
                     opts=child,
@@ -49,6 +51,8 @@ class Namespaces(pulumi.ComponentResource):
                     FunctionNamespace(name=namespace, labels={"role": "openfaas-fn", **args.extra_labels})
                 )
                 self.ready.append(
-                    k8s.core.v1.Namespace(f"{name}-{namespace}", metadata=body["metadata"], opts=child)
+                    kube.resource(
+                        k8s.core.v1.Namespace, f"{name}-{namespace}", metadata=body["metadata"], opts=child
+                    )
                 )
         self.register_outputs({"control": self.control, "functions": self.functions})

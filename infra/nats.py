@@ -63,7 +63,8 @@ class Nats(pulumi.ComponentResource):
         config, ns = args.config, args.namespace
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         app_labels = kube.labels("nats", "queue")
-        conf = k8s.core.v1.ConfigMap(
+        conf = kube.resource(
+            k8s.core.v1.ConfigMap,
             f"{name}-config",
             metadata={"name": "nats-config", "namespace": ns, "labels": app_labels},
             data={"nats.conf": nats_conf(config, ns)},
@@ -101,19 +102,22 @@ class Nats(pulumi.ComponentResource):
         }
         if config.storage_class:
             claim["storageClassName"] = config.storage_class
-        headless = k8s.core.v1.Service(
+        headless = kube.resource(
+            k8s.core.v1.Service,
             f"{name}-headless",
             metadata={"name": "nats-headless", "namespace": ns, "labels": app_labels},
             spec={**kube.service_body("nats", ports), "clusterIP": "None", "publishNotReadyAddresses": True},
             opts=child,
         )
-        k8s.core.v1.Service(
+        kube.resource(
+            k8s.core.v1.Service,
             f"{name}-service",
             metadata={"name": "nats", "namespace": ns, "labels": app_labels},
             spec=kube.service_body("nats", {"client": CLIENT_PORT}),
             opts=child,
         )
-        k8s.apps.v1.StatefulSet(
+        kube.resource(
+            k8s.apps.v1.StatefulSet,
             f"{name}-statefulset",
             metadata={"name": "nats", "namespace": ns, "labels": app_labels},
             spec={
@@ -133,7 +137,8 @@ class Nats(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[conf, headless, *args.depends_on]),
         )
         if config.replicas > 1:
-            k8s.policy.v1.PodDisruptionBudget(
+            kube.resource(
+                k8s.policy.v1.PodDisruptionBudget,
                 f"{name}-pdb",
                 metadata={"name": "nats", "namespace": ns, "labels": app_labels},
                 spec={"maxUnavailable": 1, "selector": {"matchLabels": kube.selector("nats")}},

@@ -79,10 +79,7 @@ class Platform(pulumi.ComponentResource):
                 PrometheusArgs(
                     config=config.prometheus,
                     namespace=ns,
-                    scrape_namespaces=config.function_namespaces,
-                    files=prometheus_files(
-                        args.alerts, namespace=ns, scrape_namespaces=config.function_namespaces
-                    ),
+                    files=prometheus_files(args.alerts, namespace=ns),
                     depends_on=ready,
                 ),
                 opts=child,
@@ -96,9 +93,10 @@ class Platform(pulumi.ComponentResource):
                     files=alertmanager_files(
                         args.alerts,
                         gateway_url=gateway_url,
-                        basic_auth=config.gateway.basic_auth,
-                        user=config.admin_user,
-                        password_file=f"{ALERTMANAGER_SECRETS}/basic-auth-password",
+                        user=config.admin_user if config.gateway.basic_auth else None,
+                        password_file=f"{ALERTMANAGER_SECRETS}/basic-auth-password"
+                        if config.gateway.basic_auth
+                        else None,
                     ),
                     credentials_secret=gateway.credentials_secret,
                     depends_on=ready,

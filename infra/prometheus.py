@@ -1,8 +1,8 @@
 """``Prometheus``: scrapes the platform's pods, evaluates the rules from ``alerts/``, notifies AlertManager.
 
 The ConfigMap ``prometheus-config`` carries ``prometheus.yml`` and the rule files rendered from ``alerts/``
-(see :mod:`infra.alerts`). Pod discovery needs read access to pods (and their endpoints) in the control
-namespace and every function namespace: one Role + RoleBinding each, nothing cluster-wide.
+(see :mod:`infra.alerts`). Pod discovery needs read access to pods in the control namespace (where the
+gateway, queue-worker and idler run): one Role + RoleBinding, nothing cluster-wide.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from infra import kube
 from infra.config import PrometheusConfig
+from runtime.core.alerting import CLUSTER_TIMINGS, prom_duration
 
 __all__ = ["DISCOVERY_RULES", "Prometheus", "PrometheusArgs"]
 
@@ -28,7 +29,6 @@ DISCOVERY_RULES = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "
 class PrometheusArgs:
     config: PrometheusConfig
     namespace: str
-    scrape_namespaces: list[str]
     files: dict[str, str]
     """File name → content for the ConfigMap; must contain ``prometheus.yml``."""
     depends_on: list[pulumi.Resource]
@@ -44,17 +44,22 @@ class Prometheus(pulumi.ComponentResource):
         config, ns = args.config, args.namespace
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         app_labels = kube.labels("prometheus", "monitoring")
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa", metadata={"name": "prometheus", "namespace": ns, "labels": app_labels}, opts=child
+        account = kube.resource(
+            k8s.core.v1.ServiceAccount,
+            f"{name}-sa",
+            metadata={"name": "prometheus", "namespace": ns, "labels": app_labels},
+            opts=child,
         )
-        for target in dict.fromkeys([ns, *args.scrape_namespaces]):
-            role = k8s.rbac.v1.Role(
+        for target in [ns]:
+            role = kube.resource(
+                k8s.rbac.v1.Role,
                 f"{name}-role-{target}",
                 metadata={"name": "pyfaas-prometheus", "namespace": target, "labels": app_labels},
                 rules=DISCOVERY_RULES,
                 opts=child,
             )
-            k8s.rbac.v1.RoleBinding(
+            kube.resource(
+                k8s.rbac.v1.RoleBinding,
                 f"{name}-binding-{target}",
                 metadata={"name": "pyfaas-prometheus", "namespace": target, "labels": app_labels},
                 role_ref={
@@ -65,7 +70,8 @@ class Prometheus(pulumi.ComponentResource):
                 subjects=[{"kind": "ServiceAccount", "name": "prometheus", "namespace": ns}],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[role, account, *args.depends_on]),
             )
-        config_map = k8s.core.v1.ConfigMap(
+        config_map = kube.resource(
+            k8s.core.v1.ConfigMap,
             f"{name}-config",
             metadata={"name": "prometheus-config", "namespace": ns, "labels": app_labels},
             data=dict(sorted(args.files.items())),
@@ -78,7 +84,7 @@ class Prometheus(pulumi.ComponentResource):
                 f"--config.file={CONFIG_DIR}/prometheus.yml",
                 "--storage.tsdb.path=/prometheus",
                 f"--storage.tsdb.retention.time={config.retention}",
-                "--web.enable-lifecycle",
+                f"--rules.alert.resend-delay={prom_duration(CLUSTER_TIMINGS.alert_resend_delay)}",
             ],
             resources=config.resources,
             ports={"web": PORT},
@@ -99,7 +105,8 @@ class Prometheus(pulumi.ComponentResource):
             ],
             fs_group=RUN_AS,
         )
-        k8s.apps.v1.Deployment(
+        kube.resource(
+            k8s.apps.v1.Deployment,
             f"{name}-deployment",
             metadata={"name": "prometheus", "namespace": ns, "labels": app_labels},
             spec={
@@ -117,7 +124,8 @@ class Prometheus(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[config_map, account, *args.depends_on]),
         )
-        k8s.core.v1.Service(
+        kube.resource(
+            k8s.core.v1.Service,
             f"{name}-service",
             metadata={"name": "prometheus", "namespace": ns, "labels": app_labels},
             spec=kube.service_body("prometheus", {"web": PORT}),

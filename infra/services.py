@@ -31,8 +31,9 @@ def _deployment(
     depends_on: list[pulumi.Resource],
 ) -> k8s.apps.v1.Deployment:
     app_labels = kube.labels(app, app)
-    pod = kube.pod_spec([container], volumes=volumes, termination_grace_seconds=45)  # type: ignore[list-item]
-    return k8s.apps.v1.Deployment(
+    pod = kube.pod_spec([container], volumes=volumes, termination_grace_seconds=45)
+    return kube.resource(
+        k8s.apps.v1.Deployment,
         f"{name}-deployment",
         metadata={"name": app, "namespace": namespace, "labels": app_labels},
         spec={

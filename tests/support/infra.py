@@ -8,10 +8,10 @@ them back into API bodies (integral floats → ``int``) for schema validation.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 
@@ -20,6 +20,9 @@ from infra.program import run
 
 ROOT = Path(__file__).resolve().parents[2]
 MOCK_PASSWORD = "mock-generated-password-0123456789"
+
+_pulumi_test = cast(Callable[[Callable[[], Any]], Callable[[], None]], pulumi.runtime.test)
+"""``pulumi.runtime.test`` (untyped upstream): runs the body and waits for every outstanding output."""
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["result"] = MOCK_PASSWORD
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
 
 @dataclass
@@ -94,11 +97,13 @@ def render(
     """Run the program with ``config`` (``pyfaas:<key>`` → value) under fresh mocks."""
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="pyfaas", stack="test", preview=False)
-    values = {key: value if isinstance(value, str) else json.dumps(value) for key, value in (config or {}).items()}
+    values = {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in (config or {}).items()
+    }
     rendered = Rendered(resources=mocks.resources)
     holder: dict[str, Platform] = {}
 
-    @pulumi.runtime.test
+    @_pulumi_test
     def program() -> pulumi.Output[Any]:
         platform = run(
             config_values=values,
@@ -124,13 +129,14 @@ def render(
     program()
     platform = holder["platform"]
 
-    @pulumi.runtime.test
+    @_pulumi_test
     def secrets() -> pulumi.Output[Any]:
         def note(is_secret: bool) -> None:
             if is_secret:
                 rendered.secret_outputs.add("adminPassword")
 
-        return pulumi.Output.from_input(platform.admin_password.is_secret()).apply(note)
+        checking: Any = platform.admin_password.is_secret()  # a coroutine; Output.from_input awaits it
+        return pulumi.Output.from_input(checking).apply(note)
 
     secrets()
     return rendered
