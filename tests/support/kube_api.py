@@ -62,6 +62,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EVENT_LOG_SIZE = 5000
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
+POD_TERMINATION_GRACE = "0.3s"
+"""healthcheck_interval given to pods unless their env sets it: serve this long after SIGTERM."""
 
 
 @dataclass(frozen=True)
@@ -926,9 +928,9 @@ class KubeAPIServer:
         env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL") if k in os.environ}
         env["PYTHONPATH"] = str(REPO_ROOT)
         env["TMPDIR"] = str(pod.workdir)
-        # A pod serves healthcheck_interval after SIGTERM so a cluster can drop its endpoint first; here
-        # the slice is updated before the signal, so no wait is needed unless the function asks for one.
-        env["healthcheck_interval"] = "0s"
+        # After SIGTERM the watchdog serves on for healthcheck_interval (default: write_timeout) so that the
+        # endpoint removal reaches every client first, as in a cluster; a short grace keeps tests fast.
+        env["healthcheck_interval"] = POD_TERMINATION_GRACE
         env["metrics_port"] = "0"
         for item in pod.container.get("env") or []:
             env[item["name"]] = item.get("value", "")

@@ -128,3 +128,68 @@ async def test_gateway_deploys_invokes_scales_to_zero_and_back_and_deletes(tmp_p
         assert server.rejected == []
         assert {"Secret", "Deployment", "Service", "Scale"} <= sent_kinds(server)
         assert server.validated >= 5
+
+
+PID_HANDLER = """
+import os
+import time
+
+def handle(event, context):
+    time.sleep(float(event.body.decode() or 0))
+    return {"statusCode": 200, "body": os.environ["VERSION"] + ":" + str(os.getpid())}
+"""
+
+
+async def test_gateway_balances_over_pods_and_a_rolling_update_loses_no_call(tmp_path: Path) -> None:
+    handler = write_handler(tmp_path / "pid", PID_HANDLER)
+    spec: dict[str, Any] = {
+        "service": "pid",
+        "image": "ghcr.io/example/pid:1",
+        "envVars": {"mode": "python", "handler": str(handler), "VERSION": "v1"},
+        "labels": {"com.openfaas.scale.min": "2"},
+    }
+    async with kube_api_server(tmp_path / "api") as server:
+        provider = KubernetesProvider(KubernetesProviderConfig(api_server=server.url))
+        settings = GatewaySettings.from_env({"provider": "kubernetes"})
+        app = create_app(settings, provider, registry=CollectorRegistry())
+        async with serve_app(app) as url, aiohttp.ClientSession(base_url=url) as http:
+
+            async def call(delay: str = "0") -> tuple[int, str]:
+                async with http.post("/function/pid", data=delay.encode()) as response:
+                    return response.status, await response.text()
+
+            async with http.post("/system/functions", json=spec) as response:
+                assert response.status == 202, await response.text()
+            await eventually(lambda: asyncio.sleep(0, ready_pods(server, "pid")), lambda pods: len(pods) == 2)
+            await eventually(lambda: provider.ready_replicas("pid", NS), lambda replicas: len(replicas) == 2)
+
+            # Least in-flight: concurrent slow calls spread over both pods.
+            answers = await asyncio.gather(*(call("0.2") for _ in range(8)))
+            assert {status for status, _ in answers} == {200}
+            assert len({text for _, text in answers}) == 2
+
+            # A rolling update under steady load: every call is answered 200 by v1 or v2, and v2 takes over.
+            stop = asyncio.Event()
+            seen: list[tuple[int, str]] = []
+
+            async def load() -> None:
+                while not stop.is_set():
+                    seen.append(await call())
+
+            workers = [asyncio.create_task(load()) for _ in range(4)]
+            try:
+                updated = {**spec, "envVars": {**spec["envVars"], "VERSION": "v2"}}
+                async with http.put("/system/functions", json=updated) as response:
+                    assert response.status == 202, await response.text()
+                await eventually(
+                    lambda: asyncio.sleep(0, [t for _, t in seen[-8:]]),
+                    lambda recent: len(recent) == 8 and all(t.startswith("v2:") for t in recent),
+                )
+                await eventually(lambda: asyncio.sleep(0, server.pods), lambda pods: len(pods) == 2)
+            finally:
+                stop.set()
+                await asyncio.gather(*workers)
+            failures = [answer for answer in seen if answer[0] != 200]
+            assert not failures, failures[:5]
+            assert {t.split(":")[0] for _, t in seen} == {"v1", "v2"}
+        assert server.rejected == []
