@@ -26,12 +26,16 @@ from runtime.core.settings import Duration, EnvSettings
 
 __all__ = [
     "CALL_ID_PATTERN",
+    "RECOMMENDED_MAX_PAYLOAD",
     "CallbackJob",
     "DeadLetterHeaders",
     "QueueLayout",
     "QueueSettings",
     "is_valid_call_id",
 ]
+
+RECOMMENDED_MAX_PAYLOAD = 4 * 1024 * 1024
+"""``max_payload`` for nats-server so a 1 MiB async body fits after base64 (the server default is 1 MiB)."""
 
 CALL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 """Call ids are NATS subject tokens and KV keys: letters, digits, ``_`` and ``-`` only."""
@@ -65,8 +69,10 @@ class QueueLayout:
     """Seconds a call record is kept after its last update."""
     dead_letter_ttl: float = 7 * 24 * 3600.0
     """Seconds a dead letter is kept unless redriven or purged."""
-    max_message_bytes: int = 2 * 1024 * 1024
-    """Largest stored message (body is base64 in the QueueRequest, so ~4/3 of the body limit)."""
+    max_message_bytes: int = -1
+    """Largest stored message; -1 leaves it to the server's ``max_payload``. The QueueRequest carries the body
+    base64-encoded (OpenFaaS's JSON), so a 1 MiB body needs ``max_payload`` of at least ~1.4 MiB: run
+    nats-server with ``max_payload: 4MB`` (its default is 1 MiB)."""
     duplicate_window: float = 120.0
     """Seconds a ``Nats-Msg-Id`` (the call id) deduplicates a resubmission."""
 

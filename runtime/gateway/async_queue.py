@@ -67,6 +67,10 @@ class AsyncQueue:
             raise QueueUnavailable("the async queue (NATS JetStream) is unavailable", retry_after=2.0)
         return self.js, self.kv
 
+    def max_payload(self) -> int:
+        """The connected server's ``max_payload`` (bytes per message)."""
+        return self.nc.max_payload if self.nc is not None else 1024 * 1024
+
     async def _connect(self) -> None:
         nc: NATS | None = None
         while nc is None:

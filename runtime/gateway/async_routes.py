@@ -143,10 +143,17 @@ async def submit_call(request: web.Request) -> web.Response:
         CallbackUrl=callback,
     )
     layout = queue.layout
+    payload = json.dumps(queued.wire(), separators=(",", ":")).encode()
+    if len(payload) > queue.max_payload():
+        raise PayloadTooLarge(
+            f"request too large for the queue: {len(payload)} bytes encoded, NATS max_payload is "
+            f"{queue.max_payload()} (raise max_payload in nats-server, or lower async_max_body_bytes)",
+            field="body",
+        )
     try:
         await js.publish(
             layout.call_subject(name, namespace),
-            json.dumps(queued.wire(), separators=(",", ":")).encode(),
+            payload,
             timeout=settings.async_publish_timeout,
             stream=layout.calls_stream,
             headers={"Nats-Msg-Id": call_id},

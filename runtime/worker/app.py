@@ -57,7 +57,8 @@ class Worker:
             self._nc = await connect(settings.nats_servers(), name="pyfaas-worker", stop=self.stop)
             if self._nc is None:
                 return
-            js = self._nc.jetstream(timeout=5.0)
+            nc = self._nc
+            js = nc.jetstream(timeout=5.0)
             while True:
                 try:
                     kv = await ensure_layout(js, layout)
@@ -79,6 +80,7 @@ class Worker:
                     metrics=self.metrics,
                     stop=self.stop,
                     record_patience=max(60.0, settings.ack_wait),
+                    max_payload=lambda: nc.max_payload,
                 )
                 self.consumer = CallConsumer(
                     js=js,

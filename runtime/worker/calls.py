@@ -79,6 +79,7 @@ class CallProcessor:
         metrics: WorkerMetrics,
         stop: asyncio.Event,
         record_patience: float,
+        max_payload: Callable[[], int] = lambda: 1024 * 1024,
     ) -> None:
         self._js = js
         self._layout = layout
@@ -88,6 +89,7 @@ class CallProcessor:
         self._metrics = metrics
         self._stop = stop
         self._record_patience = record_patience
+        self._max_payload = max_payload
         self.counters = Counters()
 
     async def process(self, msg: Msg, *, name: str, namespace: str) -> Settlement:
@@ -196,6 +198,7 @@ class CallProcessor:
                 attempts=attempt,
                 durationSeconds=result.duration,
             )
+            job = _fit(job, self._max_payload())
             await self._durably(lambda: self._publish_callback(job, name, namespace, msg))
         state: CallState = outcome.value  # type: ignore[assignment]
         final = base.model_copy(
@@ -268,3 +271,17 @@ def _response_headers(result: CallResult) -> dict[str, list[str]]:
             continue
         headers.setdefault(key, []).append(value)
     return headers
+
+
+TRUNCATED_HEADER = "X-Pyfaas-Body-Truncated"
+
+
+def _fit(job: CallbackJob, max_payload: int) -> CallbackJob:
+    """A response too large for one NATS message is cut to fit; the callback says so and how long it was."""
+    size = len(job.model_dump_json())
+    if size <= max_payload:
+        return job
+    # base64 grows the body by 4/3; keep a margin for the headers and the other fields
+    keep = max(0, (max_payload - (size - len(job.body) * 4 // 3) - 4096) * 3 // 4)
+    headers = {**job.headers, TRUNCATED_HEADER: [str(len(job.body))]}
+    return job.model_copy(update={"body": job.body[:keep], "headers": headers})

@@ -73,6 +73,7 @@ class FakeGateway:
             "path": request.match_info.get("path", ""),
             "query": request.query_string,
             "body": body.decode(errors="replace"),
+            "size": str(len(body)),
             "user_agent": request.headers.get("User-Agent", ""),
             "x_custom": request.headers.get("X-Custom", ""),
         }

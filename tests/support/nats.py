@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from runtime.core.queue_layout import RECOMMENDED_MAX_PAYLOAD
+
 __all__ = ["NatsServer", "nats_binary", "nats_server"]
 
 _LISTENING = re.compile(r"Listening for client connections on [^:\s]+:(\d+)")
@@ -40,9 +42,13 @@ def nats_binary() -> str:
 class NatsServer:
     """One nats-server process with JetStream; ``url`` is valid after :meth:`start`."""
 
-    def __init__(self, store_dir: Path, *, port: int = -1) -> None:
+    def __init__(
+        self, store_dir: Path, *, port: int = -1, max_payload: int = RECOMMENDED_MAX_PAYLOAD
+    ) -> None:
         self.store_dir = store_dir
         self.port = port
+        self.max_payload = max_payload
+        """Bytes per message: 4 MiB as pyfaas runs NATS, so a 1 MiB async body fits (the default is 1 MiB)."""
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = store_dir / "nats.log"
         self.starts = 0
@@ -55,10 +61,14 @@ class NatsServer:
         self.starts += 1
         log_path = self.store_dir / f"nats-{self.starts}.log"
         self.log_path = log_path
+        config = self.store_dir / "nats.conf"
+        config.write_text(f"max_payload: {self.max_payload}\n")
         log = log_path.open("wb")
         self.process = subprocess.Popen(
             [
                 nats_binary(),
+                "-c",
+                str(config),
                 "-js",
                 "-a",
                 "127.0.0.1",

@@ -33,9 +33,7 @@ async def _provider(tmp_path: Path) -> LocalProvider:
         ("down", {"com.openfaas.retry.attempts": "2", "com.openfaas.retry.min_wait": "10ms"}),
     ):
         await provider.deploy(
-            FunctionDeployment(
-                service=name, image="local", envProcess="cat", labels=ZERO, annotations=notes
-            )
+            FunctionDeployment(service=name, image="local", envProcess="cat", labels=ZERO, annotations=notes)
         )
     return provider
 
@@ -210,3 +208,41 @@ async def test_dead_letters_list_inspect_redrive_purge(
     purged = await (await client.delete("/system/async/dead-letters")).json()
     assert purged["purged"] == 2
     assert (await (await client.get("/system/async/dead-letters")).json())["count"] == 0
+
+
+async def test_default_body_limit_fits_through_the_queue(
+    queue: Queue, nats_server: NatsServer, gateway: FakeGateway, start_worker: WorkerFactory, tmp_path: Path
+) -> None:
+    provider = await _provider(tmp_path)
+    client = await _client(provider, {"nats_url": nats_server.url})  # default async_max_body_bytes: 1 MiB
+    try:
+        await asyncio.wait_for(client.app[ASYNC_QUEUE].ready.wait(), 10)
+        body = bytes(range(256)) * 4096  # exactly 1 MiB
+        response = await client.post("/async-function/echo", data=body)
+        assert response.status == 202, await response.text()
+        call_id = response.headers["X-Call-Id"]
+        assert (await client.post("/async-function/echo", data=body + b"x")).status == 413
+        await start_worker()
+        await until(lambda: call_id in gateway.last_request, what="the large call")
+        assert gateway.last_request[call_id]["size"] == str(len(body))
+    finally:
+        await client.close()
+        await provider.close()
+
+
+async def test_message_above_nats_max_payload_is_413_not_503(tmp_path: Path) -> None:
+    (tmp_path / "small-nats").mkdir()
+    server = NatsServer(tmp_path / "small-nats", max_payload=64 * 1024)
+    server.start()
+    provider = await _provider(tmp_path)
+    client = await _client(provider, {"nats_url": server.url})
+    try:
+        await asyncio.wait_for(client.app[ASYNC_QUEUE].ready.wait(), 10)
+        response = await client.post("/async-function/echo", data=b"x" * 100_000)
+        assert response.status == 413
+        body = await response.json()
+        assert body["field"] == "body" and "max_payload" in body["error"]
+    finally:
+        server.kill()
+        await client.close()
+        await provider.close()
