@@ -170,3 +170,16 @@ def test_callback_job_round_trip() -> None:
         callId="c", function="f", namespace="n", url="http://x/cb", status=200, body=b"\x00\xffbin"
     )
     assert CallbackJob.model_validate_json(job.model_dump_json()) == job
+
+
+def test_oversize_callback_body_is_cut_to_fit() -> None:
+    from runtime.worker.calls import TRUNCATED_HEADER, _fit
+
+    job = CallbackJob(
+        callId="c", function="f", namespace="n", url="http://x/cb", status=200, body=b"y" * 200_000
+    )
+    assert _fit(job, 1_000_000) is job
+    cut = _fit(job, 64 * 1024)
+    assert len(cut.model_dump_json()) <= 64 * 1024
+    assert cut.headers[TRUNCATED_HEADER] == ["200000"]
+    assert cut.body == b"y" * len(cut.body) and len(cut.body) > 30_000
