@@ -224,6 +224,7 @@ def main() -> int:
         print("wrk is not installed (Debian package wrk)", file=sys.stderr)
         return 1
 
+    load_at_start = os.getloadavg()[0]
     python = sys.executable
     work = Path(tempfile.mkdtemp(prefix="pyfaas-bench-gw-"))
     handler = work / "function"
@@ -295,7 +296,8 @@ def main() -> int:
             for key in ("a", "b", "c"):
                 results[(key, connections)] = wrk(urls[key], connections, args.duration)
 
-        print(f"gateway benchmark: {args.duration}s per run, wrk, handler returns a 20-byte text body\n")
+        print(f"gateway benchmark: {args.duration}s per run, wrk, handler returns a 20-byte text body")
+        print(f"1-minute load average: {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} now\n")
         print(f"{'server':40} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
         for (key, connections), result in results.items():
             figures = f"{result.rps:>10.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f}"
