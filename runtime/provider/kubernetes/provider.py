@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -57,7 +58,12 @@ from runtime.core.models import (
     Secret,
     VersionInfo,
 )
-from runtime.core.names import validate_function_name, validate_namespace, validate_secret_name
+from runtime.core.names import (
+    DNS1123_LABEL,
+    validate_function_name,
+    validate_namespace,
+    validate_secret_name,
+)
 from runtime.provider.base import LogRequest, Replica, ReplicaListener
 from runtime.provider.kubernetes.config import KubernetesProviderConfig, kube_config
 from runtime.provider.kubernetes.endpoints import EndpointCache
@@ -77,6 +83,8 @@ MANAGED_SECRET_VALUES = ("pyfaas", "openfaas")
 SYSTEM_NAMESPACE_LABELS = ("kubernetes.io/metadata.name", LABEL_FUNCTION_NAMESPACE)
 """Namespace labels that are ours or the API server's, not the user's; hidden from FunctionNamespace."""
 _UPDATE_ATTEMPTS = 5
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+"""Object names the API can hold (Deployments); anything else is absent without asking."""
 
 
 def _version() -> VersionInfo:
@@ -234,6 +242,8 @@ class KubernetesProvider:
     async def _is_function_namespace(self, namespace: str) -> bool:
         if namespace in self._function_namespaces:
             return True
+        if len(namespace) > 63 or not DNS1123_LABEL.match(namespace):
+            return False  # never put an arbitrary string into an API path
         try:
             with api_errors(f"reading namespace {namespace}", not_found=NamespaceNotFound):
                 body = (await self.client.get(Namespace, namespace)).to_dict()
@@ -335,6 +345,8 @@ class KubernetesProvider:
 
     async def _read_function(self, name: str, namespace: str) -> dict[str, Any]:
         missing = f"function {name!r} not found in namespace {namespace!r}"
+        if len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
+            raise FunctionNotFound(missing, field="name")
         with api_errors(f"reading function {name}.{namespace}", not_found=FunctionNotFound, field="name"):
             body = (await self.client.get(Deployment, name, namespace=namespace)).to_dict()
         if not _is_function(body):
@@ -490,10 +502,9 @@ class KubernetesProvider:
         if replicas < 0:
             raise ValidationFailed("replicas must not be negative", field="replicas")
         namespace = namespace or self.default_namespace
-        if not await self._is_function_namespace(namespace):
-            raise FunctionNotFound(
-                f"function {name!r} not found in namespace {namespace!r}", field="serviceName"
-            )
+        missing = f"function {name!r} not found in namespace {namespace!r}"
+        if not DNS1123_SUBDOMAIN.match(name) or not await self._is_function_namespace(namespace):
+            raise FunctionNotFound(missing, field="serviceName")
         scale = Deployment.Scale(
             metadata=ObjectMeta(name=name, namespace=namespace), spec=ScaleSpec(replicas=replicas)
         )
@@ -544,6 +555,7 @@ class KubernetesProvider:
 
     async def delete_secret(self, name: str, namespace: str) -> None:
         namespace = namespace or self.default_namespace
+        validate_secret_name(name, "name")
         if not await self._is_function_namespace(namespace):
             raise SecretNotFound(f"secret {name!r} not found", field="name")
         await self._managed_secret(name, namespace)

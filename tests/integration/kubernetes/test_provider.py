@@ -298,3 +298,18 @@ async def test_a_deployment_that_is_not_a_function_is_neither_listed_nor_overwri
     with pytest.raises(FunctionExists):
         await provider.deploy(fn("db"))
     assert deployment(virtual, "db")["spec"]["template"]["spec"]["containers"][0]["image"] == "postgres:16"
+
+
+async def test_names_that_cannot_be_objects_never_reach_the_api(virtual: KubeStack) -> None:
+    provider, server = virtual.provider, virtual.server
+    before = len(server.received)
+    for name, namespace in (("../../namespaces", NS), ("fn", "../x"), ("Fn_Upper", NS), ("fn", "a/b")):
+        with pytest.raises(FunctionNotFound):
+            await provider.ready_replicas(name, namespace)
+        with pytest.raises(FunctionNotFound):
+            await provider.get_function(name, namespace)
+        with pytest.raises(FunctionNotFound):
+            await provider.scale(name, namespace, 1)
+        with pytest.raises(FunctionNotFound):
+            await provider.delete(name, namespace)
+    assert len(server.received) == before
