@@ -9,6 +9,7 @@ Reading a small file and, once the port is known, a raw HTTP/1.1 probe keep each
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -32,6 +33,11 @@ def _read_port(port_file: Path) -> int | None:
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
+def _healthy_marker(lock_file: Path | None) -> bool:
+    # A stat of a local file: cheaper than handing it to a thread.
+    return lock_file is None or os.path.exists(lock_file)
+
+
 async def probe_health(port: int) -> bool:
     """True if ``GET /_/health`` on 127.0.0.1:port answers 200."""
     try:
@@ -48,8 +54,14 @@ async def probe_health(port: int) -> bool:
     return len(parts) >= 2 and parts[1] == b"200"
 
 
-async def wait_ready(*, port_file: Path, exited: asyncio.Future[int | None], within: float) -> int:
-    """Return the replica's port once it is healthy; raise ``NotReady`` if it exits or times out."""
+async def wait_ready(
+    *, port_file: Path, lock_file: Path | None, exited: asyncio.Future[int | None], within: float
+) -> int:
+    """Return the replica's port once it is healthy; raise ``NotReady`` if it exits or times out.
+
+    ``lock_file`` (None when the function suppresses it) appears when the watchdog turns healthy: probing
+    only after it exists keeps a starting replica from being slowed down by probes it must answer 503.
+    """
     started = time.monotonic()
     deadline = started + within
     delay = _FAST_DELAY
@@ -59,7 +71,7 @@ async def wait_ready(*, port_file: Path, exited: asyncio.Future[int | None], wit
             raise NotReady(f"exited with code {exited.result()} before becoming ready")
         if port is None:
             port = _read_port(port_file)
-        if port is not None and await probe_health(port):
+        if port is not None and _healthy_marker(lock_file) and await probe_health(port):
             return port
         if time.monotonic() >= deadline:
             raise NotReady(f"not ready within {within:g}s")

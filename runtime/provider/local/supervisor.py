@@ -344,6 +344,7 @@ class FunctionSupervisor:
         waiter = asyncio.ensure_future(
             wait_ready(
                 port_file=self.run_dir / f"{handle.id}.port",
+                lock_file=None if _suppresses_lock(handle.spec) else self.run_dir / f"{handle.id}.lock",
                 exited=exited,
                 within=self._ctx.config.ready_timeout,
             )
@@ -414,6 +415,10 @@ class FunctionSupervisor:
         # Not fsynced: it is only a hint for cleaning up after a crash of the provider itself.
         with contextlib.suppress(OSError):
             path.write_text(f"{record.pid} {record.start_time}\n")
+
+
+def _suppresses_lock(spec: FunctionDeployment) -> bool:
+    return (spec.envVars or {}).get("suppress_lock", "").strip().lower() in ("true", "1")
 
 
 def read_pid_record(path: Path) -> ProcessRecord | None:
