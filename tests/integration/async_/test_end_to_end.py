@@ -146,3 +146,26 @@ async def test_dead_letter_end_to_end_then_redrive_succeeds(
 async def test_unknown_function_is_404_at_submission(stack: Stack) -> None:
     async with stack.session.post("/async-function/missing", data=b"x") as response:
         assert response.status == 404
+
+
+async def test_async_system_routes_need_auth(queue: Queue, nats_server: NatsServer, tmp_path: Path) -> None:
+    settings = AsyncSettings.from_env({"nats_url": nats_server.url})
+
+    def extension(app: web.Application) -> None:
+        setup_async(app, settings)
+
+    async with running_gateway(tmp_path / "state", auth=True, extensions=[extension]) as gateway:
+        await asyncio.wait_for(gateway.app[ASYNC_QUEUE].ready.wait(), 10)
+        async with aiohttp.ClientSession(gateway.url) as anonymous:
+            for method, path in (
+                ("GET", "/system/async/some-call"),
+                ("GET", "/system/async/dead-letters"),
+                ("POST", "/system/async/dead-letters/some-call/redrive"),
+                ("DELETE", "/system/async/dead-letters"),
+            ):
+                async with anonymous.request(method, path) as response:
+                    assert response.status == 401, path
+            async with anonymous.post("/async-function/missing", data=b"x") as response:
+                assert response.status == 404  # submission is open, as /function/ is
+        async with gateway.session() as session, session.get("/system/async/some-call") as response:
+            assert response.status == 404
