@@ -49,7 +49,7 @@ def build_provider(settings: GatewaySettings, environ: Mapping[str, str]) -> Pro
         from runtime.provider.kubernetes import KubernetesProvider, KubernetesProviderSettings
 
         kube = KubernetesProviderSettings.from_env(environ)
-        return KubernetesProvider(kube.config())  # type: ignore[no-any-return, unused-ignore]
+        return KubernetesProvider(kube.config())
     from runtime.provider.local import LocalProvider, LocalProviderConfig
 
     return LocalProvider(

@@ -1,0 +1,50 @@
+"""The gateway process's composition: provider choice and optional extensions from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.core.errors import ConfigError
+from runtime.gateway.__main__ import build_extensions, build_provider
+from runtime.gateway.settings import GatewaySettings
+from runtime.provider.local import LocalProvider
+from runtime.provider.remote import RemoteProvider
+
+
+def test_local_provider_by_default(tmp_path: Path) -> None:
+    env = {"state_dir": str(tmp_path), "function_namespace": "team-x"}
+    provider = build_provider(GatewaySettings.from_env(env), env)
+    assert isinstance(provider, LocalProvider)
+    assert provider.default_namespace == "team-x"
+
+
+def test_remote_provider_when_a_provider_url_is_given(tmp_path: Path) -> None:
+    (tmp_path / "basic-auth-user").write_text("admin")
+    (tmp_path / "basic-auth-password").write_text("pw")
+    env = {
+        "functions_provider_url": "http://127.0.0.1:8081/",
+        "basic_auth": "true",
+        "secret_mount_path": str(tmp_path),
+    }
+    provider = build_provider(GatewaySettings.from_env(env), env)
+    assert isinstance(provider, RemoteProvider)
+    assert provider.base_url == "http://127.0.0.1:8081"
+
+
+def test_kubernetes_provider_is_imported_only_when_chosen() -> None:
+    env = {"provider": "kubernetes", "kube_api_server": "http://127.0.0.1:1"}
+    provider = build_provider(GatewaySettings.from_env(env), env)
+    assert type(provider).__name__ == "KubernetesProvider"
+
+
+def test_missing_auth_files_are_a_config_error(tmp_path: Path) -> None:
+    env = {"functions_provider_url": "http://p/", "basic_auth": "true", "secret_mount_path": str(tmp_path)}
+    with pytest.raises(ConfigError):
+        build_provider(GatewaySettings.from_env(env), env)
+
+
+def test_async_routes_only_with_nats() -> None:
+    assert build_extensions({}) == []
+    assert len(build_extensions({"faas_nats_address": "127.0.0.1", "faas_nats_port": "4222"})) == 1
