@@ -1,7 +1,8 @@
 """The scaling controller: one reconcile loop for scale to zero and target tracking.
 
-Every ``reconcile_interval``: list the functions through the gateway's API (every namespace), sample the load
-(:mod:`runtime.idler.load`), then per function:
+Every ``reconcile_interval`` (and at the moment an idle function's zero-duration ends, so the duration is
+kept to within one load sample rather than one round): list the functions through the gateway's API (every
+namespace), sample the load (:mod:`runtime.idler.load`), then per function:
 
 1. at zero replicas: nothing (the gateway wakes it on the next call);
 2. ``com.openfaas.scale.zero=true`` and idle for ``com.openfaas.scale.zero-duration`` (default
@@ -40,6 +41,7 @@ __all__ = ["Action", "Controller"]
 log = logging.getLogger("runtime.idler")
 
 Reason = Literal["idle", "up", "down"]
+_MIN_PAUSE = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,9 @@ class Controller:
         self._activity = ActivityTracker()
         self._stabiliser = Stabiliser(settings.scale_down_window)
         self._dry_run_logged: dict[str, tuple[int, Reason]] = {}
+        self._next_due: float | None = None
+        """When the earliest idle function reaches its zero-duration (the loop wakes then, not a round
+        later, so scale to zero keeps to the duration within one load sample)."""
         metrics.dry_run.set(1 if settings.dry_run else 0)
 
     # loop ------------------------------------------------------------------------------------------
@@ -99,7 +104,10 @@ class Controller:
                 self._metrics.reconcile_errors.inc()
                 message = exc.message if isinstance(exc, PyfaasError) else repr(exc)
                 log.warning("reconcile failed: %s", message)
-            pause = max(0.0, self._settings.reconcile_interval - (self._clock() - started))
+            now = self._clock()
+            pause = max(0.0, self._settings.reconcile_interval - (now - started))
+            if self._next_due is not None:
+                pause = min(pause, max(_MIN_PAUSE, self._next_due - now))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=pause)
 
@@ -115,6 +123,7 @@ class Controller:
             self._stabiliser.forget_except(present)
             self._metrics.forget_except(present)
             actions = []
+            self._next_due = None
             for namespace, status in functions:
                 action = self._decide(namespace, status, loads, now)
                 if action is not None:
@@ -168,6 +177,9 @@ class Controller:
             log.debug("%s idle %.1fs of %.1fs (busy=%s)", function_name, idle, limit, load.busy)
             if idle >= limit and not load.busy:
                 return Action(status.name, namespace, current, 0, "idle")
+            if function_name in loads:  # without data the idle clock does not run: nothing is due
+                due = now + max(0.0, limit - idle)
+                self._next_due = due if self._next_due is None else min(self._next_due, due)
         if not self._settings.target_tracking or policy.scale_type not in ("rps", "capacity"):
             return None
         value = load.rps if policy.scale_type == "rps" else load.inflight

@@ -140,6 +140,26 @@ async def test_sleep_between_rounds_ends_when_stopped() -> None:
     assert time.monotonic() - began < 1.0
 
 
+async def test_the_loop_wakes_when_an_idle_duration_ends_not_a_round_later() -> None:
+    provider = MemoryProvider()
+    loads = Loads()
+    settings = IdlerSettings.from_env({"reconcile_interval": "1h"})
+    controller = Controller(settings, provider, loads, IdlerMetrics(CollectorRegistry()))
+    deploy(provider, "fn", {LABEL_SCALE_ZERO: "true", LABEL_SCALE_ZERO_DURATION: "300ms"})
+    loads.loads = {f"fn.{NS}": FunctionLoad(started=1)}
+    stop = asyncio.Event()
+    began = time.monotonic()
+    task = asyncio.create_task(controller.run(stop))
+    try:
+        while replicas(provider, "fn") != 0:
+            assert time.monotonic() - began < 5.0, "not scaled to zero at its duration"
+            await asyncio.sleep(0.01)
+        assert time.monotonic() - began >= 0.3
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 2)
+
+
 def tracked(target: str = "5", scale_type: str = "rps", **extra: str) -> dict[str, str]:
     return {
         LABEL_SCALE_TYPE: scale_type,
