@@ -1,13 +1,16 @@
 """``python`` mode: the handler is imported once and called in the watchdog process.
 
 ``async def handle`` runs on the event loop; a plain ``def handle`` runs in a bounded thread pool so a slow
-handler never blocks the loop. ``exec_timeout`` answers 504 when passed (a sync handler's thread cannot be
-stopped and finishes in the background). A handler exception answers 500; the traceback goes to the log.
+handler never blocks the loop (``python_inline=auto`` lets a handler that proves CPU-trivial run on the
+loop instead; see ``runtime.watchdog.inline_policy``). ``exec_timeout`` answers 504 when passed (a sync
+handler's thread cannot be stopped and finishes in the background). A handler exception answers 500; the
+traceback goes to the log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import traceback
 from collections import deque
 from typing import Any
@@ -18,6 +21,7 @@ from multidict import CIMultiDictProxy, MultiMapping
 
 from runtime.watchdog.handler_pool import HandlerPool
 from runtime.watchdog.httputil import INTERNAL_HEADER, plain, read_body
+from runtime.watchdog.inline_policy import InlinePolicy
 from runtime.watchdog.python_loader import LoadedHandler, load_handler
 from runtime.watchdog.python_mapping import map_classic, map_http
 from runtime.watchdog.runner import RunnerContext, StartupFailed
@@ -67,6 +71,7 @@ class PythonRunner:
         # Sync calls share one timeout, so their deadlines arrive in order: one timer serves them all.
         self._deadlines: deque[tuple[float, asyncio.Future[Any]]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self._policy: InlinePolicy | None = None
 
     async def start(self) -> None:
         try:
@@ -76,6 +81,8 @@ class PythonRunner:
         self._loop = asyncio.get_running_loop()
         if not self._handler.is_async:
             self._pool = HandlerPool(self._loop, self._settings.python_workers)
+            if self._settings.python_inline == "auto":
+                self._policy = InlinePolicy(self._sink)
 
     async def ready(self) -> None:
         return None
@@ -98,9 +105,15 @@ class PythonRunner:
             if handler.is_async:
                 async with asyncio.timeout(self._timeout):
                     result = await handler.function(*args)
+            elif self._policy is not None and self._policy.inline:
+                called = time.perf_counter()
+                try:
+                    result = handler.function(*args)
+                finally:
+                    self._policy.inline_call(time.perf_counter() - called)
             else:
                 assert self._pool is not None
-                future = self._pool.submit(handler.function, *args)
+                future = self._pool.submit(self._pooled, *args)
                 if self._timeout:
                     self._deadlines.append((self._loop.time() + self._timeout, future))
                     if self._timer is None:
@@ -126,6 +139,17 @@ class PythonRunner:
             self._sink.line("cannot turn the handler's result into a response:\n" + traceback.format_exc())
             return plain(500, "Internal Server Error\n")
         return web.Response(status=mapped.status, body=mapped.body, headers=mapped.headers)
+
+    def _pooled(self, *args: Any) -> Any:
+        """The handler call as run on a pool thread (timed when ``python_inline=auto``)."""
+        assert self._handler is not None
+        if self._policy is None:
+            return self._handler.function(*args)
+        called = time.perf_counter()
+        try:
+            return self._handler.function(*args)
+        finally:
+            self._policy.pooled_call(time.perf_counter() - called)
 
     def _arm_timer(self) -> None:
         assert self._loop is not None

@@ -259,3 +259,24 @@ def test_exec_timeout_answers_504(tmp_path: Path, watchdog_factory: Factory) -> 
     fn = write_handler(tmp_path / "async", source)
     watchdog = watchdog_factory({"mode": "python", "handler": str(fn), "exec_timeout": "0.3s"})
     assert httpx.get(watchdog.url, timeout=10).status_code == 504
+
+
+def test_python_inline_auto_promotes_and_demotes(tmp_path: Path, watchdog_factory: Factory) -> None:
+    source = (
+        "import threading, time\n\n"
+        "def handle(event, context):\n"
+        "    if event.path == '/slow':\n"
+        "        time.sleep(0.01)\n"
+        "    return threading.current_thread().name\n"
+    )
+    fn = write_handler(tmp_path / "fn", source)
+    watchdog = watchdog_factory({"mode": "python", "handler": str(fn), "python_inline": "auto"})
+    with httpx.Client(base_url=watchdog.url, timeout=5) as client:
+        assert client.get("/").text.startswith("handler-")
+        for _ in range(2100):
+            client.get("/")
+        assert client.get("/").text == "MainThread"
+        assert client.get("/slow").text == "MainThread"  # this call is what demotes
+        assert client.get("/").text.startswith("handler-")
+    log = watchdog.log()
+    assert "now called on the event loop" in log and "back to the thread pool (demotion 1/3)" in log
