@@ -141,7 +141,9 @@ def main() -> int:
     log = work / "servers.log"
     flask_script = str(REPO / "bench" / "python3_http_flask.py")
 
-    flask_port, python_port, http_port, fork_port, upstream_port, empty_port = (free_port() for _ in range(6))
+    flask_port, python_port, inline_port, http_port, fork_port, upstream_port, empty_port = (
+        free_port() for _ in range(7)
+    )
     processes: list[subprocess.Popen[bytes]] = []
     try:
         processes.append(start([python, flask_script, str(fn), str(flask_port)], dict(os.environ), log))
@@ -149,6 +151,17 @@ def main() -> int:
             start(
                 [python, "-m", "runtime.watchdog"],
                 watchdog_env({"mode": "python", "handler": str(fn), "port": str(python_port)}, work, "b"),
+                log,
+            )
+        )
+        processes.append(
+            start(
+                [python, "-m", "runtime.watchdog"],
+                watchdog_env(
+                    {"mode": "python", "handler": str(fn), "port": str(inline_port), "python_inline": "auto"},
+                    work,
+                    "b2",
+                ),
                 log,
             )
         )
@@ -184,6 +197,7 @@ def main() -> int:
         urls = {
             "a": f"http://127.0.0.1:{flask_port}/",
             "b": f"http://127.0.0.1:{python_port}/",
+            "b2": f"http://127.0.0.1:{inline_port}/",
             "c": f"http://127.0.0.1:{http_port}/",
             "d": f"http://127.0.0.1:{fork_port}/",
         }
@@ -192,15 +206,16 @@ def main() -> int:
         labels = {
             "a": "Flask + waitress (python3-http)",
             "b": "pyfaas python mode",
+            "b2": "pyfaas python mode, python_inline=auto",
             "c": "pyfaas http mode -> Flask",
             "d": "pyfaas fork mode (cat)",
         }
         samples: dict[tuple[str, int], list[Result]] = {}
-        plan = [("a", 1), ("b", 1), ("c", 1), ("a", 50), ("b", 50), ("c", 50)]
+        plan = [("a", 1), ("b", 1), ("b2", 1), ("c", 1), ("a", 50), ("b", 50), ("b2", 50), ("c", 50)]
         if not args.skip_fork:
             plan += [("d", 1), ("d", 4), ("d", 50)]
         for key, _ in plan:
-            wrk(urls[key], 4, 1.0)  # warm-up
+            wrk(urls[key], 4, 1.0)  # warm-up (also promotes b2's handler to inline calls)
         for _ in range(args.rounds):
             for key, connections in plan:
                 samples.setdefault((key, connections), []).append(wrk(urls[key], connections, args.duration))
@@ -223,15 +238,16 @@ def main() -> int:
         f"\nwatchdog benchmark: {os.cpu_count()} CPUs, wrk {args.duration}s per run, median of {args.rounds} "
         f"rounds, load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"{'server':36} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'server':40} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
     for (key, connections), result in results.items():
-        row = f"{labels[key]:36} {connections:>5} {result.rps:>9.0f}"
+        row = f"{labels[key]:40} {connections:>5} {result.rps:>9.0f}"
         print(f"{row} {result.p50_ms:>8.3f} {result.p99_ms:>8.2f}")
     for connections in (1, 50):
-        a, b, c = (results[key, connections] for key in "abc")
+        a, b, b2, c = (results[key, connections] for key in ("a", "b", "b2", "c"))
         print(
-            f"c={connections:<3} b/a req/s {b.rps / a.rps:5.2f}   c/a req/s {c.rps / a.rps:5.2f}   "
-            f"p99 b {b.p99_ms:.2f} ms vs a {a.p99_ms:.2f} ms"
+            f"c={connections:<3} b/a req/s {b.rps / a.rps:5.2f}  (inline {b2.rps / a.rps:5.2f})   "
+            f"c/a req/s {c.rps / a.rps:5.2f}   p99 a {a.p99_ms:.2f} ms, b {b.p99_ms:.2f} ms, "
+            f"inline {b2.p99_ms:.2f} ms"
         )
     print(f"python-mode watchdog RSS with an empty handler: {empty_rss:.1f} MB")
     shutil.rmtree(work, ignore_errors=True)
