@@ -567,7 +567,13 @@ class KubeAPIServer:
         return _json(body)
 
     async def _watch(self, request: web.Request, kind: Kind, namespace: str | None) -> web.StreamResponse:
-        self.received.append((request.method, request.path + "?watch", None))
+        self.received.append(
+            (
+                request.method,
+                f"{request.path}?watch&resourceVersion={request.query.get('resourceVersion', '')}",
+                None,
+            )
+        )
         matches = self._selected(request, kind, namespace)
         since_text = request.query.get("resourceVersion", "")
         timeout = float(request.query.get("timeoutSeconds", "1800"))
@@ -578,11 +584,11 @@ class KubeAPIServer:
                 if (namespace is None or ns == namespace) and matches(_labels(obj)):
                     initial.append({"type": "ADDED", "object": copy.deepcopy(obj)})
         else:
-            since = int(since_text)
-            if since < self._oldest_rv:
-                raise APIError(410, "Expired", f"too old resource version: {since} ({self._oldest_rv})")
+            start = int(since_text)
+            if start < self._oldest_rv:
+                raise APIError(410, "Expired", f"too old resource version: {start} ({self._oldest_rv})")
             for rv, _plural, change, obj in self._events:
-                if rv > since and self._watched(watcher, kind, obj):
+                if rv > start and self._watched(watcher, kind, obj):
                     initial.append({"type": change, "object": obj})
         self._watchers.append(watcher)
         response = web.StreamResponse(headers={"Content-Type": "application/json"})

@@ -313,3 +313,23 @@ async def test_names_that_cannot_be_objects_never_reach_the_api(virtual: KubeSta
         with pytest.raises(FunctionNotFound):
             await provider.delete(name, namespace)
     assert len(server.received) == before
+
+
+async def test_a_watch_the_server_ends_resumes_from_its_last_version(tmp_path: Path) -> None:
+    async with kube_stack(tmp_path, run_pods=False, watch_server_timeout=1) as stack:
+        provider, server = stack.provider, stack.server
+        await provider.deploy(fn())
+        await ready(provider, "fn", 1)
+
+        def watches() -> list[str]:
+            return [path for _, path, _ in server.received if "endpointslices?watch" in path]
+
+        before = len(watches())
+        await asyncio.sleep(2.5)  # the server ends each watch after timeoutSeconds=1
+        await provider.scale("fn", NS, 2)
+        await ready(provider, "fn", 2)
+        resumed = watches()[before:]
+        assert len(resumed) >= 2
+        assert all(not path.endswith("resourceVersion=") for path in resumed), "resumed from a version"
+        assert provider._watchers[NS].relists == 1, "no re-list was needed"
+        stack.assert_every_body_valid()
