@@ -96,7 +96,8 @@ class LocalProvider:
     def __init__(self, config: LocalProviderConfig) -> None:
         self.config = config
         self.default_namespace = config.default_namespace
-        self._store = StateStore(config.state_dir)
+        # Absolute: replicas run in their own working directory and get paths below this one.
+        self._store = StateStore(config.state_dir.absolute())
         self._collector = LogCollector(
             self._store.logs_dir, cap_bytes=config.log_ring_bytes, poll_interval=config.log_poll_interval
         )

@@ -164,3 +164,13 @@ async def test_unwritable_state_raises_state_store_error(tmp_path: Path) -> None
         with pytest.raises(Exception):  # noqa: B017 - the function was never created
             await provider.get_function("cat", NS)
         assert (state / "functions" / NS).read_text() == "not a directory"
+
+
+async def test_relative_state_dir_works_from_any_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # as `pyfaas up` runs with state_dir=.pyfaas
+    async with local_provider(Path(".pyfaas")) as provider:
+        await provider.deploy(fork_function("cat", "cat"))
+        [replica] = await ready(provider, "cat", NS)
+        assert (await invoke(replica, b"rel")).text == "rel"
