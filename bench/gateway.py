@@ -1,6 +1,6 @@
 """Gateway benchmark: one python-mode function, three ways, side by side in one run (``wrk``).
 
-    .venv/bin/python bench/gateway.py [--duration 5] [--cold-samples 20] [--skip-clients]
+    .venv/bin/python bench/gateway.py [--duration 3] [--rounds 3] [--cold-samples 20] [--skip-clients]
 
 (a) the function's watchdog called directly; (b) the same handler through the pyfaas gateway (local provider,
 its own watchdog replica); (c) the same handler under Flask + waitress (OpenFaaS's python3-http stack,
@@ -105,11 +105,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def to_ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
     if not match:
         raise ValueError(f"cannot parse wrk latency {text!r}")
     value, unit = float(match.group(1)), match.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def wrk(url: str, connections: int, duration: float) -> Result:
@@ -210,7 +210,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
     parser.add_argument("--cold-samples", type=int, default=20)
     parser.add_argument("--skip-clients", action="store_true", help="skip the aiohttp/httpx proxy comparison")
     parser.add_argument(
@@ -291,12 +292,28 @@ def main() -> int:
         }
         for url in urls.values():  # warm every path (connection pools, code paths) before measuring
             wrk(url, 4, 1)
-        results: dict[tuple[str, int], Result] = {}
-        for connections in (1, 50):
-            for key in ("a", "b", "c"):
-                results[(key, connections)] = wrk(urls[key], connections, args.duration)
+        # Rounds interleave the three servers, so a change in the machine's load hits all of them alike; the
+        # figures are the medians over rounds.
+        samples: dict[tuple[str, int], list[Result]] = {}
+        for _ in range(args.rounds):
+            for connections in (1, 50):
+                for key in ("a", "b", "c"):
+                    samples.setdefault((key, connections), []).append(
+                        wrk(urls[key], connections, args.duration)
+                    )
+        results = {
+            combo: Result(
+                statistics.median(r.rps for r in runs),
+                statistics.median(r.p50_ms for r in runs),
+                statistics.median(r.p99_ms for r in runs),
+            )
+            for combo, runs in samples.items()
+        }
 
-        print(f"gateway benchmark: {args.duration}s per run, wrk, handler returns a 20-byte text body")
+        print(
+            f"gateway benchmark: wrk, {args.rounds} interleaved rounds of {args.duration}s per server and "
+            "connection count (medians), handler returns a 20-byte text body"
+        )
         print(f"1-minute load average: {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} now\n")
         print(f"{'server':40} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
         for (key, connections), result in results.items():
