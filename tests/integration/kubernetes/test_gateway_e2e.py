@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from runtime.gateway.app import create_app
 from runtime.gateway.settings import GatewaySettings
 from runtime.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
+from tests.support.gateway import GatewayProcess
 from tests.support.kube_api import KubeAPIServer, kube_api_server
 from tests.support.kube_schema import SCHEMA_VERSIONS
 from tests.support.providers import serve_app, write_handler
@@ -193,3 +194,40 @@ async def test_gateway_balances_over_pods_and_a_rolling_update_loses_no_call(tmp
             assert not failures, failures[:5]
             assert {t.split(":")[0] for _, t in seen} == {"v1", "v2"}
         assert server.rejected == []
+
+
+async def test_gateway_process_configured_for_kubernetes_from_its_environment(tmp_path: Path) -> None:
+    """``python -m runtime.gateway`` with ``provider=kubernetes``: the production composition root."""
+    handler = write_handler(tmp_path / "handler", HANDLER)
+    spec = {
+        "service": "echo",
+        "image": "ghcr.io/example/echo:1",
+        "envVars": {"mode": "python", "handler": str(handler), "VERSION": "proc"},
+    }
+    async with kube_api_server(tmp_path / "api") as server:
+        gateway = GatewayProcess(
+            tmp_path / "gateway", env={"provider": "kubernetes", "kube_api_server": server.url}
+        )
+        await gateway.start()
+        try:
+            async with aiohttp.ClientSession(base_url=gateway.url) as http:
+                async with http.get("/system/info") as response:
+                    info = await response.json()
+                assert info["provider"]["orchestration"] == "kubernetes"
+                async with http.post("/system/functions", json=spec) as response:
+                    assert response.status == 202, await response.text()
+                async with http.post("/function/echo", data=b"hi") as response:
+                    assert (response.status, await response.text()) == (200, "proc:hi")
+                async with http.get("/system/functions") as response:
+                    [listed] = await response.json()
+                assert listed["name"] == "echo" and listed["availableReplicas"] == 1
+        finally:
+            assert await gateway.stop() == 0
+        assert server.rejected == []
+        assert server.objects["deployments"][(NS, "echo")]["spec"]["template"]["spec"]["containers"][0][
+            "env"
+        ] == [
+            {"name": "VERSION", "value": "proc"},
+            {"name": "handler", "value": str(handler)},
+            {"name": "mode", "value": "python"},
+        ]
