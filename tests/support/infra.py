@@ -71,19 +71,31 @@ class Rendered:
         return found[0]
 
 
-def _integers(value: Any) -> Any:
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+"""Pulumi's marker of a secret value in serialised inputs (the engine unwraps it for the provider)."""
+
+
+def is_secret_value(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG
+
+
+def _api_value(value: Any) -> Any:
+    """What the API server receives: secrets unwrapped, integral floats as ints."""
+    if is_secret_value(value):
+        return _api_value(value["value"])
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {k: _integers(v) for k, v in value.items()}
+        return {k: _api_value(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_integers(v) for v in value]
+        return [_api_value(v) for v in value]
     return value
 
 
 def kubernetes_objects(resources: list[Captured]) -> list[dict[str, Any]]:
-    """The Kubernetes bodies among the captured resources (every ``kubernetes:*`` type)."""
-    return [_integers(r.inputs) for r in resources if r.typ.startswith("kubernetes:")]
+    """The Kubernetes bodies among the captured resources (every ``kubernetes:*`` type), as sent to the API."""
+    return [_api_value(r.inputs) for r in resources if r.typ.startswith("kubernetes:")]
 
 
 def render(

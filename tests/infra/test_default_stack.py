@@ -1,0 +1,275 @@
+"""The default stack (empty config): what the platform consists of and how its parts fit together."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from infra.config import DEFAULT_IMAGES
+from infra.gateway import CLUSTER_RULES, PROVIDER_RULES
+from tests.support.infra import MOCK_PASSWORD, Rendered, is_secret_value
+
+WORKLOADS = {"Deployment", "StatefulSet"}
+
+
+def _containers(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(body["spec"]["template"]["spec"]["containers"])
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {item["name"]: item.get("value", "") for item in container.get("env", [])}
+
+
+def test_platform_objects(default_stack: Rendered) -> None:
+    kinds = Counter(
+        (o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in default_stack.objects()
+    )
+    assert all(count == 1 for count in kinds.values()), kinds
+    names = {(kind, name) for kind, name, _ns in kinds}
+    assert {
+        ("Namespace", "openfaas"),
+        ("Namespace", "openfaas-fn"),
+        ("Deployment", "gateway"),
+        ("Service", "gateway"),
+        ("ServiceAccount", "gateway"),
+        ("Secret", "basic-auth"),
+        ("PodDisruptionBudget", "gateway"),
+        ("StatefulSet", "nats"),
+        ("Service", "nats"),
+        ("Service", "nats-headless"),
+        ("ConfigMap", "nats-config"),
+        ("Deployment", "prometheus"),
+        ("ConfigMap", "prometheus-config"),
+        ("Service", "prometheus"),
+        ("Deployment", "alertmanager"),
+        ("ConfigMap", "alertmanager-config"),
+        ("Service", "alertmanager"),
+        ("Deployment", "queue-worker"),
+        ("Deployment", "idler"),
+    } <= names
+    assert ("Service", "gateway-external") not in names, "ClusterIP by default: nothing exposed"
+    assert not [o for o in default_stack.objects() if o["metadata"].get("labels", {}).get("faas_function")]
+
+
+def test_namespaces_carry_openfaas_labels(default_stack: Rendered) -> None:
+    control = default_stack.object("Namespace", "openfaas")["metadata"]["labels"]
+    functions = default_stack.object("Namespace", "openfaas-fn")["metadata"]["labels"]
+    assert control["role"] == "openfaas-system" and control["access"] == "openfaas-system"
+    assert functions["role"] == "openfaas-fn" and functions["openfaas"] == "1"
+
+
+def test_every_selector_matches_its_pod_labels(all_stacks: dict[str, Rendered]) -> None:
+    for rendered in all_stacks.values():
+        objects = rendered.objects()
+        pods = {
+            (o["metadata"]["namespace"], o["metadata"]["name"]): o["spec"]["template"]["metadata"]["labels"]
+            for o in objects
+            if o["kind"] in WORKLOADS
+        }
+        for o in objects:
+            if o["kind"] in WORKLOADS:
+                wanted = o["spec"]["selector"]["matchLabels"]
+                assert wanted.items() <= o["spec"]["template"]["metadata"]["labels"].items(), o["metadata"][
+                    "name"
+                ]
+            if o["kind"] in {"Service", "PodDisruptionBudget"}:
+                selector = o["spec"]["selector"]
+                selector = (
+                    selector.get("matchLabels", selector) if o["kind"] == "PodDisruptionBudget" else selector
+                )
+                matched = [
+                    name
+                    for (ns, name), labels in pods.items()
+                    if ns == o["metadata"]["namespace"] and selector.items() <= labels.items()
+                ]
+                assert len(matched) == 1, f"{o['kind']} {o['metadata']['name']} selects {matched}"
+
+
+def test_service_ports_target_named_container_ports(all_stacks: dict[str, Rendered]) -> None:
+    for rendered in all_stacks.values():
+        objects = rendered.objects()
+        for service in (o for o in objects if o["kind"] == "Service"):
+            ns = service["metadata"]["namespace"]
+            selector = service["spec"]["selector"]
+            (workload,) = [
+                o
+                for o in objects
+                if o["kind"] in WORKLOADS
+                and o["metadata"]["namespace"] == ns
+                and selector.items() <= o["spec"]["template"]["metadata"]["labels"].items()
+            ]
+            ports = {
+                (p.get("name"), p["containerPort"]) for c in _containers(workload) for p in c.get("ports", [])
+            }
+            for port in service["spec"]["ports"]:
+                target = port["targetPort"]
+                assert any(target in (name, number) for name, number in ports), (
+                    service["metadata"]["name"],
+                    port,
+                )
+
+
+def test_gateway_runs_the_kubernetes_provider(default_stack: Rendered) -> None:
+    deployment = default_stack.object("Deployment", "gateway", "openfaas")
+    assert deployment["spec"]["replicas"] == 1
+    (container,) = _containers(deployment)
+    assert container["image"] == DEFAULT_IMAGES["platform"]
+    assert container["command"] == ["pyfaas-gateway"]
+    env = _env(container)
+    assert env["provider"] == "kubernetes"
+    assert env["function_namespace"] == "openfaas-fn"
+    assert env["basic_auth"] == "true"
+    assert env["nats_url"] == "nats://nats.openfaas.svc:4222"
+    assert env["faas_prometheus_host"] == "prometheus.openfaas.svc"
+    # One environment for gateway and provider: credentials live where function secrets are mounted.
+    assert env["secret_mount_path"] == "/var/openfaas/secrets"
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/var/openfaas/secrets"]["readOnly"] is True
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 8080, "metrics": 8082}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http", "scheme": "HTTP"}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    pod = deployment["spec"]["template"]
+    assert pod["metadata"]["annotations"] == {"prometheus.io/scrape": "true", "prometheus.io/port": "8082"}
+    assert pod["spec"]["serviceAccountName"] == "gateway"
+    assert pod["spec"]["automountServiceAccountToken"] is True
+    service = default_stack.object("Service", "gateway", "openfaas")
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"http": 8080, "metrics": 8082}
+    assert service["spec"]["type"] == "ClusterIP"
+
+
+def test_gateway_rbac_grants_only_what_the_provider_uses(default_stack: Rendered) -> None:
+    role = default_stack.object("Role", "pyfaas-gateway", "openfaas-fn")
+    assert role["rules"] == PROVIDER_RULES
+    verbs = {
+        (group, res): set(rule["verbs"])
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for res in rule["resources"]
+    }
+    assert verbs[("", "pods")] == {"get", "list", "watch"}
+    assert verbs[("", "pods/log")] == {"get"}
+    assert verbs[("discovery.k8s.io", "endpointslices")] == {"get", "list", "watch"}
+    assert verbs[("apps", "deployments/scale")] == {"get", "update", "patch"}
+    assert all("*" not in rule["verbs"] and "*" not in rule["resources"] for rule in role["rules"])
+    binding = default_stack.object("RoleBinding", "pyfaas-gateway", "openfaas-fn")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "pyfaas-gateway",
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gateway", "namespace": "openfaas"}]
+    cluster_role = default_stack.object("ClusterRole", "pyfaas-gateway-openfaas")
+    assert cluster_role["rules"] == CLUSTER_RULES
+    assert {verb for rule in cluster_role["rules"] for verb in rule["verbs"]} == {"get", "list", "watch"}
+    # Nothing in the control namespace: the gateway cannot touch its own platform.
+    assert not [
+        o
+        for o in default_stack.objects()
+        if o["kind"] == "Role"
+        and o["metadata"]["namespace"] == "openfaas"
+        and o["metadata"]["name"] == "pyfaas-gateway"
+    ]
+
+
+def test_basic_auth_secret_is_generated_and_secret(default_stack: Rendered) -> None:
+    (captured,) = [r for r in default_stack.of_type("kubernetes:core/v1:Secret")]
+    assert is_secret_value(captured.inputs["stringData"]), "the password must reach Pulumi as a secret"
+    secret = default_stack.object("Secret", "basic-auth", "openfaas")
+    assert secret["stringData"] == {"basic-auth-user": "admin", "basic-auth-password": MOCK_PASSWORD}
+    (password,) = default_stack.of_type("random:index/randomPassword:RandomPassword")
+    assert password.inputs["length"] >= 24 and password.inputs["special"] is False
+
+
+def test_outputs(default_stack: Rendered) -> None:
+    assert default_stack.outputs == {
+        "gatewayUrl": "http://gateway.openfaas.svc:8080",
+        "adminUser": "admin",
+        "adminPassword": MOCK_PASSWORD,
+        "functions": [],
+    }
+    assert "adminPassword" in default_stack.secret_outputs
+
+
+def test_configured_password_replaces_the_generated_one(full_options: Rendered) -> None:
+    assert not full_options.of_type("random:index/randomPassword:RandomPassword")
+    assert full_options.outputs["adminPassword"] == "configured-secret"
+    assert "adminPassword" in full_options.secret_outputs
+
+
+def test_gateway_pdb_never_blocks_a_drain_with_one_replica(
+    default_stack: Rendered, full_options: Rendered
+) -> None:
+    single = default_stack.object("PodDisruptionBudget", "gateway")["spec"]
+    assert single.get("maxUnavailable") == 1 and "minAvailable" not in single
+    double = full_options.object("PodDisruptionBudget", "gateway")["spec"]
+    assert double.get("minAvailable") == 1
+    assert full_options.object("Deployment", "gateway")["spec"]["replicas"] == 2
+    external = full_options.object("Service", "gateway-external")["spec"]
+    assert external["type"] == "NodePort" and external["ports"][0]["nodePort"] == 31112
+
+
+def test_nats_single_node_jetstream_on_a_volume(default_stack: Rendered) -> None:
+    nats = default_stack.object("StatefulSet", "nats", "openfaas")
+    spec = nats["spec"]
+    assert spec["replicas"] == 1 and spec["serviceName"] == "nats-headless"
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    (container,) = _containers(nats)
+    assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/data", "/etc/nats"}
+    conf = default_stack.object("ConfigMap", "nats-config")["data"]["nats.conf"]
+    assert "jetstream {" in conf and "store_dir: /data/jetstream" in conf and "cluster {" not in conf
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz?js-enabled-only=true"
+    assert default_stack.object("Service", "nats")["spec"]["ports"] == [
+        {"name": "client", "port": 4222, "targetPort": "client", "protocol": "TCP"}
+    ]
+
+
+def test_nats_three_node_cluster(full_options: Rendered) -> None:
+    spec = full_options.object("StatefulSet", "nats")["spec"]
+    assert spec["replicas"] == 3
+    assert spec["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "fast"
+    conf = full_options.object("ConfigMap", "nats-config")["data"]["nats.conf"]
+    assert "cluster {" in conf
+    for i in range(3):
+        assert f"nats://nats-{i}.nats-headless.openfaas.svc.cluster.local:6222" in conf
+    assert full_options.object("PodDisruptionBudget", "nats")["spec"]["maxUnavailable"] == 1
+    assert full_options.object("Service", "nats-headless")["spec"]["clusterIP"] == "None"
+
+
+def test_worker_and_idler_wiring(default_stack: Rendered) -> None:
+    (worker,) = _containers(default_stack.object("Deployment", "queue-worker"))
+    assert worker["command"] == ["pyfaas-worker"]
+    assert _env(worker)["nats_url"] == "nats://nats.openfaas.svc:4222"
+    assert _env(worker)["gateway_url"] == "http://gateway.openfaas.svc:8080"
+    (idler_container,) = _containers(default_stack.object("Deployment", "idler"))
+    idler_env = _env(idler_container)
+    assert idler_container["command"] == ["pyfaas-idler"]
+    assert idler_env["prometheus_host"] == "prometheus.openfaas.svc"
+    assert idler_env["secret_mount_path"] == "/var/secrets"
+    idler_pod = default_stack.object("Deployment", "idler")["spec"]["template"]["spec"]
+    assert {"name": "auth", "secret": {"secretName": "basic-auth"}} in idler_pod["volumes"]
+    assert idler_pod["automountServiceAccountToken"] is False
+
+
+def test_prometheus_discovers_pods_with_a_namespaced_role(default_stack: Rendered) -> None:
+    role = default_stack.object("Role", "pyfaas-prometheus", "openfaas")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+    binding = default_stack.object("RoleBinding", "pyfaas-prometheus", "openfaas")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "openfaas"}]
+    pod = default_stack.object("Deployment", "prometheus")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "prometheus"
+    assert not [
+        o
+        for o in default_stack.objects()
+        if o["kind"] in {"ClusterRole", "ClusterRoleBinding"} and "prometheus" in o["metadata"]["name"]
+    ]
+
+
+def test_images_are_pinned(all_stacks: dict[str, Rendered]) -> None:
+    for rendered in all_stacks.values():
+        for o in rendered.objects():
+            if o["kind"] in WORKLOADS:
+                for container in _containers(o):
+                    image = container["image"]
+                    assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), image
