@@ -174,3 +174,19 @@ async def test_relative_state_dir_works_from_any_working_directory(
         await provider.deploy(fork_function("cat", "cat"))
         [replica] = await ready(provider, "cat", NS)
         assert (await invoke(replica, b"rel")).text == "rel"
+
+
+async def test_a_broken_update_keeps_the_old_replicas_serving(tmp_path: Path) -> None:
+    async with local_provider(tmp_path / "state", restart_backoff=0.05, restart_backoff_max=0.2) as provider:
+        await provider.deploy(python_function("echo", write_handler(tmp_path / "v1", ECHO)))
+        [old] = await ready(provider, "echo", NS)
+        broken = write_handler(tmp_path / "v2", "raise ImportError('v2 is broken')\n")
+        await provider.update(python_function("echo", broken))
+        await eventually(lambda: _status(provider, "echo"), lambda s: s.restarts >= 2)
+        assert await provider.ready_replicas("echo", NS) == [old]
+        assert (await invoke(old, b"still")).text == "echo:still"
+        # Fixing the spec rolls forward.
+        await provider.update(python_function("echo", tmp_path / "v1"))
+        await eventually(
+            lambda: provider.ready_replicas("echo", NS), lambda rs: len(rs) == 1 and rs[0] != old
+        )
