@@ -173,6 +173,10 @@ class ReplicaRouter:
             replica = route.pick(exclude)
             if replica is not None:
                 return replica
+            # Ready replicas exist, but not one this caller may use (it just failed on the only one): wait for
+            # the ready set to change rather than waking again at once.
+            if not await route.wait_change(max(0.0, deadline - time.monotonic())):
+                raise self._unavailable(route)
 
     async def _wake(self, route: FunctionRoute) -> None:
         started = time.monotonic()
