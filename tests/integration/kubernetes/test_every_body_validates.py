@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from runtime.core.k8s import function_deployment, function_service
 from runtime.core.models import FunctionDeployment, FunctionNamespace, FunctionResources, Secret
 from tests.support.kube_provider import kube_stack
 from tests.support.kube_schema import schema_errors
@@ -66,3 +67,27 @@ async def test_every_write_body_is_valid_for_1_30_and_1_37(tmp_path: Path) -> No
             for version in VERSIONS:
                 assert schema_errors(body, version) == [], (method, path, version)
         assert stack.server.rejected == []
+
+
+async def test_the_api_receives_exactly_the_shared_builder_bodies(tmp_path: Path) -> None:
+    """What goes over the wire on deploy is ``runtime.core.k8s``'s output, byte for byte (as JSON): the same
+    bodies the Pulumi ``Function`` component declares, so both ways of deploying give identical objects."""
+    spec = FunctionDeployment(
+        service="same",
+        image="example/same:1",
+        envProcess="cat",
+        envVars={"z": "1", "a": "2"},
+        labels={"team": "a"},
+        limits=FunctionResources(memory="64Mi"),
+        readOnlyRootFilesystem=True,
+    )
+    async with kube_stack(tmp_path, run_pods=False) as stack:
+        await stack.provider.deploy(spec)
+        options = stack.provider.config.workload
+        posted = {
+            str(body["kind"]): body
+            for method, _, body in stack.server.received
+            if method == "POST" and body is not None
+        }
+        assert posted["Deployment"] == function_deployment(spec, namespace="openfaas-fn", options=options)
+        assert posted["Service"] == function_service(spec, namespace="openfaas-fn", options=options)
