@@ -1,0 +1,112 @@
+"""A stack with three functions (two from functions.py, one from stack.yml), deployed by the program.
+
+The Function component must register exactly the bodies the Kubernetes provider would send for the same
+FunctionDeployment: both come from ``runtime.core.k8s``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.config import PlatformConfig, load_config
+from infra.platform import workload_options
+from infra.sources import load_functions
+from runtime.core.k8s import function_deployment, function_service
+from runtime.core.models import FunctionDeployment
+from tests.infra.conftest import THREE_FUNCTIONS_CONFIG, write_project
+from tests.support.infra import ROOT, Rendered, render
+
+Specs = tuple[list[FunctionDeployment], PlatformConfig]
+
+
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory: pytest.TempPathFactory) -> Specs:
+    root = write_project(tmp_path_factory.mktemp("specs"))
+    config = load_config(
+        THREE_FUNCTIONS_CONFIG
+    )  # load_config takes structured values as Pulumi's JSON or as is
+    return [d.deployment for d in load_functions(config, root, {"TAG": "3.1.0"})], config
+
+
+def test_three_functions_are_deployed(three_functions: Rendered) -> None:
+    functions = [o for o in three_functions.objects() if o["metadata"].get("labels", {}).get("faas_function")]
+    assert sorted((o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in functions) == [
+        ("Deployment", "openfaas-fn", "api"),
+        ("Deployment", "openfaas-fn", "nightly"),
+        ("Deployment", "team-a", "reports"),
+        ("Service", "openfaas-fn", "api"),
+        ("Service", "openfaas-fn", "nightly"),
+        ("Service", "team-a", "reports"),
+    ]
+    assert three_functions.outputs["functions"] == [
+        "api.openfaas-fn",
+        "reports.team-a",
+        "nightly.openfaas-fn",
+    ]
+
+
+def test_bodies_equal_what_the_kubernetes_provider_sends(three_functions: Rendered, specs: Specs) -> None:
+    deployments, config = specs
+    options = workload_options(config)
+    for spec in deployments:
+        namespace = spec.namespace or "openfaas-fn"
+        assert three_functions.object("Deployment", spec.service, namespace) == function_deployment(
+            spec, namespace=namespace, options=options
+        )
+        assert three_functions.object("Service", spec.service, namespace) == function_service(
+            spec, namespace=namespace, options=options
+        )
+
+
+def test_function_details(three_functions: Rendered) -> None:
+    api = three_functions.object("Deployment", "api", "openfaas-fn")
+    assert api["spec"]["replicas"] == 2
+    assert api["spec"]["selector"]["matchLabels"] == {"faas_function": "api"}
+    pod = api["spec"]["template"]
+    assert pod["metadata"]["labels"]["faas_function"] == "api"
+    assert pod["metadata"]["labels"]["com.openfaas.scale.max"] == "8"
+    (container,) = pod["spec"]["containers"]
+    assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/_/health"
+    assert container["resources"] == {
+        "limits": {"memory": "128Mi", "cpu": "250m"},
+        "requests": {"memory": "32Mi", "cpu": "20m"},
+    }
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["runAsNonRoot"] is True
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/var/openfaas/secrets"]["readOnly"] is True and "/tmp" in mounts
+    service = three_functions.object("Service", "api", "openfaas-fn")
+    assert service["spec"]["selector"] == {"faas_function": "api"}
+    assert service["spec"]["ports"] == [{"name": "http", "protocol": "TCP", "port": 8080, "targetPort": 8080}]
+
+    nightly = three_functions.object("Deployment", "nightly", "openfaas-fn")
+    assert nightly["spec"]["replicas"] == 0, "scale.min=0 with scale.zero=true starts at zero"
+    (nightly_container,) = nightly["spec"]["template"]["spec"]["containers"]
+    assert nightly_container["image"] == "ghcr.io/acme/nightly:3.1.0", "${TAG} substituted"
+    assert {"name": "region", "value": "eu-west"} in nightly_container["env"]
+    # Defaults of the stack config apply when a function gives no resources.
+    assert nightly_container["resources"] == {
+        "limits": {"memory": "256Mi"},
+        "requests": {"memory": "64Mi", "cpu": "50m"},
+    }
+
+    reports = three_functions.object("Deployment", "reports", "team-a")
+    (reports_container,) = reports["spec"]["template"]["spec"]["containers"]
+    assert {"name": "fprocess", "value": "python3 r.py"} in reports_container["env"]
+
+
+def test_extra_function_namespace_gets_rbac_and_labels(three_functions: Rendered) -> None:
+    assert three_functions.object("Namespace", "team-a")["metadata"]["labels"]["openfaas"] == "1"
+    three_functions.object("Role", "pyfaas-gateway", "team-a")
+    three_functions.object("RoleBinding", "pyfaas-gateway", "team-a")
+
+
+def test_examples_stack_deploys() -> None:
+    rendered = render({"pyfaas:stackFile": "examples/stack.yml"}, root=ROOT)
+    names = {
+        o["metadata"]["name"]
+        for o in rendered.objects()
+        if o["kind"] == "Deployment" and o["metadata"]["namespace"] == "openfaas-fn"
+    }
+    assert {"echo", "wc"} <= names
