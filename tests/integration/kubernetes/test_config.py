@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import ssl
 import subprocess
 from pathlib import Path
@@ -37,6 +38,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
 async def test_in_cluster_service_account_over_tls(tmp_path: Path) -> None:
     account = tmp_path / "serviceaccount"
     account.mkdir()
