@@ -77,6 +77,8 @@ class CallConsumer:
         self._queues: dict[str, _FunctionQueue] = {}
         self._inflight: set[asyncio.Task[None]] = set()
         self._held: dict[tuple[str, int], list[Msg]] = {}
+        self._alive: dict[int, Msg] = {}
+        """Messages this worker holds (running, parked or duplicate deliveries), by identity."""
         """Stream sequences being processed here -> later deliveries of the same message (see _spawn)."""
         self._settled: OrderedDict[tuple[str, int], None] = OrderedDict()
         """Recently acknowledged stream sequences: a server restart can forget that they were delivered."""
@@ -90,6 +92,7 @@ class CallConsumer:
 
     async def run(self) -> None:
         """Discover functions and consume until ``stop``; then drain in-flight calls."""
+        keep_alive = asyncio.create_task(self._keep_alive(), name="keep-alive")
         try:
             while not self._stop.is_set():
                 try:
@@ -99,6 +102,9 @@ class CallConsumer:
                 await sleep_or_stop(self._discovery_interval, self._stop)
         finally:
             await self._shutdown()
+            keep_alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keep_alive
 
     async def discover(self) -> None:
         info = await self._js.stream_info(
@@ -151,16 +157,17 @@ class CallConsumer:
                     msgs = await self._fetch(queue, 1, self._idle_poll)
                     if not msgs:
                         continue
-                    # one parked message: keep it alive while this function waits for its turn
-                    keepalive = asyncio.create_task(self._keepalive(msgs[0]))
+                    # one parked message: kept alive while this function waits for its turn
+                    parked = msgs[0]
+                    self._alive[id(parked)] = parked
                     try:
                         granted = await self.slots.acquire(queue.key, 1)
                     except asyncio.CancelledError:
-                        keepalive.cancel()
+                        self._alive.pop(id(parked), None)
                         with contextlib.suppress(Exception):
-                            await msgs[0].nak()
+                            await parked.nak()
                         raise
-                    keepalive.cancel()
+                    self._alive.pop(id(parked), None)
                     idle = False
                 else:
                     granted = await self.slots.acquire(queue.key, self._batch)
@@ -190,6 +197,7 @@ class CallConsumer:
             # Redelivered while this worker still runs it (ack-wait expired during a NATS outage): never
             # run it twice; settle this delivery the way the running one ends.
             self._held[key].append(msg)
+            self._alive[id(msg)] = msg
             self.slots.release(1)
             self._processor.counters.duplicates_skipped += 1
             return
@@ -207,7 +215,7 @@ class CallConsumer:
         task.add_done_callback(self._inflight.discard)
 
     async def _handle(self, queue: _FunctionQueue, msg: Msg, key: tuple[str, int]) -> None:
-        keepalive = asyncio.create_task(self._keepalive(msg))
+        self._alive[id(msg)] = msg
         settlement = None
         try:
             settlement = await self._processor.process(msg, name=queue.name, namespace=queue.namespace)
@@ -221,23 +229,26 @@ class CallConsumer:
             log.exception("call on %s failed before its outcome was recorded: %s", queue.key, exc)
             # not acked: JetStream redelivers once ack-wait expires (the record check avoids a rerun)
         finally:
-            keepalive.cancel()
+            self._alive.pop(id(msg), None)
             self.slots.release(1)
             if settlement is not None and settlement.acked:
                 self._settled[key] = None
                 if len(self._settled) > _SETTLED_MEMORY:
                     self._settled.popitem(last=False)
             for later in self._held.pop(key, []):
+                self._alive.pop(id(later), None)
                 if settlement is not None:
                     with contextlib.suppress(Exception):
                         await settlement.apply(later)
 
-    async def _keepalive(self, msg: Msg) -> None:
+    async def _keep_alive(self) -> None:
+        """One loop for every held message: an in-progress ack each third of ack-wait."""
         interval = max(0.2, self._ack_wait / 3)
         while True:
             await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
+            for msg in list(self._alive.values()):
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
 
     async def _shutdown(self) -> None:
         for queue in self._queues.values():

@@ -17,7 +17,7 @@ import contextlib
 import json
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -30,7 +30,7 @@ from nats.js.kv import KeyValue
 from runtime.core.models import AsyncCallRecord, CallbackURL, QueueRequest
 from runtime.core.queue_layout import QueueLayout
 
-__all__ = ["CallbackReceiver", "FakeGateway", "reset_layout", "submit", "until"]
+__all__ = ["CallbackReceiver", "FakeGateway", "eventually", "reset_layout", "submit", "until"]
 
 
 @dataclass
@@ -192,7 +192,7 @@ async def submit(
     return call_id
 
 
-async def until(predicate: Callable[[], bool], limit: float = 10.0, what: str = "condition") -> None:
+async def until(predicate: Callable[[], bool], limit: float = 30.0, what: str = "condition") -> None:
     """Poll ``predicate`` every 20 ms; fail the test after ``limit`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
@@ -200,3 +200,15 @@ async def until(predicate: Callable[[], bool], limit: float = 10.0, what: str = 
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {limit}s waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], limit: float = 30.0, what: str = "condition"
+) -> None:
+    """Await ``check()`` every 30 ms until it is true; fail the test after ``limit`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {limit}s waiting for {what}")
+        await asyncio.sleep(0.03)

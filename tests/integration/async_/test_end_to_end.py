@@ -15,7 +15,7 @@ from aiohttp import web
 
 from runtime.gateway.async_routes import ASYNC_QUEUE, AsyncSettings, setup_async
 from tests.integration.async_.conftest import Queue, WorkerFactory
-from tests.support.async_calls import CallbackReceiver, until
+from tests.support.async_calls import CallbackReceiver, eventually, until
 from tests.support.gateway import RunningGateway, running_gateway, wait_available
 from tests.support.nats import NatsServer
 from tests.support.providers import python_function, write_handler
@@ -122,10 +122,11 @@ async def test_dead_letter_end_to_end_then_redrive_succeeds(
     async with session.post("/async-function/flaky?fail=3&code=502", data=b"x") as response:
         assert response.status == 202
         call_id = response.headers["X-Call-Id"]
-    for _ in range(500):
-        if (await _state(session, call_id))["state"] == "dead-lettered":
-            break
-        await asyncio.sleep(0.03)
+
+    async def dead() -> bool:
+        return (await _state(session, call_id))["state"] == "dead-lettered"
+
+    await eventually(dead, what="dead letter")
     record = await _state(session, call_id)
     assert record["state"] == "dead-lettered" and record["attempts"] == 2 and record["lastStatus"] == 502
     async with session.get("/system/async/dead-letters") as response:
@@ -133,10 +134,11 @@ async def test_dead_letter_end_to_end_then_redrive_succeeds(
     assert [item["callId"] for item in listing["items"]] == [call_id]
     async with session.post(f"/system/async/dead-letters/{call_id}/redrive") as response:
         assert response.status == 202
-    for _ in range(500):
-        if (await _state(session, call_id))["state"] == "succeeded":
-            break
-        await asyncio.sleep(0.03)
+
+    async def succeeded() -> bool:
+        return (await _state(session, call_id))["state"] == "succeeded"
+
+    await eventually(succeeded, what="success after the redrive")
     record = await _state(session, call_id)
     assert record["state"] == "succeeded" and record["attempts"] == 2
     async with session.get("/system/async/dead-letters") as response:

@@ -19,7 +19,7 @@ from runtime.gateway.keys import PROVIDER
 from runtime.gateway.middlewares import error_middleware
 from runtime.provider.local import LocalProvider, LocalProviderConfig
 from tests.integration.async_.conftest import Queue, WorkerFactory
-from tests.support.async_calls import FakeGateway, until
+from tests.support.async_calls import FakeGateway, eventually, until
 from tests.support.nats import NatsServer
 
 ZERO = {"com.openfaas.scale.min": "0"}
@@ -171,11 +171,10 @@ async def test_dead_letters_list_inspect_redrive_purge(
     async def states() -> list[str]:
         return [(await (await client.get(f"/system/async/{i}")).json())["state"] for i in ids]
 
-    for _ in range(300):
-        if await states() == ["dead-lettered"] * 3:
-            break
-        await asyncio.sleep(0.03)
-    assert await states() == ["dead-lettered"] * 3
+    async def all_dead() -> bool:
+        return await states() == ["dead-lettered"] * 3
+
+    await eventually(all_dead, what="three dead letters")
     assert all(gateway.calls[i] == 2 for i in ids)  # the function's annotation: 2 attempts
 
     listing = await (await client.get("/system/async/dead-letters")).json()
@@ -194,12 +193,13 @@ async def test_dead_letters_list_inspect_redrive_purge(
     # redrive: the function now succeeds (the fake gateway's "down" stays down, so watch attempts grow)
     redriven = await client.post(f"/system/async/dead-letters/{ids[0]}/redrive")
     assert redriven.status == 202
-    await until(lambda: gateway.calls[ids[0]] == 4, what="redriven attempts")
-    for _ in range(300):
+    await until(lambda: gateway.calls[ids[0]] == 4, limit=30, what="redriven attempts")
+
+    async def dead_again() -> bool:
         body = await (await client.get(f"/system/async/{ids[0]}")).json()
-        if body["state"] == "dead-lettered" and body["attempts"] == 2 and gateway.calls[ids[0]] == 4:
-            break
-        await asyncio.sleep(0.03)
+        return bool(body["state"] == "dead-lettered" and body["attempts"] == 2)
+
+    await eventually(dead_again, what="dead again after the redrive")
     listing = await (await client.get("/system/async/dead-letters")).json()
     assert listing["count"] == 3  # dead again after its two fresh attempts
 
