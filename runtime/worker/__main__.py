@@ -34,11 +34,10 @@ def main() -> int:
     )
     try:
         import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(_run(settings))
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        asyncio.run(_run(settings))
+    else:
+        uvloop.run(_run(settings))
     return 0
 
 
