@@ -62,6 +62,10 @@ class LogSink:
         stamp = rfc3339()
         self._emit("".join(f"{stamp} {part}\n" for part in message.rstrip("\n").split("\n")))
 
+    def single_line(self, message: str) -> None:
+        """A watchdog line known to contain no newline (the access log's fast path)."""
+        self._emit(f"{rfc3339()} {message}\n")
+
     def function_line(self, stream: str, text: str) -> None:
         """One line the function wrote on ``stream`` (``stdout`` or ``stderr``)."""
         text = text.rstrip("\r\n")

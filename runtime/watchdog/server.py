@@ -123,7 +123,7 @@ class Dispatcher:
         )
         if self._settings.log_callid:
             line += f" [{request.headers.get('X-Call-Id', 'none')}]"
-        self._sink.line(line)
+        self._sink.single_line(line)
 
     async def _internal(self, request: BaseRequest, started: float) -> web.StreamResponse | None:
         path = request.path

@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -154,12 +155,13 @@ async def _serve(settings: WatchdogSettings, environ: Mapping[str, str], sink: L
     metrics_runner = web.ServerRunner(metrics_handler(metrics), handle_signals=False, shutdown_timeout=0.5)
     try:
         await main_runner.setup()
-        site = web.TCPSite(main_runner, settings.bind_address, settings.port, backlog=1024)
+        main_socket = _listen(settings.bind_address, settings.port)
+        site = web.SockSite(main_runner, main_socket)
         await site.start()
-        port = _bound_port(main_runner)
+        port = int(main_socket.getsockname()[1])
         if settings.metrics_port:
             await metrics_runner.setup()
-            await web.TCPSite(metrics_runner, settings.bind_address, settings.metrics_port).start()
+            await web.SockSite(metrics_runner, _listen(settings.bind_address, settings.metrics_port)).start()
     except OSError as exc:
         sink.line(f"start-up failed: cannot listen: {exc}")
         await runner.stop()
@@ -198,6 +200,17 @@ async def _serve(settings: WatchdogSettings, environ: Mapping[str, str], sink: L
     return int(outcome["code"])
 
 
-def _bound_port(runner: web.BaseRunner) -> int:
-    address: Any = runner.addresses[0]
-    return int(address[1])
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket, made here rather than by the loop: a numeric address needs no resolver (uvloop
+    would start libuv's resolver thread pool just to read it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections import deque
 from typing import Any
 
 from aiohttp import web
@@ -68,9 +67,6 @@ class PythonRunner:
         self._pool: HandlerPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timeout = context.settings.exec_timeout or None
-        # Sync calls share one timeout, so their deadlines arrive in order: one timer serves them all.
-        self._deadlines: deque[tuple[float, asyncio.Future[Any]]] = deque()
-        self._timer: asyncio.TimerHandle | None = None
         self._policy: InlinePolicy | None = None
 
     async def start(self) -> None:
@@ -114,11 +110,12 @@ class PythonRunner:
             else:
                 assert self._pool is not None
                 future = self._pool.submit(self._pooled, *args)
-                if self._timeout:
-                    self._deadlines.append((self._loop.time() + self._timeout, future))
-                    if self._timer is None:
-                        self._arm_timer()
-                result = await future
+                timer = self._loop.call_later(self._timeout, _expire, future) if self._timeout else None
+                try:
+                    result = await future
+                finally:
+                    if timer is not None:
+                        timer.cancel()
         except TimeoutError:
             self._sink.line(f"handler timed out after {self._timeout}s: {request.method} {request.raw_path}")
             return web.Response(status=504, headers={INTERNAL_HEADER: "of-watchdog"})
@@ -151,24 +148,12 @@ class PythonRunner:
         finally:
             self._policy.pooled_call(time.perf_counter() - called)
 
-    def _arm_timer(self) -> None:
-        assert self._loop is not None
-        self._timer = self._loop.call_at(self._deadlines[0][0], self._expire)
-
-    def _expire(self) -> None:
-        assert self._loop is not None
-        now = self._loop.time()
-        deadlines = self._deadlines
-        while deadlines and (deadlines[0][1].done() or deadlines[0][0] <= now):
-            _, future = deadlines.popleft()
-            if not future.done():
-                future.set_exception(TimeoutError())
-        self._timer = None
-        if deadlines:
-            self._arm_timer()
-
     async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
         if self._pool is not None:
             self._pool.shutdown()
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    """``exec_timeout`` passed for a pooled call: answer now, let the thread finish in the background."""
+    if not future.done():
+        future.set_exception(TimeoutError())
