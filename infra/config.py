@@ -197,7 +197,7 @@ class PlatformConfig(_Section):
     @model_validator(mode="after")
     def _checks(self) -> PlatformConfig:
         if self.control_namespace in self.function_namespaces:
-            raise ValueError("controlNamespace must differ from every function namespace")
+            raise _KeyedError("controlNamespace", "must differ from every function namespace")
         if not self.allow_unpinned_images:
             for key, image in self.images().items():
                 if not _is_pinned(image):
