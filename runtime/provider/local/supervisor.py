@@ -122,6 +122,7 @@ class FunctionSupervisor:
         self._published: list[Replica] = []
         self._wake = asyncio.Event()
         self._stopping = False
+        self._retired = False
         self._loop_task: asyncio.Task[None] | None = None
         self.run_dir = context.run_dir / namespace / self.name
 
@@ -227,6 +228,8 @@ class FunctionSupervisor:
                 self._drain(handle)
 
     def _publish(self) -> None:
+        if self._retired:  # deleted: the empty set stays published while the replicas drain
+            return
         ready = [
             h.replica
             for h in self._handles.values()
@@ -239,6 +242,7 @@ class FunctionSupervisor:
     def retire(self) -> None:
         """The function is being deleted: empty the ready set now, before anything is signalled."""
         self._stopping = True
+        self._retired = True
         self._published = []
         self._ctx.on_ready_change(self.name, self.namespace, [])
 

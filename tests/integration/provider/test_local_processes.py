@@ -192,3 +192,22 @@ async def test_a_broken_update_keeps_the_old_replicas_serving(tmp_path: Path) ->
         await eventually(
             lambda: provider.ready_replicas("echo", NS), lambda rs: len(rs) == 1 and rs[0] != old
         )
+
+
+async def test_delete_empties_the_ready_set_for_good(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    async with local_provider(state) as provider:
+        seen: list[int] = []
+        provider.subscribe(lambda name, namespace, replicas: seen.append(len(replicas)))
+        await provider.deploy(python_function("echo", write_handler(tmp_path / "echo", ECHO)))
+        await provider.scale("echo", NS, 3)
+        await ready(provider, "echo", NS, 3)
+        await provider.delete("echo", NS)
+        assert seen[-1] == 0
+        run_dir = state / "run" / NS / "echo"
+        await eventually(lambda: _pid_files(run_dir), lambda files: files == [], within=15)
+        assert seen[-1] == 0 and seen.count(0) == 1  # draining replicas never reappear
+
+
+async def _pid_files(directory: Path) -> list[str]:
+    return [name for name in os.listdir(directory) if name.endswith(".pid")]
