@@ -378,6 +378,7 @@ class LocalProvider:
             if self._store.read_secret(namespace, secret.name) is not None:
                 raise SecretExists(f"secret {secret.name!r} already exists", field="name")
             self._store.write_secret(namespace, secret.name, secret.payload())
+            self._refresh_mounts(namespace, secret.name)  # a function may list it from an earlier life
 
     async def update_secret(self, secret: Secret) -> None:
         async with self._lock:
