@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import nats
 from nats.aio.client import Client as NATS
@@ -48,6 +49,7 @@ class AsyncQueue:
         self.kv: KeyValue | None = None
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._last_error: tuple[str, float] = ("", 0.0)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._connect(), name="async-queue-connect")
@@ -81,7 +83,7 @@ class AsyncQueue:
                     connect_timeout=2,
                     reconnect_time_wait=0.5,
                     max_reconnect_attempts=-1,
-                    error_cb=_log_error,
+                    error_cb=self._log_error,
                 )
             except Exception as exc:  # nats raises unrelated types for "unreachable"
                 log.warning("nats %s unreachable, retrying: %s", self.servers, exc)
@@ -99,6 +101,10 @@ class AsyncQueue:
         self.ready.set()
         log.info("async queue ready on %s", self.servers)
 
-
-async def _log_error(exc: Exception) -> None:
-    log.warning("nats: %s", exc)
+    async def _log_error(self, exc: Exception) -> None:
+        # nats-py reports every failed (re)connect attempt; repeat the same message at most every 10 s
+        text = f"nats: {exc}"
+        now = time.monotonic()
+        if text != self._last_error[0] or now - self._last_error[1] > 10.0:
+            log.warning(text)
+            self._last_error = (text, now)

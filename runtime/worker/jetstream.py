@@ -6,7 +6,9 @@ Connect retries until NATS answers (or the worker is told to stop); after that n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 
 import nats
 from nats.aio.client import Client as NATS
@@ -22,8 +24,18 @@ __all__ = ["connect", "ensure_layout"]
 log = logging.getLogger("pyfaas.worker")
 
 
-async def _log_error(exc: Exception) -> None:
-    log.warning("nats: %s", exc)
+class _ThrottledLog:
+    """nats-py reports every failed (re)connect attempt; repeat the same message at most every 10 s."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str, float] = ("", 0.0)
+
+    async def error(self, exc: Exception) -> None:
+        text = f"nats: {exc}"
+        now = time.monotonic()
+        if text != self._last[0] or now - self._last[1] > 10.0:
+            log.warning(text)
+            self._last = (text, now)
 
 
 async def _log_disconnect() -> None:
@@ -35,21 +47,34 @@ async def _log_reconnect() -> None:
 
 
 async def connect(servers: list[str], *, name: str, stop: asyncio.Event) -> NATS | None:
-    """Connect, retrying every half second; None if ``stop`` is set first."""
+    """Connect (nats-py retries until the server answers, then reconnects forever); None if ``stop`` is set
+    first, so a SIGTERM during a NATS outage still ends the worker."""
+    throttled = _ThrottledLog()
     while not stop.is_set():
-        try:
-            return await nats.connect(
+        attempt = asyncio.ensure_future(
+            nats.connect(
                 servers,
                 name=name,
                 connect_timeout=2,
                 reconnect_time_wait=0.5,
                 max_reconnect_attempts=-1,
-                error_cb=_log_error,
+                error_cb=throttled.error,
                 disconnected_cb=_log_disconnect,
                 reconnected_cb=_log_reconnect,
             )
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({attempt, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not attempt.done():
+            attempt.cancel()
+            with contextlib.suppress(BaseException):
+                await attempt
+            return None
+        try:
+            return attempt.result()
         except Exception as exc:  # nats raises several unrelated types for "not reachable"
-            log.warning("nats: cannot connect to %s: %s", servers, exc)
+            await throttled.error(exc)
             await sleep_or_stop(0.5, stop)
     return None
 

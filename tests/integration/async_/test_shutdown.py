@@ -47,3 +47,18 @@ async def test_sigterm_finishes_in_flight_and_leaves_the_rest(
         assert all(gateway.calls[i] == 1 for i in ids)
     finally:
         worker.kill()
+
+
+async def test_sigterm_while_nats_is_unreachable(tmp_path: Path) -> None:
+    worker = WorkerProcess(
+        {"nats_url": "nats://127.0.0.1:1", "gateway_url": "http://127.0.0.1:1", "metrics_port": "-1"},
+        tmp_path,
+    )
+    worker.start()
+    try:
+        await asyncio.sleep(1.0)  # let it fail to connect a few times
+        assert worker.process is not None and worker.process.poll() is None
+        assert await asyncio.to_thread(worker.terminate, 10.0) == 0, worker.logs()
+        assert worker.logs().count("nats:") <= 3, worker.logs()  # repeated errors are throttled
+    finally:
+        worker.kill()
