@@ -1,1 +1,7 @@
-"""runtime.idler"""
+"""The scaling controller (``pyfaas-idler``): scale to zero and target tracking over the gateway's HTTP API.
+
+Modules: ``settings`` (environment, faas-idler's names), ``load`` (Prometheus or gateway-metrics load
+sources), ``decisions`` (pure idle clocks and scale-down stabilisation), ``controller`` (the reconcile loop),
+``metrics``, ``app`` (composition root), ``monitoring`` (local Prometheus + AlertManager launcher). See
+docs/autoscaling.md.
+"""

@@ -24,7 +24,7 @@ from runtime.core.alerting import (
 )
 
 ALERTS = Path(__file__).resolve().parents[3] / "alerts"
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(60)]
 
 
 def tool(name: str) -> str:

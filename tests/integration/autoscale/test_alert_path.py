@@ -17,7 +17,7 @@ from tests.support.prometheus import (
     wait_replicas,
 )
 
-pytestmark = [requires_monitoring, pytest.mark.timeout(120)]
+pytestmark = [requires_monitoring, pytest.mark.prometheus, pytest.mark.timeout(120)]
 
 
 async def test_load_fires_alert_scales_up_and_resolve_returns_to_min(tmp_path: Path) -> None:

@@ -26,7 +26,10 @@ SOURCES = [
     "gateway-metrics",
     pytest.param(
         "prometheus",
-        marks=pytest.mark.skipif(find_binaries() is None, reason="prometheus binaries are not installed"),
+        marks=[
+            pytest.mark.prometheus,
+            pytest.mark.skipif(find_binaries() is None, reason="prometheus binaries are not installed"),
+        ],
     ),
 ]
 

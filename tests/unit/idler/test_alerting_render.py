@@ -70,3 +70,24 @@ def test_urls_and_flags() -> None:
     assert "--rules.alert.resend-delay=1s" in flags
     assert "--web.listen-address=127.0.0.1:9090" in flags
     assert "--cluster.listen-address=" in alertmanager_args("/a.yml", "/d", "127.0.0.1:9093")
+
+
+def test_monitoring_settings_read_the_gateway_user_and_point_at_the_password_file(tmp_path: Path) -> None:
+    from runtime.core.errors import ConfigError
+    from runtime.idler.monitoring import DEFAULT_ALERTS_DIR, MonitoringSettings
+
+    (tmp_path / "basic-auth-user").write_text("admin\n")
+    (tmp_path / "basic-auth-password").write_text("s3cret\n")
+    config = MonitoringSettings.from_env(
+        {"basic_auth": "true", "secret_mount_path": str(tmp_path), "monitoring_dir": str(tmp_path / "m")}
+    ).config()
+    assert config.basic_auth_user == "admin"
+    assert config.basic_auth_password_file == str(tmp_path / "basic-auth-password")
+    assert config.alerts_dir == DEFAULT_ALERTS_DIR
+    assert (DEFAULT_ALERTS_DIR / "rules.yml").is_file()
+    assert MonitoringSettings.from_env({}).config().basic_auth_user is None
+    with pytest.raises(ConfigError) as caught:
+        MonitoringSettings.from_env(
+            {"basic_auth": "true", "secret_mount_path": str(tmp_path / "none")}
+        ).config()
+    assert caught.value.field == "secret_mount_path"
