@@ -94,6 +94,13 @@ class Controller:
             self._settings.inactivity_duration,
             " (dry-run)" if self._settings.dry_run else "",
         )
+        if self._settings.target_tracking and self._settings.default_scale_type:
+            log.info(
+                "functions without %s are tracked as %s (target %s): the fallback when no alert scales them",
+                LABEL_SCALE_TYPE,
+                self._settings.default_scale_type,
+                self._settings.default_scale_target or "default",
+            )
         while not stop.is_set():
             started = self._clock()
             try:
