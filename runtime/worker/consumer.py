@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -32,6 +33,8 @@ __all__ = ["CallConsumer"]
 log = logging.getLogger("pyfaas.worker")
 
 _SETTLED_MEMORY = 100_000
+_MessageKey = tuple[str, int, datetime]
+"""(function, stream sequence, stored timestamp): one stored message, across its deliveries."""
 _FETCH_ERRORS = (TimeoutError, nats.errors.TimeoutError)
 
 
@@ -76,11 +79,11 @@ class CallConsumer:
         self._shutdown_timeout = shutdown_timeout
         self._queues: dict[str, _FunctionQueue] = {}
         self._inflight: set[asyncio.Task[None]] = set()
-        self._held: dict[tuple[str, int], list[Msg]] = {}
+        self._held: dict[_MessageKey, list[Msg]] = {}
         self._alive: dict[int, Msg] = {}
         """Messages this worker holds (running, parked or duplicate deliveries), by identity."""
         """Stream sequences being processed here -> later deliveries of the same message (see _spawn)."""
-        self._settled: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._settled: OrderedDict[_MessageKey, None] = OrderedDict()
         """Recently acknowledged stream sequences: a server restart can forget that they were delivered."""
 
     def __repr__(self) -> str:
@@ -192,7 +195,8 @@ class CallConsumer:
             return []
 
     def _spawn(self, queue: _FunctionQueue, msg: Msg) -> None:
-        key = (queue.key, msg.metadata.sequence.stream)
+        # the stored timestamp keeps keys unique even if the stream is recreated and sequences restart
+        key = (queue.key, msg.metadata.sequence.stream, msg.metadata.timestamp)
         if key in self._held:
             # Redelivered while this worker still runs it (ack-wait expired during a NATS outage): never
             # run it twice; settle this delivery the way the running one ends.
@@ -214,7 +218,7 @@ class CallConsumer:
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
-    async def _handle(self, queue: _FunctionQueue, msg: Msg, key: tuple[str, int]) -> None:
+    async def _handle(self, queue: _FunctionQueue, msg: Msg, key: _MessageKey) -> None:
         self._alive[id(msg)] = msg
         settlement = None
         try:
