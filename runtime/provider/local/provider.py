@@ -333,12 +333,17 @@ class LocalProvider:
             function = self._function(name, namespace)
             previous = function.desired
             function.desired = replicas
+            # Start converging first: the fsync-ed write below then overlaps a cold start instead of
+            # delaying it; if the write fails, the previous count is restored and the error raised.
+            function.supervisor.scale(replicas)
             try:
-                self._store.save_function(function.namespace, name, function.record())
+                await asyncio.to_thread(
+                    self._store.save_function, function.namespace, name, function.record()
+                )
             except StateStoreError:
                 function.desired = previous
+                function.supervisor.scale(previous)
                 raise
-            function.supervisor.scale(replicas)
 
     # invocation ------------------------------------------------------------------------------------
     async def ready_replicas(self, name: str, namespace: str) -> list[Replica]:
