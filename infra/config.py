@@ -93,6 +93,8 @@ class GatewayConfig(_Section):
     """Type of the extra ``gateway-external`` Service; ``ClusterIP`` creates none."""
     node_port: int | None = Field(None, ge=30000, le=32767)
     basic_auth: bool = True
+    manage_namespaces: bool = False
+    """Let the API create and delete function namespaces (grants the provider's rights cluster-wide)."""
     scale_from_zero: bool = True
     read_timeout: str = "65s"
     write_timeout: str = "65s"
@@ -139,7 +141,8 @@ class QueueWorkerConfig(_Section):
 class IdlerConfig(_Section):
     enabled: bool = True
     inactivity_duration: str = "15m"
-    reconcile_interval: str = "30s"
+    reconcile_interval: str | None = None
+    """Unset keeps the idler's own default (1s: the same loop does target tracking)."""
     dry_run: bool = False
     resources: ComponentResources = _resources("20m", "48Mi", "200m", "128Mi")
 

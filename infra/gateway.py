@@ -2,8 +2,9 @@
 
 Objects: ServiceAccount ``gateway``; in every function namespace a Role + RoleBinding carrying only the verbs
 the provider uses (:data:`PROVIDER_RULES`), plus a ClusterRole to read namespaces (``/system/namespaces``
-lists namespaces labelled ``openfaas=1``); the ``basic-auth`` Secret (user + generated password); Deployment,
-Service ``gateway`` (8080 API, 8082 metrics), optional ``gateway-external``, and a PodDisruptionBudget.
+lists namespaces labelled ``openfaas=1``), or with ``gateway.manageNamespaces`` one ClusterRole for all of it;
+the ``basic-auth`` Secret (user + generated password); Deployment, Service ``gateway`` (8080 API, 8082
+metrics), optional ``gateway-external``, and a PodDisruptionBudget.
 
 The provider and the gateway read one environment, in which ``secret_mount_path`` is also where function
 secrets are mounted. The gateway's own credentials are therefore mounted at that same path
@@ -22,7 +23,7 @@ import pulumi_random as random
 from infra import kube
 from infra.config import PlatformConfig
 
-__all__ = ["CLUSTER_RULES", "PROVIDER_RULES", "Gateway", "GatewayArgs", "provider_environment"]
+__all__ = ["PROVIDER_RULES", "Gateway", "GatewayArgs", "cluster_rules", "provider_environment"]
 
 API_PORT = 8080
 METRICS_PORT = 8082
@@ -33,29 +34,32 @@ PROVIDER_RULES: list[dict[str, Any]] = [
     {
         "apiGroups": ["apps"],
         "resources": ["deployments"],
-        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+        "verbs": ["get", "list", "create", "update", "delete"],
     },
-    {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "update", "patch"]},
-    {
-        "apiGroups": [""],
-        "resources": ["services"],
-        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
-    },
-    {
-        "apiGroups": [""],
-        "resources": ["secrets"],
-        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
-    },
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["update"]},
+    {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "create", "update", "delete"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update", "delete"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
 ]
-"""What the Kubernetes provider does in a function namespace, and nothing more."""
+"""What the Kubernetes provider (``runtime/provider/kubernetes``) does in a function namespace; no more."""
 
-CLUSTER_RULES: list[dict[str, Any]] = [
-    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
-]
-"""Namespaces are cluster-scoped: listing the function namespaces needs a ClusterRole (read only)."""
+NAMESPACE_READ = ["get", "list"]
+NAMESPACE_MANAGE = ["get", "list", "create", "update", "delete"]
+
+
+def cluster_rules(manage_namespaces: bool) -> list[dict[str, Any]]:
+    """Namespaces are cluster-scoped: the provider reads them (``/system/namespaces``) and, when allowed,
+    manages them. Managing namespaces also needs the function rules in namespaces that do not exist yet, so
+    that mode grants :data:`PROVIDER_RULES` cluster-wide instead of per namespace (OpenFaaS's
+    ``clusterRole: true``)."""
+    namespaces = {
+        "apiGroups": [""],
+        "resources": ["namespaces"],
+        "verbs": NAMESPACE_MANAGE if manage_namespaces else NAMESPACE_READ,
+    }
+    return [namespaces, *PROVIDER_RULES] if manage_namespaces else [namespaces]
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ class Gateway(pulumi.ComponentResource):
             metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
             opts=child,
         )
-        for fn_ns in config.function_namespaces:
+        for fn_ns in [] if config.gateway.manage_namespaces else config.function_namespaces:
             role = kube.resource(
                 k8s.rbac.v1.Role,
                 f"{name}-role-{fn_ns}",
@@ -154,7 +158,7 @@ class Gateway(pulumi.ComponentResource):
             k8s.rbac.v1.ClusterRole,
             f"{name}-clusterrole",
             metadata={"name": cluster_role_name, "labels": app_labels},
-            rules=CLUSTER_RULES,
+            rules=cluster_rules(config.gateway.manage_namespaces),
             opts=child,
         )
         kube.resource(

@@ -128,6 +128,7 @@ class Platform(pulumi.ComponentResource):
                     gateway_url=gateway_url,
                     prometheus_host=f"prometheus.{ns}.svc" if config.prometheus.enabled else "",
                     prometheus_port=PROMETHEUS_PORT,
+                    function_namespace=config.function_namespace,
                     credentials_secret=gateway.credentials_secret,
                     depends_on=ready,
                 ),

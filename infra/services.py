@@ -135,6 +135,7 @@ class IdlerArgs:
     gateway_url: str
     prometheus_host: str
     prometheus_port: int
+    function_namespace: str
     credentials_secret: str
     depends_on: list[pulumi.Resource]
 
@@ -150,11 +151,13 @@ class Idler(pulumi.ComponentResource):
             "prometheus_host": args.prometheus_host,
             "prometheus_port": str(args.prometheus_port),
             "inactivity_duration": config.inactivity_duration,
-            "reconcile_interval": config.reconcile_interval,
+            "function_namespace": args.function_namespace,
             "secret_mount_path": IDLER_SECRETS_PATH,
             "dry_run": str(config.dry_run).lower(),
             "metrics_port": str(IDLER_METRICS_PORT),
         }
+        if config.reconcile_interval:
+            env["reconcile_interval"] = config.reconcile_interval
         mounts: list[dict[str, object]] = [
             {"name": "auth", "mountPath": IDLER_SECRETS_PATH, "readOnly": True}
         ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
 from infra.config import DEFAULT_IMAGES
-from infra.gateway import CLUSTER_RULES, PROVIDER_RULES
-from tests.support.infra import MOCK_PASSWORD, Rendered, is_secret_value
+from tests.support.infra import MOCK_PASSWORD, ROOT, Rendered, is_secret_value, render
 
 WORKLOADS = {"Deployment", "StatefulSet"}
 
@@ -137,19 +137,46 @@ def test_gateway_runs_the_kubernetes_provider(default_stack: Rendered) -> None:
     assert service["spec"]["type"] == "ClusterIP"
 
 
-def test_gateway_rbac_grants_only_what_the_provider_uses(default_stack: Rendered) -> None:
+_KINDS = {
+    "Deployment": ("apps", "deployments"),
+    "scale": ("apps", "deployments/scale"),
+    "Service": ("", "services"),
+    "SecretObject": ("", "secrets"),
+    "Pod": ("", "pods"),
+    "pod": ("", "pods/log"),
+    "EndpointSlice": ("discovery.k8s.io", "endpointslices"),
+    "Namespace": ("", "namespaces"),
+}
+_VERBS = {"replace": "update", "log": "get"}
+
+
+def provider_api_calls() -> dict[tuple[str, str], set[str]]:
+    """(group, resource) → verbs, read from the Kubernetes provider's own calls (``client.<verb>(<Kind>``)."""
+    source = "".join(p.read_text() for p in sorted((ROOT / "runtime/provider/kubernetes").glob("*.py")))
+    calls: dict[tuple[str, str], set[str]] = {}
+    for verb, kind in re.findall(r"client\.(\w+)\(\s*(?:_object\(\s*)?(\w+)", source):
+        if verb == "close":
+            continue
+        assert kind in _KINDS, f"the provider calls {verb} on {kind}: map it to an RBAC resource"
+        calls.setdefault(_KINDS[kind], set()).add(_VERBS.get(verb, verb))
+    return calls
+
+
+def _granted(rules: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    granted: dict[tuple[str, str], set[str]] = {}
+    for rule in rules:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    return granted
+
+
+def test_gateway_rbac_grants_exactly_what_the_provider_calls(default_stack: Rendered) -> None:
+    calls = provider_api_calls()
+    namespace_calls = calls.pop(("", "namespaces"))
+    assert calls, "no API calls found in the provider: the scan is broken"
     role = default_stack.object("Role", "pyfaas-gateway", "openfaas-fn")
-    assert role["rules"] == PROVIDER_RULES
-    verbs = {
-        (group, res): set(rule["verbs"])
-        for rule in role["rules"]
-        for group in rule["apiGroups"]
-        for res in rule["resources"]
-    }
-    assert verbs[("", "pods")] == {"get", "list", "watch"}
-    assert verbs[("", "pods/log")] == {"get"}
-    assert verbs[("discovery.k8s.io", "endpointslices")] == {"get", "list", "watch"}
-    assert verbs[("apps", "deployments/scale")] == {"get", "update", "patch"}
+    assert _granted(role["rules"]) == calls
     assert all("*" not in rule["verbs"] and "*" not in rule["resources"] for rule in role["rules"])
     binding = default_stack.object("RoleBinding", "pyfaas-gateway", "openfaas-fn")
     assert binding["roleRef"] == {
@@ -158,17 +185,27 @@ def test_gateway_rbac_grants_only_what_the_provider_uses(default_stack: Rendered
         "name": "pyfaas-gateway",
     }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gateway", "namespace": "openfaas"}]
+    # Cluster-wide, only reading namespaces (managing them is opt-in, see below).
     cluster_role = default_stack.object("ClusterRole", "pyfaas-gateway-openfaas")
-    assert cluster_role["rules"] == CLUSTER_RULES
-    assert {verb for rule in cluster_role["rules"] for verb in rule["verbs"]} == {"get", "list", "watch"}
+    assert _granted(cluster_role["rules"]) == {("", "namespaces"): {"get", "list"}}
+    assert {"get", "list"} <= namespace_calls
     # Nothing in the control namespace: the gateway cannot touch its own platform.
-    assert not [
-        o
-        for o in default_stack.objects()
-        if o["kind"] == "Role"
-        and o["metadata"]["namespace"] == "openfaas"
-        and o["metadata"]["name"] == "pyfaas-gateway"
+    gateway_roles = [
+        o for o in default_stack.objects() if o["kind"] == "Role" and "gateway" in o["metadata"]["name"]
     ]
+    assert {o["metadata"]["namespace"] for o in gateway_roles} == {"openfaas-fn"}
+
+
+def test_managing_namespaces_moves_the_rules_cluster_wide() -> None:
+    rendered = render({"pyfaas:gateway": {"manageNamespaces": True}})
+    calls = provider_api_calls()
+    cluster_role = rendered.object("ClusterRole", "pyfaas-gateway-openfaas")
+    assert _granted(cluster_role["rules"]) == calls
+    assert not [
+        o for o in rendered.objects() if o["kind"] == "Role" and o["metadata"]["name"] == "pyfaas-gateway"
+    ]
+    binding = rendered.object("ClusterRoleBinding", "pyfaas-gateway-openfaas")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gateway", "namespace": "openfaas"}]
 
 
 def test_basic_auth_secret_is_generated_and_secret(default_stack: Rendered) -> None:
