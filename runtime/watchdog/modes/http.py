@@ -34,6 +34,13 @@ from runtime.watchdog.supervisor import DEVNULL, ChildProcess, describe_exit, re
 __all__ = ["HttpRunner"]
 
 STOP_GRACE = 5.0
+WHOLE_BODY_LIMIT = 256 * 1024
+
+
+def _copy_headers(upstream: aiohttp.ClientResponse, response: web.StreamResponse) -> None:
+    for key, value in upstream.headers.items():
+        if key.lower() not in HOP_BY_HOP:
+            response.headers.add(key, value)
 
 
 class HttpRunner:
@@ -128,10 +135,16 @@ class HttpRunner:
                     data=data,
                     allow_redirects=False,
                 ) as upstream:
+                    length = upstream.content_length
+                    if length is not None and length <= WHOLE_BODY_LIMIT:
+                        # A small body of known length goes out with the headers in one write.
+                        whole = web.Response(
+                            status=upstream.status, reason=upstream.reason, body=await upstream.read()
+                        )
+                        _copy_headers(upstream, whole)
+                        return whole
                     response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-                    for key, value in upstream.headers.items():
-                        if key.lower() not in HOP_BY_HOP:
-                            response.headers.add(key, value)
+                    _copy_headers(upstream, response)
                     response.headers[DURATION_HEADER] = duration_value(started)
                     await response.prepare(request)
                     async for chunk in upstream.content.iter_any():
