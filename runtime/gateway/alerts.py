@@ -25,9 +25,10 @@ failed scale answers 500 so AlertManager retries, and nothing is recorded for it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,7 +56,8 @@ _FORGET_AFTER = 3600.0
 
 @dataclass(frozen=True, slots=True)
 class AlertOutcome:
-    """What one alert did: ``action`` is scaled | unchanged | duplicate | skipped | failed."""
+    """What one alert did: ``action`` is scaled | unchanged | duplicate | skipped | failed, or unknown (no
+    such function: not counted in the metrics, so a payload cannot invent label values)."""
 
     function_name: str
     action: str
@@ -94,7 +96,8 @@ class AlertScaler:
         self._duplicate_window = duplicate_window
         self._clock = clock
         self._episodes: dict[str, _Episode] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        """Per-function lock and its number of users; dropped when the last user leaves."""
         self._outcomes = Counter(
             "gateway_alert_outcomes_total",
             "Alerts on /system/alert by outcome: scaled, unchanged, duplicate, skipped, failed",
@@ -107,7 +110,7 @@ class AlertScaler:
         self._forget_stale()
         outcomes = await asyncio.gather(*(self._apply_one(alert) for alert in webhook.alerts))
         for alert, outcome in zip(webhook.alerts, outcomes, strict=True):
-            if outcome.function_name:
+            if outcome.function_name and outcome.action != "unknown":
                 self._outcomes.labels(outcome.function_name, alert.status, outcome.action).inc()
         return list(outcomes)
 
@@ -117,14 +120,13 @@ class AlertScaler:
             return AlertOutcome("", "skipped", detail="no function_name label")
         name, namespace = split_name(qualified, self._default_namespace)
         function_name = f"{name}.{namespace}"
-        lock = self._locks.setdefault(function_name, asyncio.Lock())
-        async with lock:
+        async with self._serialised(function_name):
             try:
                 status = await self._provider.get_function(name, namespace)
             except PyfaasError as exc:
                 # OpenFaaS ignores lookup errors for alerts: the alert counts as handled.
                 log.info("alert for %s ignored: %s", function_name, exc.message)
-                return AlertOutcome(function_name, "skipped", detail=exc.message)
+                return AlertOutcome(function_name, "unknown", detail=exc.message)
             policy = scaling_policy(status.labels)
             if policy.scale_type is not None:
                 return AlertOutcome(function_name, "skipped", detail="target tracking owns this function")
@@ -162,6 +164,19 @@ class AlertScaler:
             action = "scaled" if wanted != current else "unchanged"
             return AlertOutcome(function_name, action, replicas=wanted)
 
+    @contextlib.asynccontextmanager
+    async def _serialised(self, function_name: str) -> AsyncIterator[None]:
+        """One alert of a function at a time (duplicates must see the step of the first)."""
+        lock, users = self._locks.setdefault(function_name, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[function_name]
+
     @staticmethod
     def _older(alert: AlertmanagerAlert, episode: _Episode) -> bool:
         if alert.fingerprint != episode.fingerprint or alert.startsAt == episode.starts_at:
@@ -173,9 +188,6 @@ class AlertScaler:
         now = self._clock()
         for function_name in [k for k, e in self._episodes.items() if now - e.stepped_at > _FORGET_AFTER]:
             del self._episodes[function_name]
-            lock = self._locks.get(function_name)
-            if lock is not None and not lock.locked():
-                del self._locks[function_name]
 
 
 ALERT_SCALER: web.AppKey[AlertScaler] = web.AppKey("alert_scaler", AlertScaler)

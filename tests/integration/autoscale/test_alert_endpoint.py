@@ -166,6 +166,13 @@ async def test_left_alone_factor_zero_target_tracked_unknown_or_unnamed(
     )
     assert await post(gw, body) == (200, "")
     assert provider.scale_calls == []
+    labelled = {
+        sample.labels.get("function_name")
+        for family in gw.registry.collect()
+        if family.name == "gateway_alert_outcomes"
+        for sample in family.samples
+    }
+    assert labelled == {"off.openfaas-fn", "tracked.openfaas-fn"}  # no label for a name the payload invented
 
 
 async def test_failed_scale_answers_500_so_alertmanager_retries(
