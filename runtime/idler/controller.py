@@ -120,6 +120,7 @@ class Controller:
 
     async def reconcile(self) -> list[Action]:
         """One round: observe, decide, apply. Returns the decisions (applied unless dry-run)."""
+        self._next_due = None  # a failed round must not leave a past deadline behind (no busy loop)
         with self._metrics.reconcile_seconds.time():
             functions = await self._functions()
             loads = await self._source.sample()
@@ -130,7 +131,6 @@ class Controller:
             self._stabiliser.forget_except(present)
             self._metrics.forget_except(present)
             actions = []
-            self._next_due = None
             for namespace, status in functions:
                 action = self._decide(namespace, status, loads, now)
                 if action is not None:
