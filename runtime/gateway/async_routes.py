@@ -31,13 +31,14 @@ from runtime.core.errors import (
     QueueUnavailable,
     ValidationFailed,
 )
-from runtime.core.models import AsyncCallRecord, CallbackURL, QueueRequest
+from runtime.core.models import AsyncCallRecord, CallbackURL, FunctionStatus, QueueRequest
 from runtime.core.names import DNS1123_LABEL, split_name
 from runtime.core.queue_layout import QueueSettings, is_valid_call_id
 from runtime.core.settings import Duration
 from runtime.gateway.async_dead_letters import add_dead_letter_routes
 from runtime.gateway.async_queue import AsyncQueue
 from runtime.gateway.keys import PROVIDER
+from runtime.provider.base import Provider
 
 __all__ = ["ASYNC_QUEUE", "ASYNC_SETTINGS", "AsyncSettings", "setup_async"]
 
@@ -51,15 +52,40 @@ class AsyncSettings(QueueSettings):
     """Largest async request body (OpenFaaS CE: 256,000 bytes); 413 above it."""
     async_publish_timeout: Duration = 5.0
     """Seconds to wait for JetStream's publish acknowledgement before answering 503."""
+    async_lookup_cache: Duration = 2.0
+    """Seconds a function found at submission is remembered (a Kubernetes provider lookup costs an API call);
+    0 looks it up every time. Unknown functions are never cached."""
+
+
+class _FunctionCache:
+    """Recently found functions (their annotations travel with each queued call)."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[str, str], tuple[float, FunctionStatus]] = {}
+
+    async def get(self, provider: Provider, name: str, namespace: str) -> FunctionStatus:
+        now = time.monotonic()
+        hit = self._entries.get((name, namespace))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        function = await provider.get_function(name, namespace)
+        if self.ttl > 0:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[(name, namespace)] = (now + self.ttl, function)
+        return function
 
 
 ASYNC_QUEUE: web.AppKey[AsyncQueue] = web.AppKey("async_queue", AsyncQueue)
 ASYNC_SETTINGS: web.AppKey[AsyncSettings] = web.AppKey("async_settings", AsyncSettings)
+_FUNCTIONS: web.AppKey[_FunctionCache] = web.AppKey("async_function_cache", _FunctionCache)
 
 
 def setup_async(app: web.Application, settings: AsyncSettings) -> None:
     """Register the async routes and the NATS connection (a ``cleanup_ctx``) on the gateway app."""
     app[ASYNC_SETTINGS] = settings
+    app[_FUNCTIONS] = _FunctionCache(settings.async_lookup_cache)
     app[ASYNC_QUEUE] = AsyncQueue(settings.nats_servers(), settings.layout(), request_timeout=5.0)
     app.cleanup_ctx.append(_queue_context)
     for suffix in ("", "/", "/{path:.*}"):
@@ -116,7 +142,7 @@ async def submit_call(request: web.Request) -> web.Response:
     name, namespace = split_name(typed, provider.default_namespace)
     if not DNS1123_LABEL.match(name) or not DNS1123_LABEL.match(namespace):
         raise FunctionNotFound(f"function {typed!r} not found", field="name")
-    function = await provider.get_function(name, namespace)
+    function = await request.app[_FUNCTIONS].get(provider, name, namespace)
     callback = _callback_url(request)
     call_id = request.headers.get("X-Call-Id") or str(uuid.uuid4())
     if not is_valid_call_id(call_id):

@@ -246,3 +246,20 @@ async def test_message_above_nats_max_payload_is_413_not_503(tmp_path: Path) -> 
         server.kill()
         await client.close()
         await provider.close()
+
+
+async def test_lookup_cache(queue: Queue, nats_server: NatsServer, tmp_path: Path) -> None:
+    provider = await _provider(tmp_path)
+    cached = await _client(provider, {"nats_url": nats_server.url, "async_lookup_cache": "1h"})
+    uncached = await _client(provider, {"nats_url": nats_server.url, "async_lookup_cache": "0"})
+    try:
+        for client in (cached, uncached):
+            await asyncio.wait_for(client.app[ASYNC_QUEUE].ready.wait(), 10)
+            assert (await client.post("/async-function/echo", data=b"x")).status == 202
+        await provider.delete("echo", "openfaas-fn")
+        assert (await uncached.post("/async-function/echo", data=b"x")).status == 404
+        assert (await cached.post("/async-function/echo", data=b"x")).status == 202  # remembered
+    finally:
+        await cached.close()
+        await uncached.close()
+        await provider.close()
