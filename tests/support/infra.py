@@ -94,7 +94,7 @@ def _api_value(value: Any) -> Any:
 
 
 def kubernetes_objects(resources: list[Captured]) -> list[dict[str, Any]]:
-    """The Kubernetes bodies among the captured resources (every ``kubernetes:*`` type), as sent to the API."""
+    """The Kubernetes bodies among the captured resources (``kubernetes:*`` types), as the API gets them."""
     return [_api_value(r.inputs) for r in resources if r.typ.startswith("kubernetes:")]
 
 
@@ -152,3 +152,22 @@ def render(
 
     secrets()
     return rendered
+
+
+def run_entrypoint(config: Mapping[str, str]) -> list[Captured]:
+    """Execute ``infra/__main__.py`` itself (as ``pulumi up`` would) under mocks with ``config`` set."""
+    import runpy
+
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="pyfaas", stack="test", preview=False)
+    pulumi.runtime.set_all_config(dict(config))
+
+    @_pulumi_test
+    def program() -> None:
+        runpy.run_path(str(ROOT / "infra"), run_name="__main__")
+
+    try:
+        program()
+    finally:
+        pulumi.runtime.set_all_config({})
+    return mocks.resources
