@@ -10,7 +10,7 @@ from pathlib import Path
 
 __all__ = ["LocalProviderConfig"]
 
-_INHERITED = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL")
+_INHERITED = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "PYTHONPATH")
 
 
 def _inherited_from_this_process() -> dict[str, str]:

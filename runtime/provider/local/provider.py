@@ -140,6 +140,9 @@ class LocalProvider:
             python=self.config.python_executable,
             socket_path=self._store.run_dir / "zygote.sock",
             log_path=self._store.run_dir / "zygote.log",
+            # Replicas replace their environment after the fork; the zygote itself needs only the basics,
+            # plus a marker that ties it (and what it forks) to this state directory.
+            env={**self.config.inherited_env, "PYFAAS_STATE_DIR": str(self._store.root)},
         )
         return FallbackSpawner(zygote, subprocess)
 
