@@ -162,8 +162,8 @@ async def test_max_inflight_bounds_concurrency(
     queue: Queue, gateway: FakeGateway, start_worker: WorkerFactory
 ) -> None:
     await start_worker(max_inflight="4")
-    ids = [await submit(queue.js, queue.kv, queue.layout, "slow-0_1") for _ in range(16)]
-    await until(lambda: sum(gateway.calls[i] for i in ids) == 16, limit=20, what="all calls")
+    ids = [await submit(queue.js, queue.kv, queue.layout, "slow-0_3") for _ in range(12)]
+    await until(lambda: sum(gateway.calls[i] for i in ids) == 12, limit=30, what="all calls")
     assert gateway.peak_concurrent == 4
 
 
