@@ -47,9 +47,11 @@ def test_http_mode_proxies_and_waits_for_the_upstream(tmp_path: Path, watchdog_f
         "host": f"127.0.0.1:{watchdog.port}",
         "custom": "c",
         "body": "data",
+        "length": "4",
     }
     chunked = httpx.put(watchdog.url + "/c", content=iter([b"ab", b"cd"]), timeout=10)
     assert chunked.json()["body"] == "abcd"
+    assert chunked.json()["length"] is None  # streamed upstream as it arrived
     redirect = httpx.get(watchdog.url + "/redirect", timeout=10)
     assert redirect.status_code == 302 and redirect.headers["location"] == "/elsewhere"
     wait_for(lambda: "stdout: upstream listening" in watchdog.log(), 5, what="child stdout in log")

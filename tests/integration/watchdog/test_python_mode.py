@@ -278,5 +278,5 @@ def test_python_inline_auto_promotes_and_demotes(tmp_path: Path, watchdog_factor
         assert client.get("/").text == "MainThread"
         assert client.get("/slow").text == "MainThread"  # this call is what demotes
         assert client.get("/").text.startswith("handler-")
-    log = watchdog.log()
-    assert "now called on the event loop" in log and "back to the thread pool (demotion 1/3)" in log
+    wait_for(lambda: "back to the thread pool (demotion 1/3)" in watchdog.log(), 5, what="demotion log line")
+    assert "now called on the event loop" in watchdog.log()

@@ -66,6 +66,7 @@ class Handler(BaseHTTPRequestHandler):
                 "host": self.headers.get("Host"),
                 "custom": self.headers.get("X-Custom"),
                 "body": body.decode(),
+                "length": self.headers.get("Content-Length"),
             }
             self._send(200, json.dumps(data).encode())
 
