@@ -211,3 +211,26 @@ async def test_delete_empties_the_ready_set_for_good(tmp_path: Path) -> None:
 
 async def _pid_files(directory: Path) -> list[str]:
     return [name for name in os.listdir(directory) if name.endswith(".pid")]
+
+
+async def test_losing_the_zygote_falls_back_to_subprocesses(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    async with local_provider(state, restart_backoff=0.05) as provider:
+        assert provider.spawner_kind == "zygote"
+        await provider.deploy(python_function("echo", write_handler(tmp_path / "echo", ECHO)))
+        [forked] = await ready(provider, "echo", NS)
+        zygote_pid = int((state / "run" / "zygote.pid").read_text().split()[0])
+        os.kill(zygote_pid, signal.SIGKILL)
+
+        # The forked replica keeps serving; its exit is now noticed through /proc.
+        assert (await invoke(forked, b"alive")).text == "echo:alive"
+        [info] = provider.runtime_status("echo", NS).replicas
+        assert info.pid is not None
+        os.kill(info.pid, signal.SIGKILL)
+        [replacement] = await eventually(
+            lambda: provider.ready_replicas("echo", NS), lambda rs: len(rs) == 1 and rs[0].id != forked.id
+        )
+        assert provider.spawner_kind == "subprocess"
+        assert (await invoke(replacement, b"again")).text == "echo:again"
+        assert provider.runtime_status("echo", NS).restarts == 1
+    assert await wait_no_processes(state, within=5) == []
