@@ -67,6 +67,8 @@ class GatewayArgs:
     config: PlatformConfig
     namespaces: list[pulumi.Resource]
     """Namespace resources to wait for."""
+    admin_password: pulumi.Input[str] | None = None
+    """A configured password (kept secret); None generates one with ``random.RandomPassword``."""
 
 
 def provider_environment(config: PlatformConfig) -> dict[str, str]:
@@ -117,14 +119,7 @@ class Gateway(pulumi.ComponentResource):
     credentials_secret: str
     """Secret with ``basic-auth-user`` and ``basic-auth-password`` (AlertManager and the idler mount it)."""
 
-    def __init__(
-        self,
-        name: str,
-        args: GatewayArgs,
-        opts: pulumi.ResourceOptions | None = None,
-        *,
-        admin_password: pulumi.Input[str] | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pyfaas:index:Gateway", name, None, opts)
         config = args.config
         ns = config.control_namespace
@@ -174,6 +169,7 @@ class Gateway(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_role, account]),
         )
 
+        admin_password = args.admin_password
         if admin_password is None:
             generated = random.RandomPassword(
                 f"{name}-admin-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)

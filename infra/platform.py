@@ -67,9 +67,8 @@ class Platform(pulumi.ComponentResource):
         ready = namespaces.ready
         gateway = Gateway(
             f"{name}-gateway",
-            GatewayArgs(config=config, namespaces=ready),
+            GatewayArgs(config=config, namespaces=ready, admin_password=args.admin_password),
             opts=child,
-            admin_password=args.admin_password,
         )
         gateway_url = gateway.internal_url
         nats = Nats(f"{name}-nats", NatsArgs(config=config.nats, namespace=ns, depends_on=ready), opts=child)
