@@ -171,3 +171,30 @@ async def test_async_system_routes_need_auth(queue: Queue, nats_server: NatsServ
                 assert response.status == 404  # submission is open, as /function/ is
         async with gateway.session() as session, session.get("/system/async/some-call") as response:
             assert response.status == 404
+
+
+async def test_gateway_process_registers_async_routes_when_nats_is_configured(
+    queue: Queue, nats_server: NatsServer, tmp_path: Path
+) -> None:
+    from tests.support.gateway import GatewayProcess
+
+    process = GatewayProcess(tmp_path / "gw", env={"nats_url": nats_server.url})
+    await process.start()
+    try:
+        async with aiohttp.ClientSession(process.url) as session:
+            spec = {
+                "service": "zero",
+                "image": "local",
+                "envProcess": "cat",
+                "labels": {"com.openfaas.scale.min": "0"},
+            }
+            async with session.post("/system/functions", json=spec) as response:
+                assert response.status in (200, 202), await response.text()
+
+            async def accepted() -> bool:
+                async with session.post("/async-function/zero", data=b"x") as response:
+                    return response.status == 202
+
+            await eventually(accepted, what="202 from the gateway process")
+    finally:
+        assert await process.stop() == 0
