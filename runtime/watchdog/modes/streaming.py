@@ -65,6 +65,10 @@ class StreamingRunner:
                     self._sink.line(f"{self._argv[0]}: {describe_exit(code)}")
         except TimeoutError:
             self._sink.line(f"{self._argv[0]}: killed after exec_timeout {settings.exec_timeout}s")
+        except ConnectionError:
+            if not response.prepared:
+                raise
+            self._sink.line(f"{self._argv[0]}: client went away, process stopped")
         finally:
             process.kill_group()
             feeder.cancel()
