@@ -16,7 +16,7 @@ from runtime.core.models import LogMessage
 from runtime.gateway.auth import BasicAuthCredentials
 from runtime.gateway.settings import GatewaySettings
 from runtime.gateway.system import SCALE_CLAMPED_HEADER
-from tests.support.gateway import MemoryProvider, RunningGateway, running_gateway
+from tests.support.gateway import MemoryProvider, RunningGateway, free_port, running_gateway, serve
 
 
 @pytest.fixture
@@ -228,3 +228,39 @@ def test_basic_auth_credentials(tmp_path: Path) -> None:
     assert not credentials.check(None)
     with pytest.raises(ConfigError):
         BasicAuthCredentials.load(str(tmp_path / "missing"))
+
+
+async def test_invocation_count_from_prometheus_when_configured(tmp_path: Path) -> None:
+    queries: list[str] = []
+
+    async def query(request: web.Request) -> web.Response:
+        queries.append(request.query["query"])
+        result = [{"metric": {"function_name": "fn.openfaas-fn"}, "value": [1700000000.0, "1337"]}]
+        return web.json_response({"status": "success", "data": {"resultType": "vector", "result": result}})
+
+    prometheus = web.Application()
+    prometheus.router.add_get("/api/v1/query", query)
+    provider = MemoryProvider()
+    provider.add("fn", [])
+    provider.add("quiet", [])
+    async with serve(prometheus) as url:
+        host, port = url.removeprefix("http://").split(":")
+        env = {"faas_prometheus_host": host, "faas_prometheus_port": port}
+        gateway = running_gateway(tmp_path, provider=provider, env=env)
+        async with gateway as running, running.session() as s, s.get("/system/functions") as response:
+            listed = {item["name"]: item for item in await response.json()}
+    assert listed["fn"]["invocationCount"] == 1337
+    assert "invocationCount" not in listed["quiet"]  # zero is omitted, as Go's omitempty does
+    assert queries == [
+        'sum(gateway_function_invocation_total{function_name=~".*.openfaas-fn"}) by (function_name)'
+    ]
+
+
+async def test_prometheus_down_falls_back_to_own_counters(tmp_path: Path) -> None:
+    provider = MemoryProvider()
+    provider.add("fn", [])
+    env = {"faas_prometheus_host": "127.0.0.1", "faas_prometheus_port": str(free_port())}
+    gateway = running_gateway(tmp_path, provider=provider, env=env)
+    async with gateway as running, running.session() as s, s.get("/system/functions") as response:
+        assert response.status == 200
+        assert [item["name"] for item in await response.json()] == ["fn"]
