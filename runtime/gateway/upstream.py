@@ -26,6 +26,7 @@ __all__ = ["Endpoint", "UpstreamClient", "UpstreamConnectError", "UpstreamRespon
 
 _MAX_IDLE_PER_HOST = 256
 _READ_BUFSIZE = 1 << 16
+_SWEEP_EVERY = 4096
 
 
 class UpstreamConnectError(ConnectionError):
@@ -94,6 +95,7 @@ class UpstreamClient:
         self._max_field_size = max_field_size
         self._idle: dict[Endpoint, list[ResponseHandler]] = {}
         self._closed = False
+        self._releases = 0
 
     async def _connect(self, endpoint: Endpoint) -> ResponseHandler:
         loop = asyncio.get_running_loop()
@@ -112,6 +114,18 @@ class UpstreamClient:
             protocol.close()
         else:
             idle.append(protocol)
+        self._releases += 1
+        if self._releases % _SWEEP_EVERY == 0:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        """Drop closed idle connections and the endpoints of replicas that are gone (their ports change)."""
+        for endpoint in list(self._idle):
+            alive = [protocol for protocol in self._idle[endpoint] if protocol.is_connected()]
+            if alive:
+                self._idle[endpoint] = alive
+            else:
+                del self._idle[endpoint]
 
     def _pooled(self, endpoint: Endpoint) -> ResponseHandler | None:
         idle = self._idle.get(endpoint)

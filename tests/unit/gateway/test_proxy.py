@@ -292,3 +292,21 @@ async def test_upstream_answering_connection_close(tmp_path: Path) -> None:
             for _ in range(3):
                 async with session.get("/function/closer") as response:
                     assert (response.status, await response.text()) == (200, "bye")
+
+
+async def test_idle_pool_forgets_replicas_that_are_gone(tmp_path: Path) -> None:
+    from runtime.gateway.upstream import UpstreamClient, endpoint_of
+
+    client = UpstreamClient(connect_timeout=2.0)
+    async with serve(upstream_app("gone")) as url:
+        endpoint = endpoint_of(url)
+        assert endpoint is not None
+        response = await client.request(endpoint, "GET", "/echo", [], None)
+        assert response.status == 200
+        await response.read()
+        response.release()
+        assert len(client._idle[endpoint]) == 1
+    await asyncio.sleep(0.1)  # the server is gone; its connection closes
+    client._sweep()
+    assert endpoint not in client._idle
+    await client.close()
