@@ -10,8 +10,12 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # Pulumi runs this folder as a script; make the repository importable
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# Pulumi runs this folder as a script, which puts the folder itself first on sys.path: take it off (its
+# modules are ``infra.*``, never top-level names) and make the repository importable instead.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
+if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import pulumi  # noqa: E402

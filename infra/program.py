@@ -10,7 +10,7 @@ import pulumi
 
 from infra.alerts import read_alert_sources
 from infra.config import PROJECT, load_config
-from infra.platform import Platform, PlatformArgs
+from infra.pyfaas_platform import Platform, PlatformArgs
 from infra.sources import load_functions
 from runtime.core.errors import ConfigError
 

@@ -17,7 +17,7 @@ from infra.config import PlatformConfig
 from infra.function import Function, FunctionArgs
 from infra.gateway import Gateway, GatewayArgs
 from infra.namespaces import Namespaces, NamespacesArgs
-from infra.nats import Nats, NatsArgs
+from infra.nats_jetstream import Nats, NatsArgs
 from infra.prometheus import PORT as PROMETHEUS_PORT
 from infra.prometheus import Prometheus, PrometheusArgs
 from infra.services import Idler, IdlerArgs, QueueWorker, QueueWorkerArgs

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from infra.config import PlatformConfig, load_config
-from infra.platform import workload_options
+from infra.pyfaas_platform import workload_options
 from infra.sources import load_functions
 from runtime.core.k8s import function_deployment, function_service
 from runtime.core.models import FunctionDeployment

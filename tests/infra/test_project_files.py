@@ -99,3 +99,13 @@ def test_workflow_previews_pull_requests_and_updates_main() -> None:
     assert "refs/heads/main" in jobs["up"]["if"]
     assert "test" in jobs["up"]["needs"] and jobs["preview"]["needs"] == "test"
     assert any("scripts/test.sh" in str(step.get("run", "")) for step in jobs["test"]["steps"])
+
+
+def test_infra_modules_shadow_no_top_level_module() -> None:
+    """Pulumi runs ``infra/`` as a script folder (on ``sys.path``); its module names must not hide others."""
+    import importlib.metadata
+    import sys
+
+    taken = set(sys.stdlib_module_names) | set(importlib.metadata.packages_distributions())
+    ours = {path.stem for path in (ROOT / "infra").glob("*.py")} - {"__init__", "__main__"}
+    assert not ours & taken
