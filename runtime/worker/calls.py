@@ -32,6 +32,9 @@ __all__ = ["CallProcessor", "Counters", "Settlement"]
 
 log = logging.getLogger("pyfaas.worker")
 
+_RUNNING_AFTER = 0.05
+"""Seconds a call runs before its record says ``running``."""
+
 
 @dataclass(slots=True)
 class Counters:
@@ -140,18 +143,24 @@ class CallProcessor:
         if attempt == 1:
             self._metrics.queue_wait.labels(label).observe(max(0.0, time.time() - queued_at.timestamp()))
         base = base.model_copy(update={"startedAt": _now()})
-        # "running" is informational: written alongside the call, awaited before any later state so the
-        # order of writes holds; the outcome's writes are the ones that must succeed
-        running = asyncio.ensure_future(self._records.put(base))
+        # "running" is informational (correctness rests on the final record): it is written only for calls
+        # still running after _RUNNING_AFTER, which halves the record writes of short calls, and awaited
+        # before any later state so the order of writes holds
+        running: list[asyncio.Future[int]] = []
+        timer = asyncio.get_running_loop().call_later(
+            _RUNNING_AFTER, lambda: running.append(asyncio.ensure_future(self._records.put(base)))
+        )
         self._metrics.inflight.inc()
         try:
             result = await self._invoker.invoke(request)
         finally:
+            timer.cancel()
             self._metrics.inflight.dec()
-            try:
-                await running
-            except Exception as exc:
-                log.warning("could not record %s as running: %s", call_id, exc)
+            for write in running:
+                try:
+                    await write
+                except Exception as exc:
+                    log.warning("could not record %s as running: %s", call_id, exc)
         self._metrics.run_time.labels(label).observe(result.duration)
         outcome = classify(status=result.status, internal=result.internal, attempt=attempt, policy=policy)
         if outcome is Outcome.RETRY:
