@@ -32,6 +32,9 @@ __all__ = ["LogCollector"]
 log = logging.getLogger("runtime.provider.local")
 
 _FOLLOW_QUEUE_MAX = 10_000
+_MAX_READ = 1 << 20
+"""Bytes read from one raw file per poll; the rest waits for the next poll."""
+_MAX_LINE = 64 << 10
 _END = None
 
 
@@ -151,7 +154,7 @@ class LogCollector:
                 if size < source.offset:  # truncated by someone else: start over
                     source.offset = 0
                 handle.seek(source.offset)
-                data = handle.read()
+                data = handle.read(_MAX_READ)  # a chatty replica cannot stall the event loop
                 source.offset += len(data)
                 if source.offset >= self._raw_truncate and os.fstat(handle.fileno()).st_size == source.offset:
                     os.truncate(source.path, 0)
@@ -164,6 +167,9 @@ class LogCollector:
         data = source.partial + data
         lines = data.split(b"\n")
         source.partial = lines.pop()
+        if len(source.partial) > _MAX_LINE:  # a line without end: keep it as pieces, not in memory
+            lines.append(source.partial)
+            source.partial = b""
         if final and source.partial:
             lines.append(source.partial)
             source.partial = b""

@@ -111,3 +111,13 @@ async def test_follow_gets_new_lines_and_ends_when_the_function_goes(tmp_path: P
     finally:
         task.cancel()
         await collector.close()
+
+
+async def test_a_line_without_end_is_cut_into_pieces(tmp_path: Path) -> None:
+    collector = _collector(tmp_path)
+    raw = tmp_path / "r1.log"
+    raw.write_bytes(b"y" * (200 << 10))
+    collector.watch(namespace="ns", name="fn", instance="r1", path=raw)
+    collector.flush()
+    pieces = await _read(collector)
+    assert pieces and sum(len(m.text) for m in pieces) == 200 << 10
