@@ -199,7 +199,8 @@ async def test_every_documented_operation_matches_the_spec(
             expect=200,
             template="/function/{functionName}.{namespace}",
         )
-        if "/async-function/{name}" in {r.resource.canonical for r in gateway.app.router.routes()}:
+        canonical = {route.resource.canonical for route in gateway.app.router.routes() if route.resource}
+        if "/async-function/{name}" in canonical:
             await check.call(
                 "POST",
                 "/async-function/echo",
