@@ -7,7 +7,7 @@ Every failure is a ``ValidationFailed`` naming the offending field, which the er
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -80,6 +80,7 @@ def query_time(request: web.Request, name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as exc:
         raise ValidationFailed(f"{name} must be an RFC3339 time, got {raw!r}", field=name) from exc
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
