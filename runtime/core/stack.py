@@ -381,11 +381,15 @@ def _configuration(document: _Document, node: yaml.Node) -> tuple[list[TemplateS
 
 
 def _resources(document: _Document, node: yaml.Node, path: str) -> FunctionResources | None:
-    values = document.string_map(node, path)
-    for key, _key_node, value in document.mapping(node, path) if not _is_null(node) else []:
+    if _is_null(node):
+        return None
+    picked: dict[str, str] = {}
+    for key, key_node, value in document.mapping(node, path):
+        text = document.text(value, f"{path}.{key}", allow_null=True)
         if key not in _RESOURCE_KEYS:
-            document.warn(value, f"{path}.{key}", "unknown resource (ignored)")
-    picked = {key: value for key, value in values.items() if key in _RESOURCE_KEYS and value}
+            document.warn(key_node, f"{path}.{key}", "unknown resource (ignored)")
+        elif text:
+            picked[key] = text
     if not picked:
         return None
     return FunctionResources.model_validate(picked)

@@ -110,3 +110,12 @@ def test_filter_functions(glob: str | None, regex: str | None, expected: list[st
         "functions:\n" + "".join(f"  {n}:\n    image: a/{n}:1\n" for n in ["api-a", "api-b", "worker"])
     )
     assert [f.name for f in filter_functions(stack.functions, glob=glob, regex=regex)] == expected
+
+
+def test_resources_keep_known_quantities_and_warn_about_others() -> None:
+    stack = parse_stack(
+        "functions:\n  f:\n    image: a/b:1\n    limits: {memory: 1Gi, nvidia.com/gpu: 1, disk: 2}\n"
+    )
+    limits = stack.functions[0].deployment.limits
+    assert limits is not None and limits.wire() == {"memory": "1Gi", "nvidia.com/gpu": "1"}
+    assert stack.warnings == ["stack.yml:4:50: functions.f.limits.disk: unknown resource (ignored)"]
