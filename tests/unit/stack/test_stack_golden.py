@@ -118,4 +118,4 @@ def test_resources_keep_known_quantities_and_warn_about_others() -> None:
     )
     limits = stack.functions[0].deployment.limits
     assert limits is not None and limits.wire() == {"memory": "1Gi", "nvidia.com/gpu": "1"}
-    assert stack.warnings == ["stack.yml:4:50: functions.f.limits.disk: unknown resource (ignored)"]
+    assert stack.warnings == ["stack.yml:4:46: functions.f.limits.disk: unknown resource (ignored)"]
