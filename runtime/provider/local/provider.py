@@ -58,6 +58,8 @@ log = logging.getLogger("runtime.provider.local")
 PROVIDER_NAME = "pyfaas-local"
 ORCHESTRATION = "process"
 _NO_FPROCESS_MODES = frozenset({"python", "static"})
+STATE_MARKER = "PYFAAS_STATE_DIR"
+"""Set in the zygote's environment (and so in the initial environment of every replica it forks)."""
 
 
 @dataclass(slots=True)
@@ -142,7 +144,7 @@ class LocalProvider:
             log_path=self._store.run_dir / "zygote.log",
             # Replicas replace their environment after the fork; the zygote itself needs only the basics,
             # plus a marker that ties it (and what it forks) to this state directory.
-            env={**self.config.inherited_env, "PYFAAS_STATE_DIR": str(self._store.root)},
+            env={**self.config.inherited_env, STATE_MARKER: str(self._store.root)},
         )
         return FallbackSpawner(zygote, subprocess)
 
@@ -165,6 +167,8 @@ class LocalProvider:
         killed = sum(terminate_stale(record) for record in stale)
         # Requests a replica forked into sessions of their own carry its environment: find them by it.
         killed += len(kill_by_environment(f"port_file={run_dir}/", prefix=True))
+        # An earlier zygote and anything it forked carry its marker (a PID record may not have been written).
+        killed += len(kill_by_environment(f"{STATE_MARKER}={self._store.root}"))
         if killed:
             log.warning("stopped %d process(es) left by an earlier run", killed)
         for raw in run_dir.glob("*/*/*.log"):
