@@ -56,6 +56,11 @@ class Spawner(Protocol):
         """The spawner's own long-lived helper process, if any (recorded so a later run can stop it)."""
         ...
 
+    @property
+    def alive(self) -> bool:
+        """Whether it can still spawn (False once a helper process it depends on has gone)."""
+        ...
+
 
 class _Subprocess:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
@@ -85,6 +90,10 @@ class SubprocessSpawner:
     @property
     def process_record(self) -> ProcessRecord | None:
         return None
+
+    @property
+    def alive(self) -> bool:
+        return True
 
     async def spawn(self, *, env: Mapping[str, str], cwd: Path, log_path: Path) -> ReplicaProcess:
         try:
@@ -125,6 +134,10 @@ class FallbackSpawner:
         return self._primary is not None
 
     @property
+    def alive(self) -> bool:
+        return True
+
+    @property
     def process_record(self) -> ProcessRecord | None:
         return self._primary.process_record if self._primary else None
 
@@ -143,7 +156,9 @@ class FallbackSpawner:
             try:
                 return await self._primary.spawn(env=env, cwd=cwd, log_path=log_path)
             except ProcessSpawnError as exc:
-                log.warning("zygote spawn failed, falling back to plain subprocesses: %s", exc)
+                if self._primary.alive:
+                    raise  # it refused this one spawn (e.g. a missing directory): keep using it
+                log.warning("the zygote is gone, falling back to plain subprocesses: %s", exc)
                 await self._drop_primary()
         return await self._fallback.spawn(env=env, cwd=cwd, log_path=log_path)
 

@@ -114,6 +114,10 @@ class ZygoteSpawner:
     def process_record(self) -> ProcessRecord | None:
         return self._record
 
+    @property
+    def alive(self) -> bool:
+        return self._alive
+
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
