@@ -16,8 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from runtime.core.errors import ConfigError
-from runtime.core.names import DNS1123_LABEL
+from runtime.core.errors import ConfigError, ValidationFailed
+from runtime.core.names import DNS1123_LABEL, validate_secret_name
 
 __all__ = [
     "DEFAULT_IMAGES",
@@ -175,6 +175,11 @@ class PlatformConfig(_Section):
     """A Python file declaring functions (``runtime.core.definitions``), relative to the project folder."""
     stack_file: str | None = None
     """An OpenFaaS ``stack.yml`` whose functions are deployed too, relative to the project folder."""
+    function_secrets: dict[str, str] = Field(default_factory=dict, repr=False)
+    """Secrets functions name: ``name`` (default function namespace) or ``namespace/name`` → value.
+
+    Set with ``pulumi config set --secret --path 'pyfaas:functionSecrets.<name>' <value>``; values never
+    appear in error messages and reach Pulumi as secrets."""
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     nats: NatsConfig = Field(default_factory=NatsConfig)
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
@@ -197,6 +202,27 @@ class PlatformConfig(_Section):
             cls._namespace(value)
         return values
 
+    @field_validator("function_secrets")
+    @classmethod
+    def _secret_names(cls, values: dict[str, str]) -> dict[str, str]:
+        for key in values:
+            namespace, _, name = key.rpartition("/")
+            try:
+                validate_secret_name(name)
+            except ValidationFailed as exc:
+                raise ValueError(f"{key!r}: {exc.message}") from exc
+            if namespace and not DNS1123_LABEL.match(namespace):
+                raise ValueError(f"{key!r}: {namespace!r} is not a valid namespace name")
+        return values
+
+    def secrets_by_namespace(self) -> dict[str, dict[str, str]]:
+        """``functionSecrets`` grouped by namespace (unqualified names go to the default one)."""
+        grouped: dict[str, dict[str, str]] = {}
+        for key, value in self.function_secrets.items():
+            namespace, _, name = key.rpartition("/")
+            grouped.setdefault(namespace or self.function_namespace, {})[name] = value
+        return grouped
+
     @model_validator(mode="after")
     def _checks(self) -> PlatformConfig:
         if self.control_namespace in self.function_namespaces:
@@ -207,6 +233,9 @@ class PlatformConfig(_Section):
                     raise _KeyedError(
                         key, f"image {image!r} has no pinned tag (set allowUnpinnedImages to allow)"
                     )
+        for namespace in self.secrets_by_namespace():
+            if namespace not in self.function_namespaces:
+                raise _KeyedError("functionSecrets", f"namespace {namespace!r} is not a function namespace")
         if self.alertmanager.enabled and not self.prometheus.enabled:
             raise _KeyedError("alertmanager.enabled", "AlertManager needs Prometheus (prometheus.enabled)")
         return self
@@ -276,6 +305,10 @@ def load_config(values: Mapping[str, Any], *, project: str = PROJECT) -> Platfor
             message = first["msg"].removeprefix("Value error, ")
             if first["type"] == "extra_forbidden":
                 message = "unknown key (see Pulumi.example.yaml for every setting)"
-            elif "input" in first and not isinstance(first["input"], dict):
+            elif (
+                "input" in first
+                and not isinstance(first["input"], dict)
+                and not key.startswith("functionSecrets")
+            ):
                 message += f" (got {first['input']!r})"
         raise ConfigError(f"stack config {prefix}{key}: {message}", field=f"{prefix}{key}") from exc

@@ -14,10 +14,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import kube
-from runtime.core.k8s import FunctionWorkloadOptions, function_deployment, function_service
-from runtime.core.models import FunctionDeployment
+from runtime.core.k8s import FunctionWorkloadOptions, function_deployment, function_secret, function_service
+from runtime.core.models import FunctionDeployment, Secret
 
-__all__ = ["Function", "FunctionArgs"]
+__all__ = ["Function", "FunctionArgs", "FunctionSecrets", "FunctionSecretsArgs"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +60,38 @@ class Function(pulumi.ComponentResource):
         self.namespace = namespace
         self.url = f"http://{spec.service}.{namespace}.svc:{args.options.watchdog_port}"
         self.register_outputs({"name": self.name, "namespace": self.namespace, "url": self.url})
+
+
+@dataclass(frozen=True)
+class FunctionSecretsArgs:
+    namespace: str
+    values: dict[str, str]
+    """Secret name → value (plain text here; registered as a Pulumi secret)."""
+    depends_on: list[pulumi.Resource]
+
+
+class FunctionSecrets(pulumi.ComponentResource):
+    """Secrets functions mount, shaped exactly as ``POST /system/secrets`` creates them."""
+
+    resources: list[pulumi.Resource]
+
+    def __init__(
+        self, name: str, args: FunctionSecretsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("pyfaas:index:FunctionSecrets", name, None, opts)
+        self.resources = []
+        for secret_name in sorted(args.values):
+            body = function_secret(
+                Secret(name=secret_name, value=args.values[secret_name]), namespace=args.namespace
+            )
+            self.resources.append(
+                kube.resource(
+                    k8s.core.v1.Secret,
+                    f"{name}-{secret_name}",
+                    metadata=body["metadata"],
+                    type=body["type"],
+                    data=pulumi.Output.secret(body["data"]),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
+                )
+            )
+        self.register_outputs({"names": sorted(args.values)})

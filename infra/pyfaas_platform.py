@@ -14,7 +14,7 @@ from infra.alertmanager import SECRETS_PATH as ALERTMANAGER_SECRETS
 from infra.alertmanager import AlertManager, AlertManagerArgs
 from infra.alerts import AlertSources, alertmanager_files, prometheus_files
 from infra.config import PlatformConfig
-from infra.function import Function, FunctionArgs
+from infra.function import Function, FunctionArgs, FunctionSecrets, FunctionSecretsArgs
 from infra.gateway import Gateway, GatewayArgs
 from infra.namespaces import Namespaces, NamespacesArgs
 from infra.nats_jetstream import Nats, NatsArgs
@@ -133,6 +133,14 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
             )
+        secrets: list[pulumi.Resource] = []
+        for secret_namespace, values in config.secrets_by_namespace().items():
+            group = FunctionSecrets(
+                f"{name}-secrets-{secret_namespace}",
+                FunctionSecretsArgs(namespace=secret_namespace, values=values, depends_on=ready),
+                opts=child,
+            )
+            secrets += group.resources
         options = workload_options(config)
         self.function_names = []
         for spec in args.functions:

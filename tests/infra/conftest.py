@@ -45,6 +45,7 @@ THREE_FUNCTIONS_CONFIG = {
     "pyfaas:functionsFile": "functions.py",
     "pyfaas:stackFile": "stack.yml",
     "pyfaas:extraFunctionNamespaces": ["team-a"],
+    "pyfaas:functionSecrets": {"api-key": "s3cr3t-value", "team-a/reports-token": "t0ken"},
 }
 
 

@@ -11,10 +11,11 @@ import pytest
 from infra.config import PlatformConfig, load_config
 from infra.pyfaas_platform import workload_options
 from infra.sources import load_functions
-from runtime.core.k8s import function_deployment, function_service
-from runtime.core.models import FunctionDeployment
+from runtime.core.errors import ConfigError
+from runtime.core.k8s import function_deployment, function_secret, function_service
+from runtime.core.models import FunctionDeployment, Secret
 from tests.infra.conftest import THREE_FUNCTIONS_CONFIG, write_project
-from tests.support.infra import ROOT, Rendered, render
+from tests.support.infra import ROOT, Rendered, is_secret_value, render
 
 Specs = tuple[list[FunctionDeployment], PlatformConfig]
 
@@ -110,3 +111,29 @@ def test_examples_stack_deploys() -> None:
         if o["kind"] == "Deployment" and o["metadata"]["namespace"] == "openfaas-fn"
     }
     assert {"echo", "wc"} <= names
+
+
+def test_function_secrets_are_created_as_the_secret_api_would(three_functions: Rendered) -> None:
+    assert three_functions.object("Secret", "api-key", "openfaas-fn") == function_secret(
+        Secret(name="api-key", value="s3cr3t-value"), namespace="openfaas-fn"
+    )
+    assert three_functions.object("Secret", "reports-token", "team-a")["data"] == {
+        "reports-token": "dDBrZW4="
+    }
+    captured = [
+        r
+        for r in three_functions.of_type("kubernetes:core/v1:Secret")
+        if r.inputs["metadata"]["name"] == "api-key"
+    ]
+    assert len(captured) == 1 and is_secret_value(captured[0].inputs["data"]), (
+        "values reach Pulumi as secrets"
+    )
+
+
+def test_secret_values_never_appear_in_config_errors() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({"pyfaas:functionSecrets": {"Bad/Name": "very-secret-value"}})
+    assert info.value.field == "pyfaas:functionSecrets"
+    assert "very-secret-value" not in str(info.value)
+    with pytest.raises(ConfigError, match="'elsewhere' is not a function namespace"):
+        load_config({"pyfaas:functionSecrets": {"elsewhere/key": "v"}})

@@ -27,7 +27,7 @@ def _field_paths(model: type[BaseModel], prefix: str = "") -> set[str]:
 
 
 def _yaml_paths(value: Any, prefix: str) -> set[str]:
-    if isinstance(value, dict) and not prefix.endswith(".resources"):
+    if isinstance(value, dict) and value and not prefix.endswith(".resources"):
         return {path for key, item in value.items() for path in _yaml_paths(item, f"{prefix}.{key}")}
     return {prefix}
 
