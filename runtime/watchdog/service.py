@@ -169,7 +169,10 @@ async def _serve(settings: WatchdogSettings, environ: Mapping[str, str], sink: L
 
     try:
         if settings.port_file:
-            _write_port_file(settings.port_file, port)
+            try:
+                _write_port_file(settings.port_file, port)
+            except OSError as exc:
+                fatal(f"cannot write port_file {settings.port_file}: {exc}")
         sink.line(f"Listening on port: {port} (mode {settings.mode})")
         # Everything built so far lives as long as the process: keep it out of the collector's full scans,
         # which would otherwise pause a busy replica for tens of milliseconds.
@@ -179,11 +182,16 @@ async def _serve(settings: WatchdogSettings, environ: Mapping[str, str], sink: L
         ready = asyncio.ensure_future(runner.ready())
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({ready, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if ready.done() and not ready.cancelled() and ready.exception() is None:
-            health.mark_healthy()
-            sink.line("Ready: lock file written" if not settings.suppress_lock else "Ready")
-        else:
+        if not ready.done():
             ready.cancel()
+        elif ready.exception() is not None:
+            fatal(f"the function never became ready: {ready.exception()!r}")
+        else:
+            try:
+                health.mark_healthy()
+                sink.line("Ready: lock file written" if not settings.suppress_lock else "Ready")
+            except OSError as exc:
+                fatal(f"cannot write the lock file {settings.lock_file}: {exc}")
         await stopping
         health.mark_unhealthy()
         if not outcome.get("fatal"):
