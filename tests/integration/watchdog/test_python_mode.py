@@ -280,3 +280,23 @@ def test_python_inline_auto_promotes_and_demotes(tmp_path: Path, watchdog_factor
         assert client.get("/").text.startswith("handler-")
     wait_for(lambda: "back to the thread pool (demotion 1/3)" in watchdog.log(), 5, what="demotion log line")
     assert "now called on the event loop" in watchdog.log()
+
+
+def test_unwritable_port_file_stops_start_up(tmp_path: Path) -> None:
+    fn = write_handler(tmp_path / "fn", "def handle(event, context):\n    return 'x'\n")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO_ROOT),
+        "mode": "python",
+        "handler": str(fn),
+        "port": "0",
+        "metrics_port": "0",
+        "lock_path": str(tmp_path / "lock"),
+        "port_file": str(tmp_path / "missing-dir" / "port"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime.watchdog"], env=env, capture_output=True, timeout=20
+    )
+    assert result.returncode == 1
+    assert b"fatal: cannot write port_file" in result.stdout
+    assert not (tmp_path / "lock").exists()
