@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from infra.config import DEFAULT_IMAGES, load_config
 from runtime.core.errors import ConfigError
@@ -133,3 +136,31 @@ def test_bad_function_sources_name_the_key_and_place(
         render(config, root=root)
     assert info.value.field == key
     assert text in str(info.value), str(info.value)
+
+
+_KEYS = st.sampled_from(
+    [
+        "pyfaas:gateway", "pyfaas:nats", "pyfaas:image", "pyfaas:functionNamespace", "pyfaas:idler",
+        "pyfaas:functionSecrets", "pyfaas:extraFunctionNamespaces", "pyfaas:queueWorker", "pyfaas:bogus",
+        "pyfaas:functionDefaults", "pyfaas:createNamespaces", "other:key",
+    ]
+)  # fmt: skip
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["replicas", "image", "enabled", "resources", "x"]), inner, max_size=3
+        )
+    ),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(_KEYS, _VALUES | _VALUES.map(json.dumps), max_size=4))
+def test_any_config_loads_or_names_a_pyfaas_key(config: dict[str, Any]) -> None:
+    try:
+        load_config(config)
+    except ConfigError as exc:
+        assert exc.field is not None and exc.field.startswith("pyfaas:")
+        assert str(exc).startswith(f"stack config {exc.field}: ")
