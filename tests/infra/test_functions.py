@@ -14,6 +14,7 @@ from infra.sources import load_functions
 from runtime.core.errors import ConfigError
 from runtime.core.k8s import function_deployment, function_secret, function_service
 from runtime.core.models import FunctionDeployment, Secret
+from runtime.core.stack import parse_stack
 from tests.infra.conftest import THREE_FUNCTIONS_CONFIG, write_project
 from tests.support.infra import ROOT, Rendered, is_secret_value, render
 
@@ -105,12 +106,13 @@ def test_extra_function_namespace_gets_rbac_and_labels(three_functions: Rendered
 
 def test_examples_stack_deploys() -> None:
     rendered = render({"pyfaas:stackFile": "examples/stack.yml"}, root=ROOT)
-    names = {
-        o["metadata"]["name"]
+    deployed = {
+        f"{o['metadata']['name']}.{o['metadata']['namespace']}"
         for o in rendered.objects()
-        if o["kind"] == "Deployment" and o["metadata"]["namespace"] == "openfaas-fn"
+        if o["kind"] == "Deployment" and "faas_function" in o["metadata"]["labels"]
     }
-    assert {"echo", "wc"} <= names
+    expected = parse_stack((ROOT / "examples" / "stack.yml").read_text(), env={}).functions
+    assert expected and deployed == {f"{f.name}.{f.deployment.namespace or 'openfaas-fn'}" for f in expected}
 
 
 def test_function_secrets_are_created_as_the_secret_api_would(three_functions: Rendered) -> None:
