@@ -75,20 +75,23 @@ def group_alive(pid: int) -> bool:
     return True
 
 
-def terminate_stale(record: ProcessRecord, *, grace: float = 2.0) -> bool:
-    """Stop a process left by an earlier provider run (SIGTERM, then SIGKILL); return whether it was alive.
+def terminate_stale(records: list[ProcessRecord], *, grace: float = 2.0) -> int:
+    """Stop processes left by an earlier provider run: SIGTERM to all, then SIGKILL to the trees of those
+    still running after ``grace`` seconds. Returns how many were alive; a record whose PID now belongs to
+    another process (different start time) is left alone.
 
     Blocking on purpose: it runs once at start-up, before any replica of this run exists.
     """
-    if not record.alive():
-        return False
-    kill_group(record.pid, signal.SIGTERM)
+    alive = [record for record in records if record.alive()]
+    for record in alive:
+        kill_group(record.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and record.alive():
+    while time.monotonic() < deadline and any(record.alive() for record in alive):
         time.sleep(0.02)
-    if record.alive() or group_alive(record.pid):
-        kill_tree(record.pid)
-    return True
+    for record in alive:
+        if record.alive() or group_alive(record.pid):
+            kill_tree(record.pid)
+    return len(alive)
 
 
 def _proc_pids() -> list[int]:

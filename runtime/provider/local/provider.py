@@ -164,7 +164,7 @@ class LocalProvider:
         """Kill processes an earlier provider run left behind, keep their output, clear the run directory."""
         run_dir = self._store.run_dir
         stale = [r for p in run_dir.rglob(f"*{PID_SUFFIX}") if (r := read_pid_record(p)) is not None]
-        killed = sum(terminate_stale(record) for record in stale)
+        killed = terminate_stale(stale)
         # Requests a replica forked into sessions of their own carry its environment: find them by it.
         killed += len(kill_by_environment(f"port_file={run_dir}/", prefix=True))
         # An earlier zygote and anything it forked carry its marker (a PID record may not have been written).

@@ -36,9 +36,9 @@ def test_terminate_stale_stops_a_recorded_process() -> None:
     sleeper = subprocess.Popen(["sleep", "30"], start_new_session=True)
     record = ProcessRecord.of(sleeper.pid)
     assert record is not None
-    assert not terminate_stale(ProcessRecord(sleeper.pid, record.start_time + 1))  # a reused PID is spared
+    assert terminate_stale([ProcessRecord(sleeper.pid, record.start_time + 1)]) == 0  # a reused PID is spared
     assert sleeper.poll() is None
-    assert terminate_stale(record)
+    assert terminate_stale([record]) == 1
     assert _gone(sleeper)
 
 
