@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -110,6 +111,56 @@ def wrk(url: str, connections: int, duration: float) -> Result:
     p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
     p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
     return Result(rps, p50, p99)
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Rss, Pss and private (clean + dirty) memory of ``pid`` in MB, from ``smaps_rollup``."""
+    values: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        parts = line.split()
+        if parts and parts[0] in ("Rss:", "Pss:", "Private_Clean:", "Private_Dirty:"):
+            values[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    values["Private"] = values.pop("Private_Clean", 0.0) + values.pop("Private_Dirty", 0.0)
+    return values
+
+
+def zygote_replica_memory(work: Path, handler_dir: Path) -> dict[str, float]:
+    """Fork a python-mode replica from the watchdog's zygote, serve 2,000 requests, measure its memory."""
+    socket_path = work / "zygote.sock"
+    zygote = subprocess.Popen(
+        [sys.executable, "-m", "runtime.watchdog.zygote", "--socket", str(socket_path)],
+        cwd=str(REPO),
+        stdin=subprocess.PIPE,
+        start_new_session=True,
+    )
+    pid = 0
+    try:
+        deadline = time.monotonic() + 30
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        port_file = work / "z.port"
+        env = watchdog_env({"mode": "python", "handler": str(handler_dir), "port": "0"}, work, "z")
+        env["port_file"] = str(port_file)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as control:
+            control.connect(str(socket_path))
+            stream = control.makefile("rwb")
+            request = {"op": "spawn", "env": env, "cwd": str(work), "log": str(work / "z.log")}
+            stream.write(json.dumps(request).encode() + b"\n")
+            stream.flush()
+            pid = int(json.loads(stream.readline())["pid"])
+            while not port_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            url = f"http://127.0.0.1:{int(port_file.read_text())}/"
+            for _ in range(2000):
+                urllib.request.urlopen(url, timeout=5).read()
+            return memory_mb(pid)
+    finally:
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(zygote.pid, signal.SIGKILL)
+        zygote.wait(5)
 
 
 def rss_mb(pid: int) -> float:
@@ -230,6 +281,7 @@ def main() -> int:
         for _ in range(2000):
             urllib.request.urlopen(f"http://127.0.0.1:{empty_port}/", timeout=5).read()
         empty_rss = rss_mb(empty_process.pid)
+        forked = zygote_replica_memory(work, empty)
     finally:
         for process in processes:
             stop(process)
@@ -249,7 +301,11 @@ def main() -> int:
             f"c/a req/s {c.rps / a.rps:5.2f}   p99 a {a.p99_ms:.2f} ms, b {b.p99_ms:.2f} ms, "
             f"inline {b2.p99_ms:.2f} ms"
         )
-    print(f"python-mode watchdog RSS with an empty handler: {empty_rss:.1f} MB")
+    print(f"python-mode watchdog RSS with an empty handler: {empty_rss:.1f} MB (python -m runtime.watchdog)")
+    print(
+        f"  the same forked from the zygote (local mode): RSS {forked['Rss']:.1f} MB, "
+        f"PSS {forked['Pss']:.1f} MB, private {forked['Private']:.1f} MB"
+    )
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
