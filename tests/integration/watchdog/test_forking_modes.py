@@ -190,3 +190,11 @@ def test_streaming_stdin_streamed_and_body_limit(tmp_path: Path, watchdog_factor
 def test_missing_program_is_500(mode: str, watchdog_factory: Factory) -> None:
     watchdog = watchdog_factory({"mode": mode, "fprocess": "/nonexistent/program"})
     assert httpx.get(watchdog.url, timeout=10).status_code == 500
+
+
+def test_fork_mode_without_cgi_headers(tmp_path: Path, watchdog_factory: Factory) -> None:
+    watchdog = watchdog_factory(
+        {"mode": "fork", "fprocess": script(tmp_path, "env.py", ENV_DUMP), "cgi_headers": "false"}
+    )
+    data = httpx.post(watchdog.url + "/p?q=1", content=b"x", headers={"X-A": "1"}, timeout=10).json()
+    assert data == {"env": {}, "stdin": "x"}
