@@ -1,10 +1,8 @@
 """``Gateway``: the pyfaas gateway with its in-process Kubernetes provider (faas-netes's role, contract §5).
 
-Objects: ServiceAccount ``gateway``; in every function namespace a Role + RoleBinding carrying only the verbs
-the provider uses (:data:`PROVIDER_RULES`), plus a ClusterRole to read namespaces (``/system/namespaces``
-lists namespaces labelled ``openfaas=1``), or with ``gateway.manageNamespaces`` one ClusterRole for all of it;
-the ``basic-auth`` Secret (user + generated password); Deployment, Service ``gateway`` (8080 API, 8082
-metrics), optional ``gateway-external``, and a PodDisruptionBudget.
+Objects: ServiceAccount ``gateway`` with its RBAC (:mod:`infra.gateway_rbac`); the ``basic-auth`` Secret
+(user + generated password); Deployment, Service ``gateway`` (8080 API, 8082 metrics), optional
+``gateway-external``, and a PodDisruptionBudget.
 
 The provider and the gateway read one environment, in which ``secret_mount_path`` is also where function
 secrets are mounted. The gateway's own credentials are therefore mounted at that same path
@@ -22,44 +20,14 @@ import pulumi_random as random
 
 from infra import kube
 from infra.config import PlatformConfig
+from infra.gateway_rbac import gateway_rbac
 
-__all__ = ["PROVIDER_RULES", "Gateway", "GatewayArgs", "cluster_rules", "provider_environment"]
+__all__ = ["Gateway", "GatewayArgs", "provider_environment"]
 
 API_PORT = 8080
 METRICS_PORT = 8082
 SECRETS_PATH = "/var/openfaas/secrets"
 RUN_AS = 10001
-
-PROVIDER_RULES: list[dict[str, Any]] = [
-    {
-        "apiGroups": ["apps"],
-        "resources": ["deployments"],
-        "verbs": ["get", "list", "create", "update", "delete"],
-    },
-    {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["update"]},
-    {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "create", "update", "delete"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update", "delete"]},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
-    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
-]
-"""What the Kubernetes provider (``runtime/provider/kubernetes``) does in a function namespace; no more."""
-
-NAMESPACE_READ = ["get", "list"]
-NAMESPACE_MANAGE = ["get", "list", "create", "update", "delete"]
-
-
-def cluster_rules(manage_namespaces: bool) -> list[dict[str, Any]]:
-    """Namespaces are cluster-scoped: the provider reads them (``/system/namespaces``) and, when allowed,
-    manages them. Managing namespaces also needs the function rules in namespaces that do not exist yet, so
-    that mode grants :data:`PROVIDER_RULES` cluster-wide instead of per namespace (OpenFaaS's
-    ``clusterRole: true``)."""
-    namespaces = {
-        "apiGroups": [""],
-        "resources": ["namespaces"],
-        "verbs": NAMESPACE_MANAGE if manage_namespaces else NAMESPACE_READ,
-    }
-    return [namespaces, *PROVIDER_RULES] if manage_namespaces else [namespaces]
 
 
 @dataclass(frozen=True)
@@ -132,42 +100,7 @@ class Gateway(pulumi.ComponentResource):
             metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
             opts=child,
         )
-        for fn_ns in [] if config.gateway.manage_namespaces else config.function_namespaces:
-            role = kube.resource(
-                k8s.rbac.v1.Role,
-                f"{name}-role-{fn_ns}",
-                metadata={"name": "pyfaas-gateway", "namespace": fn_ns, "labels": app_labels},
-                rules=PROVIDER_RULES,
-                opts=child,
-            )
-            kube.resource(
-                k8s.rbac.v1.RoleBinding,
-                f"{name}-binding-{fn_ns}",
-                metadata={"name": "pyfaas-gateway", "namespace": fn_ns, "labels": app_labels},
-                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pyfaas-gateway"},
-                subjects=[{"kind": "ServiceAccount", "name": "gateway", "namespace": ns}],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[role, account, *args.namespaces]),
-            )
-        cluster_role_name = f"pyfaas-gateway-{ns}"
-        cluster_role = kube.resource(
-            k8s.rbac.v1.ClusterRole,
-            f"{name}-clusterrole",
-            metadata={"name": cluster_role_name, "labels": app_labels},
-            rules=cluster_rules(config.gateway.manage_namespaces),
-            opts=child,
-        )
-        kube.resource(
-            k8s.rbac.v1.ClusterRoleBinding,
-            f"{name}-clusterbinding",
-            metadata={"name": cluster_role_name, "labels": app_labels},
-            role_ref={
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": cluster_role_name,
-            },
-            subjects=[{"kind": "ServiceAccount", "name": "gateway", "namespace": ns}],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_role, account]),
-        )
+        gateway_rbac(self, name, config, account=account, namespaces=args.namespaces)
 
         admin_password = args.admin_password
         if admin_password is None:

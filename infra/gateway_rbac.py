@@ -1,0 +1,102 @@
+"""The gateway's RBAC: exactly the API calls its in-process Kubernetes provider makes.
+
+In every function namespace a Role + RoleBinding with :data:`PROVIDER_RULES`, plus a ClusterRole that reads
+namespaces (``/system/namespaces`` lists namespaces labelled ``openfaas=1``). With
+``gateway.manageNamespaces`` one ClusterRole carries everything instead: namespaces created through the API
+have no Role yet.
+``tests/infra`` derives the rules from the provider's source, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import kube
+from infra.config import PlatformConfig
+
+__all__ = ["PROVIDER_RULES", "cluster_rules", "gateway_rbac"]
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+ROLE_NAME = "pyfaas-gateway"
+SERVICE_ACCOUNT = "gateway"
+
+PROVIDER_RULES: list[dict[str, Any]] = [
+    {
+        "apiGroups": ["apps"],
+        "resources": ["deployments"],
+        "verbs": ["get", "list", "create", "update", "delete"],
+    },
+    {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["update"]},
+    {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "create", "update", "delete"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update", "delete"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+]
+"""What the Kubernetes provider (``runtime/provider/kubernetes``) does in a function namespace; no more."""
+
+NAMESPACE_READ = ["get", "list"]
+NAMESPACE_MANAGE = ["get", "list", "create", "update", "delete"]
+
+
+def cluster_rules(manage_namespaces: bool) -> list[dict[str, Any]]:
+    """Namespaces are cluster-scoped: the provider reads them (``/system/namespaces``) and, when allowed,
+    manages them. Managing namespaces also needs the function rules in namespaces that do not exist yet, so
+    that mode grants :data:`PROVIDER_RULES` cluster-wide instead of per namespace (OpenFaaS's
+    ``clusterRole: true``)."""
+    namespaces = {
+        "apiGroups": [""],
+        "resources": ["namespaces"],
+        "verbs": NAMESPACE_MANAGE if manage_namespaces else NAMESPACE_READ,
+    }
+    return [namespaces, *PROVIDER_RULES] if manage_namespaces else [namespaces]
+
+
+def gateway_rbac(
+    owner: pulumi.ComponentResource,
+    name: str,
+    config: PlatformConfig,
+    *,
+    account: pulumi.Resource,
+    namespaces: list[pulumi.Resource],
+) -> None:
+    """Register the gateway service account's Roles, ClusterRole and bindings as children of ``owner``."""
+    ns = config.control_namespace
+    labels = kube.labels("gateway", "gateway")
+    subjects = [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": ns}]
+    child = pulumi.ResourceOptions(parent=owner, depends_on=namespaces)
+    for fn_ns in [] if config.gateway.manage_namespaces else config.function_namespaces:
+        role = kube.resource(
+            k8s.rbac.v1.Role,
+            f"{name}-role-{fn_ns}",
+            metadata={"name": ROLE_NAME, "namespace": fn_ns, "labels": labels},
+            rules=PROVIDER_RULES,
+            opts=child,
+        )
+        kube.resource(
+            k8s.rbac.v1.RoleBinding,
+            f"{name}-binding-{fn_ns}",
+            metadata={"name": ROLE_NAME, "namespace": fn_ns, "labels": labels},
+            role_ref={"apiGroup": RBAC_GROUP, "kind": "Role", "name": ROLE_NAME},
+            subjects=subjects,
+            opts=pulumi.ResourceOptions(parent=owner, depends_on=[role, account, *namespaces]),
+        )
+    cluster_role_name = f"{ROLE_NAME}-{ns}"  # cluster-scoped: unique per platform installation
+    cluster_role = kube.resource(
+        k8s.rbac.v1.ClusterRole,
+        f"{name}-clusterrole",
+        metadata={"name": cluster_role_name, "labels": labels},
+        rules=cluster_rules(config.gateway.manage_namespaces),
+        opts=child,
+    )
+    kube.resource(
+        k8s.rbac.v1.ClusterRoleBinding,
+        f"{name}-clusterbinding",
+        metadata={"name": cluster_role_name, "labels": labels},
+        role_ref={"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": cluster_role_name},
+        subjects=subjects,
+        opts=pulumi.ResourceOptions(parent=owner, depends_on=[cluster_role, account]),
+    )
