@@ -310,3 +310,21 @@ def test_images_are_pinned(all_stacks: dict[str, Rendered]) -> None:
                 for container in _containers(o):
                     image = container["image"]
                     assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), image
+
+
+def test_existing_namespaces_are_referenced_not_created() -> None:
+    rendered = render(
+        {
+            "pyfaas:createNamespaces": False,
+            "pyfaas:prometheus": {"enabled": False},
+            "pyfaas:alertmanager": {"enabled": False},
+        }
+    )
+    kinds = {o["kind"] for o in rendered.objects()}
+    assert "Namespace" not in kinds
+    rendered.object("Role", "pyfaas-gateway", "openfaas-fn")
+    assert not [o for o in rendered.objects() if o["metadata"]["name"] in {"prometheus", "alertmanager"}]
+    (idler,) = _containers(rendered.object("Deployment", "idler"))
+    assert _env(idler)["prometheus_host"] == "", "without Prometheus the idler reads the gateway's metrics"
+    (gateway,) = _containers(rendered.object("Deployment", "gateway"))
+    assert "faas_prometheus_host" not in _env(gateway)
