@@ -119,7 +119,9 @@ class PythonRunner:
         except TimeoutError:
             self._sink.line(f"handler timed out after {self._timeout}s: {request.method} {request.raw_path}")
             return web.Response(status=504, headers={INTERNAL_HEADER: "of-watchdog"})
-        except Exception:
+        except asyncio.CancelledError:
+            raise
+        except BaseException:  # SystemExit from a handler must not stop the replica
             self._sink.line("handler raised an exception:\n" + traceback.format_exc().rstrip())
             return plain(500, "Internal Server Error\n")
         try:

@@ -45,6 +45,8 @@ def handle(event, context):
         return "plain"
     if path == "/boom":
         raise ValueError("secret detail")
+    if path == "/exit":
+        raise SystemExit(3)
     if path == "/print":
         print("hello from the handler")
         return "printed"
@@ -106,6 +108,8 @@ def test_exception_gives_500_with_traceback_only_in_the_log(http_watchdog: Watch
     assert response.status_code == 500
     assert b"secret detail" not in response.content
     wait_for(lambda: "ValueError: secret detail" in http_watchdog.log(), 5, what="traceback in log")
+    assert httpx.get(http_watchdog.url + "/exit", timeout=5).status_code == 500  # sys.exit() in a handler
+    assert httpx.get(http_watchdog.url + "/", timeout=5).status_code == 200
 
 
 def test_prints_and_access_log_are_timestamped_lines(http_watchdog: WatchdogProcess) -> None:
