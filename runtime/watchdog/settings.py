@@ -8,7 +8,7 @@ of-watchdog / classic-watchdog variables (OpenFaaS defaults unless noted):
 unlimited), ``content_type``, ``static_path`` (``/home/app/public``), ``suppress_lock``, ``prefix_logs``
 (true), ``log_buffer_size`` (65536), ``ready_path``, ``buffer_http`` / ``http_buffer_req_body``, and the
 classic ones ``cgi_headers`` (true), ``combine_output`` (true), ``marshal_request`` (false), ``write_debug``
-(false).
+(false); ``log_callid`` (http mode access log). ``HOSTNAME`` becomes python3-http's ``context.hostname``.
 
 pyfaas extensions:
 
@@ -18,6 +18,8 @@ pyfaas extensions:
     the classic watchdog (one process per request, CGI environment, 500/408 on failure).
 ``port=0``
     bind an ephemeral port.
+``bind_address``
+    address to listen on (default ``0.0.0.0``; local replicas use ``127.0.0.1``).
 ``port_file=/path``
     once listening, write the bound port number to this file atomically (tmp file + rename), before the
     watchdog reports healthy.
@@ -39,6 +41,8 @@ pyfaas extensions:
     row ≤ 0.5 ms) is then called on the event loop; one call over 2 ms sends it back to the pool.
 ``secret_mount_path``
     passed through to the function's environment untouched (functions read secrets from there).
+
+Log line format: see ``runtime.watchdog.logs``.
 """
 
 from __future__ import annotations
