@@ -304,3 +304,11 @@ def test_unwritable_port_file_stops_start_up(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert b"fatal: cannot write port_file" in result.stdout
     assert not (tmp_path / "lock").exists()
+
+
+def test_the_python3_http_template_serves(watchdog_factory: Factory) -> None:
+    template = REPO_ROOT / "templates" / "python3-http"
+    assert (template / "Dockerfile").read_text().count("pyfaas-watchdog") >= 2
+    watchdog = watchdog_factory({"mode": "python", "handler": str(template / "function")})
+    response = httpx.get(watchdog.url + "/", timeout=5)
+    assert (response.status_code, response.text) == (200, "Hello from OpenFaaS!")
