@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -306,9 +307,10 @@ def test_unwritable_port_file_stops_start_up(tmp_path: Path) -> None:
     assert not (tmp_path / "lock").exists()
 
 
-def test_the_python3_http_template_serves(watchdog_factory: Factory) -> None:
+def test_the_python3_http_template_serves(tmp_path: Path, watchdog_factory: Factory) -> None:
     template = REPO_ROOT / "templates" / "python3-http"
     assert (template / "Dockerfile").read_text().count("pyfaas-watchdog") >= 2
-    watchdog = watchdog_factory({"mode": "python", "handler": str(template / "function")})
+    function = shutil.copytree(template / "function", tmp_path / "function")  # no __pycache__ in the tree
+    watchdog = watchdog_factory({"mode": "python", "handler": str(function)})
     response = httpx.get(watchdog.url + "/", timeout=5)
     assert (response.status_code, response.text) == (200, "Hello from OpenFaaS!")
