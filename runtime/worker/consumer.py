@@ -1,19 +1,20 @@
-"""Fair consumption of the work stream: one durable pull consumer and one fetch loop per function.
+"""Fair consumption of the work stream: one durable pull consumer per function, two loops each.
 
-Discovery scans the stream's per-subject counts (``faas.calls.<ns>.<name>``) and starts a loop for each new
-function; the counts are also the queue-depth gauge. Loops share ``max_inflight`` slots through
-:class:`FairSlots`, so a function with a deep backlog takes turns with the others instead of filling every
-slot. An idle loop long-polls one message without holding a slot; a busy loop fetches as many messages as
-slots it was granted. Every held message gets in-progress acks, so ack-wait never expires under a long call.
-"""
+Discovery scans the stream's per-subject counts (``faas.calls.<ns>.<name>``) and starts the loops of each
+new function; the counts are also the queue-depth gauge. A fetch loop keeps up to ``batch`` messages
+delivered ahead (an empty buffer long-polls one message), so a finished call is replaced without a fetch
+round trip; a dispatch loop starts them as ``FairSlots`` grants this function slots. Slots are shared
+round-robin between functions with work, so a deep backlog takes turns with the others instead of filling
+``max_inflight``. One loop sends in-progress acks for every held message (buffered, running, duplicate),
+so ack-wait never expires under a long call or a long wait for a slot."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import nats.errors
@@ -40,10 +41,16 @@ _FETCH_ERRORS = (TimeoutError, nats.errors.TimeoutError)
 
 @dataclass(slots=True)
 class _FunctionQueue:
+    """One function's consumer, its prefetched messages and the two loops that move them."""
+
     name: str
     namespace: str
     sub: JetStreamContext.PullSubscription
-    task: asyncio.Task[None] | None = None
+    buffer: deque[Msg] = field(default_factory=deque)
+    """Delivered, not yet running (kept alive); at most ``batch`` long."""
+    filled: asyncio.Event = field(default_factory=asyncio.Event)
+    drained: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -148,45 +155,55 @@ class CallConsumer:
             log.warning("consumer %s exists with a different configuration: %s", durable, exc)
         sub = await self._js.pull_subscribe_bind(durable=durable, stream=self._layout.calls_stream)
         queue = _FunctionQueue(name, namespace, sub)
-        queue.task = asyncio.create_task(self._fetch_loop(queue), name=f"fetch-{queue.key}")
+        queue.tasks = [
+            asyncio.create_task(self._fetch_loop(queue), name=f"fetch-{queue.key}"),
+            asyncio.create_task(self._dispatch_loop(queue), name=f"dispatch-{queue.key}"),
+        ]
         self._queues[queue.key] = queue
         log.info("consuming %s (consumer %s)", queue.key, durable)
 
     async def _fetch_loop(self, queue: _FunctionQueue) -> None:
-        idle = True
+        """Keep up to ``batch`` messages delivered ahead of free slots, so a finished call is replaced
+        without waiting for a fetch round trip. An empty buffer long-polls for one message."""
         while not self._stop.is_set():
             try:
-                if idle:
-                    msgs = await self._fetch(queue, 1, self._idle_poll)
-                    if not msgs:
-                        continue
-                    # one parked message: kept alive while this function waits for its turn
-                    parked = msgs[0]
-                    self._alive[id(parked)] = parked
-                    try:
-                        granted = await self.slots.acquire(queue.key, 1)
-                    except asyncio.CancelledError:
-                        self._alive.pop(id(parked), None)
-                        with contextlib.suppress(Exception):
-                            await parked.nak()
-                        raise
-                    self._alive.pop(id(parked), None)
-                    idle = False
+                space = self._batch - len(queue.buffer)
+                if space <= 0:
+                    queue.drained.clear()
+                    await queue.drained.wait()
+                    continue
+                if queue.buffer:
+                    msgs = await self._fetch(queue, space, 0.2)
                 else:
-                    granted = await self.slots.acquire(queue.key, self._batch)
-                    msgs = await self._fetch(queue, granted, 0.2)
-                    if len(msgs) < granted:
-                        self.slots.release(granted - len(msgs))
-                    if not msgs:
-                        idle = True
-                        continue
+                    msgs = await self._fetch(queue, 1, self._idle_poll)
                 for msg in msgs:
-                    self._spawn(queue, msg)
+                    self._alive[id(msg)] = msg
+                    queue.buffer.append(msg)
+                if msgs:
+                    queue.filled.set()
+                elif queue.buffer:
+                    # nothing more to prefetch now; wait for the dispatcher before asking again
+                    queue.drained.clear()
+                    await queue.drained.wait()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("fetch from %s failed: %s", queue.key, exc)
                 await sleep_or_stop(0.5, self._stop)
+
+    async def _dispatch_loop(self, queue: _FunctionQueue) -> None:
+        """Start buffered messages as this function is granted slots (its fair share)."""
+        while not self._stop.is_set():
+            if not queue.buffer:
+                queue.filled.clear()
+                await queue.filled.wait()
+                continue
+            granted = await self.slots.acquire(queue.key, len(queue.buffer))
+            for _ in range(granted):
+                msg = queue.buffer.popleft()
+                self._alive.pop(id(msg), None)
+                self._spawn(queue, msg)
+            queue.drained.set()
 
     async def _fetch(self, queue: _FunctionQueue, batch: int, wait: float) -> list[Msg]:
         try:
@@ -255,11 +272,17 @@ class CallConsumer:
                     await msg.in_progress()
 
     async def _shutdown(self) -> None:
-        for queue in self._queues.values():
-            if queue.task is not None:
-                queue.task.cancel()
-        loops = [q.task for q in self._queues.values() if q.task is not None]
+        loops = [task for queue in self._queues.values() for task in queue.tasks]
+        for task in loops:
+            task.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
+        for queue in self._queues.values():
+            # delivered but never started: hand them back for immediate redelivery
+            while queue.buffer:
+                msg = queue.buffer.popleft()
+                self._alive.pop(id(msg), None)
+                with contextlib.suppress(Exception):
+                    await msg.nak()
         if self._inflight:
             log.info("draining %d in-flight calls (up to %.0fs)", len(self._inflight), self._shutdown_timeout)
             _, pending = await asyncio.wait(set(self._inflight), timeout=self._shutdown_timeout)
