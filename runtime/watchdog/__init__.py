@@ -1,1 +1,17 @@
-"""runtime.watchdog"""
+"""pyfaas watchdog: the OpenFaaS-compatible server inside every function replica.
+
+Runs alone in a function image (``pyfaas-watchdog``, ``python -m runtime.watchdog``), so it imports only
+``runtime.core`` and third-party libraries. Entry point: ``runtime.watchdog.service.run(environ, argv)``.
+
+Layout:
+
+- ``settings``: ``WatchdogSettings`` (OpenFaaS env names, pyfaas extensions documented there).
+- ``service``: start-up, listeners, port file, lock file, SIGTERM drain; ``run``.
+- ``server``: the per-request path shared by every mode (internal routes, limits, metrics, access log).
+- ``runner``: the ``Runner`` protocol and the mode factory; ``modes/``: one module per mode
+  (``python``, ``http``, ``streaming``, ``serializing``, ``fork``, ``static``).
+- ``supervisor``: every process the watchdog starts; ``cgi``: the ``Http_*`` environment.
+- ``python_loader`` / ``python_mapping`` / ``handler_pool`` / ``inline_policy``: python mode's pieces.
+- ``health``, ``metrics``, ``logs``, ``httputil``, ``memory``: small shared helpers.
+- ``zygote``: the warm fork server local mode uses for fast replica starts.
+"""
