@@ -129,3 +129,9 @@ def test_zygote_exits_with_its_parent(zygote: tuple[subprocess.Popen[bytes], Pat
     process.stdin.close()
     assert process.wait(10) == 0
     assert not path.exists()
+
+
+def test_zygote_exits_when_its_socket_is_removed(zygote: tuple[subprocess.Popen[bytes], Path]) -> None:
+    process, path = zygote
+    path.unlink()
+    assert process.wait(10) == 0
