@@ -79,6 +79,8 @@ class Controller:
         self._activity = ActivityTracker()
         self._stabiliser = Stabiliser(settings.scale_down_window)
         self._dry_run_logged: dict[str, tuple[int, Reason]] = {}
+        self._asleep: set[str] = set()
+        """Functions last seen at zero replicas."""
         self._next_due: float | None = None
         """When the earliest idle function reaches its zero-duration (the loop wakes then, not a round
         later, so scale to zero keeps to the duration within one load sample)."""
@@ -130,6 +132,7 @@ class Controller:
             self._activity.forget_except(present)
             self._stabiliser.forget_except(present)
             self._metrics.forget_except(present)
+            self._asleep.intersection_update(present)
             actions = []
             for namespace, status in functions:
                 action = self._decide(namespace, status, loads, now)
@@ -170,7 +173,13 @@ class Controller:
         current = status.replicas
         if current == 0:
             self._stabiliser.reset(function_name)
+            self._asleep.add(function_name)
             return None
+        if function_name in self._asleep:
+            # Woken by the gateway since the last round. The source may not show the waking calls yet
+            # (Prometheus scrapes later), so the idle clock restarts now rather than at the scale to zero.
+            self._asleep.discard(function_name)
+            self._activity.woke(function_name, now)
         policy = self._policy(status)
         load = loads.get(function_name, FunctionLoad(started=0.0))
         if policy.zero:
@@ -231,4 +240,4 @@ class Controller:
         log.info("scaled %s %d -> %d (%s)", function_name, action.current, action.wanted, action.reason)
         if action.wanted == 0:
             self._stabiliser.reset(function_name)
-            self._activity.woke(function_name, now)
+            self._asleep.add(function_name)

@@ -65,6 +65,7 @@ async def test_idle_function_goes_to_zero_and_wakes_without_errors(tmp_path: Pat
             # The next calls wake it through the gateway's scale from zero: every one succeeds.
             codes = await asyncio.gather(*(_call(session, "sleepy") for _ in range(10)))
             assert codes == [200] * 10
+            await asyncio.sleep(IDLE / 2)  # woken means a fresh idle duration, even if Prometheus lags behind
             assert (await replicas_of(gateway, "sleepy"))[0] >= 1
             assert await replicas_of(gateway, "awake") == (1, 1)
             assert idler.metric("idler_scale_total", function_name="awake.openfaas-fn", reason="idle") == 0

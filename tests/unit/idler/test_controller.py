@@ -93,6 +93,24 @@ async def test_idle_zero_labelled_function_goes_to_zero_after_its_duration() -> 
     )
 
 
+async def test_a_woken_function_gets_a_full_duration_even_before_the_source_shows_the_calls() -> None:
+    controller, provider, loads, clock, _ = build()
+    deploy(provider, "fn", {LABEL_SCALE_ZERO: "true", LABEL_SCALE_ZERO_DURATION: "10s"})
+    loads.loads = {f"fn.{NS}": FunctionLoad(started=1)}
+    await controller.reconcile()
+    clock.now = 10.0
+    assert [a.wanted for a in await controller.reconcile()] == [0]
+    clock.now = 30.0
+    await controller.reconcile()  # still asleep
+    provider.functions[("fn", NS)].desired = 1  # the gateway woke it; Prometheus has not scraped the call yet
+    clock.now = 31.0
+    assert await controller.reconcile() == []
+    clock.now = 40.9
+    assert await controller.reconcile() == []
+    clock.now = 41.0
+    assert [a.wanted for a in await controller.reconcile()] == [0]
+
+
 async def test_calls_and_in_flight_work_keep_a_function_awake() -> None:
     controller, provider, loads, clock, _ = build()
     deploy(provider, "fn", {LABEL_SCALE_ZERO: "true", LABEL_SCALE_ZERO_DURATION: "10s"})
