@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from runtime.core.errors import StateStoreError
-from runtime.provider.local import LocalProvider, ReplicaState
+from runtime.provider.local import LocalProvider
 from runtime.provider.local.processes import process_start_time
 from tests.integration.provider.helpers import eventually, invoke, ready
 from tests.support.providers import (
@@ -27,44 +27,6 @@ from tests.support.providers import (
 
 NS = "openfaas-fn"
 ECHO = 'def handle(event, context):\n    return "echo:" + event.body.decode()\n'
-
-
-async def test_provider_restart_keeps_functions_and_replica_counts(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    handler = write_handler(tmp_path / "echo", ECHO)
-    async with local_provider(state) as provider:
-        await provider.deploy(python_function("echo", handler))
-        await provider.deploy(fork_function("idle", "cat"))
-        await provider.scale("echo", NS, 2)
-        await provider.scale("idle", NS, 0)
-        before = {r.id for r in await ready(provider, "echo", NS, 2)}
-        created = (await provider.get_function("echo", NS)).createdAt
-
-    async with local_provider(state) as provider:
-        status = await provider.get_function("echo", NS)
-        assert (status.replicas, status.createdAt) == (2, created)
-        assert (await provider.get_function("idle", NS)).replicas == 0
-        replicas = await ready(provider, "echo", NS, 2)
-        assert before.isdisjoint(r.id for r in replicas)
-        assert (await invoke(replicas[0], b"again")).text == "echo:again"
-
-
-async def test_killed_replica_is_restarted_and_counted(tmp_path: Path) -> None:
-    async with local_provider(tmp_path / "state", restart_backoff=0.05) as provider:
-        await provider.deploy(python_function("echo", write_handler(tmp_path / "echo", ECHO)))
-        [first] = await ready(provider, "echo", NS)
-        [info] = provider.runtime_status("echo", NS).replicas
-        assert info.pid is not None and info.state is ReplicaState.READY
-
-        os.kill(info.pid, signal.SIGKILL)
-        [second] = await eventually(
-            lambda: provider.ready_replicas("echo", NS), lambda rs: len(rs) == 1 and rs[0].id != first.id
-        )
-        assert (await invoke(second, b"x")).text == "echo:x"
-        status = provider.runtime_status("echo", NS)
-        assert status.restarts == 1
-        assert status.last_exit is not None and status.last_exit.replica == first.id
-        assert status.last_exit.code == -signal.SIGKILL
 
 
 async def test_crash_loop_backs_off(tmp_path: Path) -> None:
@@ -81,7 +43,7 @@ async def _status(provider: LocalProvider, name: str):  # type: ignore[no-untype
     return provider.runtime_status(name, NS)
 
 
-async def test_close_leaves_no_process_behind(tmp_path: Path) -> None:
+async def test_close_leaves_no_process_behind_even_mid_request(tmp_path: Path) -> None:
     state = tmp_path / "state"
     async with httpx.AsyncClient(timeout=30) as client:
         async with local_provider(state, drain_timeout=2.0) as provider:

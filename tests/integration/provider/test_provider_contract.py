@@ -7,6 +7,8 @@ watchdog processes (local) or reached through a faas-provider HTTP API (remote).
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import stat
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -27,8 +29,17 @@ from runtime.core.errors import (
 )
 from runtime.core.models import FunctionDeployment, FunctionNamespace, LogMessage, Secret
 from runtime.provider.base import LogRequest, Provider, Replica
+from runtime.provider.local import LocalProvider, ReplicaState
+from runtime.provider.local.processes import process_start_time
 from tests.integration.provider.helpers import eventually, invoke, ready
-from tests.support.providers import fork_function, python_function, write_handler
+from tests.support.providers import (
+    fork_function,
+    local_provider,
+    pyfaas_processes,
+    python_function,
+    wait_no_processes,
+    write_handler,
+)
 
 NS = "openfaas-fn"
 
@@ -353,3 +364,62 @@ async def test_namespaces(any_provider: Provider) -> None:
         await any_provider.delete_namespace("dev")
     with pytest.raises(ValidationFailed):
         await any_provider.deploy(fork_function("cat", "cat", namespace="nowhere"))
+
+
+# processes of the local provider: restarts, crashes, cleanup -----------------------------------------
+@pytest.mark.local_processes
+async def test_provider_restart_keeps_functions_and_replica_counts(
+    any_provider: Provider, state_dir: Path, tmp_path: Path
+) -> None:
+    await any_provider.deploy(_echo(tmp_path))
+    await any_provider.deploy(fork_function("idle", "cat"))
+    await any_provider.scale("echo", NS, 2)
+    await any_provider.scale("idle", NS, 0)
+    before = {r.id for r in await ready(any_provider, "echo", NS, 2)}
+    created = (await any_provider.get_function("echo", NS)).createdAt
+    await any_provider.close()
+
+    async with local_provider(state_dir) as again:
+        status = await again.get_function("echo", NS)
+        assert (status.replicas, status.createdAt) == (2, created)
+        assert (await again.get_function("idle", NS)).replicas == 0
+        replicas = await ready(again, "echo", NS, 2)
+        assert before.isdisjoint(r.id for r in replicas)
+        assert (await invoke(replicas[0], b"again")).text == "echo:again"
+
+
+@pytest.mark.local_processes
+async def test_killed_replica_is_restarted_and_counted(any_provider: Provider, tmp_path: Path) -> None:
+    assert isinstance(any_provider, LocalProvider)
+    await any_provider.deploy(_echo(tmp_path))
+    [first] = await ready(any_provider, "echo", NS)
+    [info] = any_provider.runtime_status("echo", NS).replicas
+    assert info.pid is not None and info.state is ReplicaState.READY
+
+    os.kill(info.pid, signal.SIGKILL)
+    [second] = await eventually(
+        lambda: any_provider.ready_replicas("echo", NS), lambda rs: len(rs) == 1 and rs[0].id != first.id
+    )
+    assert (await invoke(second, b"x")).text == "echo:x"
+    status = any_provider.runtime_status("echo", NS)
+    assert status.restarts == 1
+    assert status.last_exit is not None and status.last_exit.replica == first.id
+    assert status.last_exit.code == -signal.SIGKILL
+
+
+@pytest.mark.local_processes
+async def test_close_leaves_no_process_behind(
+    any_provider: Provider, state_dir: Path, tmp_path: Path
+) -> None:
+    await any_provider.deploy(_echo(tmp_path))
+    await any_provider.deploy(fork_function("wc", "wc -c"))
+    await any_provider.scale("echo", NS, 2)
+    await ready(any_provider, "echo", NS, 2)
+    [wc] = await ready(any_provider, "wc", NS)
+    assert (await invoke(wc, b"abc")).text.strip() == "3"
+    pids = pyfaas_processes(state_dir)
+    assert len(pids) >= 3  # two echo replicas and a wc replica (and the zygote)
+
+    await any_provider.close()
+    assert await wait_no_processes(state_dir, within=5) == []
+    assert [pid for pid in pids if process_start_time(pid) is not None] == []
