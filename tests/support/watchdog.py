@@ -10,6 +10,7 @@ Every process is started in its own session and killed (whole group) at teardown
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ import pytest
 __all__ = ["REPO_ROOT", "WatchdogProcess", "start_watchdog", "wait_for", "watchdog_factory", "write_handler"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+_PR_SET_PDEATHSIG = 1
 
 
 def wait_for(
@@ -73,6 +75,16 @@ class WatchdogProcess:
             self.process.wait(5)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the test process dies, so a killed pytest leaves no
+    watchdog behind (they run in their own sessions)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def write_handler(directory: Path, source: str) -> Path:
     """Write ``handler.py`` with ``source`` into ``directory`` (created)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -117,6 +129,7 @@ def start_watchdog(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     watchdog = WatchdogProcess(process, 0, lock_path, log_path, full_env)
 
