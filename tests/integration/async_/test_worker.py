@@ -192,3 +192,24 @@ async def test_metrics_endpoint(queue: Queue, gateway: FakeGateway, start_worker
     assert "pyfaas_async_queue_wait_seconds_count" in text
     assert "pyfaas_async_run_seconds_count" in text
     assert "pyfaas_async_queue_depth" in text
+
+
+async def test_queue_depth_follows_the_backlog(
+    queue: Queue, gateway: FakeGateway, start_worker: WorkerFactory
+) -> None:
+    ids = [await submit(queue.js, queue.kv, queue.layout, "slow-0_2") for _ in range(6)]
+    worker = await start_worker(max_inflight="1")
+
+    def depth() -> float:
+        value = worker.registry.get_sample_value(
+            "pyfaas_async_queue_depth", {"function": "slow-0_2.openfaas-fn"}
+        )
+        return -1.0 if value is None else value
+
+    await until(lambda: depth() >= 4, what="depth of the backlog")
+    await until(lambda: all(gateway.calls[i] == 1 for i in ids), what="all calls")
+    await until(lambda: depth() == 0, what="empty queue")
+    assert (
+        worker.registry.get_sample_value("pyfaas_async_processed_total", {"function": "slow-0_2.openfaas-fn"})
+        == 6
+    )
