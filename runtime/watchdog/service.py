@@ -27,7 +27,7 @@ from runtime.watchdog.memory import limit_malloc_arenas, release_free_memory
 from runtime.watchdog.metrics import WatchdogMetrics
 from runtime.watchdog.runner import RunnerContext, StartupFailed, create_runner
 from runtime.watchdog.server import Dispatcher, metrics_handler
-from runtime.watchdog.settings import WatchdogSettings
+from runtime.watchdog.settings import WatchdogSettings, lock_file_for
 
 __all__ = ["loop_factory", "run"]
 
@@ -58,13 +58,15 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def run(environ: Mapping[str, str], argv: Sequence[str]) -> int:
     """Run the watchdog until SIGTERM; returns the process exit code."""
     args = _parse_args(argv)
+    if args.run_healthcheck:
+        # An exec probe needs only the lock file, not a complete (or even valid) configuration.
+        lock_file = lock_file_for(environ.get("lock_path", ""), environ.get("TMPDIR", ""))
+        return 0 if lock_present(lock_file) else 1
     try:
         settings = WatchdogSettings.from_env(environ)
     except ConfigError as exc:
         print(f"pyfaas-watchdog: {exc.message}", file=sys.stderr, flush=True)
         return 2
-    if args.run_healthcheck:
-        return 0 if lock_present(settings.lock_file) else 1
     limit_malloc_arenas()
     sink = LogSink(1, prefix_function_lines=settings.prefix_logs)
     with (

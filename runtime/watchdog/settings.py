@@ -56,7 +56,7 @@ from pydantic import AliasChoices, Field, field_validator
 from runtime.core.errors import ConfigError
 from runtime.core.settings import Duration, EnvBool, EnvSettings
 
-__all__ = ["Mode", "WatchdogSettings"]
+__all__ = ["Mode", "WatchdogSettings", "lock_file_for"]
 
 Mode = Literal["streaming", "serializing", "fork", "http", "static", "python"]
 FORKING_MODES: frozenset[str] = frozenset({"streaming", "serializing", "fork"})
@@ -131,9 +131,14 @@ class WatchdogSettings(EnvSettings):
 
     @property
     def lock_file(self) -> str:
-        return self.lock_path or os.path.join(self.tmpdir or "/tmp", ".lock")
+        return lock_file_for(self.lock_path, self.tmpdir)
 
     @property
     def argv(self) -> list[str]:
         """``fprocess`` split as OpenFaaS splits it: on single spaces, no shell, no quoting."""
         return [part for part in self.fprocess.split(" ") if part]
+
+
+def lock_file_for(lock_path: str, tmpdir: str) -> str:
+    """``lock_path``, else ``.lock`` in the temp dir (``TMPDIR``, else ``/tmp``), as Go's ``os.TempDir``."""
+    return lock_path or os.path.join(tmpdir or "/tmp", ".lock")

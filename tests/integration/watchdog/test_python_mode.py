@@ -147,6 +147,9 @@ def test_health_ready_metrics_and_lock_file(http_watchdog: WatchdogProcess) -> N
     assert subprocess.run(probe, env=env, cwd=REPO_ROOT, timeout=20).returncode == 0
     env["lock_path"] = str(http_watchdog.lock_path) + ".missing"
     assert subprocess.run(probe, env=env, cwd=REPO_ROOT, timeout=20).returncode == 1
+    # the probe needs nothing but the lock file's location (the default mode would want an fprocess)
+    bare = {"PYTHONPATH": str(REPO_ROOT), "lock_path": str(http_watchdog.lock_path)}
+    assert subprocess.run(probe, env=bare, cwd=REPO_ROOT, timeout=20).returncode == 0
     httpx.get(url + "/", timeout=5)
     metrics = httpx.get(url + "/_/metrics", timeout=5).text
     assert re.search(r'^http_requests_total\{code="200",method="get"\} [1-9]', metrics, re.M)
