@@ -73,6 +73,8 @@ class QueueLayout:
     """Largest stored message; -1 leaves it to the server's ``max_payload``. The QueueRequest carries the body
     base64-encoded (OpenFaaS's JSON), so a 1 MiB body needs ``max_payload`` of at least ~1.4 MiB: run
     nats-server with ``max_payload: 4MB`` (its default is 1 MiB)."""
+    replicas: int = 1
+    """Copies of each stream in a clustered NATS (OpenFaaS Pro's ``nats_stream_replicas``)."""
     duplicate_window: float = 120.0
     """Seconds a ``Nats-Msg-Id`` (the call id) deduplicates a resubmission."""
 
@@ -119,7 +121,7 @@ class QueueLayout:
         """The three streams: work (work-queue), dead letters (limits + max age), callbacks (work-queue)."""
         common: dict[str, Any] = {
             "storage": StorageType.FILE,
-            "num_replicas": 1,
+            "num_replicas": self.replicas,
             "max_msg_size": self.max_message_bytes,
             "duplicate_window": self.duplicate_window,
         }
@@ -148,7 +150,11 @@ class QueueLayout:
     def records_config(self) -> KeyValueConfig:
         """The call-record bucket: one revision per call id, expiring ``record_ttl`` after the last write."""
         return KeyValueConfig(
-            bucket=self.records_bucket, ttl=self.record_ttl, history=1, storage=StorageType.FILE
+            bucket=self.records_bucket,
+            ttl=self.record_ttl,
+            history=1,
+            storage=StorageType.FILE,
+            replicas=self.replicas,
         )
 
 
@@ -189,6 +195,8 @@ class QueueSettings(EnvSettings):
     record_ttl: Duration = 24 * 3600.0
     """How long call records are kept (seconds or Go duration)."""
     dead_letter_ttl: Duration = 7 * 24 * 3600.0
+    nats_stream_replicas: int = Field(1, ge=1, le=5)
+    """Stream and bucket copies in a NATS cluster (Pro's name); 1 for a single server."""
 
     def nats_servers(self) -> list[str]:
         if self.nats_url:
@@ -203,4 +211,5 @@ class QueueSettings(EnvSettings):
             records_bucket=self.records_bucket,
             record_ttl=self.record_ttl,
             dead_letter_ttl=self.dead_letter_ttl,
+            replicas=self.nats_stream_replicas,
         )

@@ -146,6 +146,9 @@ def test_async_settings() -> None:
     assert settings.nats_servers() == ["nats://n:4222"]
     assert settings.async_max_body_bytes == 1024 * 1024
     assert settings.layout().calls_stream == "CALLS"
+    clustered = AsyncSettings.from_env({"nats_stream_replicas": "3"}).layout()
+    assert {config.num_replicas for config in clustered.stream_configs()} == {3}
+    assert clustered.records_config().replicas == 3
 
 
 def test_layout_subjects() -> None:
