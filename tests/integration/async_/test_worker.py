@@ -213,3 +213,19 @@ async def test_queue_depth_follows_the_backlog(
         worker.registry.get_sample_value("pyfaas_async_processed_total", {"function": "slow-0_2.openfaas-fn"})
         == 6
     )
+
+
+async def test_two_workers_share_the_queue_without_duplicates(
+    queue: Queue, gateway: FakeGateway, start_worker: WorkerFactory
+) -> None:
+    ids = [await submit(queue.js, queue.kv, queue.layout, "slow-0_02") for _ in range(120)]
+    first = await start_worker(max_inflight="5")
+    second = await start_worker(max_inflight="5")
+    await until(lambda: all(gateway.calls[i] >= 1 for i in ids), what="all calls")
+    assert all(gateway.calls[i] == 1 for i in ids)
+    assert first.processor is not None and second.processor is not None
+    await until(
+        lambda: first.processor.counters.processed + second.processor.counters.processed == 120,  # type: ignore[union-attr]
+        what="outcomes recorded",
+    )
+    assert first.processor.counters.processed > 0 and second.processor.counters.processed > 0
