@@ -229,3 +229,18 @@ async def test_two_workers_share_the_queue_without_duplicates(
         what="outcomes recorded",
     )
     assert first.processor.counters.processed > 0 and second.processor.counters.processed > 0
+
+
+async def test_unreadable_message_is_dead_lettered_not_lost(
+    queue: Queue, gateway: FakeGateway, start_worker: WorkerFactory
+) -> None:
+    ack = await queue.js.publish(queue.layout.call_subject("echo", "openfaas-fn"), b"{not json")
+    worker = await start_worker()
+    await until(lambda: worker.processor is not None and worker.processor.counters.dead_lettered == 1)
+    dead = await queue.js.get_msg(
+        queue.layout.dead_stream, subject=queue.layout.dead_subject(f"seq-{ack.seq}")
+    )
+    assert dead.data == b"{not json"
+    assert dead.headers is not None and dead.headers["Pyfaas-Status"] == "400"
+    assert "invalid QueueRequest" in dead.headers["Pyfaas-Error"]
+    assert sum(gateway.calls.values()) == 0
