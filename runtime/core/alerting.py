@@ -21,6 +21,7 @@ __all__ = [
     "ALERTMANAGER_BINARIES",
     "ALERTMANAGER_FILE",
     "CLUSTER_TIMINGS",
+    "FALLBACK_NOTE",
     "LOCAL_TIMINGS",
     "PROMETHEUS_BINARIES",
     "PROMETHEUS_FILE",
@@ -30,6 +31,8 @@ __all__ = [
     "Timings",
     "alertmanager_args",
     "gateway_alert_url",
+    "local_idler_env",
+    "local_monitoring_env",
     "prom_duration",
     "prometheus_args",
     "render_alertmanager",
@@ -42,6 +45,12 @@ ALERTMANAGER_FILE = "alertmanager.yml"
 PROMETHEUS_BINARIES = ("prometheus",)
 ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 """Executable names, preferred first (Debian installs AlertManager as ``prometheus-alertmanager``)."""
+FALLBACK_NOTE = (
+    "Prometheus/AlertManager are not installed (Debian: apt-get install prometheus prometheus-alertmanager): "
+    "alert-based scaling is off; the idler falls back to target tracking on the gateway's metrics "
+    "(default_scale_type=rps)."
+)
+"""What local mode says at start-up when the binaries are missing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,3 +205,46 @@ def alertmanager_args(config_file: str, data_dir: str, listen: str) -> list[str]
         "--cluster.listen-address=",
         "--log.level=warn",
     ]
+
+
+# local mode: the environments ``pyfaas up`` gives its two scaling processes --------------------------------
+def local_monitoring_env(
+    *,
+    gateway_url: str,
+    gateway_metrics_address: str,
+    monitoring_dir: str,
+    basic_auth: bool,
+    secret_mount_path: str,
+    prometheus_port: int = 9090,
+    alertmanager_port: int = 9093,
+) -> dict[str, str]:
+    """Environment of ``python -m runtime.idler.monitoring`` (Prometheus + AlertManager on loopback)."""
+    return {
+        "gateway_url": gateway_url,
+        "gateway_metrics_address": gateway_metrics_address,
+        "monitoring_dir": monitoring_dir,
+        "basic_auth": "true" if basic_auth else "false",
+        "secret_mount_path": secret_mount_path,
+        "prometheus_port": str(prometheus_port),
+        "alertmanager_port": str(alertmanager_port),
+    }
+
+
+def local_idler_env(
+    *, gateway_url: str, gateway_metrics_url: str, secret_mount_path: str, alerts_available: bool
+) -> dict[str, str]:
+    """Environment of ``python -m runtime.idler`` in local mode: fast rounds, load read straight from the
+    gateway (fresher than Prometheus with one gateway); without Prometheus/AlertManager, unlabelled functions
+    are tracked at the alert rule's threshold (5 calls/s per replica) instead."""
+    env = {
+        "gateway_url": gateway_url,
+        "gateway_metrics_url": gateway_metrics_url,
+        "secret_mount_path": secret_mount_path,
+        "reconcile_interval": "500ms",
+        "rate_window": "3s",
+        "metrics_port": "-1",
+    }
+    if not alerts_available:
+        env["default_scale_type"] = "rps"
+        env["default_scale_target"] = "5"
+    return env

@@ -34,6 +34,7 @@ from pydantic import Field
 from runtime.core.alerting import (
     ALERTMANAGER_BINARIES,
     ALERTMANAGER_FILE,
+    FALLBACK_NOTE,
     LOCAL_TIMINGS,
     PROMETHEUS_BINARIES,
     PROMETHEUS_FILE,
@@ -64,11 +65,6 @@ log = logging.getLogger("runtime.idler.monitoring")
 
 DEFAULT_ALERTS_DIR = Path(__file__).resolve().parents[2] / "alerts"
 EXIT_NOT_INSTALLED = 3
-FALLBACK_NOTE = (
-    "Prometheus/AlertManager are not installed (Debian: apt-get install prometheus prometheus-alertmanager): "
-    "alert-based scaling is off; the idler falls back to target tracking on the gateway's metrics "
-    "(default_scale_type=rps)."
-)
 
 
 def find_binaries() -> tuple[str, str] | None:

@@ -91,3 +91,39 @@ def test_monitoring_settings_read_the_gateway_user_and_point_at_the_password_fil
             {"basic_auth": "true", "secret_mount_path": str(tmp_path / "none")}
         ).config()
     assert caught.value.field == "secret_mount_path"
+
+
+@pytest.mark.parametrize("alerts_available", [True, False])
+def test_local_environments_are_read_back_by_the_processes_settings(
+    tmp_path: Path, alerts_available: bool
+) -> None:
+    from runtime.core.alerting import local_idler_env, local_monitoring_env
+    from runtime.idler.monitoring import MonitoringSettings
+    from runtime.idler.settings import IdlerSettings
+
+    idler = IdlerSettings.from_env(
+        local_idler_env(
+            gateway_url="http://127.0.0.1:8080",
+            gateway_metrics_url="http://127.0.0.1:8082/metrics",
+            secret_mount_path=str(tmp_path),
+            alerts_available=alerts_available,
+        )
+    )
+    assert idler.reconcile_interval == 0.5
+    assert idler.rate_window == 3.0
+    assert idler.metrics_url == "http://127.0.0.1:8082/metrics"
+    assert idler.prometheus_url is None
+    assert idler.default_scale_type == ("" if alerts_available else "rps")
+    monitoring = MonitoringSettings.from_env(
+        local_monitoring_env(
+            gateway_url="http://127.0.0.1:8080",
+            gateway_metrics_address="127.0.0.1:8082",
+            monitoring_dir=str(tmp_path / "m"),
+            basic_auth=False,
+            secret_mount_path=str(tmp_path),
+            prometheus_port=19090,
+        )
+    ).config()
+    assert (monitoring.prometheus_port, monitoring.alertmanager_port) == (19090, 9093)
+    assert monitoring.gateway_metrics_target == "127.0.0.1:8082"
+    assert monitoring.work_dir == tmp_path / "m"
