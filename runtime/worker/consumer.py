@@ -21,7 +21,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from runtime.core.queue_layout import QueueLayout
 from runtime.worker.aio import sleep_or_stop
@@ -87,11 +87,11 @@ class CallConsumer:
         self._queues: dict[str, _FunctionQueue] = {}
         self._inflight: set[asyncio.Task[None]] = set()
         self._held: dict[_MessageKey, list[Msg]] = {}
+        """Messages running here -> later deliveries of the same message (see _spawn)."""
         self._alive: dict[int, Msg] = {}
-        """Messages this worker holds (running, parked or duplicate deliveries), by identity."""
-        """Stream sequences being processed here -> later deliveries of the same message (see _spawn)."""
+        """Messages this worker holds (buffered, running or duplicate deliveries), by identity."""
         self._settled: OrderedDict[_MessageKey, None] = OrderedDict()
-        """Recently acknowledged stream sequences: a server restart can forget that they were delivered."""
+        """Recently acknowledged messages: a server restart can forget that they were delivered."""
 
     def __repr__(self) -> str:
         return f"CallConsumer({self._processor.counters}, {self.slots}, functions={sorted(self._queues)})"
@@ -189,7 +189,34 @@ class CallConsumer:
                 raise
             except Exception as exc:
                 log.warning("fetch from %s failed: %s", queue.key, exc)
+                if await self._consumer_gone(queue):
+                    await self._retire(queue)
+                    return
                 await sleep_or_stop(0.5, self._stop)
+
+    async def _consumer_gone(self, queue: _FunctionQueue) -> bool:
+        try:
+            await self._js.consumer_info(
+                self._layout.calls_stream, self._layout.consumer_name(queue.name, queue.namespace)
+            )
+        except NotFoundError:
+            return True
+        except Exception:
+            return False  # NATS unreachable or slow: not a reason to give the consumer up
+        return False
+
+    async def _retire(self, queue: _FunctionQueue) -> None:
+        """Forget a function whose consumer was deleted; discovery recreates it when calls are stored."""
+        log.warning("consumer of %s is gone; it is recreated at the next discovery", queue.key)
+        self._queues.pop(queue.key, None)
+        current = asyncio.current_task()
+        for task in queue.tasks:
+            if task is not current:
+                task.cancel()
+        while queue.buffer:
+            self._alive.pop(id(queue.buffer.popleft()), None)  # deliveries of the deleted consumer
+        with contextlib.suppress(Exception):
+            await queue.sub.unsubscribe()
 
     async def _dispatch_loop(self, queue: _FunctionQueue) -> None:
         """Start buffered messages as this function is granted slots (its fair share)."""
