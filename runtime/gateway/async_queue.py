@@ -50,6 +50,8 @@ class AsyncQueue:
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_error: tuple[str, float] = ("", 0.0)
+        self._next_repair = 0.0
+        self._repairs: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._connect(), name="async-queue-connect")
@@ -68,6 +70,22 @@ class AsyncQueue:
         if self.js is None or self.kv is None or self.nc is None or not self.nc.is_connected:
             raise QueueUnavailable("the async queue (NATS JetStream) is unavailable", retry_after=2.0)
         return self.js, self.kv
+
+    def repair(self) -> None:
+        """After a failed publish while connected: re-create the layout in the background (at most every 5 s)
+        in case a stream was deleted; the failed request itself still gets its 503."""
+        now = time.monotonic()
+        if self.js is None or self.nc is None or not self.nc.is_connected or now < self._next_repair:
+            return
+        self._next_repair = now + 5.0
+        self._repairs.add(task := asyncio.create_task(self._repair(self.js)))
+        task.add_done_callback(self._repairs.discard)
+
+    async def _repair(self, js: JetStreamContext) -> None:
+        try:
+            self.kv = await ensure_layout(js, self.layout)
+        except Exception as exc:
+            log.warning("cannot re-create the JetStream layout: %s", exc)
 
     def max_payload(self) -> int:
         """The connected server's ``max_payload`` (bytes per message)."""

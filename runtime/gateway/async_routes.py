@@ -185,6 +185,7 @@ async def submit_call(request: web.Request) -> web.Response:
             headers={"Nats-Msg-Id": call_id},
         )
     except Exception as exc:
+        queue.repair()
         raise QueueUnavailable(
             f"the call was not queued: {type(exc).__name__}: {exc}", retry_after=2.0
         ) from exc

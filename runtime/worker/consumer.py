@@ -26,6 +26,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from runtime.core.queue_layout import QueueLayout
 from runtime.worker.aio import sleep_or_stop
 from runtime.worker.calls import CallProcessor
+from runtime.worker.jetstream import ensure_layout
 from runtime.worker.metrics import WorkerMetrics
 from runtime.worker.slots import FairSlots
 
@@ -107,6 +108,10 @@ class CallConsumer:
             while not self._stop.is_set():
                 try:
                     await self.discover()
+                except NotFoundError:
+                    log.warning("the work stream is gone; re-creating the JetStream layout")
+                    with contextlib.suppress(Exception):
+                        await ensure_layout(self._js, self._layout)
                 except Exception as exc:
                     log.warning("discovery failed: %s", exc)
                 await sleep_or_stop(self._discovery_interval, self._stop)

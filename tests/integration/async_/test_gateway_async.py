@@ -264,3 +264,16 @@ async def test_lookup_cache(queue: Queue, nats_server: NatsServer, tmp_path: Pat
         await cached.close()
         await uncached.close()
         await provider.close()
+
+
+async def test_deleted_stream_is_recreated_after_a_503(
+    client: TestClient[web.Request, web.Application], queue: Queue
+) -> None:
+    await queue.js.delete_stream(queue.layout.calls_stream)
+    first = await client.post("/async-function/echo", data=b"x")
+    assert first.status == 503  # never a 202 for a call that was not stored
+
+    async def accepted() -> bool:
+        return (await client.post("/async-function/echo", data=b"x")).status == 202
+
+    await eventually(accepted, what="the stream re-created")
