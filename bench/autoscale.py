@@ -212,9 +212,9 @@ async def scale_to_zero(p: Platform, count: int, idle: float) -> tuple[list[floa
         await p.deploy(name, labels)
     calls = httpx.AsyncClient(base_url=p.gateway.url, timeout=60.0)
     last_call: dict[str, float] = {}
-    for name in names:  # staggered last calls
-        (await calls.get(f"/function/{name}")).raise_for_status()
+    for name in names:  # staggered last calls; idle time counts from the call's start
         last_call[name] = time.monotonic()
+        (await calls.get(f"/function/{name}")).raise_for_status()
         await asyncio.sleep(0.2)
     reached: dict[str, float] = {}
     deadline = time.monotonic() + idle * 3 + 10
