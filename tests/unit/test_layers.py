@@ -1,7 +1,8 @@
 """Import layers, checked from the source (AST) of every module under ``runtime/`` and ``infra/``.
 
-core ← provider ← services (gateway, worker, idler, cli), which never import each other; the watchdog and
-``infra`` import only ``runtime.core``. Spawning ``python -m runtime.watchdog`` is a string, not an import.
+core ← provider ← services (gateway, worker, idler, cli), which never import each other; the watchdog,
+``infra`` and the function store catalog (``runtime.store``, shared by the CLI and portal) import only
+``runtime.core``. Spawning ``python -m runtime.watchdog`` is a string, not an import.
 Imports under ``if TYPE_CHECKING:`` count too: they couple the code just the same.
 """
 
@@ -26,8 +27,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "runtime.core": frozenset(),
     "runtime.provider": frozenset({"runtime.core"}),
     "runtime.watchdog": frozenset({"runtime.core"}),
+    "runtime.store": frozenset({"runtime.core"}),
     "infra": frozenset({"runtime.core"}),
-    **{service: frozenset({"runtime.core", "runtime.provider"}) for service in SERVICES},
+    **{service: frozenset({"runtime.core", "runtime.provider", "runtime.store"}) for service in SERVICES},
 }
 """Layer → the other layers it may import (its own layer is always allowed)."""
 
@@ -161,7 +163,7 @@ def test_scan_walks_a_real_tree(tmp_path: Path) -> None:
     assert sorted(scan(tmp_path)) == [
         "infra.bad:1 imports runtime.worker.bad (infra may import ['runtime.core'])",
         "runtime.worker.bad:2 imports runtime.gateway "
-        "(runtime.worker may import ['runtime.core', 'runtime.provider'])",
+        "(runtime.worker may import ['runtime.core', 'runtime.provider', 'runtime.store'])",
     ]
 
 

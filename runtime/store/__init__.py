@@ -1,0 +1,1 @@
+"""The function store catalog: bundled entries shared by the CLI and the web portal."""
