@@ -1,0 +1,1 @@
+"""Store function `echo` (handler folder)."""

@@ -1,0 +1,1 @@
+"""Store function `json-yaml` (handler folder)."""

@@ -1,0 +1,1 @@
+"""Store function `markdown` (handler folder)."""

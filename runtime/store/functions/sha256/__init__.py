@@ -1,0 +1,1 @@
+"""Store function `sha256` (handler folder)."""

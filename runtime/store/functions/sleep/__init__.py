@@ -1,0 +1,1 @@
+"""Store function `sleep` (handler folder)."""
