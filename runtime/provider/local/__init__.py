@@ -14,7 +14,7 @@ State directory layout (``LocalProviderConfig.state_dir``)::
     secrets/<ns>/<secret>         secret values, mode 0600, directories 0700
     mounts/<ns>/<fn>/<secret>     per-function copy of exactly the secrets the function lists (0600);
                                   passed to its replicas as secret_mount_path
-    logs/<ns>/<fn>.ndjson[.1]     bounded log ring per function (LogMessage NDJSON; two halves)
+    logs/<ns>/<fn>.log[.1]        bounded log ring per function (raw lines in records; two halves)
     run/<ns>/<fn>/<replica>.*     runtime files: .port, .lock, .log (raw output), .pid (pid + start time)
     run/zygote.{pid,log,sock}     the zygote's record, output and socket
 

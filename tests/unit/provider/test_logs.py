@@ -64,7 +64,7 @@ async def test_ring_is_bounded(tmp_path: Path) -> None:
             handle.write("".join(f"batch {batch} line {i} {'x' * 40}\n" for i in range(10)))
         collector.flush()
     ring = sorted((tmp_path / "logs" / "ns").iterdir())
-    assert [p.name for p in ring] == ["fn.ndjson", "fn.ndjson.1"]
+    assert [p.name for p in ring] == ["fn.log", "fn.log.1"]
     assert sum(p.stat().st_size for p in ring) <= 8192 + 4096  # two halves, each at most one batch over
     kept = await _read(collector)
     assert kept[-1].text.startswith("batch 19 line 9") and not any(
