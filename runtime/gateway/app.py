@@ -4,8 +4,8 @@ It stores the typed keys of :mod:`runtime.gateway.keys` (PROVIDER, REGISTRY, SET
 and HTTP_SESSION for extensions), installs the middlewares (errors → JSON, basic auth on ``/system/*`` and
 ``/ui/*``, body limit), registers every route of OpenFaaS's gateway (system routes call the provider
 in-process), then lets extensions add theirs: each ``extensions`` callable, then
-``runtime.gateway.alerts.setup_alerts(app)`` and ``runtime.gateway.ui.setup_ui(app)`` when those modules
-exist.
+``runtime.gateway.alerts.setup_alerts(app)``, ``runtime.gateway.ui.setup_ui(app)`` and
+``runtime.gateway.openapi.setup_openapi(app)`` when those modules exist.
 
 The provider's lifecycle belongs to the app: it is started (after the router subscribed to it) on start-up
 and closed on clean-up, after the listener has stopped accepting and in-flight calls have drained.
@@ -43,7 +43,11 @@ log = logging.getLogger("runtime.gateway")
 Extension = Callable[[web.Application], None]
 SERVICE_COUNT_INTERVAL = 5.0
 """Seconds between refreshes of ``gateway_service_count`` (OpenFaaS refreshes every 5 s too)."""
-_OPTIONAL_SETUPS = (("runtime.gateway.alerts", "setup_alerts"), ("runtime.gateway.ui", "setup_ui"))
+_OPTIONAL_SETUPS = (
+    ("runtime.gateway.alerts", "setup_alerts"),
+    ("runtime.gateway.ui", "setup_ui"),
+    ("runtime.gateway.openapi", "setup_openapi"),
+)
 
 
 def pyfaas_version() -> str:

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.timeout(120)
 
 SPEC_PATH = Path("/work/shared/openfaas/spec.openapi.yml")
 REPO_SPEC = Path(__file__).resolve().parents[3] / "docs" / "openfaas-spec.openapi.yml"
+VENDORED_SPEC = Path(__file__).resolve().parents[2] / "reliability" / "fuzz" / "openfaas-spec.openapi.yml"
 
 SPEC_STATUS = {
     ("put", "/system/functions"): {202: 200},
@@ -46,7 +47,7 @@ SPEC_STATUS = {
 
 
 def _spec_file() -> Path:
-    for candidate in (SPEC_PATH, REPO_SPEC):
+    for candidate in (SPEC_PATH, REPO_SPEC, VENDORED_SPEC):
         if candidate.exists():
             return candidate
     pytest.skip("OpenFaaS spec.openapi.yml not available")
@@ -250,3 +251,38 @@ async def test_every_documented_operation_matches_the_spec(
         "POST /system/alert",
     }
     assert missing <= optional, missing
+
+
+# pyfaas's own document ---------------------------------------------------------------------------------
+async def test_own_document_is_served_behind_auth_and_lists_the_registered_routes(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    from openapi_spec_validator import validate
+
+    from runtime.gateway.async_routes import AsyncSettings, setup_async
+    from runtime.gateway.openapi import OPENAPI_PATH
+
+    async_settings = AsyncSettings.from_env({"nats_url": nats_server.url})
+    async with running_gateway(
+        tmp_path / "state", auth=True, extensions=[lambda app: setup_async(app, async_settings)]
+    ) as running:
+        async with aiohttp.ClientSession(running.url) as anonymous, anonymous.get(OPENAPI_PATH) as response:
+            assert response.status == 401
+            assert response.headers["WWW-Authenticate"] == 'Basic realm="Restricted"'
+        async with running.session() as session, session.get(OPENAPI_PATH) as response:
+            assert response.status == 200
+            assert response.content_type == "application/json"
+            document = await response.json()
+    validate(document)
+    wanted = {"/async-function/{name}", "/system/async/{call_id}", "/system/functions"}
+    assert wanted <= set(document["paths"])
+
+    async with (
+        running_gateway(tmp_path / "plain") as plain,
+        plain.session() as session,
+        session.get(OPENAPI_PATH) as response,
+    ):
+        without_nats = await response.json()
+    assert "/async-function/{name}" not in without_nats["paths"]
+    assert not [path for path in without_nats["paths"] if path.startswith("/system/async")]
+    assert "/system/functions" in without_nats["paths"]
