@@ -18,7 +18,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from runtime.core.errors import ConfigError
+from runtime.core.errors import ConfigError, PyfaasError
 from runtime.gateway.app import Extension, create_app
 from runtime.gateway.auth import BasicAuthCredentials
 from runtime.gateway.metrics import create_metrics_app
@@ -111,9 +111,14 @@ def main() -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        asyncio.run(serve(settings, provider, extensions))
+        run = asyncio.run
     else:
-        uvloop.run(serve(settings, provider, extensions))
+        run = uvloop.run
+    try:
+        run(serve(settings, provider, extensions))
+    except PyfaasError as exc:  # e.g. a state directory that is read-only or on a full disk
+        print(f"pyfaas-gateway: cannot start: {exc.message}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
