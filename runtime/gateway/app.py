@@ -123,7 +123,12 @@ def create_app(
             )
         )
         router.attach()
-        await provider.start()
+        try:
+            await provider.start()
+        except BaseException:  # e.g. a read-only state directory: the caller reports it, nothing leaks
+            await client.close()
+            await session.close()
+            raise
         refresher = asyncio.create_task(
             _refresh_service_count(provider, metrics, settings.function_namespace)
         )
