@@ -44,7 +44,7 @@ FINAL_STATES = frozenset({"succeeded", "failed", "dead-lettered"})
 
 ECHO_HANDLER = """
 def handle(event, context):
-    return {"statusCode": 200, "body": event.body}
+    return {"statusCode": 200, "body": event.body.decode()}
 """
 
 

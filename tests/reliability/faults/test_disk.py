@@ -1,0 +1,175 @@
+"""A full disk or a read-only state directory: a clear error, nothing corrupted, and recovery once it clears.
+
+The state directory lives on a small tmpfs (full disk: a filler file takes every free byte) or gets a
+read-only bind mount over its ``functions`` and ``secrets`` directories (root ignores ``chmod``). The real
+gateway app on a real ``LocalProvider`` answers deploys, updates, scaling and secret writes with 507 and a
+JSON error naming the cause; the files written before stay byte-for-byte as they were, no temporary file is
+left behind, the deployed function keeps answering, and once space is back everything works, also across a
+gateway restart. A gateway started on a read-only state directory exits with a one-line error.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.reliability.faults.mounts import fill, read_only_bind, tmpfs
+from tests.support.gateway import REPO_ROOT, free_port, running_gateway, wait_available
+from tests.support.process_stack import ECHO_HANDLER
+from tests.support.providers import python_function, write_handler
+
+pytestmark = [pytest.mark.timeout(90)]
+
+NAMESPACE = "openfaas-fn"
+
+
+def snapshot(state_dir: Path) -> dict[str, bytes]:
+    """Every function record and secret, by relative path."""
+    files: dict[str, bytes] = {}
+    for sub in ("functions", "secrets", "namespaces"):
+        for path in sorted((state_dir / sub).rglob("*")):
+            if path.is_file():
+                files[str(path.relative_to(state_dir))] = path.read_bytes()
+    return files
+
+
+def temporary_files(state_dir: Path) -> list[Path]:
+    return [p for p in state_dir.rglob(".*.tmp")]
+
+
+def spec(tmp_path: Path, name: str, **fields: Any) -> dict[str, Any]:
+    handler = write_handler(tmp_path / f"handler-{name}", ECHO_HANDLER)
+    wire: dict[str, Any] = python_function(name, handler, **fields).wire()
+    return wire
+
+
+async def expect_storage_error(response: aiohttp.ClientResponse, cause: str) -> None:
+    body = await response.json()
+    assert response.status == 507, body
+    assert cause in body["error"], body
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    with tmpfs(tmp_path / "disk", "8m") as mounted:
+        yield mounted
+
+
+async def test_full_disk_gives_507_and_corrupts_nothing(tmp_path: Path, disk: Path) -> None:
+    state_dir = disk / "state"
+    async with running_gateway(state_dir) as gateway, gateway.session() as session:
+        async with session.post("/system/secrets", json={"name": "token", "value": "old-value"}) as response:
+            assert response.status in (200, 201, 202), await response.text()
+        keep = spec(tmp_path, "keep", secrets=["token"], labels={"tier": "one"})
+        async with session.post("/system/functions", json=keep) as response:
+            assert response.status in (200, 202), await response.text()
+        await wait_available(session, "keep", 1)
+        before = snapshot(state_dir)
+
+        filler = fill(disk)
+        full = "No space left on device"
+        async with session.post("/system/functions", json=spec(tmp_path, "fresh")) as response:
+            await expect_storage_error(response, full)
+        async with session.put("/system/functions", json={**keep, "labels": {"tier": "two"}}) as response:
+            await expect_storage_error(response, full)
+        async with session.post("/system/secrets", json={"name": "other", "value": "x"}) as response:
+            await expect_storage_error(response, full)
+        async with session.put("/system/secrets", json={"name": "token", "value": "new-value"}) as response:
+            await expect_storage_error(response, full)
+        async with session.post(
+            "/system/scale-function/keep", json={"serviceName": "keep", "replicas": 2}
+        ) as response:
+            await expect_storage_error(response, full)
+
+        # Nothing changed, nothing half-written, and the deployed function still answers.
+        assert snapshot(state_dir) == before
+        assert temporary_files(state_dir) == []
+        async with session.get("/system/function/keep") as response:
+            status = await response.json()
+            assert status["labels"] == {"tier": "one"} and status.get("replicas") == 1
+        async with session.post("/function/keep", data=b"still here") as response:
+            assert response.status == 200 and await response.read() == b"still here"
+        async with session.get("/system/secrets") as response:
+            assert [s["name"] for s in await response.json()] == ["token"]
+
+        # Space is back: everything works again.
+        filler.unlink()
+        async with session.post("/system/functions", json=spec(tmp_path, "fresh")) as response:
+            assert response.status in (200, 202), await response.text()
+        async with session.put("/system/secrets", json={"name": "token", "value": "new-value"}) as response:
+            assert response.status in (200, 202), await response.text()
+        await wait_available(session, "fresh", 1)
+
+    # A new gateway on the same directory sees exactly that state.
+    async with running_gateway(state_dir) as gateway, gateway.session() as session:
+        async with session.get("/system/functions") as response:
+            assert sorted(f["name"] for f in await response.json()) == ["fresh", "keep"]
+        assert (state_dir / "secrets" / NAMESPACE / "token").read_bytes() == b"new-value"
+        await wait_available(session, "keep", 1)
+
+
+async def test_read_only_state_gives_507_and_recovers(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    async with running_gateway(state_dir) as gateway, gateway.session() as session:
+        async with session.post("/system/secrets", json={"name": "token", "value": "v1"}) as response:
+            assert response.status in (200, 201, 202), await response.text()
+        keep = spec(tmp_path, "keep")
+        async with session.post("/system/functions", json=keep) as response:
+            assert response.status in (200, 202), await response.text()
+        await wait_available(session, "keep", 1)
+        before = snapshot(state_dir)
+
+        read_only = "Read-only file system"
+        with read_only_bind(state_dir / "functions"), read_only_bind(state_dir / "secrets" / NAMESPACE):
+            async with session.post("/system/functions", json=spec(tmp_path, "fresh")) as response:
+                await expect_storage_error(response, read_only)
+            async with session.put("/system/functions", json={**keep, "labels": {"a": "b"}}) as response:
+                await expect_storage_error(response, read_only)
+            async with session.post("/system/secrets", json={"name": "other", "value": "x"}) as response:
+                await expect_storage_error(response, read_only)
+            async with session.delete("/system/functions", json={"functionName": "keep"}) as response:
+                await expect_storage_error(response, read_only)
+            async with session.post("/function/keep", data=b"ok") as response:
+                assert response.status == 200
+            assert snapshot(state_dir) == before
+
+        async with session.post("/system/functions", json=spec(tmp_path, "fresh")) as response:
+            assert response.status in (200, 202), await response.text()
+        async with session.post("/system/secrets", json={"name": "other", "value": "x"}) as response:
+            assert response.status in (200, 201, 202), await response.text()
+        await wait_available(session, "fresh", 1)
+        assert temporary_files(state_dir) == []
+
+
+def test_gateway_refuses_to_start_on_a_read_only_state_dir(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    with read_only_bind(state_dir):
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO_ROOT),
+            "state_dir": str(state_dir),
+            "bind_address": "127.0.0.1",
+            "port": str(free_port()),
+            "metrics_port": str(free_port()),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "runtime.gateway"],
+            env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1, result.stderr
+    assert "pyfaas-gateway: cannot start: " in result.stderr
+    assert "Read-only file system" in result.stderr
+    assert "Traceback" not in result.stderr
