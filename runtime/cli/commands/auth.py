@@ -1,0 +1,89 @@
+"""``login`` and ``logout``: basic-auth credentials in faas-cli's config file, checked before saving."""
+
+from __future__ import annotations
+
+import click
+
+from runtime.cli.app import pass_context
+from runtime.cli.client import GatewayClient
+from runtime.cli.commands.common import stack_for_gateway
+from runtime.cli.context import CliContext, cli_version
+from runtime.cli.credentials import BasicCredentials
+from runtime.cli.errors import CliError
+from runtime.cli.options import gateway_options, stack_option
+
+__all__ = ["login", "logout"]
+
+
+@click.command()
+@gateway_options
+@stack_option
+@click.option("-u", "--username", default="admin", show_default=True)
+@click.option(
+    "-p", "--password", default=None, help="Insecure: visible in the process list; prefer --password-stdin."
+)
+@click.option("-s", "--password-stdin", is_flag=True, help="Read the password from stdin.")
+@pass_context
+def login(
+    context: CliContext,
+    gateway: str | None,
+    tls_no_verify: bool,
+    stack_file: str | None,
+    username: str,
+    password: str | None,
+    password_stdin: bool,
+) -> None:
+    """Check credentials against the gateway and save them for later commands."""
+    if password is not None and password_stdin:
+        raise CliError("--password and --password-stdin exclude each other", hint="use --password-stdin")
+    if password_stdin:
+        password = context.stdin.read().decode("utf-8", errors="replace").strip()
+    elif password is None:
+        if not context.stdin.isatty():
+            raise CliError("no password given", hint="pass --password-stdin and pipe it in")
+        password = click.prompt("Password", hide_input=True)
+    else:
+        context.output.warn("--password is visible to other users of this machine; prefer --password-stdin")
+    if not password:
+        raise CliError("the password is empty", hint="pipe it in: ... | pyfaas login --password-stdin")
+    if not username:
+        raise CliError("the username is empty", hint="pass -u USER")
+    stack = stack_for_gateway(context, stack_file)
+    url = context.gateway_url(gateway, stack.gateway if stack else None)
+    credentials = BasicCredentials(username, password)
+    with GatewayClient(
+        url,
+        auth=(username, password),
+        verify=not tls_no_verify,
+        timeout=context.settings.timeout,
+        user_agent=f"pyfaas-cli/{cli_version()}",
+    ) as client:
+        with context.output.progress(f"Checking the credentials with {url}"):
+            response = client.send("GET", "/system/functions")
+        if response.status_code == 401:
+            raise CliError(
+                f"the gateway at {url} rejected user {username!r} (401)",
+                hint="check the username and password",
+            )
+        if response.status_code != 200:
+            raise client.fail(response, what="login")
+    store = context.credentials()
+    store.save(url, credentials)
+    context.output.success(f"Credentials saved for {username} {url} in {store.path}")
+
+
+@click.command()
+@gateway_options
+@stack_option
+@pass_context
+def logout(context: CliContext, gateway: str | None, tls_no_verify: bool, stack_file: str | None) -> None:
+    """Forget the saved credentials of the gateway."""
+    stack = stack_for_gateway(context, stack_file)
+    url = context.gateway_url(gateway, stack.gateway if stack else None)
+    store = context.credentials()
+    if not store.remove(url):
+        raise CliError(
+            f"no saved credentials for {url} in {store.path}",
+            hint="pass -g URL of a gateway you logged in to",
+        )
+    context.output.success(f"Credentials removed for {url}")

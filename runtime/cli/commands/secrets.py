@@ -1,0 +1,163 @@
+"""``secret create|list|update|remove``."""
+
+from __future__ import annotations
+
+import click
+
+from runtime.cli.app import pass_context
+from runtime.cli.commands.common import read_stdin
+from runtime.cli.context import CliContext
+from runtime.cli.errors import CliError
+from runtime.cli.options import gateway_options, json_option, namespace_option
+from runtime.core.errors import ValidationFailed
+from runtime.core.models import Secret
+from runtime.core.names import validate_secret_name
+
+__all__ = ["secret"]
+
+
+@click.group()
+def secret() -> None:
+    """Manage secrets (mounted into functions that list them)."""
+
+
+def _value_options(function: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(
+        [
+            click.option("--from-literal", default=None, metavar="VALUE", help="The value, given inline."),
+            click.option(
+                "--from-file", default=None, metavar="FILE", help="Read the value from a file (binary safe)."
+            ),
+            click.option(
+                "--trim/--no-trim", default=True, show_default=True, help="Trim surrounding whitespace."
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def _secret(
+    context: CliContext, name: str, namespace: str, literal: str | None, file: str | None, trim: bool
+) -> Secret:
+    try:
+        validate_secret_name(name)
+    except ValidationFailed as exc:
+        raise CliError(exc.message, hint="e.g. api-key") from exc
+    if literal is not None and file is not None:
+        raise CliError("--from-literal and --from-file exclude each other", hint="pick one")
+    if file is not None:
+        path = context.path(file)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    elif literal is not None:
+        data = literal.encode()
+    else:
+        data = read_stdin(context)
+    if trim:
+        data = data.strip()
+    if not data:
+        raise CliError(
+            f"secret {name!r} has an empty value", hint="pass --from-literal, --from-file or stdin"
+        )
+    try:
+        return Secret(name=name, namespace=namespace or None, value=data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return Secret(name=name, namespace=namespace or None, rawValue=data)
+
+
+def _write(
+    context: CliContext,
+    name: str,
+    gateway: str | None,
+    tls_no_verify: bool,
+    namespace: str,
+    literal: str | None,
+    file: str | None,
+    trim: bool,
+    *,
+    update: bool,
+) -> None:
+    value = _secret(context, name, namespace, literal, file, trim)
+    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+        client.write_secret(value, update=update)
+    context.output.success(f"{'Updated' if update else 'Created'} secret: {name}")
+
+
+@secret.command("create")
+@click.argument("name")
+@_value_options
+@gateway_options
+@namespace_option
+@pass_context
+def create(
+    context: CliContext,
+    name: str,
+    from_literal: str | None,
+    from_file: str | None,
+    trim: bool,
+    gateway: str | None,
+    tls_no_verify: bool,
+    namespace: str,
+) -> None:
+    """Create a secret from --from-literal, --from-file or stdin."""
+    _write(context, name, gateway, tls_no_verify, namespace, from_literal, from_file, trim, update=False)
+
+
+@secret.command("update")
+@click.argument("name")
+@_value_options
+@gateway_options
+@namespace_option
+@pass_context
+def update(
+    context: CliContext,
+    name: str,
+    from_literal: str | None,
+    from_file: str | None,
+    trim: bool,
+    gateway: str | None,
+    tls_no_verify: bool,
+    namespace: str,
+) -> None:
+    """Change a secret's value."""
+    _write(context, name, gateway, tls_no_verify, namespace, from_literal, from_file, trim, update=True)
+
+
+@secret.command("list")
+@gateway_options
+@namespace_option
+@json_option
+@pass_context
+def list_secrets(
+    context: CliContext, gateway: str | None, tls_no_verify: bool, namespace: str, as_json: bool
+) -> None:
+    """List secret names (never their values)."""
+    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+        secrets = client.list_secrets(namespace)
+    if as_json:
+        context.output.json([s.wire() for s in secrets])
+        return
+    context.output.table(
+        ["Name", "Namespace"],
+        [[s.name, s.namespace or namespace or "-"] for s in sorted(secrets, key=lambda s: s.name)],
+    )
+
+
+@secret.command("remove")
+@click.argument("name")
+@gateway_options
+@namespace_option
+@pass_context
+def remove_secret(
+    context: CliContext, name: str, gateway: str | None, tls_no_verify: bool, namespace: str
+) -> None:
+    """Remove a secret."""
+    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+        client.delete_secret(name, namespace)
+    context.output.success(f"Removed secret: {name}")
+
+
+secret.add_command(remove_secret, "rm")

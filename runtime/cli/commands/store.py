@@ -1,0 +1,174 @@
+"""``store list|describe|deploy``: the function store (bundled catalog, or ``--url`` / ``OPENFAAS_STORE``)."""
+
+from __future__ import annotations
+
+import click
+
+from runtime.cli.app import pass_context
+from runtime.cli.context import CliContext
+from runtime.cli.deployment import Overrides
+from runtime.cli.errors import CliError
+from runtime.cli.options import gateway_options, json_option, namespace_option, parse_pairs
+from runtime.store.catalog import DEFAULT_PLATFORM, Catalog, StoreFunction, load_catalog
+
+__all__ = ["store"]
+
+
+def _url_option(function: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--url",
+        "store_url",
+        default=None,
+        metavar="URL|FILE",
+        help="Store catalog (default: OPENFAAS_STORE, else the bundled one).",
+    )(function)
+
+
+def _catalog(context: CliContext, url: str | None) -> Catalog:
+    return load_catalog(url or context.settings.openfaas_store or None)
+
+
+def _find(catalog: Catalog, name: str) -> StoreFunction:
+    entry = catalog.find(name)
+    if entry is None:
+        raise CliError(
+            f"{name!r} is not in the store {catalog.source}",
+            hint=f"available: {', '.join(catalog.names()) or 'none'}",
+        )
+    return entry
+
+
+@click.group()
+def store() -> None:
+    """Ready-made functions to deploy with one command."""
+
+
+@store.command("list")
+@_url_option
+@json_option
+@click.option("-v", "--verbose", is_flag=True, help="Full descriptions.")
+@click.option(
+    "--platform",
+    default=DEFAULT_PLATFORM,
+    show_default=True,
+    help="Only entries with an image for it (on a non-local gateway).",
+)
+@pass_context
+def list_store(
+    context: CliContext, store_url: str | None, as_json: bool, verbose: bool, platform: str
+) -> None:
+    """List the store's functions."""
+    catalog = _catalog(context, store_url)
+    if as_json:
+        context.output.json([entry.model_dump(mode="json") for entry in catalog.functions])
+        return
+    width = 10_000 if verbose or not context.output.terminal else 70
+
+    def short(text: str) -> str:
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    context.output.table(
+        ["Function", "Title", "Local", "Description"],
+        [
+            [entry.name, entry.title, "yes" if entry.runs_locally else "no", short(entry.description)]
+            for entry in catalog.functions
+        ],
+    )
+
+
+@store.command("describe")
+@click.argument("name")
+@_url_option
+@json_option
+@pass_context
+def describe_store(context: CliContext, name: str, store_url: str | None, as_json: bool) -> None:
+    """Show one store function."""
+    entry = _find(_catalog(context, store_url), name)
+    if as_json:
+        context.output.json(entry.model_dump(mode="json"))
+        return
+    context.output.fields(
+        [
+            ("Name", entry.name),
+            ("Title", entry.title),
+            ("Author", entry.author or "-"),
+            ("Description", entry.description),
+            ("Images", ", ".join(f"{k}={v}" for k, v in sorted(entry.images.items())) or "-"),
+            ("Process", entry.fprocess or "-"),
+            ("Local handler", f"{entry.handler_path} ({entry.lang})" if entry.handler_path else "-"),
+            ("Environment", ", ".join(f"{k}={v}" for k, v in sorted(entry.environment.items())) or "-"),
+            ("Labels", ", ".join(f"{k}={v}" for k, v in sorted(entry.labels.items())) or "-"),
+            ("Annotations", ", ".join(f"{k}={v}" for k, v in sorted(entry.annotations.items())) or "-"),
+            ("Repo URL", entry.repo_url or "-"),
+        ]
+    )
+
+
+@store.command("deploy")
+@click.argument("name")
+@_url_option
+@gateway_options
+@namespace_option
+@click.option("--name", "function_name", default=None, help="Deploy under another name.")
+@click.option(
+    "--platform", default=DEFAULT_PLATFORM, show_default=True, help="Which image to use (non-local gateways)."
+)
+@click.option(
+    "-e", "--env", "env", multiple=True, metavar="K=V", help="Set an environment variable (repeatable)."
+)
+@click.option("-l", "--label", "labels", multiple=True, metavar="K=V", help="Set a label (repeatable).")
+@click.option(
+    "--annotation", "annotations", multiple=True, metavar="K=V", help="Set an annotation (repeatable)."
+)
+@click.option(
+    "--secret", "secrets", multiple=True, metavar="NAME", help="Give the function a secret (repeatable)."
+)
+@json_option
+@pass_context
+def deploy_store(
+    context: CliContext,
+    name: str,
+    store_url: str | None,
+    gateway: str | None,
+    tls_no_verify: bool,
+    namespace: str,
+    function_name: str | None,
+    platform: str,
+    env: tuple[str, ...],
+    labels: tuple[str, ...],
+    annotations: tuple[str, ...],
+    secrets: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Deploy a store function: from its handler folder in local mode, else its image."""
+    entry = _find(_catalog(context, store_url), name)
+    overrides = Overrides(
+        env=parse_pairs(env, "--env"),
+        labels=parse_pairs(labels, "--label"),
+        annotations=parse_pairs(annotations, "--annotation"),
+        secrets=secrets,
+        namespace=namespace,
+    )
+    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+        local = client.is_local()
+        spec = overrides.apply(
+            entry.deployment(local=local, platform=platform, name=function_name, namespace=namespace)
+        )
+        with context.output.progress(f"Deploying {spec.service} from the store"):
+            result = client.deploy(spec)
+        url = f"{client.url}/function/{spec.service}" + (f".{namespace}" if namespace else "")
+    if as_json:
+        context.output.json(
+            {
+                "name": spec.service,
+                "status": result.status,
+                "method": result.method,
+                "url": url,
+                "local": local,
+            }
+        )
+        return
+    source = (
+        "handler folder" if local and spec.envVars and "handler" in spec.envVars else f"image {spec.image}"
+    )
+    context.output.success(f"Deployed {spec.service} from the store ({source}): {url}")

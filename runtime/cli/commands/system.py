@@ -1,0 +1,92 @@
+"""``version`` and ``namespaces``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from runtime.cli.app import pass_context
+from runtime.cli.commands.common import stack_for_gateway
+from runtime.cli.context import CliContext, cli_version
+from runtime.cli.errors import CliError
+from runtime.cli.options import gateway_options, json_option, stack_option
+
+__all__ = ["namespaces", "version"]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@click.command()
+@gateway_options
+@stack_option
+@json_option
+@click.option("--short-version", is_flag=True, help="Print only the CLI's version.")
+@pass_context
+def version(
+    context: CliContext,
+    gateway: str | None,
+    tls_no_verify: bool,
+    stack_file: str | None,
+    as_json: bool,
+    short_version: bool,
+) -> None:
+    """The CLI's version and, when reachable, the gateway's and its provider's."""
+    out = context.output
+    if short_version:
+        out.line(cli_version())
+        return
+    stack = stack_for_gateway(context, stack_file)
+    info: dict[str, Any] | None = None
+    problem = ""
+    with context.client(
+        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack.gateway if stack else None
+    ) as client:
+        url = client.url
+        try:
+            info = client.info()
+        except CliError as exc:
+            problem = exc.line()
+    if as_json:
+        out.json(
+            {
+                "cli": {"version": cli_version()},
+                "gateway": {"url": url, "info": info, "error": problem or None},
+            }
+        )
+        return
+    out.fields([("CLI version", cli_version())])
+    if info is None:
+        out.note(f"Gateway {url}: {problem.removeprefix('Error: ')}")
+        return
+    provider = _dict(info.get("provider"))
+    gw_version = _dict(info.get("version"))
+    provider_version = _dict(provider.get("version"))
+    out.fields(
+        [
+            ("Gateway", url),
+            ("Gateway version", gw_version.get("release", "") or "-"),
+            ("Gateway SHA", gw_version.get("sha", "") or "-"),
+            ("Architecture", info.get("arch", "") or "-"),
+            ("Provider", provider.get("provider", "") or "-"),
+            ("Orchestration", provider.get("orchestration", "") or "-"),
+            ("Provider version", provider_version.get("release", "") or "-"),
+        ]
+    )
+
+
+@click.command()
+@gateway_options
+@json_option
+@pass_context
+def namespaces(context: CliContext, gateway: str | None, tls_no_verify: bool, as_json: bool) -> None:
+    """List the namespaces functions can be deployed to."""
+    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+        names = client.namespaces()
+    if as_json:
+        context.output.json(names)
+        return
+    for name in names:
+        context.output.line(name)
