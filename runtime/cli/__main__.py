@@ -20,6 +20,7 @@ from runtime.cli.commands.secrets import secret
 from runtime.cli.commands.store import store
 from runtime.cli.commands.system import namespaces, version
 from runtime.cli.context import CliContext
+from runtime.cli.local.commands import down, up
 from runtime.core.errors import ConfigError
 
 for _command in (
@@ -41,6 +42,8 @@ for _command in (
     async_group,
 ):
     cli.add_command(_command)
+cli.add_command(up)
+cli.add_command(down)
 
 
 def main() -> None:

@@ -1,0 +1,134 @@
+"""Deploy on start: the functions of ``stack.yml``/``functions.py`` in the working directory, else examples.
+
+Loading and the local-mode mapping are ``pyfaas deploy``'s (``runtime.cli.stackfile``,
+``runtime.cli.deployment``): handler folders run in the watchdog's python mode, ``fprocess`` functions in fork
+mode. A function with neither (an image only) cannot run without a container and is skipped with a note.
+
+Deployment goes over HTTP like faas-cli's: PUT ``/system/functions`` and, on 404, POST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from runtime.cli.deployment import local_deployment as deployment_for_local_mode
+from runtime.cli.errors import CliError
+from runtime.cli.stackfile import DEFAULT_STACK_FILES, load_functions
+from runtime.core.definitions import FunctionDefinition
+from runtime.core.models import FunctionDeployment
+
+__all__ = [
+    "BUNDLED_EXAMPLES",
+    "FunctionSource",
+    "deploy_functions",
+    "find_source",
+    "load_definitions",
+    "local_deployment",
+    "wait_functions_ready",
+]
+
+PYTHON_FILE = "functions.py"
+
+
+def _bundled_examples() -> Path:
+    """The ``examples/`` stack: next to the package in a source checkout or editable install, else the copy
+    packaged inside it."""
+    checkout = Path(__file__).resolve().parents[3] / "examples"
+    if (checkout / "stack.yml").is_file():
+        return checkout
+    return Path(__file__).resolve().parent / "examples"
+
+
+BUNDLED_EXAMPLES = _bundled_examples()
+
+
+@dataclass(frozen=True)
+class FunctionSource:
+    path: Path
+    """``stack.yml``, ``stack.yaml`` or ``functions.py`` (absolute)."""
+    bundled: bool = False
+    """True for the bundled examples (nothing to deploy in the working directory)."""
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def describe(self) -> str:
+        return f"bundled examples ({self.path})" if self.bundled else str(self.path)
+
+
+def find_source(directory: Path) -> FunctionSource:
+    """``stack.yaml``, ``stack.yml`` or ``functions.py`` in ``directory``, else the bundled examples."""
+    for name in (*DEFAULT_STACK_FILES, PYTHON_FILE):
+        candidate = directory / name
+        if candidate.is_file():
+            return FunctionSource(candidate.resolve())
+    return FunctionSource((BUNDLED_EXAMPLES / "stack.yml").resolve(), bundled=True)
+
+
+def load_definitions(source: FunctionSource, env: Mapping[str, str]) -> list[FunctionDefinition]:
+    """Parse the source (``${VAR}`` substituted from ``env``); raises ``CliError`` or ``ValidationFailed``
+    (a stack error names the file, line and field)."""
+    return load_functions(source.path, env).functions
+
+
+def local_deployment(definition: FunctionDefinition, folder: Path) -> FunctionDeployment | None:
+    """What local mode deploys for ``definition`` (handler paths resolved against ``folder``), or None when
+    it cannot run without a container (an image only)."""
+    try:
+        return deployment_for_local_mode(definition, folder)
+    except CliError:
+        return None
+
+
+async def _deploy_one(client: httpx.AsyncClient, spec: FunctionDeployment) -> str | None:
+    """PUT, then POST on 404 (faas-cli's order); returns None on success, else the gateway's error text."""
+    body = spec.wire()
+    response = await client.put("/system/functions", json=body)
+    if response.status_code == 404:
+        response = await client.post("/system/functions", json=body)
+    if response.status_code in (200, 201, 202):
+        return None
+    try:
+        return str(response.json().get("error") or response.text)
+    except ValueError:
+        return response.text.strip() or f"HTTP {response.status_code}"
+
+
+async def deploy_functions(client: httpx.AsyncClient, specs: list[FunctionDeployment]) -> dict[str, str]:
+    """Deploy every spec; returns the failures by function name."""
+    failures: dict[str, str] = {}
+    for spec in specs:
+        error = await _deploy_one(client, spec)
+        if error is not None:
+            failures[spec.service] = error
+    return failures
+
+
+async def wait_functions_ready(client: httpx.AsyncClient, names: dict[str, str], within: float) -> list[str]:
+    """Wait until every function (name → namespace) has a ready replica or wants none; returns those
+    still not ready when ``within`` seconds have passed."""
+    pending = dict(names)
+    deadline = time.monotonic() + within
+    while pending and time.monotonic() < deadline:
+        for namespace in set(pending.values()):
+            try:
+                response = await client.get("/system/functions", params={"namespace": namespace})
+                items = response.json() if response.status_code == 200 else []
+            except (httpx.HTTPError, ValueError):
+                items = []
+            for item in items:
+                name = item.get("name")
+                if pending.get(name) == namespace and (
+                    item.get("availableReplicas", 0) >= 1 or item.get("replicas", 0) == 0
+                ):
+                    del pending[name]
+        if pending:
+            await asyncio.sleep(0.1)
+    return sorted(pending)
