@@ -39,7 +39,7 @@ export function drawChart(container, options) {
   let max = 0;
   for (const s of series) for (const v of s.values) if (v !== null && v > max) max = v;
   const step = niceStep(Math.max(max, minMax), 4);
-  const top = Math.max(step, Math.ceil(Math.max(max, minMax) / step) * step);
+  const top = Math.max(step, Math.ceil((Math.max(max, minMax) * 1.08) / step) * step);
 
   const plotW = WIDTH - PAD.left - PAD.right;
   const plotH = HEIGHT - PAD.top - PAD.bottom;

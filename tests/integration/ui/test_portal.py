@@ -1,0 +1,244 @@
+"""The portal in real headless Chromium against a real gateway, local provider and watchdog replicas.
+
+Each test opens ``/ui/`` with the browser's basic-auth credentials (Playwright ``http_credentials``), so the
+page's own ``fetch`` calls carry them exactly as a user's browser would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Error as PlaywrightError
+
+from tests.support.browser import ARTIFACTS, chromium, portal, requires_chromium
+from tests.support.gateway import CREDENTIALS, RunningGateway, running_gateway, wait_available
+from tests.support.providers import python_function, write_handler
+
+pytestmark = [pytest.mark.browser, requires_chromium, pytest.mark.timeout(120)]
+
+NAMESPACE = "openfaas-fn"
+HELLO = """
+import os
+
+def handle(event, context):
+    print("hello called with", event.body.decode(), flush=True)
+    if event.query.get("fail"):
+        return {"statusCode": 500, "body": "failed on purpose"}
+    greeting = os.environ.get("GREETING", "hello")
+    return {"statusCode": 200, "body": greeting + " " + event.body.decode(), "headers": {"X-Hello": "yes"}}
+"""
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[RunningGateway]:
+    async with running_gateway(tmp_path / "state", auth=True) as gateway:
+        handler = write_handler(tmp_path / "hello", HELLO)
+        spec = python_function("hello", handler, labels={"team": "web"})
+        async with gateway.session() as session:
+            async with session.post("/system/functions", json=spec.wire()) as response:
+                assert response.status == 202, await response.text()
+            await wait_available(session, "hello", 1)
+        yield gateway
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as browser:
+        yield browser
+
+
+def function_page(name: str) -> str:
+    return f"/ui/#/function/{NAMESPACE}/{name}"
+
+
+async def traffic(gateway: RunningGateway, calls: int, *, fail_every: int = 0) -> None:
+    async with aiohttp.ClientSession(gateway.url) as session:
+        for index in range(calls):
+            failing = fail_every and index % fail_every == 0
+            async with session.post("/function/hello" + ("?fail=1" if failing else ""), data=b"x") as reply:
+                await reply.read()
+
+
+async def test_the_list_shows_deployed_functions(gateway: RunningGateway, browser: Browser) -> None:
+    async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
+        await page.goto("/ui/")
+        row = page.locator("table.functions tbody tr[data-name=hello]")
+        await expect(row).to_be_visible()
+        await expect(row.locator("td.replicas")).to_have_text("1/1")
+        await expect(row).to_contain_text("team=web")
+        await expect(row).to_contain_text("handler")
+
+        # keyboard: j focuses the first function, Enter opens it; "g d" goes to the deploy form; "?" helps
+        await page.locator("body").press("j")
+        await expect(row.locator("a.fn-link")).to_be_focused()
+        await page.keyboard.press("Enter")
+        await expect(page).to_have_url(f"{gateway.url}{function_page('hello')}")
+        await page.keyboard.press("Escape")
+        await page.locator("h1").click()
+        await page.keyboard.press("g")
+        await page.keyboard.press("d")
+        await expect(page.get_by_role("heading", name="Deploy a function")).to_be_visible()
+        await page.keyboard.press("?")
+        await expect(page.get_by_role("dialog", name="Keyboard")).to_be_visible()
+
+
+async def test_invoking_from_the_panel_shows_the_reply(gateway: RunningGateway, browser: Browser) -> None:
+    async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
+        await page.goto(function_page("hello"))
+        await page.get_by_label("Body", exact=True).fill("from the portal")
+        await page.get_by_label("Headers", exact=True).fill("X-Trace=abc")
+        await page.get_by_role("button", name="Invoke", exact=True).click()
+        await expect(page.locator(".invoke-result [data-status]")).to_have_text("200 OK")
+        await expect(page.locator(".reply-body")).to_have_text("hello from the portal")
+        await expect(page.locator(".invoke-result .duration")).to_contain_text("ms")
+        await page.locator(".invoke-result summary").click()
+        await expect(page.locator(".invoke-result dl.headers")).to_contain_text("yes")
+
+        # a failing call shows its status, not an exception; Ctrl+Enter sends from the keyboard
+        await page.get_by_label("Path", exact=True).fill("/?fail=1")
+        await page.get_by_label("Body", exact=True).press("Control+Enter")
+        await expect(page.locator(".invoke-result [data-status]")).to_have_attribute("data-status", "500")
+        await expect(page.locator(".reply-body")).to_have_text("failed on purpose")
+
+        # the log panel streams the function's output
+        await expect(page.locator("ol.logs")).to_contain_text("hello called with from the portal")
+
+
+async def test_deploying_from_the_form_creates_a_function_that_answers(
+    gateway: RunningGateway, browser: Browser, tmp_path: Path
+) -> None:
+    handler = write_handler(tmp_path / "made-in-ui", HELLO)
+    async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
+        await page.goto("/ui/#/deploy")
+        await page.get_by_label("Name", exact=True).fill("made-in-ui")
+        await page.get_by_role("radio", name="handler folder").check()
+        await page.get_by_label("Handler folder", exact=True).fill(str(handler))
+        await page.get_by_label("Environment", exact=True).fill("GREETING=hi-from-the-form")
+        await page.get_by_label("Labels", exact=True).fill("origin=portal")
+        await page.get_by_role("button", name="Deploy", exact=True).click()
+        await expect(page).to_have_url(f"{gateway.url}{function_page('made-in-ui')}")
+        await expect(page.locator(".status-line")).to_contain_text("1/1 ready", timeout=30_000)
+
+    async with gateway.session() as session:
+        status = await wait_available(session, "made-in-ui", 1)
+        assert status["labels"] == {"origin": "portal"}
+        async with session.post("/function/made-in-ui", data=b"there") as reply:
+            assert reply.status == 200
+            assert await reply.text() == "hi-from-the-form there"
+
+
+async def test_a_bad_deploy_names_the_field(gateway: RunningGateway, browser: Browser) -> None:
+    async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
+        await page.goto("/ui/#/deploy")
+        await page.get_by_label("Name", exact=True).fill("Not_Valid")
+        await page.get_by_role("button", name="Deploy", exact=True).click()
+        await expect(page.get_by_role("alert")).to_contain_text("Name")
+        await expect(page.get_by_label("Name", exact=True)).to_be_focused()
+        await expect(page.get_by_label("Name", exact=True)).to_have_attribute("aria-invalid", "true")
+
+
+async def chart_points(page: Page, chart: str, key: str) -> tuple[int, float]:
+    path = page.locator(f"svg[data-chart={chart}] path[data-key={key}]")
+    return int(await path.get_attribute("data-points") or 0), float(await path.get_attribute("data-max") or 0)
+
+
+async def test_charts_draw_data_points_after_traffic(gateway: RunningGateway, browser: Browser) -> None:
+    requests: list[str] = []
+    async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
+        page.on("request", lambda request: requests.append(request.url))
+        await page.goto(function_page("hello"))
+        await expect(page.locator("svg[data-chart=rps]")).to_be_visible()
+        assert (await chart_points(page, "rps", "rps"))[1] == 0.0, "no traffic yet, yet the chart shows some"
+
+        await traffic(gateway, 40, fail_every=4)
+        # the sampler runs every second and the page redraws every second
+        some = re.compile(r"^(?!0$)[0-9.e+-]+$")
+        rps = page.locator("svg[data-chart=rps] path[data-key=rps]")
+        await expect(rps).to_have_attribute("data-max", some)
+        errors = page.locator("svg[data-chart=errors] path[data-key=errorRatio]")
+        await expect(errors).to_have_attribute("data-max", some)
+        p99_line = page.locator("svg[data-chart=latency] path[data-key=p99]")
+        await expect(p99_line).to_have_attribute("data-points", some)
+        points, peak = await chart_points(page, "rps", "rps")
+        assert points >= 1 and peak > 0
+        _, error_peak = await chart_points(page, "errors", "errorRatio")
+        assert 0 < error_peak <= 1
+        _, p99 = await chart_points(page, "latency", "p99")
+        assert 0 < p99 < 10
+        await page.get_by_label("Window").select_option("60")
+        for _ in range(3):  # a few more seconds of traffic, so the screenshot shows lines, not dots
+            await traffic(gateway, 12, fail_every=6)
+            await asyncio.sleep(0.6)
+        await page.get_by_label("Body", exact=True).fill("screenshot")
+        await page.get_by_role("button", name="Invoke", exact=True).click()
+        await expect(page.locator(".reply-body")).to_have_text("hello screenshot")
+        await asyncio.sleep(1.2)  # one more redraw, so the screenshot shows the latest point
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "ui-function-page.png"), full_page=True)
+
+    # offline by construction: every request the page made went to the gateway
+    assert requests and all(url.startswith(gateway.url + "/") for url in requests), requests
+
+
+async def test_a_wrong_password_gets_no_data(gateway: RunningGateway, browser: Browser) -> None:
+    async with portal(browser, gateway.url, credentials=(CREDENTIALS[0], "wrong-password")) as page:
+        try:
+            response = await page.goto("/ui/")
+        except PlaywrightError as exc:  # Chromium gives up on credentials the server keeps refusing
+            assert "AUTH" in str(exc)
+        else:
+            assert response is not None and response.status == 401
+        assert "hello" not in await page.content()
+        assert await page.locator("table.functions").count() == 0
+        for path in ("/system/functions", "/system/ui/summary", "/system/ui/series?name=hello", "/ui/app.js"):
+            reply = await page.request.get(path)
+            assert reply.status == 401, path
+            assert b"hello" not in await reply.body()
+    async with portal(browser, gateway.url, credentials=None) as page:
+        reply = await page.request.get("/ui/")
+        assert reply.status == 401
+        assert reply.headers.get("www-authenticate") == 'Basic realm="Restricted"'
+
+
+async def test_store_deploy_secrets_scale_and_delete(gateway: RunningGateway, browser: Browser) -> None:
+    async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
+        page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+
+        # secrets: create, see it listed (never its value), delete
+        await page.goto("/ui/#/secrets")
+        await page.get_by_label("Secret name").fill("api-key")
+        await page.get_by_label("Value").fill("s3cr3t-value")
+        await page.get_by_role("button", name="Create").click()
+        await expect(page.locator("tr[data-name=api-key]")).to_be_visible()
+        assert "s3cr3t-value" not in await page.locator("table").inner_text()
+        await page.get_by_role("button", name="Delete secret api-key").click()
+        await expect(page.locator("tr[data-name=api-key]")).to_have_count(0)
+
+        # store: one click deploys the bundled echo function, which answers
+        await page.goto("/ui/#/store")
+        await page.get_by_role("button", name="Deploy Echo").click()
+        await expect(page).to_have_url(f"{gateway.url}{function_page('echo')}")
+        async with gateway.session() as session:
+            await wait_available(session, "echo", 1)
+            async with session.post("/function/echo", data=b"ping") as reply:
+                assert reply.status == 200
+                assert "ping" in await reply.text()
+
+        # scale hello to 2, then delete it
+        await page.goto(function_page("hello"))
+        await page.get_by_label("Replicas").fill("2")
+        await page.get_by_role("button", name="Scale").click()
+        await expect(page.locator(".status-line")).to_contain_text("2/2 ready", timeout=30_000)
+        await page.get_by_role("button", name="Delete").click()
+        await expect(page).to_have_url(f"{gateway.url}/ui/#/functions")
+        await expect(page.locator("tr[data-name=hello]")).to_have_count(0)
+    async with gateway.session() as session, session.get("/system/functions") as reply:
+        names = [item["name"] for item in json.loads(await reply.text())]
+        assert "hello" not in names and "echo" in names
