@@ -38,7 +38,8 @@ async def read_model(request: web.Request, model: type[M]) -> M:
     if not isinstance(data, dict):
         raise ValidationFailed("request body must be a JSON object", field="body")
     try:
-        return model.model_validate(data)
+        # Strict, as Go's encoding/json: `"replicas": "2"` or `false` for a number is a 400, not a coercion.
+        return model.model_validate(data, strict=True)
     except ValidationError as exc:
         field = _field_of(exc)
         raise ValidationFailed(f"{field}: {exc.errors()[0]['msg']}", field=field) from exc
