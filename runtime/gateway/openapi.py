@@ -255,9 +255,24 @@ def operations() -> list[Operation]:
     ]  # fmt: skip
 
 
+_SCALAR = {"type": ["string", "number", "boolean"]}
+_LENIENT_INPUTS: dict[tuple[str, str], dict[str, Any]] = {
+    # Inputs the models' before-validators accept on purpose, which model_json_schema cannot see.
+    ("AlertmanagerWebhook", "groupKey"): {"type": ["string", "integer"], "default": ""},
+    **{
+        ("FunctionDeployment", key): {
+            "anyOf": [{"type": "object", "additionalProperties": _SCALAR}, {"type": "null"}]
+        }
+        for key in ("envVars", "labels", "annotations")
+    },
+}
+
+
 def _schemas() -> dict[str, Any]:
     _, top = models_json_schema([(model, "validation") for model in _MODELS], ref_template=_REF)
     schemas: dict[str, Any] = top["$defs"]
+    for (model, key), schema in _LENIENT_INPUTS.items():
+        schemas[model]["properties"][key] = {**schemas[model]["properties"][key], **schema}
     return schemas
 
 
