@@ -1,0 +1,105 @@
+"""Reliability-suite helpers: a real gateway process (basic auth, local provider, NATS) to fuzz and abuse.
+
+``gateway_process(tmp, nats_url=...)`` starts ``python -m runtime.gateway`` on free loopback ports with basic
+auth on and, when ``nats_url`` is given, the async routes; it deploys an ``echo`` python-mode function so
+``/function/{name}`` reaches a real replica. Synchronous on purpose: schemathesis and raw-socket tests drive
+the gateway from plain threads, and the gateway runs in its own process, so no event loop is shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.gateway import CREDENTIALS, GatewayProcess, write_credentials
+from tests.support.providers import write_handler
+
+__all__ = ["ECHO_HANDLER", "LiveGateway", "deploy_python", "gateway_process"]
+
+ECHO_HANDLER = """
+def handle(event, context):
+    return {"statusCode": 200, "body": event.body}
+"""
+
+
+@dataclass
+class LiveGateway:
+    process: GatewayProcess
+    url: str
+    auth: tuple[str, str]
+    state_dir: Path
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=self.auth, timeout=30.0, **kwargs)  # type: ignore[arg-type]
+
+    def log_text(self) -> str:
+        return self.process.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        """The process runs and ``/healthz`` answers 200."""
+        if self.process.process is None or self.process.process.poll() is not None:
+            return False
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=10.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def deploy_python(
+    gateway: LiveGateway, name: str, handler_dir: Path, *, within: float = 30.0, **fields: object
+) -> None:
+    """Deploy a python-mode function and wait until a replica is available."""
+    env = {"mode": "python", "handler": str(handler_dir), **fields.pop("envVars", {})}  # type: ignore[dict-item]
+    spec = {"service": name, "image": "local", "envVars": env, **fields}
+    with gateway.client() as client:
+        response = client.post("/system/functions", json=spec)
+        assert response.status_code == 202, response.text
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            status = client.get(f"/system/function/{name}")
+            if status.status_code == 200 and status.json().get("availableReplicas", 0) >= 1:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"{name} never became available")
+
+
+@contextlib.contextmanager
+def gateway_process(
+    tmp: Path,
+    *,
+    nats_url: str | None = None,
+    env: dict[str, str] | None = None,
+    echo: bool = True,
+    port: int | None = None,
+) -> Iterator[LiveGateway]:
+    """A gateway process with basic auth (``CREDENTIALS``) on ``tmp/state``; stopped with its replicas."""
+    state_dir = tmp / "state"
+    secrets = write_credentials(tmp / "gateway-secrets")
+    environ = {
+        "basic_auth": "true",
+        "secret_mount_path": str(secrets),
+        "scale_from_zero_timeout": "5s",
+        "upstream_timeout": "10s",
+        "write_timeout": "5s",
+        "LOG_LEVEL": "INFO",
+        **({"nats_url": nats_url} if nats_url else {}),
+        **(env or {}),
+    }
+    process = GatewayProcess(state_dir, env=environ)
+    if port is not None:  # a port chosen before start-up (e.g. written into a schemathesis config)
+        process.port = port
+        process.env["port"] = str(port)
+    asyncio.run(process.start())
+    gateway = LiveGateway(process, process.url, CREDENTIALS, state_dir)
+    try:
+        if echo:
+            deploy_python(gateway, "echo", write_handler(tmp / "echo", ECHO_HANDLER))
+        yield gateway
+    finally:
+        asyncio.run(process.stop())
