@@ -25,7 +25,7 @@ from runtime.cli.local.credentials import ensure_credentials
 from runtime.cli.local.functions import FunctionSource, find_source, load_definitions
 from runtime.cli.local.layout import RunLock, StateLayout
 from runtime.cli.local.platform import AlreadyRunning, StartupFailed, UpOptions, run_platform
-from runtime.cli.local.progress import ConsoleReporter, replay
+from runtime.cli.local.progress import ConsoleReporter, StatusFileReporter, TeeReporter, replay
 from runtime.cli.local.services import python_path
 from runtime.cli.local.stop import stop_platform
 from runtime.core.errors import ValidationFailed
@@ -59,12 +59,12 @@ def _already_running(layout: StateLayout) -> NoReturn:
 
 
 def print_summary(summary: dict[str, Any], *, detached: bool) -> None:
-    state = _shown_path(summary["state_dir"])
+    state = summary["state_dir"]
     rows = [
         ("Gateway", summary["gateway_url"]),
         ("UI", summary["ui_url"]),
         ("User", summary["user"]),
-        ("Password", f"{summary['password']}  (in {_shown_path(summary['password_file'])})"),
+        ("Password", f"{summary['password']}  (in {summary['password_file']})"),
         ("Functions", ", ".join(summary.get("functions") or []) or "(none)"),
         ("NATS", summary["nats_url"]),
     ]
@@ -149,7 +149,8 @@ def up(
 
 
 def _run_foreground(options: UpOptions, layout: StateLayout) -> None:
-    reporter = ConsoleReporter(Console(stderr=True))
+    status = StatusFileReporter(layout, uuid.uuid4().hex, echo=False)
+    reporter = TeeReporter(ConsoleReporter(Console(stderr=True)), status)
 
     async def main() -> None:
         stop = asyncio.Event()

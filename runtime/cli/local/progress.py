@@ -2,9 +2,9 @@
 
 A :class:`Reporter` receives events (a step starts, is done, is skipped or fails; a note). The foreground
 ``pyfaas up`` renders them at once with :class:`ConsoleReporter` (a rich spinner on a terminal, plain lines
-when piped). The detached supervisor records them with :class:`StatusFileReporter` in ``status.json``, and the
-``pyfaas up --detach`` command that waits for it replays the new ones into a ``ConsoleReporter``
-(:func:`replay`): the user sees the same progress either way.
+when piped) and records them in ``status.json``. The detached supervisor only records them
+(:class:`StatusFileReporter`), and the ``pyfaas up --detach`` command that waits for it replays the new ones
+into a ``ConsoleReporter`` (:func:`replay`): the user sees the same progress either way.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rich.status import Status
 
 from runtime.cli.local.layout import StateLayout
 
-__all__ = ["ConsoleReporter", "Event", "Reporter", "RunState", "StatusFileReporter", "replay"]
+__all__ = ["ConsoleReporter", "Event", "Reporter", "RunState", "StatusFileReporter", "TeeReporter", "replay"]
 
 EventKind = Literal["start", "done", "skip", "fail", "note"]
 Event = dict[str, str]
@@ -75,9 +75,11 @@ class ConsoleReporter:
 class StatusFileReporter:
     """Events and the run state in ``status.json`` (rewritten atomically), tagged with this run's id."""
 
-    def __init__(self, layout: StateLayout, run_id: str) -> None:
+    def __init__(self, layout: StateLayout, run_id: str, *, echo: bool = True) -> None:
         self.layout = layout
         self.run_id = run_id
+        self.echo = echo
+        """Also print each event to stdout (the detached supervisor's log)."""
         self._events: list[Event] = []
         self._state: RunState = "starting"
         self._summary: dict[str, Any] | None = None
@@ -98,15 +100,32 @@ class StatusFileReporter:
 
     def event(self, kind: EventKind, key: str, text: str) -> None:
         self._events.append({"kind": kind, "key": key, "text": text})
-        print(f"[pyfaas up] {kind} {key}: {text}", flush=True)  # the detached supervisor's log (up.log)
+        if self.echo:
+            print(f"[pyfaas up] {kind} {key}: {text}", flush=True)
         self._write()
 
     def state(self, state: RunState, *, summary: dict[str, Any] | None = None, error: str = "") -> None:
         self._state = state
         self._summary = summary if summary is not None else self._summary
         self._error = error or self._error
-        print(f"[pyfaas up] state {state} {error}".rstrip(), flush=True)
+        if self.echo:
+            print(f"[pyfaas up] state {state} {error}".rstrip(), flush=True)
         self._write()
+
+
+class TeeReporter:
+    """Every event to several reporters (the foreground command: the console and ``status.json``)."""
+
+    def __init__(self, *reporters: Reporter) -> None:
+        self.reporters = reporters
+
+    def event(self, kind: EventKind, key: str, text: str) -> None:
+        for reporter in self.reporters:
+            reporter.event(kind, key, text)
+
+    def state(self, state: RunState, *, summary: dict[str, Any] | None = None, error: str = "") -> None:
+        for reporter in self.reporters:
+            reporter.state(state, summary=summary, error=error)
 
 
 def replay(
