@@ -43,81 +43,189 @@ pyfaas extensions:
     passed through to the function's environment untouched (functions read secrets from there).
 
 Log line format: see ``runtime.watchdog.logs``.
+
+Validation is plain Python rather than pydantic (the other services' ``EnvSettings``): the watchdog runs in
+every replica, and importing pydantic cost each one about 10 MB of RSS. The rules and the error messages
+are those of ``runtime.core.settings.EnvSettings`` (``tests/unit/watchdog/test_settings.py`` checks them
+against an ``EnvSettings`` model of the same fields): a bad value raises ``ConfigError`` naming the
+variable, e.g. ``invalid value for port='eighty': Input should be a valid integer, unable to parse string
+as an integer``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any, Literal, Self
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal, Self, get_args
 
-from pydantic import AliasChoices, Field, field_validator
-
+from runtime.core.durations import parse_duration
 from runtime.core.errors import ConfigError
-from runtime.core.settings import Duration, EnvBool, EnvSettings
 
 __all__ = ["Mode", "WatchdogSettings", "lock_file_for"]
 
 Mode = Literal["streaming", "serializing", "fork", "http", "static", "python"]
+HandlerStyle = Literal["auto", "http", "classic"]
+InlinePolicy = Literal["never", "auto"]
 FORKING_MODES: frozenset[str] = frozenset({"streaming", "serializing", "fork"})
 
 
-class WatchdogSettings(EnvSettings):
+class _Invalid(ValueError):
+    """A value a field rejects; the message is the one ``EnvSettings`` (pydantic) gives for it."""
+
+
+_Parser = Callable[[Any], Any]
+
+_INTEGER = re.compile(r"[+-]?[0-9](?:_?[0-9])*(?:\.0+)?", re.ASCII)
+_TRUE = frozenset({"true", "1", "yes", "on"})  # as runtime.core.settings.EnvBool
+_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+
+def _integer(ge: int | None = None, le: int | None = None) -> _Parser:
+    def parse(value: Any) -> int:
+        if isinstance(value, str):
+            text = value.strip()
+            if not _INTEGER.fullmatch(text):
+                raise _Invalid("Input should be a valid integer, unable to parse string as an integer")
+            number = int(text.split(".", 1)[0])
+        elif isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            raise _Invalid("Input should be a valid integer")
+        if ge is not None and number < ge:
+            raise _Invalid(f"Input should be greater than or equal to {ge}")
+        if le is not None and number > le:
+            raise _Invalid(f"Input should be less than or equal to {le}")
+        return number
+
+    return parse
+
+
+def _duration(*, positive: bool = False) -> _Parser:
+    def parse(value: Any) -> float:
+        if isinstance(value, str):
+            try:
+                seconds = parse_duration(value)
+            except ValueError as exc:
+                raise _Invalid(f"Value error, {exc}") from None
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            raise _Invalid("Input should be a valid number")
+        if positive and not seconds > 0:
+            raise _Invalid("Input should be greater than 0")
+        if seconds < 0:
+            raise _Invalid("Value error, must not be negative")
+        return seconds
+
+    return parse
+
+
+def _optional(parse: _Parser) -> _Parser:
+    return lambda value: None if value is None else parse(value)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise _Invalid(f"Value error, expected true/false, got {value!r}")
+    raise _Invalid("Input should be a valid boolean")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("Input should be a valid string")
+    return value
+
+
+def _one_of(choices: tuple[str, ...]) -> _Parser:
+    quoted = [repr(choice) for choice in choices]
+    message = "Input should be " + (
+        ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+    )
+
+    def parse(value: Any) -> str:
+        if value not in choices:
+            raise _Invalid(message)
+        return str(value)
+
+    return parse
+
+
+_ANY_INTEGER = _integer()
+
+
+def _log_buffer_size(value: Any) -> int:
+    size: int = _ANY_INTEGER(value)
+    if size == 0 or size < -1:
+        raise _Invalid("Value error, must be -1 (unbuffered) or a positive size in bytes")
+    return size
+
+
+@dataclass(frozen=True, slots=True)
+class WatchdogSettings:
     """Frozen watchdog settings; build with ``WatchdogSettings.from_env(environ)``."""
 
-    fprocess: str = Field("", validation_alias=AliasChoices("function_process", "fprocess"))
+    fprocess: str = ""
     mode: Mode = "streaming"
-    upstream_url: str = Field("", validation_alias=AliasChoices("http_upstream_url", "upstream_url"))
-    port: int = Field(8080, ge=0, le=65535)
-    read_timeout: Duration = 30.0
-    write_timeout: Duration = Field(30.0, gt=0)
-    exec_timeout: Duration = 30.0
-    healthcheck_interval: Duration | None = None
-    max_inflight: int = Field(0, ge=0)
+    upstream_url: str = ""
+    port: int = 8080
+    read_timeout: float = 30.0
+    write_timeout: float = 30.0
+    exec_timeout: float = 30.0
+    healthcheck_interval: float | None = None
+    max_inflight: int = 0
     content_type: str | None = None
     static_path: str = "/home/app/public"
-    suppress_lock: EnvBool = False
-    prefix_logs: EnvBool = True
+    suppress_lock: bool = False
+    prefix_logs: bool = True
     log_buffer_size: int = 65536
     ready_path: str = ""
-    buffer_http: EnvBool = Field(False, validation_alias=AliasChoices("buffer_http", "http_buffer_req_body"))
-    cgi_headers: EnvBool = True
-    combine_output: EnvBool = True
-    marshal_request: EnvBool = False
-    write_debug: EnvBool = False
-    log_callid: EnvBool = False
+    buffer_http: bool = False
+    cgi_headers: bool = True
+    combine_output: bool = True
+    marshal_request: bool = False
+    write_debug: bool = False
+    log_callid: bool = False
     # pyfaas extensions
     port_file: str = ""
     lock_path: str = ""
-    metrics_port: int = Field(8081, ge=0, le=65535)
+    metrics_port: int = 8081
     handler: str = "./function"
-    handler_style: Literal["auto", "http", "classic"] = "auto"
-    max_body_bytes: int = Field(10 * 1024 * 1024, ge=0)
-    python_workers: int = Field(16, ge=1)
-    python_inline: Literal["never", "auto"] = "never"
+    handler_style: HandlerStyle = "auto"
+    max_body_bytes: int = 10 * 1024 * 1024
+    python_workers: int = 16
+    python_inline: InlinePolicy = "never"
     bind_address: str = "0.0.0.0"
     # read from the environment only to compute defaults
-    tmpdir: str = Field("", validation_alias="TMPDIR")
-    hostname: str = Field("localhost", validation_alias="HOSTNAME")
-
-    @field_validator("log_buffer_size")
-    @classmethod
-    def _log_buffer_size(cls, value: int) -> int:
-        if value == 0 or value < -1:
-            raise ValueError("must be -1 (unbuffered) or a positive size in bytes")
-        return value
-
-    @field_validator("exec_timeout", "read_timeout", "healthcheck_interval")
-    @classmethod
-    def _non_negative(cls, value: float | None) -> float | None:
-        if value is not None and value < 0:
-            raise ValueError("must not be negative")
-        return value
+    tmpdir: str = ""
+    hostname: str = "localhost"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Self:
         """Build and cross-check settings; ``ConfigError`` names the offending variable."""
-        settings = super().from_env(environ, **overrides)
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            names, parse = _FIELDS[field.name]
+            variable = next((name for name in names if name in environ), None)
+            if field.name in overrides:
+                raw, variable = overrides[field.name], variable or field.name
+            elif variable is not None:
+                raw = environ[variable]
+            else:
+                continue
+            try:
+                values[field.name] = parse(raw)
+            except _Invalid as exc:
+                raise ConfigError(f"invalid value for {variable}={raw!r}: {exc}", field=variable) from None
+        settings = cls(**values)
         if settings.mode in {*FORKING_MODES, "http"} and not settings.argv:
             raise ConfigError(f"fprocess is required in mode {settings.mode}", field="fprocess")
         if settings.mode == "http" and not settings.upstream_url:
@@ -137,6 +245,43 @@ class WatchdogSettings(EnvSettings):
     def argv(self) -> list[str]:
         """``fprocess`` split as OpenFaaS splits it: on single spaces, no shell, no quoting."""
         return [part for part in self.fprocess.split(" ") if part]
+
+
+_FIELDS: dict[str, tuple[tuple[str, ...], _Parser]] = {
+    # field: (environment names, preferred first; parser)
+    "fprocess": (("function_process", "fprocess"), _text),
+    "mode": (("mode",), _one_of(get_args(Mode))),
+    "upstream_url": (("http_upstream_url", "upstream_url"), _text),
+    "port": (("port",), _integer(ge=0, le=65535)),
+    "read_timeout": (("read_timeout",), _duration()),
+    "write_timeout": (("write_timeout",), _duration(positive=True)),
+    "exec_timeout": (("exec_timeout",), _duration()),
+    "healthcheck_interval": (("healthcheck_interval",), _optional(_duration())),
+    "max_inflight": (("max_inflight",), _integer(ge=0)),
+    "content_type": (("content_type",), _optional(_text)),
+    "static_path": (("static_path",), _text),
+    "suppress_lock": (("suppress_lock",), _boolean),
+    "prefix_logs": (("prefix_logs",), _boolean),
+    "log_buffer_size": (("log_buffer_size",), _log_buffer_size),
+    "ready_path": (("ready_path",), _text),
+    "buffer_http": (("buffer_http", "http_buffer_req_body"), _boolean),
+    "cgi_headers": (("cgi_headers",), _boolean),
+    "combine_output": (("combine_output",), _boolean),
+    "marshal_request": (("marshal_request",), _boolean),
+    "write_debug": (("write_debug",), _boolean),
+    "log_callid": (("log_callid",), _boolean),
+    "port_file": (("port_file",), _text),
+    "lock_path": (("lock_path",), _text),
+    "metrics_port": (("metrics_port",), _integer(ge=0, le=65535)),
+    "handler": (("handler",), _text),
+    "handler_style": (("handler_style",), _one_of(get_args(HandlerStyle))),
+    "max_body_bytes": (("max_body_bytes",), _integer(ge=0)),
+    "python_workers": (("python_workers",), _integer(ge=1)),
+    "python_inline": (("python_inline",), _one_of(get_args(InlinePolicy))),
+    "bind_address": (("bind_address",), _text),
+    "tmpdir": (("TMPDIR",), _text),
+    "hostname": (("HOSTNAME",), _text),
+}
 
 
 def lock_file_for(lock_path: str, tmpdir: str) -> str:
