@@ -1,18 +1,19 @@
 """A bounded load generator for sync and async traffic, recording every request's outcome and latency.
 
-``LoadGenerator(target).run(duration)`` paces requests open-loop at ``target.rate`` per second (a share
-``target.async_share`` of them to ``/async-function/``), never more than ``target.max_inflight`` open at once
-(a tick that would exceed it is counted in ``shed``, not sent), and bounds each request with a client timeout
-(``target.timeout``): a request that gets no answer in time is recorded as ``error == "timeout"`` (a hang).
-Connection failures are recorded by kind (``refused``, ``disconnected``, ...), so a test can tell a fast
-failure from a hang. ``burst()`` measures the highest closed-loop rate (fixed concurrency, back to back).
+``LoadGenerator(target).run(duration)`` paces requests at ``target.rate`` per second (a share
+``target.async_share`` of them to ``/async-function/``) over ``target.connections`` clients, each with at most
+one request open (as wrk2 does: bounded concurrency, bounded connections, constant throughput while the
+platform keeps up; requests that could not go out on time are counted in ``late``). Each request is bounded by
+a client timeout (``target.timeout``): one that gets no answer in time is recorded as ``error == "timeout"``
+(a hang). Connection failures are recorded by kind (``refused``, ``disconnected``, ...), so a test can tell a
+fast failure from a hang. ``burst()`` measures the highest closed-loop rate (the same clients, back to back).
 
-The summaries (``windows``, ``recovery_after``, ``percentile``) are pure functions of the outcome list.
-"""
+The summaries (``windows``, ``recovery_after``, ``percentile``) are pure functions of the outcome list."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 Kind = Literal["sync", "async"]
-_TICK = 0.005
+LATE_AFTER = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +74,19 @@ class LoadTarget:
     """Fraction of the requests sent to ``async_path``."""
     timeout: float = 5.0
     """Client timeout of one request, in seconds (connect included)."""
-    max_inflight: int = 256
+    connections: int = 32
+    """Clients, each with at most one request open: the bound on concurrency and connections."""
     body: bytes = b"ping"
     async_headers: Mapping[str, str] = field(default_factory=dict)
     """Extra headers of async submissions (e.g. ``X-Callback-Url``)."""
+
+    def kind_of(self, index: int) -> Kind:
+        """Request ``index``'s kind: async for an even spread of ``async_share`` of the indices."""
+        if self.async_path and math.floor((index + 1) * self.async_share) > math.floor(
+            index * self.async_share
+        ):
+            return "async"
+        return "sync"
 
 
 def _classify(exc: BaseException) -> str:
@@ -92,15 +102,15 @@ def _classify(exc: BaseException) -> str:
 
 
 class LoadGenerator:
-    """Open-loop, rate-paced, bounded; ``outcomes`` grows as requests finish."""
+    """Rate-paced over a fixed set of clients (as wrk2 does); ``outcomes`` grows as requests finish."""
 
     def __init__(self, target: LoadTarget) -> None:
         self.target = target
         self.outcomes: list[Outcome] = []
-        self.shed = 0
-        """Requests not sent because ``max_inflight`` were still open (the client's bound)."""
+        self.late = 0
+        """Requests sent more than ``LATE_AFTER`` s after their turn: every client was still waiting for
+        an answer, so the schedule slipped (the platform, or this client, could not keep the rate)."""
         self.origin = time.monotonic()
-        self._inflight: set[asyncio.Task[None]] = set()
 
     def now(self) -> float:
         """Seconds since the generator was created, on the clock of ``Outcome.started``."""
@@ -111,32 +121,33 @@ class LoadGenerator:
         return [o.call_id for o in self.outcomes if o.kind == "async" and o.ok and o.call_id]
 
     async def run(self, duration: float, stop: asyncio.Event | None = None) -> None:
-        """Send load for ``duration`` seconds (or until ``stop`` is set), then wait for open requests."""
+        """Send load for ``duration`` seconds (or until ``stop`` is set); returns when the last answer is in.
+
+        Request ``i`` is due ``i / rate`` s after the start; the next free client sends it then (or at
+        once, counted as late, when it is behind)."""
         target = self.target
-        connector = aiohttp.TCPConnector(limit=target.max_inflight, force_close=False)
+        connector = aiohttp.TCPConnector(limit=target.connections)
         timeout = aiohttp.ClientTimeout(total=target.timeout)
+        indices = itertools.count()
+        began = time.monotonic()
+
+        async def client(session: aiohttp.ClientSession) -> None:
+            while True:
+                index = next(indices)
+                due = began + index / target.rate
+                if due - began >= duration or (stop is not None and stop.is_set()):
+                    return
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                elif -delay > LATE_AFTER:
+                    self.late += 1
+                if stop is not None and stop.is_set():
+                    return
+                await self._one(session, target.kind_of(index))
+
         async with aiohttp.ClientSession(target.base_url, connector=connector, timeout=timeout) as session:
-            began = time.monotonic()
-            sent = 0
-            async_credit = 0.0
-            while (elapsed := time.monotonic() - began) < duration and not (stop and stop.is_set()):
-                due = math.floor(elapsed * target.rate) + 1 - sent
-                for _ in range(max(0, due)):
-                    sent += 1
-                    async_credit += target.async_share
-                    kind: Kind = "sync"
-                    if target.async_path and async_credit >= 1.0:
-                        async_credit -= 1.0
-                        kind = "async"
-                    if len(self._inflight) >= target.max_inflight:
-                        self.shed += 1
-                        continue
-                    task = asyncio.create_task(self._one(session, kind))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._inflight.discard)
-                await asyncio.sleep(_TICK)
-            if self._inflight:
-                await asyncio.wait(set(self._inflight), timeout=target.timeout + 1.0)
+            await asyncio.gather(*(client(session) for _ in range(target.connections)))
 
     async def _one(self, session: aiohttp.ClientSession, kind: Kind) -> None:
         target = self.target
@@ -154,22 +165,25 @@ class LoadGenerator:
         self.outcomes.append(Outcome(kind, started, self.now() - started, status, error, call_id))
 
 
-async def burst(
-    base_url: str, path: str, *, concurrency: int, duration: float, body: bytes = b"ping"
-) -> tuple[float, int]:
-    """Closed loop: ``concurrency`` clients back to back for ``duration`` s → (successes/s, errors)."""
+async def burst(target: LoadTarget, *, duration: float) -> tuple[float, int]:
+    """Closed loop: ``target.connections`` clients back to back for ``duration`` s, sync and async mixed as
+    in ``target`` (its rate is ignored) → (answered requests per second, errors)."""
     ok = errors = 0
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(base_url, connector=connector) as session:
+    indices = itertools.count()
+    connector = aiohttp.TCPConnector(limit=target.connections)
+    async with aiohttp.ClientSession(target.base_url, connector=connector) as session:
         deadline = time.monotonic() + duration
 
         async def client() -> None:
             nonlocal ok, errors
             while time.monotonic() < deadline:
+                path, headers, expected = target.sync_path, {}, 200
+                if target.kind_of(next(indices)) == "async":
+                    path, headers, expected = target.async_path, dict(target.async_headers), 202
                 try:
-                    async with session.post(path, data=body) as response:
+                    async with session.post(path, data=target.body, headers=headers) as response:
                         await response.read()
-                        if response.status == 200:
+                        if response.status == expected:
                             ok += 1
                         else:
                             errors += 1
@@ -177,7 +191,7 @@ async def burst(
                     errors += 1
 
         began = time.monotonic()
-        await asyncio.gather(*(client() for _ in range(concurrency)))
+        await asyncio.gather(*(client() for _ in range(target.connections)))
         return ok / (time.monotonic() - began), errors
 
 

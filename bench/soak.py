@@ -1,0 +1,290 @@
+"""Soak: sync + async traffic at ~70% of the measured maximum rate for minutes, watching for slow decay.
+
+    .venv/bin/python bench/soak.py [--duration 300] [--window 30] [--fraction 0.7] [--async-share 0.2]
+                                   [--json results.json]
+
+Everything real and local, each part its own process (``tests/support/process_stack.py``): ``nats-server``
+with JetStream, ``python -m runtime.gateway`` (local provider, basic auth), ``python -m runtime.worker``,
+``python -m runtime.idler`` and one python-mode watchdog replica of an echo function.
+
+1. Maximum rate: closed-loop bursts (``--burst`` s, ``--concurrency`` clients back to back) through the
+   gateway after a warm-up: sync calls only (shown), then the soak's mix of sync and async submissions (the
+   reference). An async call costs more than a sync one (a JetStream publish and record, then the worker's
+   own call through the gateway and a callback), so 70% of the sync-only maximum would overload the mix. The
+   load generator runs in this process: the figure is what this client and the platform reach together.
+2. Soak: paced at ``--fraction`` of the mixed maximum for ``--duration`` s over the same ``--concurrency``
+   client connections, a share ``--async-share`` to ``/async-function/echo`` with a callback URL; every
+   request bounded by a 5 s client timeout.
+3. Then every accepted async call must reach a final record (KV bucket) with a callback.
+
+Printed: per ``--window`` errors and p50/p99 of sync latency; RSS of the gateway, the worker and the replica
+(plus NATS and the idler, for information) once the load has settled (end of the first window) and at the
+end; open file descriptors idle before the soak, under load, and idle after it (connections closed, async
+calls finished). Targets (exit 1 when one is missed): 0 errors (non-200 sync, non-202 async, hangs, async
+calls unfinished or not succeeded, callbacks missing), at most ``--late-share`` of the requests sent more than
+0.5 s behind schedule (the pair kept the rate), p99 of
+the last full window at most ``--p99-ratio`` times the first, RSS growth (settled to end) below
+``--rss-growth``, idle open file descriptors after at most ``--fd-slack`` above before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.support.load import LoadGenerator, LoadTarget, burst, windows  # noqa: E402
+from tests.support.process_stack import FINAL_STATES, ProcessStack, call_states  # noqa: E402
+
+CLIENT_TIMEOUT = 5.0
+WATCHED = ("gateway", "worker", "replica")
+"""Processes with RSS and fd targets; the others are shown for information."""
+
+
+@dataclass
+class Sample:
+    rss_kib: int
+    fds: int
+
+
+def sample(pid: int) -> Sample | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+    rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return Sample(rss, fds)
+
+
+def pids(stack: ProcessStack) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for name, process in (
+        ("gateway", stack.gateway.process if stack.gateway else None),
+        ("worker", stack.worker.process if stack.worker else None),
+        ("nats", stack.nats.process),
+        ("idler", stack.idler.process if stack.idler else None),
+    ):
+        if process is not None:
+            found[name] = process.pid
+    replicas = stack.replica_pids()
+    if replicas:
+        found["replica"] = replicas[0]
+    return found
+
+
+def snapshot(processes: dict[str, int]) -> dict[str, Sample | None]:
+    return {name: sample(pid) for name, pid in processes.items()}
+
+
+async def settle_async(stack: ProcessStack, call_ids: list[str], within: float) -> tuple[Counter[str], int]:
+    """Wait until every call has a final record and a callback; (states, callbacks missing) at the end."""
+    began = time.monotonic()
+    while True:
+        states = await call_states(stack.nats.url, call_ids, stack.layout)
+        missing_callbacks = sum(stack.receiver.delivered(call_id) < 1 for call_id in call_ids)
+        done = all(state in FINAL_STATES for state in states) and not missing_callbacks
+        if done or time.monotonic() - began > within:
+            return states, missing_callbacks
+        await asyncio.sleep(1.0)
+
+
+async def soak(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    stack = ProcessStack(root, gateway_env={"LOG_LEVEL": "ERROR"})
+    try:
+        await stack.start()
+        await stack.deploy_echo(replicas=1)
+        target = LoadTarget(
+            base_url=stack.url,
+            sync_path="/function/echo",
+            async_path="/async-function/echo",
+            async_share=args.async_share,
+            timeout=CLIENT_TIMEOUT,
+            connections=args.concurrency,
+            async_headers={"X-Callback-Url": stack.receiver.url},
+        )
+        sync_only = replace(target, async_path="")
+        await burst(sync_only, duration=2.0)  # warm-up
+        sync_max, _ = await burst(sync_only, duration=args.burst)
+        mixed_max, burst_errors = await burst(target, duration=args.burst)
+        rate = mixed_max * args.fraction
+        print(
+            f"maximum rate: sync only {sync_max:.0f}/s, mixed ({args.async_share:.0%} async) "
+            f"{mixed_max:.0f}/s ({burst_errors} errors); soaking at {rate:.0f}/s",
+            flush=True,
+        )
+        processes = pids(stack)
+        await asyncio.sleep(2.0)  # the burst's async calls finish, its client connections close
+        idle_before = snapshot(processes)
+
+        load = LoadGenerator(replace(target, rate=rate))
+        running = asyncio.create_task(load.run(args.duration))
+        await asyncio.sleep(min(args.window, args.duration / 2))
+        settled = snapshot(processes)
+        await asyncio.sleep(max(0.0, args.duration - load.now() - 1.0))
+        final = snapshot(processes)
+        await running
+
+        drain_began = time.monotonic()
+        states, missing_callbacks = await settle_async(stack, load.accepted_call_ids, args.drain)
+        drained_in = time.monotonic() - drain_began
+        await asyncio.sleep(2.0)
+        idle_after = snapshot(processes)
+        samples = {"settled": settled, "end": final, "idle_before": idle_before, "idle_after": idle_after}
+        return report(args, load, sync_max, mixed_max, rate, states, missing_callbacks, drained_in, samples)
+    finally:
+        await stack.close()
+
+
+def report(
+    args: argparse.Namespace,
+    load: LoadGenerator,
+    sync_max: float,
+    mixed_max: float,
+    rate: float,
+    states: Counter[str],
+    missing_callbacks: int,
+    drained_in: float,
+    samples: dict[str, dict[str, Sample | None]],
+) -> dict[str, Any]:
+    outcomes = load.outcomes
+    # Requests due in the last instant start a window of their own: too few to report.
+    sync_windows = [w for w in windows(outcomes, args.window, kind="sync") if w.start < args.duration - 0.5]
+    async_windows = [w for w in windows(outcomes, args.window, kind="async") if w.start < args.duration - 0.5]
+    # A last partial window (requests started in the final moments) is too small to judge p99 by.
+    full = [w for w in sync_windows if w.start + args.window <= args.duration + 0.5] or sync_windows
+    errors = {
+        "sync": sum(not o.ok for o in outcomes if o.kind == "sync"),
+        "async_rejected": sum(not o.ok for o in outcomes if o.kind == "async"),
+        "hangs": sum(o.hung for o in outcomes),
+        "async_unfinished": sum(n for state, n in states.items() if state not in FINAL_STATES),
+        "async_not_succeeded": sum(n for state, n in states.items() if state != "succeeded"),
+        "callbacks_missing": missing_callbacks,
+    }
+    p99_ratio = full[-1].p99 / full[0].p99 if full and full[0].p99 > 0 else float("nan")
+    resources: dict[str, dict[str, int | None]] = {}
+    for name in samples["settled"]:
+        resources[name] = {}
+        for moment, taken in samples.items():
+            figure = taken.get(name)
+            resources[name][f"rss_kib_{moment}"] = figure.rss_kib if figure else None
+            resources[name][f"fds_{moment}"] = figure.fds if figure else None
+    targets: dict[str, dict[str, Any]] = {
+        "errors": {"value": sum(errors.values()), "limit": 0},
+        "late_share": {"value": round(load.late / max(1, len(outcomes)), 4), "limit": args.late_share},
+        "p99_last_over_first": {"value": round(p99_ratio, 3), "limit": args.p99_ratio},
+    }
+    for name in WATCHED:
+        figures = resources.get(name, {})
+        rss0, rss1 = figures.get("rss_kib_settled"), figures.get("rss_kib_end")
+        fd0, fd1 = figures.get("fds_idle_before"), figures.get("fds_idle_after")
+        growth = (rss1 - rss0) / rss0 if rss0 and rss1 is not None else float("nan")
+        targets[f"{name}_rss_growth"] = {"value": round(growth, 4), "limit": args.rss_growth}
+        fd_growth = fd1 - fd0 if fd0 is not None and fd1 is not None else None
+        targets[f"{name}_idle_fd_growth"] = {"value": fd_growth, "limit": args.fd_slack}
+    for name, target in targets.items():
+        value, limit = target["value"], target["limit"]
+        within = value is not None and value == value  # None (process gone) and NaN fail
+        target["ok"] = within and (value < limit if name.endswith("rss_growth") else value <= limit)
+    return {
+        "duration": args.duration,
+        "window": args.window,
+        "sync_max_rate": round(sync_max, 1),
+        "max_rate": round(mixed_max, 1),
+        "rate": round(rate, 1),
+        "async_share": args.async_share,
+        "sent": len(outcomes),
+        "late": load.late,
+        "achieved_rate": round(len(outcomes) / args.duration, 1),
+        "async_accepted": len(load.accepted_call_ids),
+        "async_states": dict(states),
+        "async_drained_in": round(drained_in, 2),
+        "errors": errors,
+        "windows": [asdict(w) for w in sync_windows],
+        "async_windows": [asdict(w) for w in async_windows],
+        "resources": resources,
+        "targets": targets,
+        "passed": all(t["ok"] for t in targets.values()),
+    }
+
+
+def print_report(result: dict[str, Any]) -> None:
+    share = 100 * result["rate"] / result["max_rate"]
+    print(
+        f"\nsoak {result['duration']:.0f}s at {result['rate']:.0f}/s ({result['async_share']:.0%} async) = "
+        f"{share:.0f}% of the measured mixed maximum {result['max_rate']:.0f}/s (sync only "
+        f"{result['sync_max_rate']:.0f}/s); sent {result['sent']} ({result['achieved_rate']}/s), late by the "
+        f"client {result['late']}; async drained {result['async_drained_in']}s after the load"
+    )
+    print("\n| window | sync calls | errors | p50 ms | p99 ms | async accepted | async errors |")
+    print("|---|---|---|---|---|---|---|")
+    async_by_start = {w["start"]: w for w in result["async_windows"]}
+    for w in result["windows"]:
+        a = async_by_start.get(w["start"], {"count": 0, "errors": 0})
+        end = w["start"] + result["window"]
+        print(
+            f"| {w['start']:.0f}-{end:.0f} s | {w['count']} | {w['errors']} | {1000 * w['p50']:.1f} | "
+            f"{1000 * w['p99']:.1f} | {a['count'] - a['errors']} | {a['errors']} |"
+        )
+    print(
+        "\n| process | RSS settled MiB | RSS end MiB | growth | fds idle before | under load | idle after |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, f in result["resources"].items():
+        rss0, rss1 = f["rss_kib_settled"], f["rss_kib_end"]
+        growth = f"{100 * (rss1 - rss0) / rss0:+.1f}%" if rss0 and rss1 is not None else "n/a"
+        mib0 = f"{rss0 / 1024:.1f}" if rss0 else "n/a"
+        mib1 = f"{rss1 / 1024:.1f}" if rss1 else "n/a"
+        print(
+            f"| {name} | {mib0} | {mib1} | {growth} | {f['fds_idle_before']} | {f['fds_end']} | "
+            f"{f['fds_idle_after']} |"
+        )
+    print(f"\nerrors: {result['errors']}; async calls: {result['async_states']}")
+    print("\n| target | value | limit | |\n|---|---|---|---|")
+    for name, target in result["targets"].items():
+        print(f"| {name} | {target['value']} | {target['limit']} | {'ok' if target['ok'] else 'MISSED'} |")
+    print(f"\n{'PASSED' if result['passed'] else 'FAILED'}")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=300.0, help="soak seconds (default 300)")
+    parser.add_argument("--window", type=float, default=30.0, help="reporting window, seconds (default 30)")
+    parser.add_argument("--fraction", type=float, default=0.7, help="share of the maximum rate (default 0.7)")
+    parser.add_argument("--async-share", type=float, default=0.2, help="share of async calls (default 0.2)")
+    parser.add_argument("--burst", type=float, default=5.0, help="seconds of the maximum-rate burst")
+    parser.add_argument("--concurrency", type=int, default=32, help="client connections (default 32)")
+    parser.add_argument("--late-share", type=float, default=0.01, help="limit of requests sent late")
+    parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for async calls to finish")
+    parser.add_argument("--p99-ratio", type=float, default=1.5, help="limit of p99 last window / first")
+    parser.add_argument("--rss-growth", type=float, default=0.10, help="limit of RSS growth (default 0.10)")
+    parser.add_argument("--fd-slack", type=int, default=0, help="open fds allowed above the settled count")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    with tempfile.TemporaryDirectory(prefix="pyfaas-soak-") as tmp:
+        result = asyncio.run(soak(args, Path(tmp)))
+    print_report(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0 if result["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
