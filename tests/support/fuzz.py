@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,12 +21,46 @@ import httpx
 from tests.support.gateway import CREDENTIALS, GatewayProcess, write_credentials
 from tests.support.providers import write_handler
 
-__all__ = ["ECHO_HANDLER", "LiveGateway", "deploy_python", "gateway_process"]
+__all__ = ["ECHO_HANDLER", "LiveGateway", "RawResponse", "deploy_python", "gateway_process", "raw_request"]
 
 ECHO_HANDLER = """
 def handle(event, context):
     return {"statusCode": 200, "body": event.body}
 """
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def raw_request(url: str, head: bytes, body: bytes = b"", *, timeout: float = 30.0) -> RawResponse:
+    """Send ``head`` (request line and headers, exactly as given) and ``body`` on a fresh connection; read the
+    response until the server closes (``Connection: close`` is the caller's to add)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(head + body)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    data = b"".join(chunks)
+    head_bytes, _, rest = data.partition(b"\r\n\r\n")
+    lines = head_bytes.decode("latin-1").split("\r\n")
+    if not lines or not lines[0].startswith("HTTP/"):
+        raise AssertionError(f"no HTTP response: {data[:200]!r}")
+    headers = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
+    return RawResponse(int(lines[0].split()[1]), headers, rest)
 
 
 @dataclass
