@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -39,51 +39,46 @@ class PyfaasGroup(click.Group):
     ) -> Any:
         code = 0
         debug = False
+        stderr: IO[str] = sys.stderr
         obj = extra.get("obj")
         if isinstance(obj, CliContext):
             debug = obj.environ.get("PYFAAS_DEBUG", "") not in ("", "0", "false")
+            stderr = obj.output.stderr
+
+        def report(line: str, exit_code: int, show_trace: bool = False) -> int:
+            if debug or show_trace:
+                traceback.print_exc(file=stderr)
+            stderr.write(line + "\n")
+            stderr.flush()
+            return exit_code
+
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) and not isinstance(result, bool) else 0
         except CliError as exc:
-            code = _report(exc.line(), exc.exit_code, debug)
+            code = report(exc.line(), exc.exit_code)
         except PyfaasError as exc:
-            code = _report(format_error(exc.message), 1, debug)
+            code = report(format_error(exc.message), 1)
         except click.UsageError as exc:
             command = exc.ctx.command_path if exc.ctx else "pyfaas"
-            code = _report(format_error(exc.format_message(), f"see {command} --help"), exc.exit_code, debug)
+            code = report(format_error(exc.format_message(), f"see {command} --help"), exc.exit_code)
         except click.ClickException as exc:
-            code = _report(format_error(exc.format_message()), exc.exit_code, debug)
+            code = report(format_error(exc.format_message()), exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
-            sys.stderr.write("Aborted.\n")
-            code = 130
+            code = report("Aborted.", 130)
         except BrokenPipeError:
             code = 0  # the reader (e.g. `| head`) went away; nothing left to say
         except OSError as exc:
-            code = _report(
-                format_error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")),
-                1,
-                debug,
-            )
+            where = f": {exc.filename}" if exc.filename else ""
+            code = report(format_error(f"{exc.strerror or exc}{where}"), 1)
         except Exception as exc:
-            code = _report(
-                format_error(
-                    f"unexpected {type(exc).__name__}: {exc}", "run with PYFAAS_DEBUG=1 and report it"
-                ),
-                1,
-                True,
+            message = format_error(
+                f"unexpected {type(exc).__name__}: {exc}", "run with PYFAAS_DEBUG=1 and report it"
             )
+            code = report(message, 1)
         if standalone_mode:
             sys.exit(code)
         return code
-
-
-def _report(line: str, code: int, debug: bool) -> int:
-    if debug:
-        traceback.print_exc()
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-    return code
 
 
 @click.group(

@@ -41,7 +41,12 @@ class InvokeResult:
 
 def _message(response: httpx.Response) -> str:
     """The gateway's explanation: pyfaas's ``{"error": ...}``, else the first line of the text body."""
-    text = response.text.strip()
+    return body_message(response.content) or response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def body_message(content: bytes) -> str:
+    """An error body's explanation: the ``error`` of a JSON body (with its field), else its first line."""
+    text = content.decode("utf-8", errors="replace").strip()
     try:
         body = json.loads(text)
     except ValueError:
@@ -50,7 +55,7 @@ def _message(response: httpx.Response) -> str:
         field = body.get("field")
         return f"{body['error']} (field {field})" if isinstance(field, str) and field else body["error"]
     first = text.splitlines()[0] if text else ""
-    return first[:300] or response.reason_phrase or f"HTTP {response.status_code}"
+    return first[:300]
 
 
 class GatewayClient:
@@ -358,9 +363,9 @@ class GatewayClient:
     def _async_get(self, path: str, what: str, params: Mapping[str, str] | None = None) -> Any:
         response = self.send("GET", path, params=params)
         if response.status_code == 404:
-            if _is_json_error(response):
-                raise CliError(f"{what}: {_message(response)}", hint="check the call id (records expire)")
-            raise CliError(f"{what}: the gateway at {self.url} has no async API", hint=_NO_ASYNC_HINT)
+            if _no_route(response):
+                raise CliError(f"{what}: the gateway at {self.url} has no async API", hint=_NO_ASYNC_HINT)
+            raise CliError(f"{what}: {_message(response)}", hint="check the call id (records expire)")
         if response.status_code != 200:
             raise self.fail(response, what=what)
         return self._json(response, what)
@@ -377,7 +382,7 @@ class GatewayClient:
     def redrive(self, call_id: str) -> dict[str, Any]:
         response = self.send("POST", f"/system/async/dead-letters/{call_id}/redrive")
         if response.status_code == 404:
-            if not _is_json_error(response):
+            if _no_route(response):
                 raise CliError(
                     f"redrive {call_id}: the gateway at {self.url} has no async API", hint=_NO_ASYNC_HINT
                 )
@@ -391,9 +396,10 @@ class GatewayClient:
 _NO_ASYNC_HINT = "async calls need a pyfaas gateway with NATS (pyfaas up starts both)"
 
 
-def _is_json_error(response: httpx.Response) -> bool:
+def _no_route(response: httpx.Response) -> bool:
+    """A 404 for the route itself (the gateway has no such API), not for a missing record."""
     try:
         body = response.json()
     except ValueError:
-        return False
-    return isinstance(body, dict) and "error" in body
+        return True  # aiohttp's and OpenFaaS's plain "404 page not found"
+    return not isinstance(body, dict) or str(body.get("error", "")).startswith("no route")

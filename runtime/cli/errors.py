@@ -21,4 +21,4 @@ class CliError(Exception):
 def format_error(message: str, hint: str = "") -> str:
     """``Error: <cause>: <hint>`` on one line (newlines in a server's message are folded)."""
     text = " ".join(message.split()) if "\n" in message else message
-    return f"Error: {text}: {hint}" if hint else f"Error: {text}"
+    return f"Error: {text.rstrip('.')}: {hint}" if hint else f"Error: {text}"

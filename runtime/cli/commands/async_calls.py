@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from runtime.cli.app import pass_context
+from runtime.cli.commands.common import stack_gateway
 from runtime.cli.context import CliContext
-from runtime.cli.options import gateway_options, json_option
+from runtime.cli.options import gateway_options, json_option, stack_option
 
 __all__ = ["async_group"]
 
@@ -19,13 +20,21 @@ def async_group() -> None:
 @async_group.command("status")
 @click.argument("call_id")
 @gateway_options
+@stack_option
 @json_option
 @pass_context
 def status(
-    context: CliContext, call_id: str, gateway: str | None, tls_no_verify: bool, as_json: bool
+    context: CliContext,
+    call_id: str,
+    gateway: str | None,
+    tls_no_verify: bool,
+    stack_file: str | None,
+    as_json: bool,
 ) -> None:
     """The state of one async call (queued, running, succeeded, failed, dead-lettered)."""
-    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+    with context.client(
+        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
+    ) as client:
         record = client.call_status(call_id)
     if as_json:
         context.output.json(record)
@@ -58,13 +67,22 @@ def status(
 )
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 @gateway_options
+@stack_option
 @json_option
 @pass_context
 def dead_letters(
-    context: CliContext, function: str, limit: int, gateway: str | None, tls_no_verify: bool, as_json: bool
+    context: CliContext,
+    function: str,
+    limit: int,
+    gateway: str | None,
+    tls_no_verify: bool,
+    stack_file: str | None,
+    as_json: bool,
 ) -> None:
     """Calls that failed every attempt, oldest first."""
-    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+    with context.client(
+        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
+    ) as client:
         data = client.dead_letters(function, limit)
     if as_json:
         context.output.json(data)
@@ -93,14 +111,22 @@ def dead_letters(
 @async_group.command("redrive")
 @click.argument("call_ids", nargs=-1, required=True)
 @gateway_options
+@stack_option
 @json_option
 @pass_context
 def redrive(
-    context: CliContext, call_ids: tuple[str, ...], gateway: str | None, tls_no_verify: bool, as_json: bool
+    context: CliContext,
+    call_ids: tuple[str, ...],
+    gateway: str | None,
+    tls_no_verify: bool,
+    stack_file: str | None,
+    as_json: bool,
 ) -> None:
     """Queue dead-lettered calls again, with fresh attempts."""
     results = []
-    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+    with context.client(
+        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
+    ) as client:
         for call_id in call_ids:
             results.append(client.redrive(call_id))
             if not as_json:

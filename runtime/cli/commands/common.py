@@ -9,7 +9,7 @@ from runtime.cli.errors import CliError
 from runtime.cli.stackfile import LoadedFunctions, find_stack_file, load_functions
 from runtime.core.errors import PyfaasError
 
-__all__ = ["read_stdin", "stack_for_gateway"]
+__all__ = ["read_stdin", "stack_for_gateway", "stack_gateway"]
 
 
 def stack_for_gateway(context: CliContext, stack_file: str | None) -> LoadedFunctions | None:
@@ -38,3 +38,9 @@ def read_stdin(context: CliContext) -> bytes:
 def resolve(path: str, cwd: Path) -> Path:
     candidate = Path(path).expanduser()
     return candidate if candidate.is_absolute() else cwd / candidate
+
+
+def stack_gateway(context: CliContext, stack_file: str | None) -> str | None:
+    """``provider.gateway`` of the stack that applies (see :func:`stack_for_gateway`), or None."""
+    stack = stack_for_gateway(context, stack_file)
+    return stack.gateway if stack else None

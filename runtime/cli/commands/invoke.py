@@ -8,6 +8,7 @@ import hmac
 import click
 
 from runtime.cli.app import pass_context
+from runtime.cli.client import body_message
 from runtime.cli.commands.common import read_stdin, stack_for_gateway
 from runtime.cli.context import CliContext
 from runtime.cli.errors import CliError
@@ -125,20 +126,18 @@ def invoke(
 
 
 def _call_error(name: str, status: int, body: bytes, url: str, *, asynchronous: bool) -> CliError:
-    text = body.decode("utf-8", errors="replace").strip()
-    first = text.splitlines()[0][:300] if text else ""
+    first = body_message(body)
     detail = f": {first}" if first else ""
     if status == 401:
         return CliError(
             f"{name}: the gateway answered 401{detail}", hint=f"pyfaas login -g {url} --password-stdin"
         )
     if status == 404:
-        hint = (
-            "see pyfaas list"
-            if not asynchronous or "not found" in text.lower()
-            else "async needs NATS: pyfaas up"
-        )
-        return CliError(f"function {name!r} not found (404){detail}", hint=hint)
+        if asynchronous and first.startswith("no route"):
+            return CliError(
+                f"the gateway at {url} has no async API (404)", hint="async needs NATS: pyfaas up"
+            )
+        return CliError(first or f"function {name!r} not found (404)", hint="see pyfaas list")
     hints = {
         429: "the function is at its concurrency limit: retry later",
         502: "the function's replica failed: see pyfaas logs " + name,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from runtime.cli.app import pass_context
-from runtime.cli.commands.common import read_stdin
+from runtime.cli.commands.common import read_stdin, stack_gateway
 from runtime.cli.context import CliContext
 from runtime.cli.errors import CliError
-from runtime.cli.options import gateway_options, json_option, namespace_option
+from runtime.cli.options import gateway_options, json_option, namespace_option, stack_option
 from runtime.core.errors import ValidationFailed
 from runtime.core.models import Secret
 from runtime.core.names import validate_secret_name
@@ -73,6 +73,7 @@ def _write(
     name: str,
     gateway: str | None,
     tls_no_verify: bool,
+    stack_file: str | None,
     namespace: str,
     literal: str | None,
     file: str | None,
@@ -81,7 +82,9 @@ def _write(
     update: bool,
 ) -> None:
     value = _secret(context, name, namespace, literal, file, trim)
-    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+    with context.client(
+        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
+    ) as client:
         client.write_secret(value, update=update)
     context.output.success(f"{'Updated' if update else 'Created'} secret: {name}")
 
@@ -90,6 +93,7 @@ def _write(
 @click.argument("name")
 @_value_options
 @gateway_options
+@stack_option
 @namespace_option
 @pass_context
 def create(
@@ -100,16 +104,29 @@ def create(
     trim: bool,
     gateway: str | None,
     tls_no_verify: bool,
+    stack_file: str | None,
     namespace: str,
 ) -> None:
     """Create a secret from --from-literal, --from-file or stdin."""
-    _write(context, name, gateway, tls_no_verify, namespace, from_literal, from_file, trim, update=False)
+    _write(
+        context,
+        name,
+        gateway,
+        tls_no_verify,
+        stack_file,
+        namespace,
+        from_literal,
+        from_file,
+        trim,
+        update=False,
+    )
 
 
 @secret.command("update")
 @click.argument("name")
 @_value_options
 @gateway_options
+@stack_option
 @namespace_option
 @pass_context
 def update(
@@ -120,22 +137,42 @@ def update(
     trim: bool,
     gateway: str | None,
     tls_no_verify: bool,
+    stack_file: str | None,
     namespace: str,
 ) -> None:
     """Change a secret's value."""
-    _write(context, name, gateway, tls_no_verify, namespace, from_literal, from_file, trim, update=True)
+    _write(
+        context,
+        name,
+        gateway,
+        tls_no_verify,
+        stack_file,
+        namespace,
+        from_literal,
+        from_file,
+        trim,
+        update=True,
+    )
 
 
 @secret.command("list")
 @gateway_options
+@stack_option
 @namespace_option
 @json_option
 @pass_context
 def list_secrets(
-    context: CliContext, gateway: str | None, tls_no_verify: bool, namespace: str, as_json: bool
+    context: CliContext,
+    gateway: str | None,
+    tls_no_verify: bool,
+    stack_file: str | None,
+    namespace: str,
+    as_json: bool,
 ) -> None:
     """List secret names (never their values)."""
-    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+    with context.client(
+        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
+    ) as client:
         secrets = client.list_secrets(namespace)
     if as_json:
         context.output.json([s.wire() for s in secrets])
@@ -149,13 +186,21 @@ def list_secrets(
 @secret.command("remove")
 @click.argument("name")
 @gateway_options
+@stack_option
 @namespace_option
 @pass_context
 def remove_secret(
-    context: CliContext, name: str, gateway: str | None, tls_no_verify: bool, namespace: str
+    context: CliContext,
+    name: str,
+    gateway: str | None,
+    tls_no_verify: bool,
+    stack_file: str | None,
+    namespace: str,
 ) -> None:
     """Remove a secret."""
-    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+    with context.client(
+        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
+    ) as client:
         client.delete_secret(name, namespace)
     context.output.success(f"Removed secret: {name}")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from runtime.cli.app import pass_context
+from runtime.cli.commands.common import stack_gateway
 from runtime.cli.context import CliContext
 from runtime.cli.deployment import Overrides
 from runtime.cli.errors import CliError
-from runtime.cli.options import gateway_options, json_option, namespace_option, parse_pairs
+from runtime.cli.options import gateway_options, json_option, namespace_option, parse_pairs, stack_option
 from runtime.store.catalog import DEFAULT_PLATFORM, Catalog, StoreFunction, load_catalog
 
 __all__ = ["store"]
@@ -108,6 +109,7 @@ def describe_store(context: CliContext, name: str, store_url: str | None, as_jso
 @click.argument("name")
 @_url_option
 @gateway_options
+@stack_option
 @namespace_option
 @click.option("--name", "function_name", default=None, help="Deploy under another name.")
 @click.option(
@@ -131,6 +133,7 @@ def deploy_store(
     store_url: str | None,
     gateway: str | None,
     tls_no_verify: bool,
+    stack_file: str | None,
     namespace: str,
     function_name: str | None,
     platform: str,
@@ -149,7 +152,9 @@ def deploy_store(
         secrets=secrets,
         namespace=namespace,
     )
-    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+    with context.client(
+        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
+    ) as client:
         local = client.is_local()
         spec = overrides.apply(
             entry.deployment(local=local, platform=platform, name=function_name, namespace=namespace)

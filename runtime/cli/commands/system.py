@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from runtime.cli.app import pass_context
-from runtime.cli.commands.common import stack_for_gateway
+from runtime.cli.commands.common import stack_for_gateway, stack_gateway
 from runtime.cli.context import CliContext, cli_version
 from runtime.cli.errors import CliError
 from runtime.cli.options import gateway_options, json_option, stack_option
@@ -79,11 +79,16 @@ def version(
 
 @click.command()
 @gateway_options
+@stack_option
 @json_option
 @pass_context
-def namespaces(context: CliContext, gateway: str | None, tls_no_verify: bool, as_json: bool) -> None:
+def namespaces(
+    context: CliContext, gateway: str | None, tls_no_verify: bool, stack_file: str | None, as_json: bool
+) -> None:
     """List the namespaces functions can be deployed to."""
-    with context.client(gateway, tls_no_verify=tls_no_verify) as client:
+    with context.client(
+        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
+    ) as client:
         names = client.namespaces()
     if as_json:
         context.output.json(names)
