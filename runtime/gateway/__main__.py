@@ -19,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from runtime.core.errors import ConfigError, PyfaasError
+from runtime.core.http_guard import GuardedAppRunner
 from runtime.gateway.app import Extension, create_app
 from runtime.gateway.auth import BasicAuthCredentials
 from runtime.gateway.metrics import create_metrics_app
@@ -70,7 +71,12 @@ def build_extensions(environ: Mapping[str, str]) -> list[Extension]:
 async def serve(settings: GatewaySettings, provider: Provider, extensions: list[Extension]) -> None:
     registry = CollectorRegistry()
     app = create_app(settings, provider, registry=registry, extensions=extensions)
-    runner = web.AppRunner(app, shutdown_timeout=settings.write_timeout, access_log=None)
+    runner = GuardedAppRunner(
+        app,
+        read_header_timeout=settings.read_header_timeout,
+        shutdown_timeout=settings.write_timeout,
+        access_log=None,
+    )
     metrics_runner = web.AppRunner(create_metrics_app(registry), shutdown_timeout=5.0, access_log=None)
     await runner.setup()
     await metrics_runner.setup()

@@ -10,7 +10,8 @@ gateway's own counters unless a Prometheus host is named).
 pyfaas additions: ``provider`` (``local`` | ``remote`` | ``kubernetes``; ``remote`` whenever
 ``functions_provider_url`` is set), ``state_dir`` (``.pyfaas``, local provider), ``scale_from_zero_timeout``
 (30s: a call to a function at zero replicas gets 503 + ``Retry-After`` after this long), ``max_body_bytes``
-(request body limit, 413 above it; 0 = unlimited), ``bind_address`` (``0.0.0.0``).
+(request body limit, 413 above it; 0 = unlimited), ``bind_address`` (``0.0.0.0``), ``read_header_timeout``
+(10s: a connection whose request head is not complete this long after its first byte is closed — slowloris).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class GatewaySettings(EnvSettings):
     metrics_port: int = Field(8082, ge=0, le=65535)
     bind_address: str = "0.0.0.0"
     read_timeout: Duration = Field(60.0, gt=0)
+    read_header_timeout: Duration = Field(10.0, gt=0)
     write_timeout: Duration = Field(60.0, gt=0)
     upstream_timeout: Duration = Field(60.0, gt=0)
     basic_auth: EnvBool = False

@@ -21,6 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from runtime.core.errors import ConfigError
+from runtime.core.http_guard import GuardedServer
 from runtime.watchdog.health import Health, lock_present
 from runtime.watchdog.logs import LineWriter, LogSink, SinkHandler
 from runtime.watchdog.memory import limit_malloc_arenas, release_free_memory
@@ -152,7 +153,9 @@ async def _serve(settings: WatchdogSettings, environ: Mapping[str, str], sink: L
     metrics = WatchdogMetrics(registry, lambda: float(dispatcher.in_flight if dispatcher else 0))
     dispatcher = Dispatcher(settings, runner, health, metrics, sink)
     main_runner = web.ServerRunner(
-        web.Server(dispatcher, access_log=None), handle_signals=False, shutdown_timeout=1.0
+        GuardedServer(dispatcher, read_header_timeout=settings.read_header_timeout, access_log=None),
+        handle_signals=False,
+        shutdown_timeout=1.0,
     )
     metrics_runner = web.ServerRunner(metrics_handler(metrics), handle_signals=False, shutdown_timeout=0.5)
     try:

@@ -34,6 +34,9 @@ pyfaas extensions:
     (``handle(req)``).
 ``max_body_bytes``
     request body limit, default 10 MiB; larger bodies get 413.
+``read_header_timeout``
+    a connection whose request head is not complete this long after its first byte is closed (default 10s;
+    slowloris defence, ``runtime.core.http_guard``). Oversized headers get 431.
 ``python_workers``
     python mode: size of the thread pool that runs sync handlers (default 16; threads start on demand).
 ``python_inline``
@@ -178,6 +181,7 @@ class WatchdogSettings:
     upstream_url: str = ""
     port: int = 8080
     read_timeout: float = 30.0
+    read_header_timeout: float = 10.0
     write_timeout: float = 30.0
     exec_timeout: float = 30.0
     healthcheck_interval: float | None = None
@@ -254,6 +258,7 @@ _FIELDS: dict[str, tuple[tuple[str, ...], _Parser]] = {
     "upstream_url": (("http_upstream_url", "upstream_url"), _text),
     "port": (("port",), _integer(ge=0, le=65535)),
     "read_timeout": (("read_timeout",), _duration()),
+    "read_header_timeout": (("read_header_timeout",), _duration(positive=True)),
     "write_timeout": (("write_timeout",), _duration(positive=True)),
     "exec_timeout": (("exec_timeout",), _duration()),
     "healthcheck_interval": (("healthcheck_interval",), _optional(_duration())),

@@ -1,0 +1,144 @@
+"""Slow and oversized request heads, for the aiohttp servers of the gateway and the watchdog.
+
+aiohttp closes a connection that sends no complete request only after its keep-alive timeout (an hour by
+default), so a slowloris client — many connections, each dribbling its headers a byte at a time — holds
+sockets and memory for that long. :class:`GuardedServer` closes a connection whose request head is not
+complete ``read_header_timeout`` seconds after it began: from the connection's first byte of a head (a new
+connection owes one at once). Idle keep-alive connections between requests are untouched (pooled clients
+keep them), as is a request's body or a slow handler.
+
+It also answers a header line or header section over aiohttp's limits with **431 Request Header Fields Too
+Large** (aiohttp answers 400), without logging the offending header (it may carry credentials).
+
+Shared by two services that may not import each other, hence here; it does no I/O of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+
+__all__ = ["DEFAULT_READ_HEADER_TIMEOUT", "GuardedAppRunner", "GuardedServer"]
+
+DEFAULT_READ_HEADER_TIMEOUT = 10.0
+_TOO_MANY_HEADERS = "Too many headers"
+
+
+class _GuardedHandler(RequestHandler):
+    """aiohttp's connection handler plus a timer on the request head."""
+
+    def __init__(self, manager: web.Server, *, read_header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._read_header_timeout = read_header_timeout
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._awaiting_head = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._awaiting_head and self._head_timer is None:
+            self._arm()  # the first byte of the next request head
+        super().data_received(data)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def head_complete(self) -> None:
+        """Called as the request reaches its handler: the head is in, the timer stops."""
+        self._awaiting_head = False
+        self._disarm()
+
+    async def finish_response(
+        self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        result = await super().finish_response(request, resp, start_time)
+        self._awaiting_head = True  # timed again from the first byte of the next request
+        return result
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if isinstance(exc, LineTooLong) or (
+            isinstance(exc, BadHttpMessage) and _TOO_MANY_HEADERS in str(exc.message)
+        ):
+            body = {"error": "request header fields too large", "field": "headers"}
+            response = web.Response(status=431, text=json.dumps(body), content_type="application/json")
+            response.force_close()
+            return response
+        return super().handle_error(request, status, exc, message)
+
+    def _arm(self) -> None:
+        self._disarm()
+        loop = asyncio.get_running_loop()
+        self._head_timer = loop.call_later(self._read_header_timeout, self._head_timed_out)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._awaiting_head:
+            self.force_close()
+
+
+class GuardedServer(web.Server):
+    """``web.Server`` whose connections must complete each request head within ``read_header_timeout``."""
+
+    def __init__(
+        self,
+        handler: Callable[[BaseRequest], Awaitable[web.StreamResponse]],
+        *,
+        read_header_timeout: float = DEFAULT_READ_HEADER_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        async def timed(request: BaseRequest) -> web.StreamResponse:
+            protocol = request.protocol
+            if isinstance(protocol, _GuardedHandler):
+                protocol.head_complete()
+            return await handler(request)
+
+        super().__init__(timed, **kwargs)
+        self.read_header_timeout = read_header_timeout
+
+    def __call__(self) -> RequestHandler:
+        # As web.Server.__call__, with the guarded handler class (same constructor arguments).
+        return _GuardedHandler(
+            self, loop=self._loop, read_header_timeout=self.read_header_timeout, **self._kwargs
+        )
+
+
+class GuardedAppRunner(web.AppRunner):
+    """``web.AppRunner`` serving its application through a :class:`GuardedServer`."""
+
+    def __init__(
+        self, app: web.Application, *, read_header_timeout: float = DEFAULT_READ_HEADER_TIMEOUT, **kwargs: Any
+    ) -> None:
+        super().__init__(app, **kwargs)
+        self.read_header_timeout = read_header_timeout
+
+    async def _make_server(self) -> web.Server:
+        plain = await super()._make_server()  # starts the app, merges its handler_args
+        return GuardedServer(
+            plain.request_handler,
+            request_factory=plain.request_factory,
+            handler_cancellation=plain.handler_cancellation,
+            loop=plain._loop,
+            read_header_timeout=self.read_header_timeout,
+            **plain._kwargs,
+        )
