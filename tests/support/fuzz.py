@@ -25,8 +25,9 @@ __all__ = ["ECHO_HANDLER", "LiveGateway", "RawResponse", "deploy_python", "gatew
 
 ECHO_HANDLER = """
 def handle(event, context):
-    return {"statusCode": 200, "body": event.body}
+    return {"statusCode": 200, "body": event.body, "headers": {"Content-type": "application/octet-stream"}}
 """
+"""python3-http echo: the request body back, byte for byte (octet-stream, as the template passes it raw)."""
 
 
 @dataclass
