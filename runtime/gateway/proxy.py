@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -28,6 +27,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, istr
 from yarl import URL
 
 from runtime.core.errors import PayloadTooLarge, ProviderError
+from runtime.gateway.deadlines import Deadlines
 from runtime.gateway.routing import FunctionRoute, ReplicaRouter
 from runtime.gateway.upstream import Endpoint, UpstreamClient, UpstreamConnectError, endpoint_of
 from runtime.provider.base import Replica
@@ -117,6 +117,7 @@ class FunctionProxy:
         self._max_body = max_body_bytes
         self._timeout = upstream_timeout
         self._endpoints: dict[str, Endpoint | None] = {}
+        self._deadlines = Deadlines(upstream_timeout)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         route = await self._router.route(request.match_info["name"])
@@ -198,59 +199,67 @@ class FunctionProxy:
             replica = await self._router.ready_replica(route, exclude)
             endpoint = self._endpoint(replica.url)
             replica.in_flight += 1
+            call = self._deadlines.enter()
             try:
-                async with asyncio.timeout(self._timeout):
-                    if endpoint is not None:
-                        upstream = await self._client.request(
-                            endpoint, request.method, tail, headers, data, content_length=length
-                        )
-                        try:
-                            _check_body(counted, self._max_body)
-                            message = upstream.message
-                            return await self._relay(
-                                request,
-                                message.code,
-                                message.reason,
-                                message.headers,
-                                upstream.payload,
-                                call_id,
-                                start_time,
-                            )
-                        finally:
-                            upstream.release()
-                    wire_headers = list(headers)
-                    if counted is not None and length is not None:
-                        wire_headers.append(("Content-Length", str(length)))
-                    async with self._session.request(
-                        request.method,
-                        URL(replica.url + tail, encoded=True),
-                        headers=wire_headers,
-                        data=data,
-                        allow_redirects=False,
-                    ) as response:
+                if endpoint is not None:
+                    upstream = await self._client.request(
+                        endpoint, request.method, tail, headers, data, content_length=length
+                    )
+                    try:
                         _check_body(counted, self._max_body)
+                        message = upstream.message
                         return await self._relay(
                             request,
-                            response.status,
-                            response.reason or "",
-                            response.headers,
-                            response.content,
+                            message.code,
+                            message.reason,
+                            message.headers,
+                            upstream.payload,
                             call_id,
                             start_time,
                         )
+                    finally:
+                        upstream.release()
+                wire_headers = list(headers)
+                if counted is not None and length is not None:
+                    wire_headers.append(("Content-Length", str(length)))
+                async with self._session.request(
+                    request.method,
+                    URL(replica.url + tail, encoded=True),
+                    headers=wire_headers,
+                    data=data,
+                    allow_redirects=False,
+                ) as response:
+                    _check_body(counted, self._max_body)
+                    return await self._relay(
+                        request,
+                        response.status,
+                        response.reason or "",
+                        response.headers,
+                        response.content,
+                        call_id,
+                        start_time,
+                    )
             except (UpstreamConnectError, *_CONNECT_ERRORS) as exc:
                 if not replayable or attempt == _MAX_ATTEMPTS:
                     raise ProviderError(f"cannot reach {route.function_name}: {exc}") from exc
                 exclude = replica
+                self._deadlines.leave(call)  # the next attempt gets a deadline of its own
                 if route.pick(exclude) is None:
                     await route.wait_change(_RETRY_WAIT)
                     if route.pick(exclude) is None:
                         raise ProviderError(f"cannot reach {route.function_name}: {exc}") from exc
             except TimeoutError as exc:
                 raise ProviderError(f"{route.function_name} did not answer within upstream_timeout") from exc
+            except asyncio.CancelledError:
+                if call.expired:
+                    raise ProviderError(
+                        f"{route.function_name} did not answer within upstream_timeout"
+                    ) from None
+                raise
             except (aiohttp.ClientError, ConnectionError) as exc:
                 raise ProviderError(f"upstream error from {route.function_name}: {exc}") from exc
             finally:
+                self._deadlines.leave(call)
                 replica.in_flight -= 1
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -303,10 +312,16 @@ class FunctionProxy:
         return response
 
 
+_UUID_V4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID_V4_SET = (0x8000 << 48) | (0x4000 << 64)  # RFC 4122 variant, version 4
+
+
 def _new_call_id() -> str:
     # A UUIDv4 from the process PRNG: call ids identify, they do not authenticate, and this avoids a
-    # getrandom() system call per invocation.
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    # getrandom() system call per invocation. Formatted by hand: the same text as
+    # str(uuid.UUID(int=bits, version=4)) in about a third of the time.
+    text = f"{random.getrandbits(128) & _UUID_V4_CLEAR | _UUID_V4_SET:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _check_body(counted: _CountedBody | None, limit: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -69,6 +70,7 @@ async def test_headers_call_id_and_hop_by_hop(gateway: RunningGateway) -> None:
     async with session, session.post("/function/echo", data=b"x", headers=headers) as response:
         seen = {k.lower(): v for k, v in (await response.json())["headers"].items()}
         call_id = response.headers["X-Call-Id"]
+        assert uuid.UUID(call_id).version == 4 and str(uuid.UUID(call_id)) == call_id
         assert response.headers["X-Served-By"].startswith("pyfaas/")
         assert int(response.headers["X-Start-Time"]) > 1_600_000_000 * 10**9
         assert response.headers["X-Upstream"] == "a"
