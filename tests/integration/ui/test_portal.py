@@ -1,7 +1,9 @@
 """The portal in real headless Chromium against a real gateway, local provider and watchdog replicas.
 
-Each test opens ``/ui/`` with the browser's basic-auth credentials (Playwright ``http_credentials``), so the
-page's own ``fetch`` calls carry them exactly as a user's browser would.
+Each test opens ``/ui/`` in a fresh browser context with basic-auth credentials (Playwright
+``http_credentials``), so the page's own ``fetch`` calls carry them exactly as a user's browser would. The
+gateway and the browser are shared by the module (start-up is most of the cost); tests that change state work
+on functions of their own.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 from playwright.async_api import Error as PlaywrightError
 
@@ -21,7 +24,12 @@ from tests.support.browser import ARTIFACTS, chromium, portal, requires_chromium
 from tests.support.gateway import CREDENTIALS, RunningGateway, running_gateway, wait_available
 from tests.support.providers import python_function, write_handler
 
-pytestmark = [pytest.mark.browser, requires_chromium, pytest.mark.timeout(120)]
+pytestmark = [
+    pytest.mark.browser,
+    requires_chromium,
+    pytest.mark.timeout(120),
+    pytest.mark.asyncio(loop_scope="module"),
+]
 
 NAMESPACE = "openfaas-fn"
 HELLO = """
@@ -36,33 +44,43 @@ def handle(event, context):
 """
 
 
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[RunningGateway]:
-    async with running_gateway(tmp_path / "state", auth=True) as gateway:
-        handler = write_handler(tmp_path / "hello", HELLO)
-        spec = python_function("hello", handler, labels={"team": "web"})
-        async with gateway.session() as session:
-            async with session.post("/system/functions", json=spec.wire()) as response:
-                assert response.status == 202, await response.text()
-            await wait_available(session, "hello", 1)
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def handler_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_handler(tmp_path_factory.mktemp("ui-handlers") / "hello", HELLO)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def gateway(
+    tmp_path_factory: pytest.TempPathFactory, handler_dir: Path
+) -> AsyncIterator[RunningGateway]:
+    async with running_gateway(tmp_path_factory.mktemp("ui-portal") / "state", auth=True) as gateway:
+        await deploy(gateway, "hello", handler_dir, labels={"team": "web"})
         yield gateway
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
     async with chromium() as browser:
         yield browser
+
+
+async def deploy(gateway: RunningGateway, name: str, handler: Path, **fields: object) -> None:
+    spec = python_function(name, handler, **fields)
+    async with gateway.session() as session:
+        async with session.post("/system/functions", json=spec.wire()) as response:
+            assert response.status == 202, await response.text()
+        await wait_available(session, name, 1)
 
 
 def function_page(name: str) -> str:
     return f"/ui/#/function/{NAMESPACE}/{name}"
 
 
-async def traffic(gateway: RunningGateway, calls: int, *, fail_every: int = 0) -> None:
+async def traffic(gateway: RunningGateway, name: str, calls: int, *, fail_every: int = 0) -> None:
     async with aiohttp.ClientSession(gateway.url) as session:
         for index in range(calls):
             failing = fail_every and index % fail_every == 0
-            async with session.post("/function/hello" + ("?fail=1" if failing else ""), data=b"x") as reply:
+            async with session.post(f"/function/{name}" + ("?fail=1" if failing else ""), data=b"x") as reply:
                 await reply.read()
 
 
@@ -77,9 +95,11 @@ async def test_the_list_shows_deployed_functions(gateway: RunningGateway, browse
 
         # keyboard: j focuses the first function, Enter opens it; "g d" goes to the deploy form; "?" helps
         await page.locator("body").press("j")
-        await expect(row.locator("a.fn-link")).to_be_focused()
+        first = page.locator("a.fn-link").first
+        await expect(first).to_be_focused()
+        name = await first.inner_text()
         await page.keyboard.press("Enter")
-        await expect(page).to_have_url(f"{gateway.url}{function_page('hello')}")
+        await expect(page).to_have_url(f"{gateway.url}{function_page(name)}")
         await page.keyboard.press("Escape")
         await page.locator("h1").click()
         await page.keyboard.press("g")
@@ -149,15 +169,18 @@ async def chart_points(page: Page, chart: str, key: str) -> tuple[int, float]:
     return int(await path.get_attribute("data-points") or 0), float(await path.get_attribute("data-max") or 0)
 
 
-async def test_charts_draw_data_points_after_traffic(gateway: RunningGateway, browser: Browser) -> None:
+async def test_charts_draw_data_points_after_traffic(
+    gateway: RunningGateway, browser: Browser, handler_dir: Path
+) -> None:
+    await deploy(gateway, "charted", handler_dir)
     requests: list[str] = []
     async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
         page.on("request", lambda request: requests.append(request.url))
-        await page.goto(function_page("hello"))
+        await page.goto(function_page("charted"))
         await expect(page.locator("svg[data-chart=rps]")).to_be_visible()
         assert (await chart_points(page, "rps", "rps"))[1] == 0.0, "no traffic yet, yet the chart shows some"
 
-        await traffic(gateway, 40, fail_every=4)
+        await traffic(gateway, "charted", 40, fail_every=4)
         # the sampler runs every second and the page redraws every second
         some = re.compile(r"^(?!0$)[0-9.e+-]+$")
         rps = page.locator("svg[data-chart=rps] path[data-key=rps]")
@@ -174,7 +197,7 @@ async def test_charts_draw_data_points_after_traffic(gateway: RunningGateway, br
         assert 0 < p99 < 10
         await page.get_by_label("Window").select_option("60")
         for _ in range(3):  # a few more seconds of traffic, so the screenshot shows lines, not dots
-            await traffic(gateway, 12, fail_every=6)
+            await traffic(gateway, "charted", 12, fail_every=6)
             await asyncio.sleep(0.6)
         await page.get_by_label("Body", exact=True).fill("screenshot")
         await page.get_by_role("button", name="Invoke", exact=True).click()
@@ -207,7 +230,10 @@ async def test_a_wrong_password_gets_no_data(gateway: RunningGateway, browser: B
         assert reply.headers.get("www-authenticate") == 'Basic realm="Restricted"'
 
 
-async def test_store_deploy_secrets_scale_and_delete(gateway: RunningGateway, browser: Browser) -> None:
+async def test_store_deploy_secrets_scale_and_delete(
+    gateway: RunningGateway, browser: Browser, handler_dir: Path
+) -> None:
+    await deploy(gateway, "doomed", handler_dir)
     async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
         page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
 
@@ -231,14 +257,15 @@ async def test_store_deploy_secrets_scale_and_delete(gateway: RunningGateway, br
                 assert reply.status == 200
                 assert "ping" in await reply.text()
 
-        # scale hello to 2, then delete it
-        await page.goto(function_page("hello"))
+        # scale a function to 2, then delete it
+        await page.goto(function_page("doomed"))
         await page.get_by_label("Replicas").fill("2")
         await page.get_by_role("button", name="Scale").click()
         await expect(page.locator(".status-line")).to_contain_text("2/2 ready", timeout=30_000)
         await page.get_by_role("button", name="Delete").click()
         await expect(page).to_have_url(f"{gateway.url}/ui/#/functions")
-        await expect(page.locator("tr[data-name=hello]")).to_have_count(0)
+        await expect(page.locator("tr[data-name=hello]")).to_be_visible()
+        await expect(page.locator("tr[data-name=doomed]")).to_have_count(0)
     async with gateway.session() as session, session.get("/system/functions") as reply:
         names = [item["name"] for item in json.loads(await reply.text())]
-        assert "hello" not in names and "echo" in names
+        assert "doomed" not in names and {"hello", "echo"} <= set(names)
