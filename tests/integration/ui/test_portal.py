@@ -131,7 +131,7 @@ async def test_invoking_from_the_panel_shows_the_reply(gateway: RunningGateway, 
         await expect(page.locator("ol.logs")).to_contain_text("hello called with from the portal")
 
 
-async def test_deploying_from_the_form_creates_a_function_that_answers(
+async def test_deploying_and_updating_from_the_form(
     gateway: RunningGateway, browser: Browser, tmp_path: Path
 ) -> None:
     handler = write_handler(tmp_path / "made-in-ui", HELLO)
@@ -152,6 +152,29 @@ async def test_deploying_from_the_form_creates_a_function_that_answers(
         async with session.post("/function/made-in-ui", data=b"there") as reply:
             assert reply.status == 200
             assert await reply.text() == "hi-from-the-form there"
+
+    # update: the same form, prefilled from the function; the name cannot change
+    async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
+        await page.goto(function_page("made-in-ui"))
+        await page.get_by_role("link", name="Update").click()
+        await expect(page.get_by_label("Name", exact=True)).to_have_attribute("readonly", "")
+        await expect(page.get_by_label("Handler folder", exact=True)).to_have_value(str(handler))
+        environment = page.get_by_label("Environment", exact=True)
+        await expect(environment).to_have_value("GREETING=hi-from-the-form")
+        await environment.fill("GREETING=updated")
+        await page.get_by_role("button", name="Update", exact=True).click()
+        await expect(page).to_have_url(f"{gateway.url}{function_page('made-in-ui')}")
+
+    async with gateway.session() as session:
+        deadline = asyncio.get_running_loop().time() + 30
+        answer = ""
+        while answer != "updated there" and asyncio.get_running_loop().time() < deadline:
+            async with session.post("/function/made-in-ui", data=b"there") as reply:
+                answer = await reply.text()
+            await asyncio.sleep(0.1)
+        assert answer == "updated there"
+        async with session.get("/system/function/made-in-ui") as reply:
+            assert (await reply.json())["labels"] == {"origin": "portal"}
 
 
 async def test_a_bad_deploy_names_the_field(gateway: RunningGateway, browser: Browser) -> None:
