@@ -1,0 +1,235 @@
+"""Hostile names, shell metacharacters and other functions' secrets, against a real gateway process.
+
+* Path traversal in function, secret and namespace names (``..``, ``%2e%2e``, ``/``, NUL, absolute paths), in
+  bodies, query strings and URL paths: refused (400; an invocation of a name that cannot exist: 404), and no
+  file outside the state directory appears or changes.
+* ``fprocess`` and environment values are never run through a shell.
+* Local-mode secret isolation, as it really is (docs/reliability.md, "Abuse").
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.fuzz import LiveGateway, deploy_python, gateway_process, raw_request
+from tests.support.nats import NatsServer, nats_server
+
+__all__ = ["nats_server"]
+
+pytestmark = pytest.mark.timeout(120)
+
+TRAVERSALS = [
+    "..",
+    "../evil",
+    "../../etc/passwd",
+    "a/../../evil",
+    "/etc/passwd",
+    "%2e%2e",
+    "%2e%2e%2fevil",
+    "..%2fevil",
+    "a\x00b",
+    "evil\x00",
+    ".",
+    "a/b",
+    "\\..\\evil",
+    "~root",
+]
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="pyfaas-names-") as tmp:
+        yield Path(tmp)
+
+
+@pytest.fixture(scope="module")
+def gateway(sandbox: Path, nats_server: NatsServer) -> Iterator[LiveGateway]:
+    with gateway_process(sandbox, nats_url=nats_server.url) as running:
+        yield running
+
+
+def _snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``root`` but ``skip`` (the state directory), with size and mtime."""
+    found = {}
+    for path in root.rglob("*"):
+        if path == skip or skip in path.parents:
+            continue
+        info = path.lstat()
+        found[str(path.relative_to(root))] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+def test_traversal_names_are_refused_and_touch_nothing(gateway: LiveGateway, sandbox: Path) -> None:
+    before = _snapshot(sandbox, gateway.state_dir)
+    refused: list[str] = []
+    with gateway.client() as client:
+
+        def expect(status: set[int], method: str, path: str, **kwargs: object) -> None:
+            response = client.request(method, path, **kwargs)  # type: ignore[arg-type]
+            assert response.status_code in status, (
+                f"{method} {path} {kwargs}: {response.status_code} {response.text}"
+            )
+            if response.status_code == 400:
+                assert response.json()["field"], response.text
+            refused.append(f"{method} {path}")
+
+        for bad in TRAVERSALS:
+            spec = {"service": bad, "image": "local", "envProcess": "cat"}
+            expect({400}, "POST", "/system/functions", json=spec)
+            expect({400}, "PUT", "/system/functions", json=spec)
+            expect(
+                {400},
+                "POST",
+                "/system/functions",
+                json={"service": "ok", "image": "x", "envProcess": "cat", "namespace": bad},
+            )
+            expect(
+                {400},
+                "POST",
+                "/system/functions",
+                params={"namespace": bad},
+                json={"service": "ok", "image": "x", "envProcess": "cat"},
+            )
+            expect({400}, "DELETE", "/system/functions", json={"functionName": bad})
+            expect({400}, "POST", "/system/secrets", json={"name": bad, "value": "v"})
+            expect({400}, "PUT", "/system/secrets", json={"name": bad, "value": "v"})
+            expect({400}, "DELETE", "/system/secrets", json={"name": bad})
+            expect({400}, "POST", "/system/secrets", json={"name": "ok", "value": "v", "namespace": bad})
+            expect({400}, "GET", "/system/secrets", params={"namespace": bad})
+            expect({400}, "GET", "/system/functions", params={"namespace": bad})
+            expect({400}, "GET", "/system/logs", params={"name": bad})
+            expect({400}, "GET", "/system/function/echo", params={"namespace": bad})
+            expect(
+                {400},
+                "POST",
+                "/system/scale-function/echo",
+                json={"serviceName": "echo", "replicas": 1, "namespace": bad},
+            )
+        # The same names in URL paths, sent byte for byte (no client-side normalisation).
+        for raw in ("..", "%2e%2e", "..%2f..%2fetc", "%2e%2e%2f%2e%2e", "a%00b", "%2fetc%2fpasswd", "...."):
+            for method, template, allowed in (
+                ("GET", "/system/function/{}", {400, 404}),
+                ("POST", "/system/scale-function/{}", {400, 404}),
+                ("GET", "/system/namespace/{}", {400, 404}),
+                ("POST", "/system/namespace/{}", {400, 404}),
+                ("DELETE", "/system/namespace/{}", {400, 404}),
+                ("POST", "/function/{}", {400, 404}),
+                ("POST", "/function/{}/x", {400, 404}),
+                ("POST", "/async-function/{}", {400, 404}),
+            ):
+                path = template.format(raw)
+                body = b'{"serviceName": "x", "replicas": 1}'
+                head = (
+                    f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {_basic(gateway)}\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                ).encode()
+                response = raw_request(gateway.url, head, body)
+                assert response.status in allowed, (
+                    f"{method} {path}: {response.status} {response.body[:200]!r}"
+                )
+                refused.append(f"{method} {path}")
+    assert len(refused) > 200
+    assert _snapshot(sandbox, gateway.state_dir) == before, "a file outside the state directory changed"
+    for path in gateway.state_dir.rglob("*"):
+        assert "evil" not in path.name and "passwd" not in path.name, path
+    assert gateway.alive()
+
+
+def _basic(gateway: LiveGateway) -> str:
+    return httpx.BasicAuth(*gateway.auth)._auth_header
+
+
+def test_fprocess_and_env_values_never_go_through_a_shell(gateway: LiveGateway, sandbox: Path) -> None:
+    marker = sandbox / "shell-ran"
+    second = sandbox / "shell-ran-too"
+    fprocess = f"echo $(touch {marker}) ; touch {second} && `touch {second}` | cat"
+    env_value = f"$(touch {marker}); touch {second}"
+    spec = {
+        "service": "noshell",
+        "image": "local",
+        "envProcess": fprocess,
+        "envVars": {"mode": "fork", "injected": env_value},
+    }
+    printenv = {
+        "service": "printenv",
+        "image": "local",
+        "envProcess": "env",
+        "envVars": {"mode": "fork", "injected": env_value},
+    }
+    with gateway.client() as client:
+        for body in (spec, printenv):
+            assert client.post("/system/functions", json=body).status_code == 202
+        _wait_available(client, "noshell")
+        _wait_available(client, "printenv")
+        echoed = client.post("/function/noshell", content=b"")
+        environment = client.post("/function/printenv", content=b"")
+    assert echoed.status_code == 200, echoed.text
+    # echo received the words literally: no substitution, no command separator, no pipe.
+    assert echoed.text.strip() == fprocess.removeprefix("echo "), echoed.text
+    assert f"injected={env_value}" in environment.text.splitlines(), environment.text
+    time.sleep(0.2)
+    assert not marker.exists() and not second.exists(), "a shell interpreted fprocess or an env value"
+
+
+def _wait_available(client: httpx.Client, name: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        status = client.get(f"/system/function/{name}")
+        if status.status_code == 200 and status.json().get("availableReplicas"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never became available")
+
+
+SNOOP = """
+import os, pathlib
+
+def handle(event, context):
+    own = pathlib.Path(os.environ["secret_mount_path"])
+    target = pathlib.Path(event.query.get("path", ""))
+    try:
+        stolen = target.read_text()
+    except OSError as exc:
+        stolen = f"denied: {type(exc).__name__}"
+    listing = ",".join(sorted(p.name for p in own.iterdir()))
+    return {"statusCode": 200, "body": f"own={listing}\\nread={stolen}"}
+"""
+
+
+def test_local_secret_isolation_is_what_the_docs_say(gateway: LiveGateway, sandbox: Path) -> None:
+    """Each function's mount holds only its own secrets, in 0700/0600 files; but replicas run as the
+    gateway's user, so a function that goes looking can read another's secret from the state directory."""
+    handler = sandbox / "snoop"
+    handler.mkdir(exist_ok=True)
+    (handler / "handler.py").write_text(SNOOP)
+    with gateway.client() as client:
+        for name, value in (("alpha-key", "alpha-secret-value"), ("beta-key", "beta-secret-value")):
+            assert client.post("/system/secrets", json={"name": name, "value": value}).status_code == 202
+    deploy_python(gateway, "alpha", handler, secrets=["alpha-key"])
+    deploy_python(gateway, "beta", handler, secrets=["beta-key"])
+    state = gateway.state_dir
+    alpha_mount = next(state.glob("mounts/*/alpha"))
+    stored = next(state.glob("secrets/*/alpha-key"))
+    with gateway.client() as client:
+        beta = client.post("/function/beta", params={"path": str(alpha_mount / "alpha-key")}).text
+        from_store = client.post("/function/beta", params={"path": str(stored)}).text
+    # What is given: a function sees only its own secrets where it is told to look ...
+    assert beta.splitlines()[0] == "own=beta-key", beta
+    # ... and the files are private to the user (no other local user can read them).
+    for path in (alpha_mount, stored.parent, state / "secrets"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, (path, oct(path.stat().st_mode))
+    for path in (alpha_mount / "alpha-key", stored):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, (path, oct(path.stat().st_mode))
+    # What is not given: same Unix user, so another function can read them if it goes looking.
+    same_user = os.geteuid() == stored.stat().st_uid
+    assert same_user
+    assert beta.splitlines()[1] == "read=alpha-secret-value", beta
+    assert from_store.splitlines()[1] == "read=alpha-secret-value", from_store
