@@ -96,6 +96,47 @@ export function drawChart(container, options) {
     if (last) svg.append(el("circle", { cx: last[0], cy: last[1], r: 3, class: `dot tone-${s.tone || "a"}` }));
   }
   svg.append(el("rect", { x: PAD.left, y: PAD.top, width: plotW, height: plotH, class: "frame" }));
+  addHover(container, svg, { t, series, start, windowSeconds, x, plotH, format, now });
   container.replaceChildren(svg);
   return svg;
+}
+
+// A cursor that follows the pointer and reads out the values of the nearest sample. The pointer position is
+// kept on the container, so the once-a-second redraw keeps the readout where the user is looking.
+function addHover(container, svg, { t, series, start, windowSeconds, x, plotH, format, now }) {
+  const cursor = el("g", { class: "cursor", visibility: "hidden" });
+  const line = el("line", { y1: PAD.top, y2: PAD.top + plotH });
+  const label = el("text", { y: PAD.top + 12 });
+  cursor.append(line, label);
+  svg.append(cursor);
+
+  function show(px) {
+    const at = start + ((px - PAD.left) / (WIDTH - PAD.left - PAD.right)) * windowSeconds;
+    let best = -1;
+    for (let i = 0; i < t.length; i++) {
+      if (t[i] >= start && (best < 0 || Math.abs(t[i] - at) < Math.abs(t[best] - at))) best = i;
+    }
+    if (best < 0) return;
+    const cx = x(t[best]);
+    line.setAttribute("x1", cx);
+    line.setAttribute("x2", cx);
+    const parts = series.map((s) => `${s.label} ${s.values[best] === null ? "–" : format(s.values[best])}`);
+    label.textContent = `${Math.max(0, Math.round(now - t[best]))}s ago: ${parts.join(", ")}`;
+    const right = cx > WIDTH / 2;
+    label.setAttribute("x", right ? cx - 6 : cx + 6);
+    label.setAttribute("text-anchor", right ? "end" : "start");
+    cursor.setAttribute("visibility", "visible");
+  }
+
+  svg.addEventListener("pointerleave", () => {
+    delete container.dataset.hover;
+    cursor.setAttribute("visibility", "hidden");
+  });
+  svg.addEventListener("pointermove", (event) => {
+    const box = svg.getBoundingClientRect();
+    const px = ((event.clientX - box.left) / box.width) * WIDTH;
+    container.dataset.hover = String(px);
+    show(px);
+  });
+  if (container.dataset.hover) show(Number(container.dataset.hover));
 }
