@@ -40,6 +40,9 @@ class FakeGateway:
     by_function: Counter[str] = field(default_factory=Counter)
     log: list[tuple[str, str, float]] = field(default_factory=list)
     """(function, call id, loop time at start)."""
+    first_start: dict[str, float] = field(default_factory=dict)
+    first_end: dict[str, float] = field(default_factory=dict)
+    """Loop time at which the first execution of each call id started / answered."""
     last_request: dict[str, dict[str, str]] = field(default_factory=dict)
     concurrent: int = 0
     peak_concurrent: int = 0
@@ -67,6 +70,7 @@ class FakeGateway:
         self.by_function[name] += 1
         attempt = self.calls[call_id]
         self.log.append((name, call_id, asyncio.get_running_loop().time()))
+        self.first_start.setdefault(call_id, asyncio.get_running_loop().time())
         body = await request.read()
         self.last_request[call_id] = {
             "method": request.method,
@@ -76,6 +80,8 @@ class FakeGateway:
             "size": str(len(body)),
             "user_agent": request.headers.get("User-Agent", ""),
             "x_custom": request.headers.get("X-Custom", ""),
+            "x_call_id": call_id,
+            "x_attempt": request.headers.get("X-Pyfaas-Attempt", ""),
         }
         self.concurrent += 1
         self.peak_concurrent = max(self.peak_concurrent, self.concurrent)
@@ -102,6 +108,8 @@ class FakeGateway:
             )
         finally:
             self.concurrent -= 1
+            if attempt == 1:
+                self.first_end[call_id] = asyncio.get_running_loop().time()
 
 
 @dataclass
@@ -163,8 +171,11 @@ async def submit(
     path: str = "",
     query: str = "",
     headers: dict[str, list[str]] | None = None,
+    sequences: dict[int, str] | None = None,
 ) -> str:
-    """Queue a call the way the gateway does (publish with ack, then the ``queued`` record)."""
+    """Queue a call the way the gateway does (publish with ack, then the ``queued`` record).
+
+    ``sequences`` collects the stored message's stream sequence -> call id."""
     call_id = call_id or uuid.uuid4().hex
     request = QueueRequest(
         Header={"X-Call-Id": [call_id], **(headers or {})},
@@ -177,9 +188,11 @@ async def submit(
         CallbackUrl=CallbackURL.from_url(callback_url) if callback_url else None,
     )
     payload = json.dumps(request.wire()).encode()
-    await js.publish(
+    ack = await js.publish(
         layout.call_subject(function.split(".")[0], namespace), payload, headers={"Nats-Msg-Id": call_id}
     )
+    if sequences is not None:
+        sequences[ack.seq] = call_id
     record = AsyncCallRecord(
         callId=call_id,
         function=function,

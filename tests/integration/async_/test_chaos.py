@@ -19,6 +19,7 @@ from runtime.core.models import AsyncCallRecord
 from runtime.core.queue_layout import QueueLayout
 from runtime.worker.jetstream import ensure_layout
 from tests.support.async_calls import CallbackReceiver, FakeGateway, submit, until
+from tests.support.async_chaos import QueueObserver, classify_duplicates, exposure
 from tests.support.nats import NatsServer
 from tests.support.worker_process import WorkerProcess
 
@@ -42,12 +43,22 @@ async def test_chaos_nothing_lost(own_nats: NatsServer, tmp_path: Path, gateway:
     js = nc.jetstream()
     layout = QueueLayout()
     kv = await ensure_layout(js, layout)
+    observer = QueueObserver(layout)
+    await observer.start(nc)
     started = time.monotonic()
     ids: list[str] = []
     for start in range(0, CALLS, 200):
         ids += await asyncio.gather(
             *(
-                submit(js, kv, layout, "slow-0_005", body=str(i).encode(), callback_url=receiver.url)
+                submit(
+                    js,
+                    kv,
+                    layout,
+                    "slow-0_005",
+                    body=str(i).encode(),
+                    callback_url=receiver.url,
+                    sequences=observer.sequences,
+                )
                 for i in range(start, min(CALLS, start + 200))
             )
         )
@@ -79,6 +90,7 @@ async def test_chaos_nothing_lost(own_nats: NatsServer, tmp_path: Path, gateway:
         worker.start()
         await until(lambda: executed() >= 1200, limit=40, what=f"1200 executions\n{worker.logs()}")
         print(f"1200 executed after {time.monotonic() - started:.1f}s")
+        restart_time = asyncio.get_running_loop().time()
         await asyncio.to_thread(own_nats.restart)
         restarted_at = executed()
         all_called_back = lambda: all(receiver.delivered(i) >= 1 for i in ids)  # noqa: E731
@@ -100,13 +112,20 @@ async def test_chaos_nothing_lost(own_nats: NatsServer, tmp_path: Path, gateway:
         for _, call_id, at in gateway.log:
             first_seen.setdefault(call_id, at)
         after_kill = sum(1 for i in ids if gateway.calls[i] > 1 and first_seen[i] > kill_time)
+        at_kill = classify_duplicates(gateway, observer, ids, kill_time)
         duplicate_callbacks = sum(len(receiver.received[i]) - 1 for i in ids if len(receiver.received[i]) > 1)
         print(
             f"\nchaos: {CALLS} calls in {elapsed:.1f}s; worker SIGKILLed after {killed_at} executions, "
             f"NATS restarted after {restarted_at}; duplicate executions {duplicates} "
             f"({100 * duplicates / CALLS:.2f}%; {duplicates - after_kill} of calls in flight at the SIGKILL, "
             f"{after_kill} of calls first run after it), duplicate callbacks {duplicate_callbacks}"
+            f"\nduplicated calls by their first delivery's state at the SIGKILL: {dict(at_kill)}"
+            f"\nexposure windows (first deliveries): {exposure(gateway, observer, ids)}"
         )
+        for call_id in ids:
+            if gateway.calls[call_id] > 1 and first_seen[call_id] > kill_time:
+                runs = [round(at - restart_time, 3) for _, i, at in gateway.log if i == call_id]
+                print(f"run twice after the kill: {call_id} at {runs} s from the NATS restart")
         assert not missing
         assert states <= {"succeeded", "dead-lettered"}, states
         assert len(records) == CALLS
