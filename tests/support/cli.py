@@ -25,7 +25,8 @@ from pathlib import Path
 
 import httpx
 
-from runtime.cli.__main__ import cli
+import runtime.cli.__main__  # noqa: F401  (registers every command on the group)
+from runtime.cli.app import cli
 from runtime.cli.context import CliContext
 from runtime.cli.output import Output
 from tests.support.gateway import CREDENTIALS, free_port, write_credentials

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.cli import CREDENTIALS, CliResult, Platform, cli_env, run_cli, run_pyfaas, running_platform
+from tests.support.cli import CREDENTIALS, CliResult, Platform, cli_env, run_cli, run_pyfaas
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -53,11 +52,6 @@ def handle(event, context):
 """
 
 
-@pytest.fixture(scope="module")
-def platform() -> Iterator[Platform]:
-    yield from running_platform(auth=True, with_async=True)
-
-
 @pytest.fixture
 def project(tmp_path: Path, platform: Platform) -> tuple[Path, dict[str, str]]:
     (tmp_path / "greet").mkdir()
@@ -80,7 +74,7 @@ def test_main_flow_as_subprocesses(project: tuple[Path, dict[str, str]], platfor
         return run_pyfaas(args, env=env, cwd=cwd, stdin=stdin)
 
     def quick(*args: str, stdin: bytes = b"") -> CliResult:
-        """The same commands in-process (checks around the main steps; a busy machine starts processes slowly)."""
+        """The same commands in-process (the checks around the main steps: processes start slowly here)."""
         return run_cli(args, env=env, cwd=cwd, stdin=stdin)
 
     # before login: one line, the login hint, non-zero

@@ -1,0 +1,97 @@
+"""Stack definitions → deployments: local mode (handler folders, fork mode) and command-line overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.cli.deployment import Overrides, prepare
+from runtime.cli.errors import CliError
+from runtime.core.definitions import FunctionDefinition
+from runtime.core.stack import parse_stack
+
+STACK = """\
+provider: {name: openfaas}
+functions:
+  web:
+    lang: python3-http
+    handler: ./web
+    image: ex/web:1
+    fprocess: python index.py
+    environment: {a: "1"}
+    secrets: [s1]
+  classic:
+    lang: python3
+    handler: ./classic
+    image: ex/classic:1
+  cmd:
+    lang: dockerfile
+    image: ex/cmd:1
+    fprocess: wc -l
+  custom-mode:
+    image: ex/custom:1
+    fprocess: ./server
+    environment: {mode: http}
+  image-only:
+    image: nginx:1
+"""
+
+
+@pytest.fixture
+def functions(tmp_path: Path) -> dict[str, FunctionDefinition]:
+    for folder in ("web", "classic"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "handler.py").write_text("def handle(req):\n    return req\n")
+    return {f.name: f for f in parse_stack(STACK).functions}
+
+
+def test_local_mode_runs_handlers_and_commands(
+    tmp_path: Path, functions: dict[str, FunctionDefinition]
+) -> None:
+    defs = functions
+    web = prepare(defs["web"], tmp_path, local=True)
+    assert web.envVars == {"a": "1", "mode": "python", "handler": str((tmp_path / "web").resolve())}
+    assert web.envProcess is None and web.image == "ex/web:1" and web.secrets == ["s1"]
+    classic = prepare(defs["classic"], tmp_path, local=True)
+    assert classic.envVars == {"mode": "python", "handler": str((tmp_path / "classic").resolve())}
+    command = prepare(defs["cmd"], tmp_path, local=True)
+    assert command.envVars == {"mode": "fork"} and command.envProcess == "wc -l"
+    assert prepare(defs["custom-mode"], tmp_path, local=True).envVars == {"mode": "http"}
+    with pytest.raises(CliError, match="local mode runs python3-http/python3 handlers or fprocess"):
+        prepare(defs["image-only"], tmp_path, local=True)
+
+
+def test_image_mode_sends_the_stack_as_written(
+    tmp_path: Path, functions: dict[str, FunctionDefinition]
+) -> None:
+    web = functions["web"]
+    spec = prepare(web, tmp_path, local=False)
+    assert spec == web.deployment
+    assert spec.envProcess == "python index.py" and spec.envVars == {"a": "1"}
+
+
+def test_missing_handler_folder_names_the_function(tmp_path: Path) -> None:
+    [definition] = parse_stack(
+        "provider: {name: openfaas}\nfunctions:\n  f:\n    lang: python3-http\n"
+        "    handler: ./nowhere\n    image: x\n",
+        filename="s.yml",
+    ).functions
+    with pytest.raises(CliError) as caught:
+        prepare(definition, tmp_path, local=True)
+    assert "function 'f' (s.yml:3)" in caught.value.message and "no handler.py" in caught.value.message
+
+
+def test_overrides_merge_after_the_stack(tmp_path: Path, functions: dict[str, FunctionDefinition]) -> None:
+    web = functions["web"]
+    overrides = Overrides(
+        env={"a": "2", "b": "3"},
+        labels={"l": "v"},
+        annotations={"x": "y"},
+        secrets=["s1", "s2"],
+        namespace="team",
+    )
+    spec = prepare(web, tmp_path, local=False, overrides=overrides)
+    assert spec.envVars == {"a": "2", "b": "3"}
+    assert spec.labels == {"l": "v"} and spec.annotations == {"x": "y"}
+    assert spec.secrets == ["s1", "s2"] and spec.namespace == "team"
