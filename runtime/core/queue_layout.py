@@ -8,8 +8,9 @@ services must not import each other. Layout:
   never sits in front of another's messages;
 * dead-letter stream (limits retention): ``faas.dead.<call_id>``, payload = the original QueueRequest JSON,
   final status and error in headers;
-* callback stream (work-queue retention): ``faas.callbacks.<ns>.<name>``, one JSON :class:`CallbackJob` each,
-  delivered (and retried) by the worker's callback consumer;
+* callback stream (work-queue retention): ``faas.callbacks.<ns>.<name>.<call_id>``, one JSON
+  :class:`CallbackJob` each, delivered (and retried) by the worker's callback consumer; a subject per call so
+  a worker can look up whether a call's outcome is already stored there;
 * key-value bucket of :class:`~runtime.core.models.AsyncCallRecord` JSON, key = call id, with a TTL.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
 from pydantic import AliasChoices, BaseModel, Field
 
+from runtime.core.models import AsyncCallRecord
 from runtime.core.settings import Duration, EnvSettings
 
 __all__ = [
@@ -100,8 +102,8 @@ class QueueLayout:
     def dead_wildcard(self) -> str:
         return f"{self.subject_prefix}.dead.>"
 
-    def callback_subject(self, name: str, namespace: str) -> str:
-        return f"{self.subject_prefix}.callbacks.{namespace}.{name}"
+    def callback_subject(self, name: str, namespace: str, call_id: str) -> str:
+        return f"{self.subject_prefix}.callbacks.{namespace}.{name}.{call_id}"
 
     @property
     def callbacks_wildcard(self) -> str:
@@ -173,6 +175,12 @@ class CallbackJob(BaseModel):
     attempts: int = 1
     """Function attempts it took."""
     durationSeconds: float = 0.0
+    sequence: int = 0
+    """Work-stream sequence of the call message whose outcome this is (0: unknown)."""
+    record: AsyncCallRecord | None = None
+    """The call's final record. A job is the first thing stored when a call with a callback ends, so this
+    is the outcome if the worker dies before writing the record: a redelivery restores it from here instead
+    of running the function again, and so does the callback sender."""
 
     model_config = {"ser_json_bytes": "base64", "val_json_bytes": "base64"}
 

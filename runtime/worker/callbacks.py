@@ -3,7 +3,8 @@
 A job is POSTed with the function's response body and headers plus ``X-Call-Id``, ``X-Function-Status``,
 ``X-Function-Name``, ``X-Duration-Seconds`` and ``X-Function-Attempts``. Network errors, 5xx, 408 and 429
 are retried through ``nak(delay)`` with exponential backoff; other answers end the job. The record's
-``callbackStatus`` is set when a job ends (0 = never reached).
+``callbackStatus`` is set when a job ends (0 = never reached), before the job is acknowledged, so a job
+redelivered after a crash whose callback was already answered is acknowledged without posting it again.
 """
 
 from __future__ import annotations
@@ -152,9 +153,13 @@ class CallbackSender:
             await msg.term()
             return
         attempt = msg.metadata.num_delivered
+        if attempt > 1 and await self._records.callback_status(job.callId) is not None:
+            # ended by an earlier delivery (its worker died, or its ack was lost, after recording it)
+            await msg.ack()
+            return
         status = await self.post(job)
         if status is not None and status < 400:
-            await self._records.set_callback_status(job.callId, status)
+            await self._records.set_callback_status(job.callId, status, final=job.record)
             await msg.ack()
             self.delivered += 1
             self._metrics.callbacks.labels("delivered").inc()
@@ -165,7 +170,7 @@ class CallbackSender:
             self.retried += 1
             self._metrics.callbacks.labels("retried").inc()
             return
-        await self._records.set_callback_status(job.callId, status or 0)
+        await self._records.set_callback_status(job.callId, status or 0, final=job.record)
         await msg.ack()
         self.given_up += 1
         self._metrics.callbacks.labels("failed").inc()

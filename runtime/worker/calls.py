@@ -1,10 +1,12 @@
 """Process one delivered call: run it, then record the outcome durably, then acknowledge.
 
-Order per outcome, so a crash at any point loses nothing:
+Order per outcome, so a crash at any point loses nothing and re-runs as little as possible:
   succeeded/failed/dead-lettered: [dead letter stored] → [callback job stored] → final record → ack
   retry: record (state queued, last status) → ``nak(delay)``; JetStream holds the backoff, not this process.
-A redelivered message whose record is already final is acknowledged without running again (a duplicate
-avoided: the previous holder recorded the outcome but its ack was lost).
+The first store after the function answers ends the window in which a crash makes the call run again: the
+callback job (it carries the final record) for calls with a callback URL, otherwise the record itself. A
+redelivered message whose outcome is stored (a final record, or its callback job) is acknowledged without
+running again; only a call whose function was running, or whose answer was not yet stored, runs twice.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from runtime.core.labels import RetryPolicy, retry_policy
@@ -125,13 +128,11 @@ class CallProcessor:
             callbackUrl=request.CallbackUrl.url() if request.CallbackUrl else None,
         )
 
-        if attempt > 1:
-            existing = await self._records.get(call_id)
-            if existing is not None and existing.state in TERMINAL_STATES and existing.attempts < attempt:
-                await msg.ack()
-                self.counters.duplicates_skipped += 1
-                self._metrics.duplicates.labels(label).inc()
-                return ACKED
+        if attempt > 1 and await self._outcome_stored(msg, request, call_id, name, namespace):
+            await msg.ack()
+            self.counters.duplicates_skipped += 1
+            self._metrics.duplicates.labels(label).inc()
+            return ACKED
         if attempt > policy.attempts:
             # attempts were used up by crashes or ack-wait expiries, not by answers
             result = CallResult(
@@ -152,7 +153,7 @@ class CallProcessor:
         )
         self._metrics.inflight.inc()
         try:
-            result = await self._invoker.invoke(request)
+            result = await self._invoker.invoke(request, call_id=call_id, attempt=attempt)
         finally:
             timer.cancel()
             self._metrics.inflight.dec()
@@ -195,20 +196,6 @@ class CallProcessor:
                     msg, base.callId, name, namespace, result.status, result.error or "", attempt
                 )
             )
-        if request.CallbackUrl is not None:
-            job = CallbackJob(
-                callId=base.callId,
-                function=request.Function,
-                namespace=namespace,
-                url=request.CallbackUrl.url(),
-                status=result.status,
-                headers=_response_headers(result),
-                body=result.body,
-                attempts=attempt,
-                durationSeconds=result.duration,
-            )
-            job = _fit(job, self._max_payload())
-            await self._durably(lambda: self._publish_callback(job, name, namespace, msg))
         state: CallState = outcome.value  # type: ignore[assignment]
         final = base.model_copy(
             update={
@@ -219,6 +206,23 @@ class CallProcessor:
                 "startedAt": base.startedAt or _now(),
             }
         )
+        if request.CallbackUrl is not None:
+            # the job carries the final record: once it is stored, a crash no longer re-runs the call
+            job = CallbackJob(
+                callId=base.callId,
+                function=request.Function,
+                namespace=namespace,
+                url=request.CallbackUrl.url(),
+                status=result.status,
+                headers=_response_headers(result),
+                body=result.body,
+                attempts=attempt,
+                durationSeconds=result.duration,
+                sequence=msg.metadata.sequence.stream,
+                record=final,
+            )
+            job = _fit(job, self._max_payload())
+            await self._durably(lambda: self._publish_callback(job, name, namespace, msg))
         await self._durably(lambda: self._records.put(final))
         await msg.ack()
         if outcome is Outcome.SUCCEEDED:
@@ -247,11 +251,42 @@ class CallProcessor:
             self._layout.dead_subject(call_id), msg.data, stream=self._layout.dead_stream, headers=headers
         )
 
+    async def _outcome_stored(
+        self, msg: Msg, request: QueueRequest, call_id: str, name: str, namespace: str
+    ) -> bool:
+        """Did an earlier delivery of this message store its outcome (then its ack was lost, or its worker
+        died before acknowledging)? A final record says so; for a call with a callback, so does the stored
+        callback job, whose record is written here if the earlier worker did not get that far."""
+        attempt = msg.metadata.num_delivered
+        existing = await self._records.get(call_id)
+        if existing is not None and existing.state in TERMINAL_STATES and existing.attempts < attempt:
+            return True
+        if request.CallbackUrl is None:
+            return False
+        job = await self._stored_callback_job(call_id, name, namespace)
+        if job is None or job.record is None or job.sequence != msg.metadata.sequence.stream:
+            return False
+        record = job.record
+        await self._durably(lambda: self._records.restore_final(record))
+        return True
+
+    async def _stored_callback_job(self, call_id: str, name: str, namespace: str) -> CallbackJob | None:
+        """The call's callback job if it is still in the callback stream (not yet delivered)."""
+        subject = self._layout.callback_subject(name, namespace, call_id)
+        try:
+            stored = await self._js.get_last_msg(self._layout.callbacks_stream, subject)
+        except NotFoundError:
+            return None
+        try:
+            return CallbackJob.model_validate_json(stored.data or b"")
+        except ValidationError:
+            return None
+
     async def _publish_callback(self, job: CallbackJob, name: str, namespace: str, msg: Msg) -> None:
         # one callback per stored message: a rerun after a crash is deduplicated by JetStream
         msg_id = f"cb-{job.callId}-{msg.metadata.sequence.stream}"
         await self._js.publish(
-            self._layout.callback_subject(name, namespace),
+            self._layout.callback_subject(name, namespace, job.callId),
             job.model_dump_json().encode(),
             stream=self._layout.callbacks_stream,
             headers={"Nats-Msg-Id": msg_id},

@@ -1,6 +1,8 @@
 """Replay one queued request against the gateway's ``/function/<name>`` endpoint.
 
-The original method, sub-path, query, headers and body are sent as they were queued. Network failures and
+The original method, sub-path, query, headers and body are sent as they were queued, plus ``X-Call-Id`` (the
+idempotency key: a call can reach a function twice when its worker dies while it runs) and
+``X-Pyfaas-Attempt`` (the delivery number; above 1 an earlier attempt may have run). Network failures and
 timeouts become a synthetic 503 marked internal, so they are retried like a platform error.
 """
 
@@ -14,7 +16,7 @@ from multidict import CIMultiDict
 
 from runtime.core.models import QueueRequest
 
-__all__ = ["HOP_BY_HOP", "CallResult", "Invoker"]
+__all__ = ["ATTEMPT_HEADER", "HOP_BY_HOP", "CallResult", "Invoker"]
 
 HOP_BY_HOP = frozenset(
     {
@@ -32,6 +34,7 @@ HOP_BY_HOP = frozenset(
 )
 USER_AGENT = "pyfaas-queue-worker"
 INTERNAL_HEADER = "X-OpenFaaS-Internal"
+ATTEMPT_HEADER = "X-Pyfaas-Attempt"
 
 
 @dataclass(slots=True)
@@ -58,7 +61,7 @@ class Invoker:
         self._gateway = gateway.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
-    async def invoke(self, request: QueueRequest) -> CallResult:
+    async def invoke(self, request: QueueRequest, *, call_id: str, attempt: int) -> CallResult:
         headers: CIMultiDict[str] = CIMultiDict()
         for name, values in (request.Header or {}).items():
             if name.lower() in HOP_BY_HOP:
@@ -66,6 +69,8 @@ class Invoker:
             for value in values:
                 headers.add(name, value)
         headers["User-Agent"] = USER_AGENT
+        headers["X-Call-Id"] = call_id
+        headers[ATTEMPT_HEADER] = str(attempt)
         started = time.monotonic()
         try:
             async with self._session.request(
