@@ -112,8 +112,13 @@ def _callback_url(request: web.Request) -> CallbackURL | None:
     raw = request.headers.get("X-Callback-Url")
     if raw is None:
         return None
-    parts = urlsplit(raw.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(raw.strip())
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # raises on a port that is not a number in 0-65535
+    except ValueError:  # e.g. "http://[" (unclosed IPv6 literal): found by the property tests
+        valid = False
+    if not valid:
         raise ValidationFailed("X-Callback-Url must be an absolute http or https URL", field="X-Callback-Url")
     return CallbackURL.from_url(raw.strip())
 
