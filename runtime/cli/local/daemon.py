@@ -47,9 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     except AlreadyRunning:
         reporter.state("failed", error=f"pyfaas is already running with state directory {layout.root}")
         return EXIT_ALREADY_RUNNING
-    except StartupFailed as exc:
-        reporter.state("failed", error=str(exc))
-        return EXIT_FAILED
+    except StartupFailed:
+        return EXIT_FAILED  # already reported by run_platform
     return 0
 
 

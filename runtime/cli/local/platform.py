@@ -51,6 +51,10 @@ from runtime.provider.local.processes import ProcessRecord, kill_by_environment
 __all__ = ["AlreadyRunning", "StartupFailed", "UpOptions", "run_platform", "sweep_leftovers"]
 
 DEFAULT_NAMESPACE = "openfaas-fn"
+NO_MONITORING_NOTE = (
+    "Prometheus/AlertManager off (--no-monitoring): the idler falls back to target tracking on the "
+    "gateway's metrics."
+)
 
 
 class AlreadyRunning(Exception):
@@ -172,9 +176,7 @@ class _Run:
         elif options.monitoring:
             self.reporter.event("note", "monitoring", FALLBACK_NOTE)
         else:
-            self.reporter.event(
-                "note", "monitoring", "Prometheus/AlertManager off (--no-monitoring): " + FALLBACK_NOTE
-            )
+            self.reporter.event("note", "monitoring", NO_MONITORING_NOTE)
         await self._start(idler_spec(layout, ports, base_env, alerts_available=alerts))
 
         functions = await self._deploy(ports, credentials.user, credentials.password)

@@ -21,7 +21,6 @@ from runtime.core.alerting import (
     local_idler_env,
     local_monitoring_env,
 )
-from runtime.core.queue_layout import RECOMMENDED_MAX_PAYLOAD
 
 __all__ = [
     "STATE_MARKER",
@@ -100,8 +99,12 @@ def _url(port: int, path: str) -> str:
     return f"http://{LOOPBACK}:{port}{path}"
 
 
-def nats_config(max_payload: int = RECOMMENDED_MAX_PAYLOAD) -> str:
-    return f"max_payload: {max_payload}\n"
+def nats_config() -> str:
+    """nats-server's configuration file: messages up to the size a 1 MiB async body needs after base64."""
+    # Imported here: queue_layout pulls in nats-py (and aiohttp), too slow for every `pyfaas` command.
+    from runtime.core.queue_layout import RECOMMENDED_MAX_PAYLOAD
+
+    return f"max_payload: {RECOMMENDED_MAX_PAYLOAD}\n"
 
 
 def nats_spec(layout: StateLayout, ports: Ports, base_env: Mapping[str, str], binary: str) -> ServiceSpec:
@@ -161,7 +164,9 @@ def gateway_spec(layout: StateLayout, ports: Ports, base_env: Mapping[str, str])
 
 def worker_spec(ports: Ports, base_env: Mapping[str, str]) -> ServiceSpec:
     """The queue worker. A short shutdown timeout: on Ctrl-C, calls still running are released back to
-    the stream (kept on disk) and run again on the next start, instead of holding the stop up."""
+    the stream (kept on disk) and run again on the next start, instead of holding the stop up. A short
+    ack wait (keep-alives go every third of it): a call whose worker died unannounced is delivered again
+    after 10 s, not 60 s."""
     env = {
         **base_env,
         "nats_url": nats_url(ports),
@@ -169,6 +174,7 @@ def worker_spec(ports: Ports, base_env: Mapping[str, str]) -> ServiceSpec:
         "metrics_port": str(ports.worker_metrics),
         "metrics_host": LOOPBACK,
         "shutdown_timeout": "2s",
+        "ack_wait": "10s",
     }
     return ServiceSpec(
         name="worker",

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -85,105 +80,3 @@ def test_detached_platform_serves_restarts_the_worker_and_leaves_nothing(tmp_pat
     # running_platform's exit ran `pyfaas down` and checked every recorded PID and marked process
     assert not (state / "up.pid").exists()
     assert not marked_processes(state)
-
-
-def _write_stack(folder: Path, *names: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = ["version: 1.0", "provider:", "  name: openfaas", "functions:"]
-    for name in names:
-        shutil.copytree(EXAMPLES / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
-        lines += [
-            f"  {name}:",
-            "    lang: python3-http",
-            f"    handler: ./{name}",
-            f"    image: example/{name}",
-        ]
-    (folder / "stack.yml").write_text("\n".join(lines) + "\n")
-
-
-def test_ctrl_c_stops_a_foreground_platform(tmp_path: Path) -> None:
-    project, state = tmp_path / "project", tmp_path / "state"
-    _write_stack(project, "echo")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "runtime.cli",
-            "up",
-            "--port",
-            "0",
-            "--state-dir",
-            str(state),
-            "--no-monitoring",
-        ],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        status = state / "status.json"
-        wait_until(
-            lambda: (
-                (status.exists() and '"state": "ready"' in status.read_text()) or process.poll() is not None
-            ),
-            90,
-            "foreground pyfaas up did not get ready",
-        )
-        assert process.poll() is None, process.communicate()[0]
-        platform = LocalPlatform(state_dir=state.resolve(), cwd=project, up_output="")
-        records = platform.snapshot()
-        assert platform.children().keys() == {"nats", "gateway", "worker", "idler"}
-        answer = httpx.post(f"{platform.gateway_url}/function/echo", content=b"hi", timeout=10)
-        assert answer.json()["body"] == "hi"
-        assert len(records) >= 6  # supervisor, 4 services, a replica (and the zygote)
-
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-        assert process.returncode == 0, output
-        assert "pyfaas is up" in output and "pyfaas stopped" in output
-        assert not platform.survivors()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        pyfaas("down", "--state-dir", str(state), cwd=tmp_path)
-
-
-def test_bad_stack_file_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
-    (tmp_path / "stack.yml").write_text("provider:\n  name: openfaas\nfunctions:\n  echo:\n    labels: [1]\n")
-    result = pyfaas("up", "--port", "0", "--state-dir", str(tmp_path / "state"), cwd=tmp_path)
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "stack.yml:" in lines[0] and "functions.echo" in lines[0], result.stderr
-    assert not (tmp_path / "state" / "up.pid").exists()
-
-
-def test_down_without_a_running_platform(tmp_path: Path) -> None:
-    result = pyfaas("down", "--state-dir", str(tmp_path / "nothing"), cwd=tmp_path)
-    assert result.returncode == 0 and "Nothing to stop" in result.stdout
-    (tmp_path / "state").mkdir()
-    result = pyfaas("down", "--state-dir", str(tmp_path / "state"), cwd=tmp_path)
-    assert result.returncode == 0 and "not running" in result.stdout
-
-
-def test_busy_gateway_port_is_reported(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        port = sock.getsockname()[1]
-        start = time.monotonic()
-        result = pyfaas(
-            "up",
-            "--detach",
-            "--no-deploy",
-            "--port",
-            str(port),
-            "--state-dir",
-            str(tmp_path / "s"),
-            cwd=tmp_path,
-        )
-    assert result.returncode == 1 and f"port {port} is in use" in result.stderr, result.stderr
-    assert time.monotonic() - start < 60
-    assert not marked_processes(tmp_path / "s")
