@@ -102,8 +102,9 @@ class _HeadClock:
 
     Every head has the same timeout, so deadlines come in the order heads begin: an insertion-ordered dict
     holds the connections whose head is incomplete, and a single loop timer, armed for the oldest, closes
-    those past the timeout and re-arms for the next. Per request that is a dict insert and a pop, where a
-    timer per head (scheduled and cancelled on every request) cost the gateway about 6 % of its time.
+    those past the timeout and re-arms for the next. Per request that is a dict insert and a pop instead of
+    a loop timer scheduled and cancelled (measured on uvloop, 50 connections interleaved: 0.12 against
+    0.48 us per request: small, but on every request of both the gateway and the watchdog).
     """
 
     def __init__(self, timeout: float) -> None:
