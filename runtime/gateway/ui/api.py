@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from aiohttp import web
@@ -78,7 +79,8 @@ class UiApi:
         namespace = namespace_of(request, settings.function_namespace)
         seconds = _seconds(request.query.get("seconds", "300"))
         function_name = qualified_name(name, namespace)
-        body: dict[str, Any] = {"name": name, "namespace": namespace, "seconds": seconds}
+        # the server's clock: the page draws "now" from it, so a browser with a skewed clock still lines up
+        body: dict[str, Any] = {"name": name, "namespace": namespace, "seconds": seconds, "now": time.time()}
         wanted = request.query.get("source", "auto")
         if wanted not in ("auto", "gateway", "prometheus"):
             raise ValidationFailed("source must be auto, gateway or prometheus", field="source")

@@ -146,7 +146,7 @@ export function renderFunction(main, ctx, name, namespace) {
     try {
       const data = await api.series(name, namespace, windowSeconds);
       if (stopped) return;
-      const now = Date.now() / 1000;
+      const now = data.now ?? Date.now() / 1000;
       chartSource.textContent = data.fallback || `source: ${data.source}, every ${formatNumber(data.interval, 1)} s`;
       drawChart(rps.plot, {
         name: "rps", label: "requests per second", t: data.t, now, windowSeconds, minMax: 1,
