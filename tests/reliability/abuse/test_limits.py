@@ -104,3 +104,13 @@ def test_oversized_headers_get_431(gateway: LiveGateway, watchdog: WatchdogProce
         assert response.status == 431, f"{url}{path}: {response.status} {response.body[:200]!r}"
     assert "a" * 100 not in gateway.log_text(), "the oversized header was written to the log"
     assert gateway.alive()
+
+
+def test_malformed_heads_get_a_json_400_that_echoes_nothing(gateway: LiveGateway) -> None:
+    secretish = "Zm9vOmJhcg-not-logged"
+    for extra in (f"X-Bad: {secretish}\x7f\r\n", f"Bad Name: {secretish}\r\n", f"X-Bad {secretish}\r\n"):
+        response = raw_request(gateway.url, _head("/system/info", extra))
+        assert response.status == 400, (extra, response.status, response.body)
+        assert response.headers["content-type"].startswith("application/json")
+        assert secretish.encode() not in response.body
+    assert secretish not in gateway.log_text()
