@@ -40,7 +40,8 @@ def handle(event, context):
     if event.query.get("fail"):
         return {"statusCode": 500, "body": "failed on purpose"}
     greeting = os.environ.get("GREETING", "hello")
-    return {"statusCode": 200, "body": greeting + " " + event.body.decode(), "headers": {"X-Hello": "yes"}}
+    seen = event.headers.get("X-Trace", "") + "/" + event.headers.get("X-Other", "")
+    return {"statusCode": 200, "body": greeting + " " + event.body.decode(), "headers": {"X-Seen": seen}}
 """
 
 
@@ -113,13 +114,13 @@ async def test_invoking_from_the_panel_shows_the_reply(gateway: RunningGateway, 
     async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
         await page.goto(function_page("hello"))
         await page.get_by_label("Body", exact=True).fill("from the portal")
-        await page.get_by_label("Headers", exact=True).fill("X-Trace=abc")
+        await page.get_by_label("Headers", exact=True).fill("X-Trace: abc\nX-Other=def")
         await page.get_by_role("button", name="Invoke", exact=True).click()
         await expect(page.locator(".invoke-result [data-status]")).to_have_text("200 OK")
         await expect(page.locator(".reply-body")).to_have_text("hello from the portal")
         await expect(page.locator(".invoke-result .duration")).to_contain_text("ms")
         await page.locator(".invoke-result summary").click()
-        await expect(page.locator(".invoke-result dl.headers")).to_contain_text("yes")
+        await expect(page.locator(".invoke-result dl.headers")).to_contain_text("abc/def")
 
         # a failing call shows its status, not an exception; Ctrl+Enter sends from the keyboard
         await page.get_by_label("Path", exact=True).fill("/?fail=1")

@@ -61,6 +61,21 @@ export function parsePairs(text, what) {
   return out;
 }
 
+// HTTP headers, one a line, as "Name: value" or "Name=value".
+export function parseHeaders(text) {
+  const out = {};
+  for (const [index, raw] of text.split("\n").entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const colon = line.indexOf(":");
+    const equals = line.indexOf("=");
+    const at = colon > 0 && (equals < 0 || colon < equals) ? colon : equals;
+    if (at <= 0) throw new Error(`Headers, line ${index + 1}: expected Name: value`);
+    out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return out;
+}
+
 export function formatPairs(obj) {
   return Object.entries(obj || {})
     .map(([key, value]) => `${key}=${value}`)

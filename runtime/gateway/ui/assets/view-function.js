@@ -2,7 +2,7 @@
 
 import { api, followLogs, invoke } from "./api.js";
 import { drawChart } from "./chart.js";
-import { h, clear, field, formatNumber, formatPercent, formatSeconds, formatPairs, parsePairs } from "./dom.js";
+import { h, clear, field, formatNumber, formatPercent, formatSeconds, formatPairs, parseHeaders } from "./dom.js";
 import { labelChips, sourceCell } from "./view-functions.js";
 
 const MAX_LOG_LINES = 500;
@@ -58,7 +58,7 @@ export function renderFunction(main, ctx, name, namespace) {
   // invoke panel
   const method = h("select", { id: "invoke-method" }, ["POST", "GET", "PUT", "PATCH", "DELETE"].map((m) => h("option", { value: m }, m)));
   const path = h("input", { id: "invoke-path", type: "text", value: "/", autocomplete: "off" });
-  const headers = h("textarea", { id: "invoke-headers", rows: 3, placeholder: "Content-Type=text/plain", spellcheck: "false" });
+  const headers = h("textarea", { id: "invoke-headers", rows: 3, placeholder: "Content-Type: application/json", spellcheck: "false" });
   const body = h("textarea", { id: "invoke-body", rows: 5, spellcheck: "false" });
   const send = h("button", { type: "submit" }, "Invoke");
   const result = h("div", { class: "invoke-result", "aria-live": "polite" });
@@ -67,7 +67,7 @@ export function renderFunction(main, ctx, name, namespace) {
     { class: "card invoke", "aria-labelledby": "invoke-title" },
     h("h2", { id: "invoke-title" }, "Invoke"),
     h("div", { class: "row" }, field("Method", method), field("Path", path, "appended to /function/NAME")),
-    field("Headers", headers, "one Name=value per line"),
+    field("Headers", headers, "one Name: value per line"),
     field("Body", body),
     h("div", { class: "actions" }, send, h("small", { class: "muted" }, "Ctrl+Enter sends")),
     result,
@@ -249,7 +249,7 @@ export function renderFunction(main, ctx, name, namespace) {
     event.preventDefault();
     let headerMap;
     try {
-      headerMap = parsePairs(headers.value, "Headers");
+      headerMap = parseHeaders(headers.value);
     } catch (error) {
       clear(result, h("p", { class: "error" }, error.message));
       headers.focus();
