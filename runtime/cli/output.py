@@ -50,8 +50,8 @@ class Output:
         cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
         if self.terminal:
             table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
-            for column in columns:
-                table.add_column(column, overflow="fold")
+            for index, column in enumerate(columns):
+                table.add_column(column, overflow="fold", no_wrap=index == 0)
             for row in cells:
                 table.add_row(*row)
             self.console.print(table)

@@ -68,7 +68,7 @@ def list_functions(
                     _invocations(f.invocationCount),
                     f.replicas,
                     f.availableReplicas,
-                    format_rfc3339(f.createdAt),
+                    format_rfc3339(f.createdAt.replace(microsecond=0)),
                 ]
                 for f in functions
             ],
