@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from pathlib import Path
 
 import httpx
@@ -80,3 +81,14 @@ def test_detached_platform_serves_restarts_the_worker_and_leaves_nothing(tmp_pat
     # running_platform's exit ran `pyfaas down` and checked every recorded PID and marked process
     assert not (state / "up.pid").exists()
     assert not marked_processes(state)
+
+
+def test_a_failed_detached_start_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = pyfaas("up", "-d", "--no-deploy", f"--port={port}", "--state-dir=s", cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"Error: port {port} is in use" in result.stderr.strip().splitlines()[-1], result.stderr
+    assert not marked_processes(tmp_path / "s") and not (tmp_path / "s" / "up.pid").exists()
