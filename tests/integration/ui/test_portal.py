@@ -110,6 +110,29 @@ async def test_the_list_shows_deployed_functions(gateway: RunningGateway, browse
         await expect(page.get_by_role("dialog", name="Keyboard")).to_be_visible()
 
 
+LABELLED = "el => (el.labels && el.labels.length > 0) || !!el.getAttribute('aria-label')"
+
+
+async def test_every_form_control_has_a_label(gateway: RunningGateway, browser: Browser) -> None:
+    async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
+        for route, ready in (
+            ("#/functions", "tr[data-name=hello]"),
+            ("#/function/openfaas-fn/hello", "svg[data-chart=rps]"),
+            ("#/deploy", "fieldset.checks legend"),
+            ("#/deploy/openfaas-fn/hello", "fieldset.checks legend"),
+            ("#/store", "li.store-item"),
+            ("#/secrets", "form"),
+        ):
+            await page.goto("/ui/" + route)
+            await expect(page.locator(ready).first).to_be_visible()
+            controls = page.locator("input:not([type=hidden]), select, textarea")
+            assert await controls.count() > 0, route
+            for index in range(await controls.count()):
+                control = controls.nth(index)
+                described = await control.evaluate("el => el.outerHTML")
+                assert await control.evaluate(LABELLED), f"{route}: unlabelled control {described}"
+
+
 async def test_invoking_from_the_panel_shows_the_reply(gateway: RunningGateway, browser: Browser) -> None:
     async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
         await page.goto(function_page("hello"))
