@@ -177,13 +177,18 @@ class GatewayClient:
         data = self._json(response, "gateway info")
         return data if isinstance(data, dict) else {}
 
-    def provider_name(self) -> str:
-        """``provider.provider`` of ``/system/info`` ("" when the gateway does not say)."""
-        provider = self.info().get("provider")
-        return str(provider.get("provider", "")) if isinstance(provider, dict) else ""
-
     def is_local(self) -> bool:
-        return self.provider_name() == LOCAL_PROVIDER
+        """True for a pyfaas local-mode gateway; a gateway without ``/system/info`` is not one."""
+        response = self.send("GET", "/system/info")
+        if response.status_code == 401:
+            raise self.fail(response, what="gateway info")
+        if response.status_code != 200:
+            return False
+        try:
+            provider = response.json().get("provider")
+        except (ValueError, AttributeError):
+            return False
+        return isinstance(provider, dict) and provider.get("provider") == LOCAL_PROVIDER
 
     def namespaces(self) -> list[str]:
         response = self.send("GET", "/system/namespaces")
