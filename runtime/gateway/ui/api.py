@@ -64,14 +64,25 @@ class UiApi:
         )
 
     async def summary(self, request: web.Request) -> web.Response:
-        namespace = namespace_of(request, request.app[SETTINGS].function_namespace)
+        settings = request.app[SETTINGS]
+        namespace = namespace_of(request, settings.function_namespace)
+        body: dict[str, Any] = {"namespace": namespace, "seconds": SUMMARY_SECONDS}
+        session = request.app.get(HTTP_SESSION)
+        if settings.prometheus_url and session is not None:
+            try:
+                functions = await PrometheusSeries(settings.prometheus_url, session).summary(
+                    namespace, seconds=SUMMARY_SECONDS
+                )
+                return web.json_response({**body, "source": "prometheus", "functions": functions})
+            except PrometheusUnavailable as exc:
+                body["fallback"] = f"Prometheus query failed ({exc}); figures from this gateway only"
         suffix = "." + namespace
         functions = {
             function_name[: -len(suffix)]: self._store.summary(function_name, seconds=SUMMARY_SECONDS).wire()
             for function_name in self._store.functions()
             if function_name.endswith(suffix)
         }
-        return web.json_response({"namespace": namespace, "seconds": SUMMARY_SECONDS, "functions": functions})
+        return web.json_response({**body, "source": "gateway", "functions": functions})
 
     async def series(self, request: web.Request) -> web.Response:
         settings = request.app[SETTINGS]

@@ -104,7 +104,7 @@ async def test_series_and_summary_count_the_calls(gateway: RunningGateway) -> No
             series = await response.json()
         async with session.get("/system/ui/summary") as response:
             summary = await response.json()
-    assert series["source"] == "gateway" and series["interval"] == 1.0
+    assert series["source"] == summary["source"] == "gateway" and series["interval"] == 1.0
     assert len(series["t"]) == len(series["rps"]) == len(series["p99"]) >= 1
     calls = sum(rate * series["interval"] for rate in series["rps"])
     assert calls == pytest.approx(12, abs=0.5 * 12)  # the first interval is taken as one sample long

@@ -28,10 +28,11 @@ def handle(event, context):
 
 
 async def series(gateway: RunningGateway) -> dict[str, Any]:
-    async with (
-        gateway.session() as session,
-        session.get("/system/ui/series", params={"name": "hello", "seconds": "120"}) as response,
-    ):
+    return await get(gateway, "/system/ui/series", name="hello", seconds="120")
+
+
+async def get(gateway: RunningGateway, path: str, **params: str) -> dict[str, Any]:
+    async with gateway.session() as session, session.get(path, params=params) as response:
         assert response.status == 200, await response.text()
         body: dict[str, Any] = await response.json()
         return body
@@ -78,9 +79,17 @@ async def test_series_come_from_prometheus_when_configured(tmp_path: Path) -> No
             assert peak(lines["rps"]) > 0 and peak(lines["p99"]) > 0, lines
             assert 0 < peak(lines["errorRatio"]) <= 1
             assert len(lines["t"]) == len(lines["rps"]) == len(lines["p50"])
+            summary = await get(gateway, "/system/ui/summary")
+            assert summary["source"] == "prometheus"
+            hello = summary["functions"]["hello"]
+            assert hello["requests"] > 0 and hello["errors"] > 0 and hello["rate"] > 0
+            assert 0 < hello["errorRatio"] < 1 and hello["p99"] > 0
 
         # Prometheus gone: the gateway's own series answer, and say why
         lines = await series(gateway)
         assert lines["source"] == "gateway"
         assert "Prometheus query failed" in lines["fallback"]
         assert peak(lines["rps"]) > 0
+        summary = await get(gateway, "/system/ui/summary")
+        assert summary["source"] == "gateway" and "fallback" in summary
+        assert summary["functions"]["hello"]["requests"] > 0
