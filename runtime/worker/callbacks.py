@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import aiohttp
 import nats.errors
@@ -84,6 +85,9 @@ class CallbackSender:
         self._ack_wait = ack_wait
         self._idle_poll = idle_poll
         self._inflight: set[asyncio.Task[None]] = set()
+        self._active: set[int] = set()
+        """Stream sequences of the jobs this worker is delivering now."""
+        self._record_patience = max(60.0, ack_wait)
         self.delivered = 0
         self.retried = 0
         self.given_up = 0
@@ -129,6 +133,13 @@ class CallbackSender:
                 await sub.unsubscribe()
 
     async def _handle(self, msg: Msg) -> None:
+        sequence = msg.metadata.sequence.stream
+        if sequence in self._active:
+            # redelivered while this worker still delivers it (ack-wait expired in a NATS outage): left
+            # alone, it comes back after another ack-wait, when the first delivery's result is recorded
+            self._slots.release(1)
+            return
+        self._active.add(sequence)
         keepalive = asyncio.create_task(self._keepalive(msg))
         try:
             await self._deliver(msg)
@@ -136,6 +147,7 @@ class CallbackSender:
             log.warning("callback handling failed (will be redelivered): %s", exc)
         finally:
             keepalive.cancel()
+            self._active.discard(sequence)
             self._slots.release(1)
 
     async def _keepalive(self, msg: Msg) -> None:
@@ -159,7 +171,7 @@ class CallbackSender:
             return
         status = await self.post(job)
         if status is not None and status < 400:
-            await self._records.set_callback_status(job.callId, status, final=job.record)
+            await self._record_status(job, status)
             await msg.ack()
             self.delivered += 1
             self._metrics.callbacks.labels("delivered").inc()
@@ -170,13 +182,29 @@ class CallbackSender:
             self.retried += 1
             self._metrics.callbacks.labels("retried").inc()
             return
-        await self._records.set_callback_status(job.callId, status or 0, final=job.record)
+        await self._record_status(job, status or 0)
         await msg.ack()
         self.given_up += 1
         self._metrics.callbacks.labels("failed").inc()
         log.warning(
             "callback for %s to %s given up after %d attempts (%s)", job.callId, job.url, attempt, status
         )
+
+    async def _record_status(self, job: CallbackJob, status: int) -> None:
+        """Record the callback's result, retrying through a NATS outage: it is what stops a redelivery of
+        the job from posting the callback again."""
+        deadline = time.monotonic() + self._record_patience
+        delay = 0.1
+        while True:
+            try:
+                await self._records.set_callback_status(job.callId, status, final=job.record)
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("recording the callback result of %s failed, retrying: %s", job.callId, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     async def post(self, job: CallbackJob) -> int | None:
         """POST one callback; the receiver's status, or None if it could not be reached."""

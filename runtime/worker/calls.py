@@ -12,6 +12,7 @@ running again; only a call whose function was running, or whose answer was not y
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -39,6 +40,12 @@ _RUNNING_AFTER = 0.05
 """Seconds a call runs before its record says ``running``."""
 
 
+class _Earlier(enum.Enum):
+    STORED = "outcome stored"
+    RETRY = "answered, retry scheduled"
+    UNKNOWN = "no answer stored: the function may have run"
+
+
 @dataclass(slots=True)
 class Counters:
     """What this worker process did; tests and ``__repr__`` read these instead of sleeping."""
@@ -48,6 +55,8 @@ class Counters:
     retried: int = 0
     dead_lettered: int = 0
     duplicates_skipped: int = 0
+    possible_reruns: int = 0
+    """Deliveries run although an earlier delivery of the message may have run the function."""
     errors: int = 0
 
 
@@ -128,11 +137,17 @@ class CallProcessor:
             callbackUrl=request.CallbackUrl.url() if request.CallbackUrl else None,
         )
 
-        if attempt > 1 and await self._outcome_stored(msg, request, call_id, name, namespace):
-            await msg.ack()
-            self.counters.duplicates_skipped += 1
-            self._metrics.duplicates.labels(label).inc()
-            return ACKED
+        if attempt > 1:
+            earlier = await self._earlier_delivery(msg, request, call_id, name, namespace)
+            if earlier is _Earlier.STORED:
+                await msg.ack()
+                self.counters.duplicates_skipped += 1
+                self._metrics.duplicates.labels(label).inc()
+                return ACKED
+            if earlier is _Earlier.UNKNOWN:
+                # its worker died (or its ack-wait expired) before storing an answer: it may have run
+                self.counters.possible_reruns += 1
+                self._metrics.possible_reruns.labels(label).inc()
         if attempt > policy.attempts:
             # attempts were used up by crashes or ack-wait expiries, not by answers
             result = CallResult(
@@ -251,24 +266,31 @@ class CallProcessor:
             self._layout.dead_subject(call_id), msg.data, stream=self._layout.dead_stream, headers=headers
         )
 
-    async def _outcome_stored(
+    async def _earlier_delivery(
         self, msg: Msg, request: QueueRequest, call_id: str, name: str, namespace: str
-    ) -> bool:
-        """Did an earlier delivery of this message store its outcome (then its ack was lost, or its worker
-        died before acknowledging)? A final record says so; for a call with a callback, so does the stored
-        callback job, whose record is written here if the earlier worker did not get that far."""
+    ) -> _Earlier:
+        """What became of the previous delivery of this message? Its outcome is stored (then its ack was
+        lost, or its worker died before acknowledging) if the record is final, or, for a call with a
+        callback, if its callback job is stored: the record is then restored from the job. A ``queued``
+        record of the previous attempt with its status is a retry the worker scheduled."""
         attempt = msg.metadata.num_delivered
         existing = await self._records.get(call_id)
         if existing is not None and existing.state in TERMINAL_STATES and existing.attempts < attempt:
-            return True
-        if request.CallbackUrl is None:
-            return False
-        job = await self._stored_callback_job(call_id, name, namespace)
-        if job is None or job.record is None or job.sequence != msg.metadata.sequence.stream:
-            return False
-        record = job.record
-        await self._durably(lambda: self._records.restore_final(record))
-        return True
+            return _Earlier.STORED
+        if request.CallbackUrl is not None:
+            job = await self._stored_callback_job(call_id, name, namespace)
+            if job is not None and job.record is not None and job.sequence == msg.metadata.sequence.stream:
+                record = job.record
+                await self._durably(lambda: self._records.restore_final(record))
+                return _Earlier.STORED
+        if (
+            existing is not None
+            and existing.state == "queued"
+            and existing.attempts == attempt - 1
+            and existing.lastStatus is not None
+        ):
+            return _Earlier.RETRY
+        return _Earlier.UNKNOWN
 
     async def _stored_callback_job(self, call_id: str, name: str, namespace: str) -> CallbackJob | None:
         """The call's callback job if it is still in the callback stream (not yet delivered)."""

@@ -45,6 +45,13 @@ class WorkerMetrics:
             ["function"],
             registry=registry,
         )
+        self.possible_reruns = Counter(
+            "pyfaas_async_possible_reruns",
+            "Redeliveries run again although the earlier delivery may have run the function "
+            "(its worker died or its ack-wait expired before an answer was stored)",
+            ["function"],
+            registry=registry,
+        )
         self.callbacks = Counter(
             "pyfaas_async_callbacks", "Callback deliveries by result", ["result"], registry=registry
         )

@@ -117,6 +117,8 @@ class CallbackReceiver:
     received: dict[str, list[tuple[dict[str, str], bytes]]] = field(default_factory=lambda: defaultdict(list))
     fail_first: int = 0
     """Answer 500 to the first N callbacks of each call id."""
+    times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    """Loop time of each callback received, per call id."""
     server: TestServer | None = None
     url: str = ""
 
@@ -136,6 +138,7 @@ class CallbackReceiver:
         call_id = request.headers.get("X-Call-Id", "")
         body = await request.read()
         self.received[call_id].append((dict(request.headers), body))
+        self.times[call_id].append(asyncio.get_running_loop().time())
         if len(self.received[call_id]) <= self.fail_first:
             return web.Response(status=500)
         return web.Response(status=204)

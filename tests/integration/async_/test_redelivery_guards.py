@@ -96,6 +96,28 @@ async def test_stored_callback_job_settles_the_redelivery_without_a_rerun(
     assert info.state.messages == 0
 
 
+async def test_delivery_after_a_death_without_an_answer_runs_and_is_counted(
+    queue: Queue, gateway: FakeGateway, start_worker: WorkerFactory
+) -> None:
+    call_id = await submit(queue.js, queue.kv, queue.layout, "echo")
+    await take_delivery(
+        queue,
+        queue.layout.calls_stream,
+        queue.layout.consumer_name("echo", NAMESPACE),
+        queue.layout.call_subject("echo", NAMESPACE),
+    )
+    worker = await start_worker()
+
+    async def succeeded() -> bool:
+        return (await record(queue, call_id)).state == "succeeded"
+
+    await eventually(succeeded, limit=20, what="the redelivered call run")
+    assert worker.processor is not None
+    assert worker.processor.counters.possible_reruns == 1
+    assert gateway.calls[call_id] == 1
+    assert gateway.last_request[call_id]["x_attempt"] == "2"
+
+
 async def test_callback_already_answered_is_not_posted_again(
     queue: Queue, receiver: CallbackReceiver, start_worker: WorkerFactory
 ) -> None:
@@ -123,12 +145,14 @@ async def test_callback_already_answered_is_not_posted_again(
 async def test_function_sees_call_id_and_attempt(
     queue: Queue, gateway: FakeGateway, start_worker: WorkerFactory
 ) -> None:
-    await start_worker()
     call_id = await submit(queue.js, queue.kv, queue.layout, "flaky429-1")
 
     async def succeeded() -> bool:
         return (await record(queue, call_id)).state == "succeeded"
 
+    worker = await start_worker()
     await eventually(succeeded, what="success after one 429")
     assert gateway.last_request[call_id]["x_call_id"] == call_id
     assert gateway.last_request[call_id]["x_attempt"] == "2"
+    assert worker.processor is not None
+    assert worker.processor.counters.possible_reruns == 0  # a retry after an answer is not a rerun
