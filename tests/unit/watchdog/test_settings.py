@@ -89,6 +89,7 @@ class _Reference(EnvSettings):
     upstream_url: str = Field("", validation_alias=AliasChoices("http_upstream_url", "upstream_url"))
     port: int = Field(8080, ge=0, le=65535)
     read_timeout: Duration = 30.0
+    read_header_timeout: Duration = Field(10.0, gt=0)
     write_timeout: Duration = Field(30.0, gt=0)
     exec_timeout: Duration = 30.0
     healthcheck_interval: Duration | None = None
@@ -215,7 +216,13 @@ _CASES = (
     + [("log_buffer_size", v) for v in [*_INTEGERS, "-2", "65536"]]
     + [
         (f, v)
-        for f in ("read_timeout", "write_timeout", "exec_timeout", "healthcheck_interval")
+        for f in (
+            "read_timeout",
+            "read_header_timeout",
+            "write_timeout",
+            "exec_timeout",
+            "healthcheck_interval",
+        )
         for v in _DURATIONS
     ]
     + [
