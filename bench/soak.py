@@ -7,24 +7,30 @@ Everything real and local, each part its own process (``tests/support/process_st
 with JetStream, ``python -m runtime.gateway`` (local provider, basic auth), ``python -m runtime.worker``,
 ``python -m runtime.idler`` and one python-mode watchdog replica of an echo function.
 
-1. Maximum rate: closed-loop bursts (``--burst`` s, ``--concurrency`` clients back to back) through the
-   gateway after a warm-up: sync calls only (shown), then the soak's mix of sync and async submissions (the
-   reference). An async call costs more than a sync one (a JetStream publish and record, then the worker's
-   own call through the gateway and a callback), so 70% of the sync-only maximum would overload the mix. The
-   load generator runs in this process: the figure is what this client and the platform reach together.
-2. Soak: paced at ``--fraction`` of the mixed maximum for ``--duration`` s over the same ``--concurrency``
-   client connections, a share ``--async-share`` to ``/async-function/echo`` with a callback URL; every
-   request bounded by a 5 s client timeout.
+1. Maximum rate: after a warm-up at the soak's concurrency, closed-loop bursts (``--burst`` s,
+   ``--concurrency`` clients back to back) through the gateway: sync calls only (shown), then the soak's mix
+   of sync calls and async submissions. An async call costs more than a sync one (a JetStream publish and
+   record, later the worker's own call through the gateway and a callback), and most of that cost comes after
+   the 202, so the mix's maximum is the burst's answered requests over the burst's time *plus* the time until
+   the last of its async calls had its callback. The load generator runs in this process: the figure is what
+   this client and the platform reach together on this (shared) machine.
+2. Soak: paced at ``--fraction`` of the mixed maximum for ``--duration`` s over ``--connections`` clients
+   (each with one request open at most; more than the bursts' so that a slow moment does not stall the
+   schedule), a share ``--async-share`` to ``/async-function/echo`` with a callback URL; every request
+   bounded by a 5 s client timeout.
 3. Then every accepted async call must reach a final record (KV bucket) with a callback.
 
-Printed: per ``--window`` errors and p50/p99 of sync latency; RSS of the gateway, the worker and the replica
-(plus NATS and the idler, for information) once the load has settled (end of the first window) and at the
-end; open file descriptors idle before the soak, under load, and idle after it (connections closed, async
-calls finished). Targets (exit 1 when one is missed): 0 errors (non-200 sync, non-202 async, hangs, async
-calls unfinished or not succeeded, callbacks missing), at most ``--late-share`` of the requests sent more than
-0.5 s behind schedule (the pair kept the rate), p99 of
-the last full window at most ``--p99-ratio`` times the first, RSS growth (settled to end) below
-``--rss-growth``, idle open file descriptors after at most ``--fd-slack`` above before.
+Printed: per ``--window`` errors, p50/p99 of sync latency and the machine's load average (the machine is
+shared: latency follows it); RSS of the gateway, the worker and the replica (plus NATS and the idler, for
+information) once the load has settled (end of the first window) and at the end; open file descriptors idle
+before the soak, under load, and idle after it (async calls finished, given up to ``--fd-settle`` s for
+connection pools to close idle keep-alive connections; a leaked descriptor never comes back).
+
+Targets (exit 1 when one is missed): 0 errors (non-200 sync, non-202 async, hangs, async calls unfinished or
+not succeeded, callbacks missing); at most ``--late-share`` of the requests sent more than 0.5 s behind
+schedule (client and platform kept the rate); p99 of the last full window at most ``--p99-ratio`` times the
+first; RSS growth (settled to end) below ``--rss-growth``; idle open fds after at most ``--fd-slack`` above
+before.
 """
 
 from __future__ import annotations
@@ -88,6 +94,16 @@ def snapshot(processes: dict[str, int]) -> dict[str, Sample | None]:
     return {name: sample(pid) for name, pid in processes.items()}
 
 
+async def callbacks_for(stack: ProcessStack, call_ids: list[str], within: float) -> float:
+    """Seconds until every call in ``call_ids`` had its callback (at most ``within``)."""
+    began = time.monotonic()
+    while any(stack.receiver.delivered(call_id) < 1 for call_id in call_ids):
+        if time.monotonic() - began > within:
+            break
+        await asyncio.sleep(0.1)
+    return time.monotonic() - began
+
+
 async def settle_async(stack: ProcessStack, call_ids: list[str], within: float) -> tuple[Counter[str], int]:
     """Wait until every call has a final record and a callback; (states, callbacks missing) at the end."""
     began = time.monotonic()
@@ -111,53 +127,102 @@ async def soak(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             async_path="/async-function/echo",
             async_share=args.async_share,
             timeout=CLIENT_TIMEOUT,
-            connections=args.concurrency,
+            connections=args.concurrency,  # the bursts' clients; the paced soak gets --connections
             async_headers={"X-Callback-Url": stack.receiver.url},
         )
         sync_only = replace(target, async_path="")
-        await burst(sync_only, duration=2.0)  # warm-up
-        sync_max, _ = await burst(sync_only, duration=args.burst)
-        mixed_max, burst_errors = await burst(target, duration=args.burst)
+        # Warm-up at the soak's concurrency: connection pools reach the size the soak can need before the
+        # idle file descriptors are counted, so only a leak can make the count grow.
+        warm = await burst(replace(target, connections=args.connections), duration=3.0)
+        await callbacks_for(stack, warm.call_ids, args.drain)
+        sync_max = (await burst(sync_only, duration=args.burst)).rate
+        mixed = await burst(target, duration=args.burst)
+        # The async calls accepted in the burst still have to run: the mix's rate counts that time too.
+        drain = await callbacks_for(stack, mixed.call_ids, args.drain)
+        mixed_max = mixed.answered / (mixed.elapsed + drain)
         rate = mixed_max * args.fraction
         print(
-            f"maximum rate: sync only {sync_max:.0f}/s, mixed ({args.async_share:.0%} async) "
-            f"{mixed_max:.0f}/s ({burst_errors} errors); soaking at {rate:.0f}/s",
+            f"maximum rate: sync only {sync_max:.0f}/s; mixed ({args.async_share:.0%} async) "
+            f"{mixed.rate:.0f}/s answered, {mixed_max:.0f}/s with the async calls run (+{drain:.1f}s), "
+            f"{mixed.errors} errors; soaking at {rate:.0f}/s",
             flush=True,
         )
         processes = pids(stack)
-        await asyncio.sleep(2.0)  # the burst's async calls finish, its client connections close
+        await asyncio.sleep(2.0)
         idle_before = snapshot(processes)
 
-        load = LoadGenerator(replace(target, rate=rate))
+        load = LoadGenerator(replace(target, rate=rate, connections=args.connections))
         running = asyncio.create_task(load.run(args.duration))
+        load_average = asyncio.create_task(sample_load_average(load, args.duration))
         await asyncio.sleep(min(args.window, args.duration / 2))
         settled = snapshot(processes)
         await asyncio.sleep(max(0.0, args.duration - load.now() - 1.0))
         final = snapshot(processes)
         await running
+        machine_load = await load_average
 
         drain_began = time.monotonic()
         states, missing_callbacks = await settle_async(stack, load.accepted_call_ids, args.drain)
         drained_in = time.monotonic() - drain_began
-        await asyncio.sleep(2.0)
-        idle_after = snapshot(processes)
+        idle_after, fds_settled_in = await idle_fds(processes, idle_before, args.fd_slack, args.fd_settle)
         samples = {"settled": settled, "end": final, "idle_before": idle_before, "idle_after": idle_after}
-        return report(args, load, sync_max, mixed_max, rate, states, missing_callbacks, drained_in, samples)
+        return report(
+            args,
+            load,
+            (sync_max, mixed_max, rate),
+            (states, missing_callbacks, drained_in),
+            samples,
+            (machine_load, fds_settled_in),
+        )
     finally:
         await stack.close()
+
+
+async def sample_load_average(load: LoadGenerator, duration: float) -> list[tuple[float, float]]:
+    """(seconds since the load began, 1-minute load average of the machine), once a second."""
+    samples = []
+    while load.now() < duration:
+        samples.append((load.now(), os.getloadavg()[0]))
+        await asyncio.sleep(1.0)
+    return samples
+
+
+def mean_load(samples: list[tuple[float, float]], start: float, end: float) -> float:
+    inside = [value for at, value in samples if start <= at < end]
+    return round(sum(inside) / len(inside), 2) if inside else float("nan")
+
+
+async def idle_fds(
+    processes: dict[str, int], before: dict[str, Sample | None], slack: int, within: float
+) -> tuple[dict[str, Sample | None], float]:
+    """Idle open fds after the load: polled until every watched process is back to its count before (plus
+    ``slack``) or ``within`` s pass; connection pools close idle keep-alive connections on their own
+    schedule (the gateway's upstream pool after 30 s), a leak never. (samples, seconds it took)."""
+    began = time.monotonic()
+    while True:
+        now = snapshot(processes)
+        back = all(
+            (b := before.get(name)) is not None
+            and (n := now.get(name)) is not None
+            and n.fds <= b.fds + slack
+            for name in WATCHED
+        )
+        if back or time.monotonic() - began > within:
+            return now, time.monotonic() - began
+        await asyncio.sleep(1.0)
 
 
 def report(
     args: argparse.Namespace,
     load: LoadGenerator,
-    sync_max: float,
-    mixed_max: float,
-    rate: float,
-    states: Counter[str],
-    missing_callbacks: int,
-    drained_in: float,
+    rates: tuple[float, float, float],
+    async_outcome: tuple[Counter[str], int, float],
     samples: dict[str, dict[str, Sample | None]],
+    machine: tuple[list[tuple[float, float]], float],
 ) -> dict[str, Any]:
+    sync_max, mixed_max, rate = rates
+    states, missing_callbacks, drained_in = async_outcome
+    load_average, fds_settled_in = machine
     outcomes = load.outcomes
     # Requests due in the last instant start a window of their own: too few to report.
     sync_windows = [w for w in windows(outcomes, args.window, kind="sync") if w.start < args.duration - 0.5]
@@ -211,7 +276,11 @@ def report(
         "async_states": dict(states),
         "async_drained_in": round(drained_in, 2),
         "errors": errors,
-        "windows": [asdict(w) for w in sync_windows],
+        "windows": [
+            {**asdict(w), "load_average": mean_load(load_average, w.start, w.start + args.window)}
+            for w in sync_windows
+        ],
+        "idle_fds_settled_in": round(fds_settled_in, 1),
         "async_windows": [asdict(w) for w in async_windows],
         "resources": resources,
         "targets": targets,
@@ -227,15 +296,15 @@ def print_report(result: dict[str, Any]) -> None:
         f"{result['sync_max_rate']:.0f}/s); sent {result['sent']} ({result['achieved_rate']}/s), late by the "
         f"client {result['late']}; async drained {result['async_drained_in']}s after the load"
     )
-    print("\n| window | sync calls | errors | p50 ms | p99 ms | async accepted | async errors |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| window | sync calls | errors | p50 ms | p99 ms | async accepted | async errors | load avg |")
+    print("|---|---|---|---|---|---|---|---|")
     async_by_start = {w["start"]: w for w in result["async_windows"]}
     for w in result["windows"]:
         a = async_by_start.get(w["start"], {"count": 0, "errors": 0})
         end = w["start"] + result["window"]
         print(
             f"| {w['start']:.0f}-{end:.0f} s | {w['count']} | {w['errors']} | {1000 * w['p50']:.1f} | "
-            f"{1000 * w['p99']:.1f} | {a['count'] - a['errors']} | {a['errors']} |"
+            f"{1000 * w['p99']:.1f} | {a['count'] - a['errors']} | {a['errors']} | {w['load_average']:.1f} |"
         )
     print(
         "\n| process | RSS settled MiB | RSS end MiB | growth | fds idle before | under load | idle after |"
@@ -250,7 +319,10 @@ def print_report(result: dict[str, Any]) -> None:
             f"| {name} | {mib0} | {mib1} | {growth} | {f['fds_idle_before']} | {f['fds_end']} | "
             f"{f['fds_idle_after']} |"
         )
-    print(f"\nerrors: {result['errors']}; async calls: {result['async_states']}")
+    print(
+        f"\nerrors: {result['errors']}; async calls: {result['async_states']}; idle fds back within "
+        f"{result['idle_fds_settled_in']}s after the load (pools' keep-alive connections expire)"
+    )
     print("\n| target | value | limit | |\n|---|---|---|---|")
     for name, target in result["targets"].items():
         print(f"| {name} | {target['value']} | {target['limit']} | {'ok' if target['ok'] else 'MISSED'} |")
@@ -266,7 +338,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fraction", type=float, default=0.7, help="share of the maximum rate (default 0.7)")
     parser.add_argument("--async-share", type=float, default=0.2, help="share of async calls (default 0.2)")
     parser.add_argument("--burst", type=float, default=5.0, help="seconds of the maximum-rate burst")
-    parser.add_argument("--concurrency", type=int, default=32, help="client connections (default 32)")
+    parser.add_argument("--concurrency", type=int, default=32, help="clients of the bursts (default 32)")
+    parser.add_argument("--connections", type=int, default=128, help="clients of the soak (default 128)")
+    parser.add_argument(
+        "--fd-settle", type=float, default=20.0, help="seconds idle fds get to return (keep-alive expiry)"
+    )
     parser.add_argument("--late-share", type=float, default=0.01, help="limit of requests sent late")
     parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for async calls to finish")
     parser.add_argument("--p99-ratio", type=float, default=1.5, help="limit of p99 last window / first")

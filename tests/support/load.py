@@ -23,6 +23,7 @@ from typing import Literal
 import aiohttp
 
 __all__ = [
+    "BurstResult",
     "LoadGenerator",
     "LoadTarget",
     "Outcome",
@@ -165,17 +166,32 @@ class LoadGenerator:
         self.outcomes.append(Outcome(kind, started, self.now() - started, status, error, call_id))
 
 
-async def burst(target: LoadTarget, *, duration: float) -> tuple[float, int]:
+@dataclass(frozen=True, slots=True)
+class BurstResult:
+    answered: int
+    """Requests answered as expected (200 sync, 202 async)."""
+    errors: int
+    elapsed: float
+    call_ids: list[str]
+    """Accepted async calls (still to be run by the worker when the burst ends)."""
+
+    @property
+    def rate(self) -> float:
+        return self.answered / self.elapsed if self.elapsed > 0 else 0.0
+
+
+async def burst(target: LoadTarget, *, duration: float) -> BurstResult:
     """Closed loop: ``target.connections`` clients back to back for ``duration`` s, sync and async mixed as
-    in ``target`` (its rate is ignored) → (answered requests per second, errors)."""
-    ok = errors = 0
+    in ``target`` (its rate is ignored)."""
+    answered = errors = 0
+    call_ids: list[str] = []
     indices = itertools.count()
     connector = aiohttp.TCPConnector(limit=target.connections)
     async with aiohttp.ClientSession(target.base_url, connector=connector) as session:
         deadline = time.monotonic() + duration
 
         async def client() -> None:
-            nonlocal ok, errors
+            nonlocal answered, errors
             while time.monotonic() < deadline:
                 path, headers, expected = target.sync_path, {}, 200
                 if target.kind_of(next(indices)) == "async":
@@ -183,16 +199,18 @@ async def burst(target: LoadTarget, *, duration: float) -> tuple[float, int]:
                 try:
                     async with session.post(path, data=target.body, headers=headers) as response:
                         await response.read()
-                        if response.status == expected:
-                            ok += 1
-                        else:
+                        if response.status != expected:
                             errors += 1
+                            continue
+                        answered += 1
+                        if expected == 202:
+                            call_ids.append(response.headers.get("X-Call-Id", ""))
                 except aiohttp.ClientError:
                     errors += 1
 
         began = time.monotonic()
         await asyncio.gather(*(client() for _ in range(target.connections)))
-        return ok / (time.monotonic() - began), errors
+        return BurstResult(answered, errors, time.monotonic() - began, call_ids)
 
 
 # summaries -----------------------------------------------------------------------------------------
