@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections import deque
@@ -30,6 +31,8 @@ __all__ = [
     "histogram_quantile",
     "run_sampler",
 ]
+
+log = logging.getLogger("runtime.gateway.ui")
 
 ERROR_CODE = 500
 """Completed invocations with a status at or above this count as errors (the function or the gateway
@@ -185,9 +188,10 @@ async def run_sampler(store: SeriesStore, invocations: Counter, durations: Histo
 
     async def loop() -> None:
         while True:
-            # Reading the series takes the metrics' locks briefly; a failure must not stop the charts.
-            with contextlib.suppress(Exception):
+            try:
                 store.sample(invocations, durations, at=time.time(), monotonic=time.monotonic())
+            except Exception as exc:  # a failed sample must not stop the charts
+                log.debug("series sample failed: %s", exc)
             await asyncio.sleep(store.interval)
 
     task = asyncio.create_task(loop())

@@ -106,6 +106,7 @@ export function renderFunction(main, ctx, name, namespace) {
   replicasInput.addEventListener("input", () => (scaleDirty = true));
 
   async function refreshStatus() {
+    if (document.hidden && current) return; // a background tab does not poll
     try {
       const fn = await api.function(name, namespace);
       if (stopped) return;
@@ -143,6 +144,7 @@ export function renderFunction(main, ctx, name, namespace) {
   }
 
   async function refreshCharts() {
+    if (document.hidden && chartSource.textContent) return;
     try {
       const data = await api.series(name, namespace, windowSeconds);
       if (stopped) return;

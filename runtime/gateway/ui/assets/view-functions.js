@@ -90,6 +90,7 @@ export function renderFunctions(main, ctx) {
   }
 
   async function refresh() {
+    if (document.hidden && functions.length) return; // a background tab does not poll
     try {
       const [list, sums] = await Promise.all([api.functions(namespace), api.summary(namespace).catch(() => ({ functions: {} }))]);
       if (stopped) return;
