@@ -56,16 +56,19 @@ def _secret(
         data = literal.encode()
     else:
         data = read_stdin(context)
-    if trim:
-        data = data.strip()
-    if not data:
+    try:
+        text: str | None = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None  # binary: sent as rawValue, and never trimmed (whitespace bytes may be part of it)
+    if text is not None and trim:
+        text = text.strip()
+    if not (text if text is not None else data):
         raise CliError(
             f"secret {name!r} has an empty value", hint="pass --from-literal, --from-file or stdin"
         )
-    try:
-        return Secret(name=name, namespace=namespace or None, value=data.decode("utf-8"))
-    except UnicodeDecodeError:
-        return Secret(name=name, namespace=namespace or None, rawValue=data)
+    if text is not None:
+        return Secret(name=name, namespace=namespace or None, value=text)
+    return Secret(name=name, namespace=namespace or None, rawValue=data)
 
 
 def _write(
