@@ -110,6 +110,30 @@ async def test_the_list_shows_deployed_functions(gateway: RunningGateway, browse
         await expect(page.get_by_role("dialog", name="Keyboard")).to_be_visible()
 
 
+async def test_the_namespace_selector_lists_each_namespace(
+    gateway: RunningGateway, browser: Browser, handler_dir: Path
+) -> None:
+    async with gateway.session() as session, session.post("/system/namespace/team-b") as response:
+        assert response.status == 202, await response.text()
+    spec = python_function("other", handler_dir, namespace="team-b")
+    async with gateway.session() as session:
+        async with session.post("/system/functions", json=spec.wire()) as response:
+            assert response.status == 202, await response.text()
+        await wait_available(session, "other", 1, namespace="team-b")
+    async with portal(browser, gateway.url, credentials=CREDENTIALS) as page:
+        await page.goto("/ui/")
+        await expect(page.locator("tr[data-name=hello]")).to_be_visible()
+        await expect(page.locator("tr[data-name=other]")).to_have_count(0)
+        await page.get_by_label("Namespace").select_option("team-b")
+        await expect(page.locator("tr[data-name=other]")).to_be_visible()
+        await expect(page.locator("tr[data-name=hello]")).to_have_count(0)
+        await page.locator("tr[data-name=other] a").click()
+        await expect(page).to_have_url(f"{gateway.url}/ui/#/function/team-b/other")
+        await expect(page.locator(".status-line")).to_contain_text("1/1 ready")
+        await page.get_by_role("button", name="Invoke", exact=True).click()
+        await expect(page.locator(".invoke-result [data-status]")).to_have_text("200 OK")
+
+
 LABELLED = "el => (el.labels && el.labels.length > 0) || !!el.getAttribute('aria-label')"
 
 
