@@ -7,6 +7,7 @@ This is the process edge of local mode: the only place that reads ``os.environ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -169,7 +170,7 @@ def _run_foreground(options: UpOptions, layout: StateLayout) -> None:
     except AlreadyRunning:
         _already_running(layout)
     except StartupFailed as exc:
-        _fail(str(exc), f"logs in {_shown_path(layout.logs_dir)}")
+        _fail(exc.message, exc.hint)
     click.echo("pyfaas stopped.", err=True)
 
 
@@ -199,12 +200,14 @@ def _run_detached(options: UpOptions, layout: StateLayout) -> None:
                 return
             if state in ("failed", "stopped") and status is not None:
                 reporter.state("failed")
-                if status.get("error", "").startswith("pyfaas is already running"):
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    daemon.wait(timeout=120)  # it is stopping what it started: return when that is done
+                error = str(status.get("error") or "")
+                if error.startswith("pyfaas is already running"):
                     _already_running(layout)
-                _fail(
-                    status.get("error") or "stopped during start-up",
-                    f"logs in {_shown_path(layout.logs_dir)}",
-                )
+                if error:
+                    _fail(error)
+                _fail("stopped during start-up", f"see {_shown_path(layout.log_file('up'))}")
             if daemon.poll() is not None:
                 reporter.state("failed")
                 _fail(

@@ -62,7 +62,15 @@ class AlreadyRunning(Exception):
 
 
 class StartupFailed(Exception):
-    """The platform could not be started; the message is one line with the cause."""
+    """The platform could not be started: ``message`` is the cause, ``hint`` what to do about it."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def line(self) -> str:
+        return f"{self.message}: {self.hint}" if self.hint else self.message
 
 
 @dataclass(frozen=True)
@@ -149,7 +157,9 @@ class _Run:
             return False
         except ServiceFailed as exc:
             self.reporter.event("fail", spec.name, str(exc))
-            raise StartupFailed(f"{spec.title} did not start: {exc}") from exc
+            raise StartupFailed(
+                f"{spec.title} did not start: {exc}", f"its log: {self.layout.log_file(spec.name)}"
+            ) from exc
         self.started.append(spec.name)
         self.reporter.event("done", spec.name, detail)
         return True
@@ -157,7 +167,7 @@ class _Run:
     async def start(self) -> dict[str, Any]:
         layout, options = self.layout, self.options
         if options.port and port_in_use(options.port):
-            raise StartupFailed(f"port {options.port} is in use: choose another gateway port with --port")
+            raise StartupFailed(f"port {options.port} is in use", "choose another gateway port with --port")
         ports = allocate_ports(options.port)
         layout.write_json(layout.ports_file, ports.to_json())
         credentials = ensure_credentials(layout.root)
@@ -196,7 +206,7 @@ class _Run:
         except (CliError, ValidationFailed, OSError) as exc:
             message = exc.message if isinstance(exc, CliError | ValidationFailed) else str(exc)
             self.reporter.event("fail", "functions", message)
-            raise StartupFailed(message) from exc
+            raise StartupFailed(message, "fix it, or start without deploying: pyfaas up --no-deploy") from exc
         specs = []
         for definition in definitions:
             spec = local_deployment(definition, source.folder)
@@ -268,7 +278,7 @@ async def run_platform(
             summary = startup.result()
         except StartupFailed as exc:
             final_state = "failed"
-            reporter.state("failed", error=str(exc))
+            reporter.state("failed", error=exc.line())
             raise
         summary["startup_seconds"] = round(time.monotonic() - started_at, 2)
         reporter.state("ready", summary=summary)
