@@ -148,14 +148,17 @@ class _Run:
     def _record_children(self, records: dict[str, ProcessRecord]) -> None:
         self.layout.write_json(self.layout.processes_file, {k: v.to_json() for k, v in records.items()})
 
-    async def _start(self, spec: ServiceSpec, detail: str = "") -> bool:
-        """Start one service with progress; False when it cannot run here (skipped)."""
+    async def _start(self, spec: ServiceSpec, detail: str = "", *, optional: bool = False) -> bool:
+        """Start one service with progress; False when it cannot run here, or (``optional``) failed."""
         self.reporter.event("start", spec.name, spec.title)
         try:
             await self.supervisor.start(spec)
         except ServiceUnavailable:
             return False
         except ServiceFailed as exc:
+            if optional:
+                self.reporter.event("note", spec.name, f"{spec.title} did not start: {exc}")
+                return False
             self.reporter.event("fail", spec.name, str(exc))
             raise StartupFailed(
                 f"{spec.title} did not start: {exc}", f"its log: {self.layout.log_file(spec.name)}"
@@ -180,7 +183,8 @@ class _Run:
         alerts = False
         if options.monitoring and monitoring_available():
             spec = monitoring_spec(layout, ports, base_env)
-            alerts = await self._start(spec, f"http://127.0.0.1:{ports.prometheus}")
+            # optional: without it the idler scales on the gateway's metrics instead
+            alerts = await self._start(spec, f"http://127.0.0.1:{ports.prometheus}", optional=True)
             if not alerts:
                 self.reporter.event("skip", spec.name, FALLBACK_NOTE)
         elif options.monitoring:

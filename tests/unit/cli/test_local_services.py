@@ -92,3 +92,8 @@ def test_bundled_examples_all_run_in_local_mode() -> None:
 
 def test_image_only_functions_are_skipped(tmp_path: Path) -> None:
     assert local_deployment(function("nginx", image="nginx:1"), tmp_path) is None
+
+
+def test_the_packaged_copy_of_the_examples_is_the_examples_folder() -> None:
+    packaged = ROOT / "runtime" / "cli" / "local" / "examples"
+    assert packaged.is_symlink() and (packaged / "stack.yml").resolve() == (ROOT / "examples" / "stack.yml")
