@@ -13,9 +13,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-__all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "chromium", "portal", "requires_chromium"]
+__all__ = [
+    "ARTIFACTS",
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "EXPECT_TIMEOUT_MS",
+    "chromium",
+    "portal",
+    "requires_chromium",
+]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = (
@@ -30,6 +38,10 @@ CHROMIUM_ARGS = (
 )
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 """Screenshots and other files a human may want to look at after a run (gitignored)."""
+
+EXPECT_TIMEOUT_MS = 15_000
+"""How long ``expect(...)`` assertions retry (Playwright's default, 5 s, is short on a loaded CI machine)."""
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 requires_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed")
 
@@ -62,7 +74,7 @@ async def portal(
         color_scheme="light",
         reduced_motion="reduce",
     )
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(EXPECT_TIMEOUT_MS)
     page = await context.new_page()
     try:
         yield page
