@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     level = "DEBUG" if settings.write_debug else settings.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not settings.write_debug:
+        # a line per poll (several a second, forever) would bury the scaling decisions and fill the disk
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         asyncio.run(serve(settings))
     except ConfigError as exc:
