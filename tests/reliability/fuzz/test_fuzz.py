@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 
 from runtime.gateway.openapi import build_document
 from tests.support.fuzz import LiveGateway, gateway_process
-from tests.support.gateway import CREDENTIALS, free_port
+from tests.support.gateway import CREDENTIALS
 from tests.support.nats import NatsServer, nats_server
 
 __all__ = ["nats_server"]
@@ -46,7 +46,7 @@ __all__ = ["nats_server"]
 pytestmark = pytest.mark.timeout(180)
 
 OPENFAAS_SPEC = Path(__file__).with_name("openfaas-spec.openapi.yml")
-EXAMPLES = 20
+EXAMPLES = 15
 """Examples per operation and generation mode: the whole suite stays well under a minute."""
 
 FUZZ_SETTINGS = settings(
@@ -63,21 +63,18 @@ SPEC_SCHEMA_GAPS = {
 }
 """Operations whose response schema in OpenFaaS's spec is wrong (docs/compatibility.md); body not checked."""
 
-PORT = free_port()
-"""Chosen at import: the schemas' configuration (base URL, credentials) is fixed when tests are collected."""
-
 own_schema = schemathesis.openapi.from_dict(build_document("fuzz"))
 openfaas_schema = schemathesis.openapi.from_dict(yaml.safe_load(OPENFAAS_SPEC.read_text()))
 for _schema in (own_schema, openfaas_schema):
     # Credentials through schemathesis' own auth configuration, so its auth checks know which are valid.
-    _schema.config.update(base_url=f"http://127.0.0.1:{PORT}", basic_auth=CREDENTIALS, request_timeout=30)
+    _schema.config.update(basic_auth=CREDENTIALS, request_timeout=30)
 
 
 @pytest.fixture(scope="module")
 def gateway(nats_server: NatsServer) -> Iterator[LiveGateway]:
     with (
         tempfile.TemporaryDirectory(prefix="pyfaas-fuzz-") as tmp,
-        gateway_process(Path(tmp), nats_url=nats_server.url, port=PORT) as running,
+        gateway_process(Path(tmp), nats_url=nats_server.url) as running,
     ):
         yield running
         assert running.alive(), "the gateway stopped answering /healthz after fuzzing"
@@ -87,7 +84,7 @@ def gateway(nats_server: NatsServer) -> Iterator[LiveGateway]:
 @own_schema.parametrize()
 @FUZZ_SETTINGS
 def test_own_document(case: schemathesis.Case, gateway: LiveGateway) -> None:
-    case.call_and_validate(excluded_checks=[positive_data_acceptance])
+    case.call_and_validate(base_url=gateway.url, excluded_checks=[positive_data_acceptance])
 
 
 @openfaas_schema.parametrize()
@@ -99,6 +96,7 @@ def test_openfaas_document(case: schemathesis.Case, gateway: LiveGateway) -> Non
     if (case.method.upper(), case.path) in SPEC_SCHEMA_GAPS:
         excluded.append(response_schema_conformance)
     case.call_and_validate(
+        base_url=gateway.url,
         excluded_checks=excluded,
     )
 
