@@ -102,6 +102,7 @@ export function renderFunction(main, ctx, name, namespace) {
   );
 
   let current = null;
+  let shownConfig = "";
   let scaleDirty = false;
   replicasInput.addEventListener("input", () => (scaleDirty = true));
 
@@ -121,11 +122,16 @@ export function renderFunction(main, ctx, name, namespace) {
         fn.createdAt ? h("span", { class: "muted" }, `created ${new Date(fn.createdAt).toLocaleString()}`) : null,
       );
       if (!scaleDirty && document.activeElement !== replicasInput) replicasInput.value = desired;
+      // redraw the configuration only when it changed, keeping it open if the user opened it
+      const config = JSON.stringify([fn.labels, fn.annotations, fn.envVars, fn.secrets]);
+      if (config === shownConfig) return;
+      shownConfig = config;
+      const wasOpen = details.querySelector("details")?.open;
       clear(
         details,
         h(
           "details",
-          { class: "card" },
+          { class: "card", open: Boolean(wasOpen) },
           h("summary", {}, "Configuration"),
           h(
             "dl",

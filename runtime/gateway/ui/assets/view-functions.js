@@ -54,8 +54,14 @@ export function renderFunctions(main, ctx) {
   let summary = {};
   let stopped = false;
 
+  let drawn = "";
+
   function draw() {
     const needle = filter.value.trim().toLowerCase();
+    // rebuild the rows only when something shown changed (keeps focus, hover and selection steady)
+    const state = JSON.stringify([needle, functions, summary]);
+    if (state === drawn) return;
+    drawn = state;
     const shown = functions.filter((fn) => {
       if (!needle) return true;
       const labels = Object.entries(fn.labels || {}).map(([k, v]) => `${k}=${v}`).join(" ");
