@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 from aiohttp.streams import StreamReader
-from multidict import CIMultiDict, CIMultiDictProxy, istr
+from multidict import CIMultiDictProxy, istr
 from yarl import URL
 
 from runtime.core.errors import PayloadTooLarge, ProviderError
@@ -120,7 +120,8 @@ class FunctionProxy:
         self._deadlines = Deadlines(upstream_timeout)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        route = await self._router.route(request.match_info["name"])
+        name = request.match_info["name"]
+        route = self._router.cached(name) or await self._router.route(name)
         metrics = route.metrics
         metrics.begin()
         started = time.perf_counter()
@@ -196,7 +197,7 @@ class FunctionProxy:
         tail = _tail(request.raw_path)
         exclude: Replica | None = None
         for attempt in range(1, _MAX_ATTEMPTS + 1):
-            replica = await self._router.ready_replica(route, exclude)
+            replica = route.pick(exclude) or await self._router.ready_replica(route, exclude)
             endpoint = self._endpoint(replica.url)
             replica.in_flight += 1
             call = self._deadlines.enter()
@@ -273,13 +274,26 @@ class FunctionProxy:
         call_id: str | None,
         start_time: str,
     ) -> web.StreamResponse:
-        headers: CIMultiDict[str] = CIMultiDict(
-            (key, value) for key, value in upstream_headers.items() if key.lower() not in _NOT_RELAYED
-        )
-        headers.setdefault(X_SERVED_BY, self._served_by)
-        headers.setdefault(X_START_TIME, start_time)
-        if call_id is not None:
-            headers.setdefault(X_CALL_ID, call_id)
+        # A list, not a CIMultiDict: the response builds its own from it (one copy instead of two).
+        headers: list[tuple[str, str]] = []
+        served_by = start = call = False
+        for key, value in upstream_headers.items():
+            lowered = key.lower()
+            if lowered in _NOT_RELAYED:
+                continue
+            if lowered == "x-served-by":
+                served_by = True
+            elif lowered == "x-start-time":
+                start = True
+            elif lowered == "x-call-id":
+                call = True
+            headers.append((key, value))
+        if not served_by:
+            headers.append((X_SERVED_BY, self._served_by))
+        if not start:
+            headers.append((X_START_TIME, start_time))
+        if call_id is not None and not call:
+            headers.append((X_CALL_ID, call_id))
         raw_length = upstream_headers.get("Content-Length")
         length = int(raw_length) if raw_length is not None and raw_length.isdigit() else None
         if request.method == "HEAD" or status in (204, 304):

@@ -135,6 +135,10 @@ class ReplicaRouter:
     def known(self, name: str, namespace: str) -> FunctionRoute | None:
         return self._routes.get((name, namespace))
 
+    def cached(self, raw_name: str) -> FunctionRoute | None:
+        """The route of a name invoked before, without a provider call (the hot path's first try)."""
+        return self._by_raw_name.get(raw_name)
+
     async def route(self, raw_name: str) -> FunctionRoute:
         """The route of ``name`` or ``name.namespace``; ``FunctionNotFound`` when the provider has no such."""
         route = self._by_raw_name.get(raw_name)
