@@ -12,6 +12,7 @@ State directory layout (``--state-dir``, default ``.pyfaas``)::
     processes.json               every child's PID and start time, rewritten on each (re)start
     ports.json                   the ports of this run (gateway, metrics, NATS, Prometheus ...)
     status.json                  start-up progress, read by the ``--detach`` parent to show it
+    deployed.json                digest of each function deployed on start (unchanged ones are not redeployed)
     basic-auth-user              admin credentials (0600), the gateway's and idler's secret_mount_path
     basic-auth-password
     nats/                        nats-server configuration and JetStream file store

@@ -10,6 +10,8 @@ Deployment goes over HTTP like faas-cli's: PUT ``/system/functions`` and, on 404
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ __all__ = [
     "find_source",
     "load_definitions",
     "local_deployment",
+    "spec_digest",
     "wait_functions_ready",
 ]
 
@@ -101,14 +104,36 @@ async def _deploy_one(client: httpx.AsyncClient, spec: FunctionDeployment) -> st
         return response.text.strip() or f"HTTP {response.status_code}"
 
 
-async def deploy_functions(client: httpx.AsyncClient, specs: list[FunctionDeployment]) -> dict[str, str]:
-    """Deploy every spec; returns the failures by function name."""
+def spec_digest(spec: FunctionDeployment) -> str:
+    """A fingerprint of what is deployed for a function (its wire JSON)."""
+    return hashlib.sha256(json.dumps(spec.wire(), sort_keys=True).encode()).hexdigest()
+
+
+async def deploy_functions(
+    client: httpx.AsyncClient, specs: list[FunctionDeployment], previous: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Deploy every spec, except those still deployed exactly as the last start deployed them (``previous``:
+    name → :func:`spec_digest`), which a restart would otherwise roll over for nothing.
+
+    Returns (failures by name, digests of what is now deployed, names left as they were).
+    """
     failures: dict[str, str] = {}
+    digests: dict[str, str] = {}
+    unchanged: list[str] = []
     for spec in specs:
+        digest = spec_digest(spec)
+        if previous.get(spec.service) == digest:
+            params = {"namespace": spec.namespace} if spec.namespace else None
+            if (await client.get(f"/system/function/{spec.service}", params=params)).status_code == 200:
+                digests[spec.service] = digest
+                unchanged.append(spec.service)
+                continue
         error = await _deploy_one(client, spec)
-        if error is not None:
+        if error is None:
+            digests[spec.service] = digest
+        else:
             failures[spec.service] = error
-    return failures
+    return failures, digests, unchanged
 
 
 async def wait_functions_ready(client: httpx.AsyncClient, names: dict[str, str], within: float) -> list[str]:

@@ -29,6 +29,7 @@ class StateLayout:
         self.processes_file = root / "processes.json"
         self.ports_file = root / "ports.json"
         self.status_file = root / "status.json"
+        self.deployed_file = root / "deployed.json"
         self.nats_dir = root / "nats"
         self.provider_dir = root / "provider"
         self.monitoring_dir = root / "monitoring"

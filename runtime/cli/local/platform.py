@@ -225,7 +225,15 @@ class _Run:
         async with httpx.AsyncClient(
             base_url=ports.gateway_url, auth=(user, password), timeout=30.0, trust_env=False
         ) as client:
-            failures = await deploy_functions(client, specs)
+            previous = self.layout.read_json(self.layout.deployed_file)
+            failures, digests, unchanged = await deploy_functions(
+                client, specs, previous if isinstance(previous, dict) else {}
+            )
+            self.layout.write_json(self.layout.deployed_file, digests)
+            if unchanged:
+                self.reporter.event(
+                    "note", "functions", f"unchanged since the last start: {', '.join(unchanged)}"
+                )
             for name, error in failures.items():
                 self.reporter.event("note", "functions", f"deploy of {name} failed: {error}")
             deployed = {

@@ -104,6 +104,7 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_state(tmp_path: Path) -
     second = start_platform(state, cwd=project, args=("--no-monitoring",))
     try:
         assert second.password == password
+        assert "unchanged since the last start: slow" in second.up_output  # not rolled over for nothing
         with second.client() as client:
             functions = {f["name"]: f for f in client.get("/system/functions").json()}
             assert {"slow", "extra"} <= set(functions)
