@@ -72,6 +72,8 @@ def print_summary(summary: dict[str, Any], *, detached: bool) -> None:
     if summary.get("prometheus_url"):
         rows.append(("Prometheus", summary["prometheus_url"]))
         rows.append(("AlertManager", summary["alertmanager_url"]))
+    if summary.get("functions"):
+        rows.append(("Try", f"curl -s {summary['gateway_url']}/function/{summary['functions'][0]} -d hello"))
     rows.append(("State", state))
     rows.append(("Stop", f"pyfaas down --state-dir {state}" if detached else "Ctrl-C"))
     click.echo(f"pyfaas is up ({summary.get('startup_seconds', 0):.1f}s).")

@@ -204,7 +204,7 @@ class _Run:
         source = self.options.source
         if source is None:
             return []
-        self.reporter.event("start", "functions", f"functions from {source.describe()}")
+        self.reporter.event("start", "functions", f"functions of {source.describe()}")
         try:
             definitions = await asyncio.to_thread(load_definitions, source, self.environ)
         except (CliError, ValidationFailed, OSError) as exc:
@@ -242,7 +242,7 @@ class _Run:
             waiting = await wait_functions_ready(client, deployed, self.options.ready_timeout)
         for name in waiting:
             self.reporter.event("note", "functions", f"{name} is not ready yet (see: pyfaas logs {name})")
-        self.reporter.event("done", "functions", ", ".join(deployed) or "(none)")
+        self.reporter.event("done", "functions", "ready: " + (", ".join(deployed) or "(none)"))
         return list(deployed)
 
     async def stop(self) -> None:

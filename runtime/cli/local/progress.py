@@ -60,13 +60,15 @@ class ConsoleReporter:
         took = time.monotonic() - self._started.get(key, time.monotonic())
         detail = f" {text}" if text else ""
         if kind == "done":
-            self.console.print(f"[green]✓[/] {title}{detail} [dim]({took:.1f}s)[/]", highlight=False)
+            self.console.print(
+                f"[green]✓[/] {title}{detail} [dim]({took:.1f}s)[/]", highlight=False, soft_wrap=True
+            )
         elif kind == "skip":
-            self.console.print(f"[yellow]-[/] {title}:{detail}", highlight=False)
+            self.console.print(f"[yellow]-[/] {title}:{detail}", highlight=False, soft_wrap=True)
         elif kind == "fail":
-            self.console.print(f"[red]✗[/] {title}:{detail}", highlight=False)
+            self.console.print(f"[red]✗[/] {title}:{detail}", highlight=False, soft_wrap=True)
         else:
-            self.console.print(f"[dim]{text}[/]", highlight=False)
+            self.console.print(f"[dim]{text}[/]", highlight=False, soft_wrap=True)
 
     def state(self, state: RunState, *, summary: dict[str, Any] | None = None, error: str = "") -> None:
         self._stop_spinner()

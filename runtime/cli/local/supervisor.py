@@ -59,6 +59,13 @@ class _Child:
     restarts: list[float] = field(default_factory=list)
 
 
+def _rotate(path: Path, limit: int = 10 << 20) -> None:
+    """Keep one older log (``.1``) once a log passes ``limit`` bytes, checked at each (re)start."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size > limit:
+            path.replace(path.with_name(path.name + ".1"))
+
+
 def _tail(path: Path, limit: int = 600) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -116,6 +123,7 @@ class Supervisor:
     async def _spawn_ready(self, child: _Child) -> None:
         spec = child.spec
         child.starts += 1
+        _rotate(child.log_path)
         with child.log_path.open("ab") as log:
             log.write(f"--- pyfaas up: start #{child.starts} of {spec.name}\n".encode())
             log.flush()

@@ -103,3 +103,15 @@ async def test_exit_codes_at_start(tmp_path: Path) -> None:
     with pytest.raises(ServiceFailed, match=r"bad exited with code 1: .*cannot start: reason 1"):
         await supervisor.start(_exiting(1))
     assert supervisor.records() == {}
+
+
+def test_a_large_log_is_rotated_at_start(tmp_path: Path) -> None:
+    from runtime.cli.local.supervisor import _rotate
+
+    log = tmp_path / "web.log"
+    log.write_text("x" * 20)
+    _rotate(log, limit=100)
+    assert log.exists()
+    _rotate(log, limit=10)
+    assert not log.exists() and (tmp_path / "web.log.1").read_text() == "x" * 20
+    _rotate(tmp_path / "missing.log")  # nothing to rotate is fine
