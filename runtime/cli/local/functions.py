@@ -23,6 +23,7 @@ from runtime.cli.deployment import local_deployment as deployment_for_local_mode
 from runtime.cli.errors import CliError
 from runtime.cli.stackfile import DEFAULT_STACK_FILES, load_functions
 from runtime.core.definitions import FunctionDefinition
+from runtime.core.errors import ValidationFailed
 from runtime.core.models import FunctionDeployment
 
 __all__ = [
@@ -78,7 +79,12 @@ def find_source(directory: Path) -> FunctionSource:
 def load_definitions(source: FunctionSource, env: Mapping[str, str]) -> list[FunctionDefinition]:
     """Parse the source (``${VAR}`` substituted from ``env``); raises ``CliError`` or ``ValidationFailed``
     (a stack error names the file, line and field)."""
-    return load_functions(source.path, env).functions
+    try:
+        return load_functions(source.path, env).functions
+    except (CliError, ValidationFailed):
+        raise
+    except Exception as exc:  # a functions.py is user code: any error it raises is the file's problem
+        raise CliError(f"{source.path}: {type(exc).__name__}: {exc}", hint="fix the file") from exc
 
 
 def local_deployment(definition: FunctionDefinition, folder: Path) -> FunctionDeployment | None:

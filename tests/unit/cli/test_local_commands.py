@@ -70,3 +70,10 @@ def test_down_without_a_platform(runner: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "s").mkdir()
     result = runner.invoke(down, ["--state-dir", "s"])
     assert result.exit_code == 0 and "not running" in result.stdout
+
+
+def test_a_functions_py_that_raises_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "functions.py").write_text("import no_such_module_here\n")
+    result = runner.invoke(up, ["--state-dir", "s"])
+    assert result.exit_code == 1
+    _one_error_line(result.stderr, "functions.py", "ModuleNotFoundError", "no_such_module_here")
