@@ -287,7 +287,10 @@ async def run_platform(
             return
         stopped.cancel()
         try:
-            summary = startup.result()
+            try:
+                summary = startup.result()
+            except (OSError, httpx.HTTPError, ValueError) as exc:  # e.g. the gateway died during the deploy
+                raise StartupFailed(f"{type(exc).__name__}: {exc}", f"logs in {layout.logs_dir}") from exc
         except StartupFailed as exc:
             final_state = "failed"
             reporter.state("failed", error=exc.line())
