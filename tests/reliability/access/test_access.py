@@ -85,7 +85,7 @@ ROUTES = protected_routes()
 def gateway(nats_server: NatsServer) -> Iterator[LiveGateway]:
     with (
         tempfile.TemporaryDirectory(prefix="pyfaas-access-") as tmp,
-        gateway_process(Path(tmp), nats_url=nats_server.url) as running,
+        gateway_process(Path(tmp), nats_url=nats_server.url, env={"LOG_LEVEL": "DEBUG"}) as running,
     ):
         yield running
 
