@@ -22,6 +22,7 @@ State directory layout (``--state-dir``, default ``.pyfaas``)::
 
 Modules: ``layout`` (paths, ports, records), ``credentials``, ``services`` (what each child runs),
 ``supervisor`` (process supervision), ``progress`` (readiness reporting), ``functions`` (deploy on start),
-``platform`` (start-up order and shutdown), ``daemon`` (the detached process), ``commands`` (click).
+``platform`` (start-up order and shutdown), ``daemon`` (the detached process), ``stop`` (``pyfaas down``),
+``commands`` (click).
 Only ``runtime.core`` and ``runtime.provider`` are imported: every service is started as a process.
 """
