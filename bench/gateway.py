@@ -4,8 +4,10 @@
 
 (a) the function's watchdog called directly; (b) the same handler through the pyfaas gateway (local provider,
 its own watchdog replica); (c) the same handler under Flask + waitress (OpenFaaS's python3-http stack,
-``bench/python3_http_flask.py``). Each at 1 and 50 connections; prints req/s, p50, p99 and the ratios b/a and
-b/c, and the gateway's overhead at 1 connection (p50 of b minus p50 of a). Cold start: the function is scaled
+``bench/python3_http_flask.py``). Each at 1 and 50 connections; prints req/s, p50, p99, the CPU time the serving
+processes used per request (read from ``/proc``; for b the gateway plus the replica, and the gateway alone), the
+ratios b/a and b/c, and the gateway's overhead at 1 connection (p50 of b minus p50 of a). CPU per request
+depends far less on the machine's load than req/s does, so it shows efficiency when other work competes. Cold start: the function is scaled
 to zero and called through the gateway, time to the first response, ``--cold-samples`` times.
 
 Unless ``--skip-clients``: the proxy client choice, measured as three minimal aiohttp proxies in front of the
@@ -43,6 +45,19 @@ class Result:
     rps: float
     p50_ms: float
     p99_ms: float
+    cpu_us: float = float("nan")
+    """CPU time (user + system) of the serving processes per request, in microseconds."""
+    cpu_first_us: float = float("nan")
+    """The same for the first of them alone (the gateway, for b)."""
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time consumed so far by ``pids`` (their threads included)."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def free_port() -> int:
@@ -112,8 +127,10 @@ def to_ms(text: str) -> float:
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
-def wrk(url: str, connections: int, duration: float) -> Result:
+def wrk(url: str, connections: int, duration: float, pids: list[int] | None = None) -> Result:
     threads = 1 if connections < 4 else 2
+    cpu_before = cpu_seconds(pids) if pids else 0.0
+    first_before = cpu_seconds(pids[:1]) if pids else 0.0
     output = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url],
         capture_output=True,
@@ -126,7 +143,12 @@ def wrk(url: str, connections: int, duration: float) -> Result:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = to_ms(re.search(r"^\s*50%\s+(\S+)", output, re.MULTILINE).group(1))  # type: ignore[union-attr]
     p99 = to_ms(re.search(r"^\s*99%\s+(\S+)", output, re.MULTILINE).group(1))  # type: ignore[union-attr]
-    return Result(rps, p50, p99)
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    if not pids or not requests:
+        return Result(rps, p50, p99)
+    cpu_us = (cpu_seconds(pids) - cpu_before) / requests * 1e6
+    first_us = (cpu_seconds(pids[:1]) - first_before) / requests * 1e6
+    return Result(rps, p50, p99, cpu_us, first_us)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -278,6 +300,8 @@ def main() -> int:
         if status != 202:
             raise RuntimeError(f"deploy failed: {status} {body!r}")
         wait_replicas(gateway_port, 1)
+        replica_pid = int(next((work / "state" / "run").glob(f"*/{FUNCTION}/*.pid")).read_text().split()[0])
+        serving = {"a": [processes[0].pid], "b": [gateway.pid, replica_pid], "c": [processes[2].pid]}
         urls = {
             "a": f"http://127.0.0.1:{watchdog_port}/",
             "b": f"http://127.0.0.1:{gateway_port}/function/{FUNCTION}",
@@ -299,13 +323,15 @@ def main() -> int:
             for connections in (1, 50):
                 for key in ("a", "b", "c"):
                     samples.setdefault((key, connections), []).append(
-                        wrk(urls[key], connections, args.duration)
+                        wrk(urls[key], connections, args.duration, serving[key])
                     )
         results = {
             combo: Result(
                 statistics.median(r.rps for r in runs),
                 statistics.median(r.p50_ms for r in runs),
                 statistics.median(r.p99_ms for r in runs),
+                statistics.median(r.cpu_us for r in runs),
+                statistics.median(r.cpu_first_us for r in runs),
             )
             for combo, runs in samples.items()
         }
@@ -315,14 +341,21 @@ def main() -> int:
             "connection count (medians), handler returns a 20-byte text body"
         )
         print(f"1-minute load average: {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} now\n")
-        print(f"{'server':40} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+        print(f"{'server':40} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11}")
         for (key, connections), result in results.items():
-            figures = f"{result.rps:>10.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f}"
+            figures = (
+                f"{result.rps:>10.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} {result.cpu_us:>11.1f}"
+            )
+            if key == "b":
+                figures += f"  (gateway {result.cpu_first_us:.1f})"
             print(f"{labels[key]:40} {connections:>5} {figures}")
-        print()
+        print("CPU us/req: user + system CPU of the serving processes per request (b: gateway + replica)\n")
         for connections in (1, 50):
             a, b, c = (results[(key, connections)] for key in "abc")
-            print(f"{connections:>2} connections: b/a = {b.rps / a.rps:.2f}, b/c = {b.rps / c.rps:.2f}")
+            print(
+                f"{connections:>2} connections: b/a = {b.rps / a.rps:.2f}, b/c = {b.rps / c.rps:.2f}, "
+                f"CPU per request c/b = {c.cpu_us / b.cpu_us:.2f}"
+            )
         overhead = results[("b", 1)].p50_ms - results[("a", 1)].p50_ms
         print(f"gateway overhead at 1 connection, p50(b) - p50(a): {overhead:.3f} ms (target <= 0.4 ms)")
         print(f"b/c at 50 connections: {results[('b', 50)].rps / results[('c', 50)].rps:.2f} (target >= 2.0)")
