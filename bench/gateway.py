@@ -4,11 +4,12 @@
 
 (a) the function's watchdog called directly; (b) the same handler through the pyfaas gateway (local provider,
 its own watchdog replica); (c) the same handler under Flask + waitress (OpenFaaS's python3-http stack,
-``bench/python3_http_flask.py``). Each at 1 and 50 connections; prints req/s, p50, p99, the CPU time the serving
-processes used per request (read from ``/proc``; for b the gateway plus the replica, and the gateway alone), the
-ratios b/a and b/c, and the gateway's overhead at 1 connection (p50 of b minus p50 of a). CPU per request
-depends far less on the machine's load than req/s does, so it shows efficiency when other work competes. Cold start: the function is scaled
-to zero and called through the gateway, time to the first response, ``--cold-samples`` times.
+``bench/python3_http_flask.py``). Each at 1 and 50 connections; prints req/s, p50, p99, the CPU time the
+serving processes used per request (read from ``/proc``; for b the gateway plus the replica, and the gateway
+alone), the ratios b/a and b/c, and the gateway's overhead at 1 connection (p50 of b minus p50 of a). When
+other work saturates the cores, req/s follows CPU per request, which moves less with the load. Cold start:
+the function is scaled to zero and called through the gateway, time to the first response,
+``--cold-samples`` times.
 
 Unless ``--skip-clients``: the proxy client choice, measured as three minimal aiohttp proxies in front of the
 watchdog of (a), forwarding with ``aiohttp.ClientSession``, ``httpx.AsyncClient`` or the gateway's own lean
