@@ -21,9 +21,9 @@ __all__ = ["FAST_FAILURES", "FaultReport", "run_fault"]
 RATE = 40.0
 ASYNC_SHARE = 0.25
 CLIENT_TIMEOUT = 5.0
-BASELINE = 2.0
+BASELINE = 1.5
 DOWN_FOR = 1.5
-AFTER_RESTART = 6.0
+AFTER_RESTART = 5.0
 DRAIN_WITHIN = 40.0
 
 FAST_FAILURES = frozenset({"refused", "disconnected", "reset"})
