@@ -236,8 +236,11 @@ class CallProcessor:
                 sequence=msg.metadata.sequence.stream,
                 record=final,
             )
-            job = _fit(job, self._max_payload())
-            await self._durably(lambda: self._publish_callback(job, name, namespace, msg))
+            payload = job.model_dump_json().encode()
+            if len(payload) > self._max_payload():
+                job = _fit(job, self._max_payload())
+                payload = job.model_dump_json().encode()
+            await self._durably(lambda: self._publish_callback(job.callId, payload, name, namespace, msg))
         await self._durably(lambda: self._records.put(final))
         await msg.ack()
         if outcome is Outcome.SUCCEEDED:
@@ -304,12 +307,14 @@ class CallProcessor:
         except ValidationError:
             return None
 
-    async def _publish_callback(self, job: CallbackJob, name: str, namespace: str, msg: Msg) -> None:
+    async def _publish_callback(
+        self, call_id: str, payload: bytes, name: str, namespace: str, msg: Msg
+    ) -> None:
         # one callback per stored message: a rerun after a crash is deduplicated by JetStream
-        msg_id = f"cb-{job.callId}-{msg.metadata.sequence.stream}"
+        msg_id = f"cb-{call_id}-{msg.metadata.sequence.stream}"
         await self._js.publish(
-            self._layout.callback_subject(name, namespace, job.callId),
-            job.model_dump_json().encode(),
+            self._layout.callback_subject(name, namespace, call_id),
+            payload,
             stream=self._layout.callbacks_stream,
             headers={"Nats-Msg-Id": msg_id},
         )

@@ -47,7 +47,7 @@ class RecordStore:
 
     async def restore_final(self, record: AsyncCallRecord) -> None:
         """Write a final record an earlier worker stored elsewhere (its callback job), unless one is there."""
-        while True:
+        for _ in range(20):  # a conflict means another writer just wrote; look again
             try:
                 entry = await self._kv.get(record.callId)
             except KeyNotFoundError:

@@ -117,11 +117,12 @@ async def test_chaos_through_gateway_and_watchdog(tmp_path: Path) -> None:
                         states[(await response.json())["state"]] += 1
                 ran = executions(log)
                 duplicates = sum(n - 1 for n in ran.values() if n > 1)
+                posted_again = sum(len(receiver.received[i]) - 1 for i in ids if receiver.received[i])
                 print(
                     f"\nchaos end to end: {CALLS} calls submitted in {submitted:.1f}s, all finished in "
                     f"{elapsed:.1f}s; worker SIGKILLed after {at_kill} runs, NATS restarted after "
                     f"{at_restart}; states {dict(states)}; duplicate executions {duplicates} "
-                    f"({100 * duplicates / CALLS:.2f}%)"
+                    f"({100 * duplicates / CALLS:.2f}%), duplicate callbacks {posted_again}"
                 )
                 assert set(ran) == set(ids)  # none missing, nothing unknown
                 assert set(states) <= {"succeeded", "dead-lettered"}, states
