@@ -12,6 +12,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from runtime.core.models import AsyncCallRecord
 from runtime.core.queue_layout import CallbackJob
+from runtime.worker.records import RecordStore
 from tests.integration.async_.conftest import Queue, WorkerFactory
 from tests.support.async_calls import CallbackReceiver, FakeGateway, eventually, submit, until
 
@@ -156,3 +157,20 @@ async def test_function_sees_call_id_and_attempt(
     assert gateway.last_request[call_id]["x_attempt"] == "2"
     assert worker.processor is not None
     assert worker.processor.counters.possible_reruns == 0  # a retry after an answer is not a rerun
+
+
+async def test_record_store_restores_a_final_record_only_over_an_unfinished_one(queue: Queue) -> None:
+    store = RecordStore(queue.kv)
+    call_id = await submit(queue.js, queue.kv, queue.layout, "never-run")
+    queued = await record(queue, call_id)
+    final = queued.model_copy(update={"state": "succeeded", "attempts": 1, "lastStatus": 200})
+    # the callback sender waits for the worker's final write, then writes the job's record itself
+    await store.set_callback_status(call_id, 204, final=final, settle_tries=2)
+    restored = await record(queue, call_id)
+    assert (restored.state, restored.lastStatus, restored.callbackStatus) == ("succeeded", 200, 204)
+    # a later restore (a redelivery that found the job) never overwrites a final record
+    await store.restore_final(final.model_copy(update={"lastStatus": 299}))
+    assert (await record(queue, call_id)).callbackStatus == 204
+    # nor is a missing record a problem: it is created
+    await store.restore_final(final.model_copy(update={"callId": "gone-1"}))
+    assert (await record(queue, "gone-1")).state == "succeeded"
