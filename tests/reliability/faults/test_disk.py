@@ -5,15 +5,18 @@ read-only bind mount over its ``functions`` and ``secrets`` directories (root ig
 gateway app on a real ``LocalProvider`` answers deploys, updates, scaling and secret writes with 507 and a
 JSON error naming the cause; the files written before stay byte-for-byte as they were, no temporary file is
 left behind, the deployed function keeps answering, and once space is back everything works, also across a
-gateway restart. A gateway started on a read-only state directory exits with a one-line error.
+gateway restart. A gateway started on a read-only state directory exits with a one-line error. NATS's store
+on a full disk: async submissions are refused (503), never accepted unstored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +24,9 @@ import aiohttp
 import pytest
 
 from tests.reliability.faults.mounts import fill, read_only_bind, tmpfs
+from tests.support.async_calls import until
 from tests.support.gateway import REPO_ROOT, free_port, running_gateway, wait_available
-from tests.support.process_stack import ECHO_HANDLER
+from tests.support.process_stack import ECHO_HANDLER, ProcessStack, call_states
 from tests.support.providers import python_function, write_handler
 
 pytestmark = [pytest.mark.timeout(90)]
@@ -173,3 +177,62 @@ def test_gateway_refuses_to_start_on_a_read_only_state_dir(tmp_path: Path) -> No
     assert "pyfaas-gateway: cannot start: " in result.stderr
     assert "Read-only file system" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_full_queue_store_never_accepts_what_it_cannot_store(tmp_path: Path) -> None:
+    """NATS's file store on a full disk: async submissions get 503 (after ``async_publish_timeout``), never
+    a 202 for a call that was not stored; sync calls go on; every call that got a 202 runs once space is
+    back."""
+    stack = ProcessStack(tmp_path / "stack")
+    with tmpfs(stack.root / "nats", "16m") as store:
+        try:
+            await stack.start()
+            await stack.deploy_echo(replicas=1)
+            accepted: list[str] = []
+            statuses: list[int] = []
+            async with aiohttp.ClientSession(stack.url) as session:
+
+                async def submit() -> None:
+                    headers = {"X-Callback-Url": stack.receiver.url}
+                    async with session.post("/async-function/echo", data=b"x", headers=headers) as response:
+                        statuses.append(response.status)
+                        if response.status == 202:
+                            accepted.append(response.headers["X-Call-Id"])
+                        else:
+                            assert response.status == 503, await response.text()
+
+                await submit()
+                filler = fill(store)
+                for _ in range(3):  # the first may still fit in a partly written page of the block file
+                    await asyncio.gather(*(submit() for _ in range(5)))
+                assert 503 in statuses, statuses
+                async with session.post("/function/echo", data=b"sync") as response:
+                    assert response.status == 200
+
+                # nats-server 2.x keeps a block's write error until it restarts, even once space is back
+                # (seen here: 503s went on after the filler was removed), so an operator restarts it.
+                filler.unlink()
+                stack.nats.stop()
+                await stack.restart_nats()
+                await until_accepted(submit, statuses)
+            await until(
+                lambda: all(stack.receiver.delivered(call_id) >= 1 for call_id in accepted),
+                limit=30,
+                what="a callback for every accepted call",
+            )
+            assert await call_states(stack.nats.url, accepted) == Counter(succeeded=len(accepted))
+        finally:
+            await stack.close()
+
+
+async def until_accepted(
+    submit: Callable[[], Awaitable[None]], statuses: list[int], within: float = 10.0
+) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        await submit()
+        if statuses[-1] == 202:
+            return
+        assert asyncio.get_running_loop().time() < deadline, (
+            "async submissions not accepted after space freed"
+        )
