@@ -30,8 +30,8 @@ __all__ = ["QueueObserver", "classify_duplicates", "exposure"]
 
 _TERMINAL = frozenset({"succeeded", "failed", "dead-lettered"})
 _IN_TRANSIT = 0.2
-"""Seconds after the kill in which a function call starting was still sent by the killed worker (its
-replacement needs longer than this just to start Python and connect)."""
+"""Seconds after its replacement was spawned in which a function call starting was still sent by the killed
+worker (a request already in the socket; the replacement needs longer just to start Python and connect)."""
 
 
 @dataclass
@@ -91,9 +91,10 @@ class QueueObserver:
 
 
 def classify_duplicates(
-    gateway: FakeGateway, observer: QueueObserver, ids: list[str], kill_time: float
+    gateway: FakeGateway, observer: QueueObserver, ids: list[str], kill_time: float, respawned: float
 ) -> Counter[str]:
-    """Count the calls run more than once by the state their first delivery was in at ``kill_time``.
+    """Count the calls run more than once by the state their first delivery was in at ``kill_time`` (taken
+    once the worker is dead; ``respawned``: once its replacement is spawned).
 
     Writes and acks tagged with delivery 1 can only come from the killed worker, so whether they reached
     NATS at all (not when the observer saw them) places the kill; function times are the gateway's clock."""
@@ -104,7 +105,7 @@ def classify_duplicates(
             continue
         started = gateway.first_start.get(call_id, float("inf"))
         ended = gateway.first_end.get(call_id, float("inf"))
-        if started > kill_time + _IN_TRANSIT:
+        if started > respawned + _IN_TRANSIT:
             states["first run after the kill"] += 1
         elif ended > kill_time:
             states["function running"] += 1
