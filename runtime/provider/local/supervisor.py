@@ -263,6 +263,9 @@ class FunctionSupervisor:
             env["fprocess"] = spec.envProcess
         env.update(
             {
+                # Loopback only: the gateway is the way in (auth, metrics); a function is not a network
+                # service of its own (the watchdog's default, 0.0.0.0, suits a pod, not a shared host).
+                "bind_address": "127.0.0.1",
                 "port": "0",
                 "port_file": str(self.run_dir / f"{handle.id}.port"),
                 "lock_path": str(self.run_dir / f"{handle.id}.lock"),
