@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from runtime.provider.local.store import StateStore
 from tests.reliability.faults.mounts import fill, read_only_bind, tmpfs
 from tests.support.async_calls import until
 from tests.support.gateway import REPO_ROOT, free_port, running_gateway, wait_available
@@ -236,3 +237,30 @@ async def until_accepted(
         assert asyncio.get_running_loop().time() < deadline, (
             "async submissions not accepted after space freed"
         )
+
+
+def test_temporary_files_of_interrupted_writes_are_removed_at_start(tmp_path: Path) -> None:
+    """What a SIGKILL in the middle of ``atomic_write`` leaves (``.<name>.<pid>.tmp`` next to the intact file)
+    is deleted when a provider next starts on the directory; a live writer's temporary file is kept."""
+    store = StateStore(tmp_path / "state")
+    store.ensure_layout()
+    store.write_secret(NAMESPACE, "token", b"intact")
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(gone.stdout)
+    secrets = store.secrets_dir / NAMESPACE
+    leftover = secrets / f".token.{dead_pid}.tmp"
+    leftover.write_bytes(b"half a secr")
+    live = secrets / f".other.{os.getpid()}.tmp"
+    live.write_bytes(b"being written")
+    (store.functions_dir / NAMESPACE).mkdir(parents=True)
+    stale_function = store.functions_dir / NAMESPACE / f".fn.json.{dead_pid}.tmp"
+    stale_function.write_bytes(b"{")
+
+    StateStore(tmp_path / "state").ensure_layout()
+
+    assert not leftover.exists() and not stale_function.exists()
+    assert live.exists()
+    assert store.read_secret(NAMESPACE, "token") == b"intact"
+    assert store.secret_names(NAMESPACE) == ["token"]
