@@ -244,29 +244,39 @@ class GatewayClient:
             return DeployResult(spec.service, response.status_code, "POST")
         raise self.fail(response, what=what)
 
-    def delete(self, name: str, namespace: str = "") -> None:
-        body: dict[str, str] = {"functionName": name}
+    def _change(
+        self, method: str, path: str, body: dict[str, Any], namespace: str, *, what: str, missing: CliError
+    ) -> httpx.Response:
+        """A change to a named object: the namespace goes in the body and in the query (faas-netes reads it
+        only there); 404 raises ``missing``, another non-2xx status the error for ``what``."""
         if namespace:
             body["namespace"] = namespace
-        response = self.send("DELETE", "/system/functions", json_body=body, params=self._ns(namespace))
+        response = self.send(method, path, json_body=body, params=self._ns(namespace))
         if response.status_code == 404:
-            raise CliError(f"function {name!r} not found", hint="see pyfaas list")
+            raise missing
         if response.status_code not in (200, 202, 204):
-            raise self.fail(response, what=f"remove {name}")
+            raise self.fail(response, what=what)
+        return response
+
+    def delete(self, name: str, namespace: str = "") -> None:
+        self._change(
+            "DELETE",
+            "/system/functions",
+            {"functionName": name},
+            namespace,
+            what=f"remove {name}",
+            missing=_function_not_found(name),
+        )
 
     def scale(self, name: str, replicas: int, namespace: str = "") -> httpx.Response:
-        body: dict[str, Any] = {"serviceName": name, "replicas": replicas}
-        if namespace:
-            body["namespace"] = namespace
-        # the namespace also goes in the query: faas-netes reads it only there
-        response = self.send(
-            "POST", f"/system/scale-function/{name}", json_body=body, params=self._ns(namespace)
+        return self._change(
+            "POST",
+            f"/system/scale-function/{name}",
+            {"serviceName": name, "replicas": replicas},
+            namespace,
+            what=f"scale {name}",
+            missing=_function_not_found(name),
         )
-        if response.status_code == 404:
-            raise CliError(f"function {name!r} not found", hint="see pyfaas list")
-        if response.status_code not in (200, 202, 204):
-            raise self.fail(response, what=f"scale {name}")
-        return response
 
     # invocation -------------------------------------------------------------------------------------
     def invoke(
@@ -355,14 +365,14 @@ class GatewayClient:
             raise self.fail(response, what=f"{verb} secret {secret.name}")
 
     def delete_secret(self, name: str, namespace: str = "") -> None:
-        body: dict[str, str] = {"name": name}
-        if namespace:
-            body["namespace"] = namespace
-        response = self.send("DELETE", "/system/secrets", json_body=body, params=self._ns(namespace))
-        if response.status_code == 404:
-            raise CliError(f"secret {name!r} not found", hint="see pyfaas secret list")
-        if response.status_code not in (200, 202, 204):
-            raise self.fail(response, what=f"remove secret {name}")
+        self._change(
+            "DELETE",
+            "/system/secrets",
+            {"name": name},
+            namespace,
+            what=f"remove secret {name}",
+            missing=CliError(f"secret {name!r} not found", hint="see pyfaas secret list"),
+        )
 
     # async (pyfaas extension) -----------------------------------------------------------------------
     def _async_get(self, path: str, what: str, params: Mapping[str, str] | None = None) -> Any:
@@ -396,6 +406,10 @@ class GatewayClient:
             raise self.fail(response, what=f"redrive {call_id}")
         data = self._json(response, f"redrive {call_id}")
         return data if isinstance(data, dict) else {}
+
+
+def _function_not_found(name: str) -> CliError:
+    return CliError(f"function {name!r} not found", hint="see pyfaas list")
 
 
 _NO_ASYNC_HINT = "async calls need a pyfaas gateway with NATS (pyfaas up starts both)"

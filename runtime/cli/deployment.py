@@ -11,11 +11,12 @@ Local mode (a pyfaas gateway whose provider is ``pyfaas-local``) runs code witho
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.cli.errors import CliError
+from runtime.cli.options import parse_pairs
 from runtime.core.definitions import FunctionDefinition
 from runtime.core.models import FunctionDeployment
 from runtime.store.catalog import PYTHON_LANGS
@@ -33,6 +34,25 @@ class Overrides:
     secrets: Sequence[str] = ()
     namespace: str = ""
     image: str = ""
+
+    @classmethod
+    def from_flags(
+        cls,
+        *,
+        env: Iterable[str],
+        labels: Iterable[str],
+        annotations: Iterable[str],
+        secrets: Sequence[str],
+        namespace: str,
+    ) -> Overrides:
+        """From the ``K=V`` values of :func:`runtime.cli.options.override_options` and ``--namespace``."""
+        return cls(
+            env=parse_pairs(env, "--env"),
+            labels=parse_pairs(labels, "--label"),
+            annotations=parse_pairs(annotations, "--annotation"),
+            secrets=secrets,
+            namespace=namespace,
+        )
 
     def apply(self, spec: FunctionDeployment) -> FunctionDeployment:
         env = {**(spec.envVars or {}), **self.env}

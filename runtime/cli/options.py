@@ -13,7 +13,9 @@ __all__ = [
     "gateway_options",
     "json_option",
     "namespace_option",
+    "override_options",
     "parse_pairs",
+    "stack_filter_options",
     "stack_option",
 ]
 
@@ -53,6 +55,56 @@ def stack_option(function: F) -> F:
         metavar="FILE",
         help="Stack file (default: stack.yaml, else stack.yml).",
     )(function)
+
+
+def stack_filter_options(function: F) -> F:
+    """``--filter GLOB`` and ``--regex RE``: only some of the stack file's functions."""
+    function = click.option(
+        "--regex", default=None, metavar="RE", help="Only the stack's functions whose name matches the regex."
+    )(function)
+    return click.option(
+        "--filter",
+        "glob",
+        default=None,
+        metavar="GLOB",
+        help="Only the stack's functions whose name matches the glob.",
+    )(function)
+
+
+def override_options(function: F) -> F:
+    """``-e``, ``-l``, ``--annotation`` and ``--secret``: additions to every deployed function (parsed by
+    ``runtime.cli.deployment.Overrides.from_flags``)."""
+    for option in reversed(
+        [
+            click.option(
+                "-e",
+                "--env",
+                "env",
+                multiple=True,
+                metavar="K=V",
+                help="Set an environment variable (repeatable).",
+            ),
+            click.option(
+                "-l", "--label", "labels", multiple=True, metavar="K=V", help="Set a label (repeatable)."
+            ),
+            click.option(
+                "--annotation",
+                "annotations",
+                multiple=True,
+                metavar="K=V",
+                help="Set an annotation (repeatable).",
+            ),
+            click.option(
+                "--secret",
+                "secrets",
+                multiple=True,
+                metavar="NAME",
+                help="Give the function a secret (repeatable).",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
 
 
 def parse_pairs(values: Iterable[str], option: str, *, separators: str = "=") -> dict[str, str]:

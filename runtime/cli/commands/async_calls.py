@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from runtime.cli.app import pass_context
-from runtime.cli.commands.common import stack_gateway
+from runtime.cli.commands.common import gateway_client
 from runtime.cli.context import CliContext
 from runtime.cli.options import gateway_options, json_option, stack_option
 
@@ -32,9 +32,7 @@ def status(
     as_json: bool,
 ) -> None:
     """The state of one async call (queued, running, succeeded, failed, dead-lettered)."""
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         record = client.call_status(call_id)
     if as_json:
         context.output.json(record)
@@ -80,9 +78,7 @@ def dead_letters(
     as_json: bool,
 ) -> None:
     """Calls that failed every attempt, oldest first."""
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         data = client.dead_letters(function, limit)
     if as_json:
         context.output.json(data)
@@ -124,9 +120,7 @@ def redrive(
 ) -> None:
     """Queue dead-lettered calls again, with fresh attempts."""
     results = []
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         for call_id in call_ids:
             results.append(client.redrive(call_id))
             if not as_json:

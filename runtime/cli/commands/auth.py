@@ -6,7 +6,7 @@ import click
 
 from runtime.cli.app import pass_context
 from runtime.cli.client import GatewayClient
-from runtime.cli.commands.common import stack_for_gateway
+from runtime.cli.commands.common import stack_gateway
 from runtime.cli.context import CliContext, cli_version
 from runtime.cli.credentials import BasicCredentials
 from runtime.cli.errors import CliError
@@ -48,8 +48,7 @@ def login(
         raise CliError("the password is empty", hint="pipe it in: ... | pyfaas login --password-stdin")
     if not username:
         raise CliError("the username is empty", hint="pass -u USER")
-    stack = stack_for_gateway(context, stack_file)
-    url = context.gateway_url(gateway, stack.gateway if stack else None)
+    url = context.gateway_url(gateway, stack_gateway(context, stack_file))
     credentials = BasicCredentials(username, password)
     with GatewayClient(
         url,
@@ -78,8 +77,7 @@ def login(
 @pass_context
 def logout(context: CliContext, gateway: str | None, tls_no_verify: bool, stack_file: str | None) -> None:
     """Forget the saved credentials of the gateway."""
-    stack = stack_for_gateway(context, stack_file)
-    url = context.gateway_url(gateway, stack.gateway if stack else None)
+    url = context.gateway_url(gateway, stack_gateway(context, stack_file))
     store = context.credentials()
     if not store.remove(url):
         raise CliError(

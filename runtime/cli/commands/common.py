@@ -1,15 +1,18 @@
-"""Helpers the command modules share: the stack file a command uses for its gateway, and stdin."""
+"""Helpers the command modules share: the gateway client the common options name, its stack file, stdin."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime.cli.context import CliContext
 from runtime.cli.errors import CliError
 from runtime.cli.stackfile import LoadedFunctions, find_stack_file, load_functions
 from runtime.core.errors import PyfaasError
 
-__all__ = ["read_stdin", "stack_for_gateway", "stack_gateway"]
+if TYPE_CHECKING:
+    from runtime.cli.client import GatewayClient
+
+__all__ = ["gateway_client", "read_stdin", "stack_for_gateway", "stack_gateway"]
 
 
 def stack_for_gateway(context: CliContext, stack_file: str | None) -> LoadedFunctions | None:
@@ -28,19 +31,24 @@ def stack_for_gateway(context: CliContext, stack_file: str | None) -> LoadedFunc
         return None
 
 
+def stack_gateway(context: CliContext, stack_file: str | None) -> str | None:
+    """``provider.gateway`` of the stack that applies (see :func:`stack_for_gateway`), or None."""
+    stack = stack_for_gateway(context, stack_file)
+    return stack.gateway if stack else None
+
+
+def gateway_client(
+    context: CliContext, gateway: str | None, tls_no_verify: bool, stack_file: str | None
+) -> GatewayClient:
+    """The client of the gateway that ``-g``, ``--tls-no-verify`` and ``-f`` name (``-g``, else the stack's
+    ``provider.gateway``, else ``OPENFAAS_URL``, else the default), with the saved credentials."""
+    return context.client(
+        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
+    )
+
+
 def read_stdin(context: CliContext) -> bytes:
     stream = context.stdin
     if stream.isatty():
         context.output.note("Reading from STDIN - hit (Control + D) to stop.")
     return stream.read()
-
-
-def resolve(path: str, cwd: Path) -> Path:
-    candidate = Path(path).expanduser()
-    return candidate if candidate.is_absolute() else cwd / candidate
-
-
-def stack_gateway(context: CliContext, stack_file: str | None) -> str | None:
-    """``provider.gateway`` of the stack that applies (see :func:`stack_for_gateway`), or None."""
-    stack = stack_for_gateway(context, stack_file)
-    return stack.gateway if stack else None

@@ -12,7 +12,14 @@ from runtime.cli.client import GatewayClient
 from runtime.cli.context import CliContext
 from runtime.cli.deployment import Overrides, prepare
 from runtime.cli.errors import CliError
-from runtime.cli.options import gateway_options, json_option, namespace_option, parse_pairs, stack_option
+from runtime.cli.options import (
+    gateway_options,
+    json_option,
+    namespace_option,
+    override_options,
+    stack_filter_options,
+    stack_option,
+)
 from runtime.cli.stackfile import find_stack_file, load_functions
 from runtime.core.definitions import FunctionDefinition, function
 from runtime.core.errors import PyfaasError
@@ -25,20 +32,8 @@ __all__ = ["deploy"]
 @gateway_options
 @namespace_option
 @json_option
-@click.option(
-    "--filter", "glob", default=None, metavar="GLOB", help="Only functions whose name matches the glob."
-)
-@click.option("--regex", default=None, metavar="RE", help="Only functions whose name matches the regex.")
-@click.option(
-    "-e", "--env", "env", multiple=True, metavar="K=V", help="Set an environment variable (repeatable)."
-)
-@click.option("-l", "--label", "labels", multiple=True, metavar="K=V", help="Set a label (repeatable).")
-@click.option(
-    "--annotation", "annotations", multiple=True, metavar="K=V", help="Set an annotation (repeatable)."
-)
-@click.option(
-    "--secret", "secrets", multiple=True, metavar="NAME", help="Give the function a secret (repeatable)."
-)
+@stack_filter_options
+@override_options
 @click.option("--replace", is_flag=True, help="Remove each function first, then create it.")
 @click.option(
     "--update/--no-update", default=True, show_default=True, help="Try a rolling update (PUT) first."
@@ -80,12 +75,8 @@ def deploy(
     gateway python3-http/python3 functions run from their handler folder and fprocess functions in fork mode;
     elsewhere the image is deployed.
     """
-    overrides = Overrides(
-        env=parse_pairs(env, "--env"),
-        labels=parse_pairs(labels, "--label"),
-        annotations=parse_pairs(annotations, "--annotation"),
-        secrets=secrets,
-        namespace=namespace,
+    overrides = Overrides.from_flags(
+        env=env, labels=labels, annotations=annotations, secrets=secrets, namespace=namespace
     )
     stack_gateway = None
     if name or image:

@@ -5,10 +5,16 @@ from __future__ import annotations
 import click
 
 from runtime.cli.app import pass_context
-from runtime.cli.commands.common import stack_for_gateway
+from runtime.cli.commands.common import gateway_client, stack_for_gateway
 from runtime.cli.context import CliContext
 from runtime.cli.errors import CliError
-from runtime.cli.options import gateway_options, json_option, namespace_option, stack_option
+from runtime.cli.options import (
+    gateway_options,
+    json_option,
+    namespace_option,
+    stack_filter_options,
+    stack_option,
+)
 from runtime.cli.stackfile import find_stack_file, load_functions
 from runtime.core.models import FunctionStatus, format_rfc3339
 
@@ -40,10 +46,7 @@ def list_functions(
     sort: str,
 ) -> None:
     """List the functions deployed on the gateway."""
-    stack = stack_for_gateway(context, stack_file)
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack.gateway if stack else None
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         raw = client.list_functions_raw(namespace)
     out = context.output
     if as_json:
@@ -101,10 +104,7 @@ def describe(
     as_json: bool,
 ) -> None:
     """Show one function's status and settings."""
-    stack = stack_for_gateway(context, stack_file)
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack.gateway if stack else None
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         raw = client.get_function_raw(name, namespace)
         url = client.url
     if as_json:
@@ -142,10 +142,7 @@ def describe(
 @gateway_options
 @namespace_option
 @stack_option
-@click.option(
-    "--filter", "glob", default=None, metavar="GLOB", help="With -f: only functions whose name matches."
-)
-@click.option("--regex", default=None, metavar="RE", help="With -f: only functions whose name matches.")
+@stack_filter_options
 @pass_context
 def remove(
     context: CliContext,
@@ -209,10 +206,7 @@ def scale(
     stack_file: str | None,
 ) -> None:
     """Set a function's replica count."""
-    stack = stack_for_gateway(context, stack_file)
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack.gateway if stack else None
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         response = client.scale(name, replicas, namespace)
     clamped = response.headers.get("X-Scale-Clamped")
     if clamped:

@@ -9,7 +9,7 @@ import click
 
 from runtime.cli.app import pass_context
 from runtime.cli.client import body_message
-from runtime.cli.commands.common import read_stdin, stack_for_gateway
+from runtime.cli.commands.common import gateway_client, read_stdin
 from runtime.cli.context import CliContext
 from runtime.cli.errors import CliError
 from runtime.cli.options import gateway_options, json_option, namespace_option, parse_pairs, stack_option
@@ -79,10 +79,7 @@ def invoke(
     if sign:
         digest = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
         request_headers[sign] = f"sha256={digest}"
-    stack = stack_for_gateway(context, stack_file)
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack.gateway if stack else None
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         result = client.invoke(
             name,
             body,

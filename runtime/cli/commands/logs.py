@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from runtime.cli.app import pass_context
-from runtime.cli.commands.common import stack_for_gateway
+from runtime.cli.commands.common import gateway_client
 from runtime.cli.context import CliContext
 from runtime.cli.errors import CliError
 from runtime.cli.options import gateway_options, namespace_option, stack_option
@@ -103,10 +103,7 @@ def logs(
 ) -> None:
     """Print a function's logs (follows by default; Ctrl-C or --tail=false to stop)."""
     since_value = _since(since, since_time)
-    stack = stack_for_gateway(context, stack_file)
     out = context.output
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack.gateway if stack else None
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         for message in client.logs(name, namespace=namespace, follow=tail, tail=lines, since=since_value):
             out.line(_format(message, output, show_name, show_instance))

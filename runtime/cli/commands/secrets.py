@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from runtime.cli.app import pass_context
-from runtime.cli.commands.common import read_stdin, stack_gateway
+from runtime.cli.commands.common import gateway_client, read_stdin
 from runtime.cli.context import CliContext
 from runtime.cli.errors import CliError
 from runtime.cli.options import gateway_options, json_option, namespace_option, stack_option
@@ -71,91 +71,39 @@ def _secret(
     return Secret(name=name, namespace=namespace or None, rawValue=data)
 
 
-def _write(
-    context: CliContext,
-    name: str,
-    gateway: str | None,
-    tls_no_verify: bool,
-    stack_file: str | None,
-    namespace: str,
-    literal: str | None,
-    file: str | None,
-    trim: bool,
-    *,
-    update: bool,
-) -> None:
-    value = _secret(context, name, namespace, literal, file, trim)
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
-    ) as client:
-        client.write_secret(value, update=update)
-    context.output.success(f"{'Updated' if update else 'Created'} secret: {name}")
+def _write_command(command_name: str, *, update: bool, summary: str) -> click.Command:
+    """``secret create`` or ``secret update``: the same options and steps, POST or PUT."""
+
+    @secret.command(command_name, help=summary)
+    @click.argument("name")
+    @_value_options
+    @gateway_options
+    @stack_option
+    @namespace_option
+    @pass_context
+    def write(
+        context: CliContext,
+        name: str,
+        from_literal: str | None,
+        from_file: str | None,
+        trim: bool,
+        gateway: str | None,
+        tls_no_verify: bool,
+        stack_file: str | None,
+        namespace: str,
+    ) -> None:
+        value = _secret(context, name, namespace, from_literal, from_file, trim)
+        with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
+            client.write_secret(value, update=update)
+        context.output.success(f"{'Updated' if update else 'Created'} secret: {name}")
+
+    return write
 
 
-@secret.command("create")
-@click.argument("name")
-@_value_options
-@gateway_options
-@stack_option
-@namespace_option
-@pass_context
-def create(
-    context: CliContext,
-    name: str,
-    from_literal: str | None,
-    from_file: str | None,
-    trim: bool,
-    gateway: str | None,
-    tls_no_verify: bool,
-    stack_file: str | None,
-    namespace: str,
-) -> None:
-    """Create a secret from --from-literal, --from-file or stdin."""
-    _write(
-        context,
-        name,
-        gateway,
-        tls_no_verify,
-        stack_file,
-        namespace,
-        from_literal,
-        from_file,
-        trim,
-        update=False,
-    )
-
-
-@secret.command("update")
-@click.argument("name")
-@_value_options
-@gateway_options
-@stack_option
-@namespace_option
-@pass_context
-def update(
-    context: CliContext,
-    name: str,
-    from_literal: str | None,
-    from_file: str | None,
-    trim: bool,
-    gateway: str | None,
-    tls_no_verify: bool,
-    stack_file: str | None,
-    namespace: str,
-) -> None:
-    """Change a secret's value."""
-    _write(
-        context,
-        name,
-        gateway,
-        tls_no_verify,
-        stack_file,
-        namespace,
-        from_literal,
-        from_file,
-        trim,
-        update=True,
-    )
+create = _write_command(
+    "create", update=False, summary="Create a secret from --from-literal, --from-file or stdin."
+)
+update = _write_command("update", update=True, summary="Change a secret's value.")
 
 
 @secret.command("list")
@@ -173,9 +121,7 @@ def list_secrets(
     as_json: bool,
 ) -> None:
     """List secret names (never their values)."""
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         secrets = client.list_secrets(namespace)
     if as_json:
         context.output.json([s.wire() for s in secrets])
@@ -201,9 +147,7 @@ def remove_secret(
     namespace: str,
 ) -> None:
     """Remove a secret."""
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         client.delete_secret(name, namespace)
     context.output.success(f"Removed secret: {name}")
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import click
 
 from runtime.cli.app import pass_context
-from runtime.cli.commands.common import stack_gateway
+from runtime.cli.commands.common import gateway_client
 from runtime.cli.context import CliContext
 from runtime.cli.deployment import Overrides
 from runtime.cli.errors import CliError
-from runtime.cli.options import gateway_options, json_option, namespace_option, parse_pairs, stack_option
+from runtime.cli.options import (
+    gateway_options,
+    json_option,
+    namespace_option,
+    override_options,
+    stack_option,
+)
 from runtime.store.catalog import DEFAULT_PLATFORM, Catalog, StoreFunction, load_catalog
 
 __all__ = ["store"]
@@ -115,16 +121,7 @@ def describe_store(context: CliContext, name: str, store_url: str | None, as_jso
 @click.option(
     "--platform", default=DEFAULT_PLATFORM, show_default=True, help="Which image to use (non-local gateways)."
 )
-@click.option(
-    "-e", "--env", "env", multiple=True, metavar="K=V", help="Set an environment variable (repeatable)."
-)
-@click.option("-l", "--label", "labels", multiple=True, metavar="K=V", help="Set a label (repeatable).")
-@click.option(
-    "--annotation", "annotations", multiple=True, metavar="K=V", help="Set an annotation (repeatable)."
-)
-@click.option(
-    "--secret", "secrets", multiple=True, metavar="NAME", help="Give the function a secret (repeatable)."
-)
+@override_options
 @json_option
 @pass_context
 def deploy_store(
@@ -145,16 +142,10 @@ def deploy_store(
 ) -> None:
     """Deploy a store function: from its handler folder in local mode, else its image."""
     entry = _find(_catalog(context, store_url), name)
-    overrides = Overrides(
-        env=parse_pairs(env, "--env"),
-        labels=parse_pairs(labels, "--label"),
-        annotations=parse_pairs(annotations, "--annotation"),
-        secrets=secrets,
-        namespace=namespace,
+    overrides = Overrides.from_flags(
+        env=env, labels=labels, annotations=annotations, secrets=secrets, namespace=namespace
     )
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         local = client.is_local()
         spec = overrides.apply(
             entry.deployment(local=local, platform=platform, name=function_name, namespace=namespace)

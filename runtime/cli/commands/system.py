@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from runtime.cli.app import pass_context
-from runtime.cli.commands.common import stack_for_gateway, stack_gateway
+from runtime.cli.commands.common import gateway_client
 from runtime.cli.context import CliContext, cli_version
 from runtime.cli.errors import CliError
 from runtime.cli.options import gateway_options, json_option, stack_option
@@ -38,12 +38,9 @@ def version(
     if short_version:
         out.line(cli_version())
         return
-    stack = stack_for_gateway(context, stack_file)
     info: dict[str, Any] | None = None
     problem = ""
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack.gateway if stack else None
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         url = client.url
         try:
             info = client.info()
@@ -86,9 +83,7 @@ def namespaces(
     context: CliContext, gateway: str | None, tls_no_verify: bool, stack_file: str | None, as_json: bool
 ) -> None:
     """List the namespaces functions can be deployed to."""
-    with context.client(
-        gateway, tls_no_verify=tls_no_verify, stack_gateway=stack_gateway(context, stack_file)
-    ) as client:
+    with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         names = client.namespaces()
     if as_json:
         context.output.json(names)

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import httpx
 
-from runtime.cli.deployment import local_deployment as deployment_for_local_mode
 from runtime.cli.errors import CliError
 from runtime.cli.stackfile import DEFAULT_STACK_FILES, load_functions
 from runtime.core.definitions import FunctionDefinition
@@ -32,7 +31,6 @@ __all__ = [
     "deploy_functions",
     "find_source",
     "load_definitions",
-    "local_deployment",
     "spec_digest",
     "wait_functions_ready",
 ]
@@ -85,15 +83,6 @@ def load_definitions(source: FunctionSource, env: Mapping[str, str]) -> list[Fun
         raise
     except Exception as exc:  # a functions.py is user code: any error it raises is the file's problem
         raise CliError(f"{source.path}: {type(exc).__name__}: {exc}", hint="fix the file") from exc
-
-
-def local_deployment(definition: FunctionDefinition, folder: Path) -> FunctionDeployment | None:
-    """What local mode deploys for ``definition`` (handler paths resolved against ``folder``), or None when
-    it cannot run without a container (an image only)."""
-    try:
-        return deployment_for_local_mode(definition, folder)
-    except CliError:
-        return None
 
 
 async def _deploy_one(client: httpx.AsyncClient, spec: FunctionDeployment) -> str | None:

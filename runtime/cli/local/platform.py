@@ -19,13 +19,13 @@ from typing import Any
 
 import httpx
 
+from runtime.cli.deployment import local_deployment
 from runtime.cli.errors import CliError
 from runtime.cli.local.credentials import ensure_credentials
 from runtime.cli.local.functions import (
     FunctionSource,
     deploy_functions,
     load_definitions,
-    local_deployment,
     wait_functions_ready,
 )
 from runtime.cli.local.layout import Ports, RunLock, StateLayout, allocate_ports, port_in_use
@@ -213,15 +213,10 @@ class _Run:
             raise StartupFailed(message, "fix it, or start without deploying: pyfaas up --no-deploy") from exc
         specs = []
         for definition in definitions:
-            spec = local_deployment(definition, source.folder)
-            if spec is None:
-                self.reporter.event(
-                    "note",
-                    "functions",
-                    f"skipped {definition.name}: no handler folder or fprocess to run without a container",
-                )
-            else:
-                specs.append(spec)
+            try:
+                specs.append(local_deployment(definition, source.folder))
+            except CliError as exc:  # e.g. an image only: nothing to run without a container
+                self.reporter.event("note", "functions", f"skipped {definition.name}: {exc.message}")
         async with httpx.AsyncClient(
             base_url=ports.gateway_url, auth=(user, password), timeout=30.0, trust_env=False
         ) as client:

@@ -99,6 +99,21 @@ def _url(port: int, path: str) -> str:
     return f"http://{LOOPBACK}:{port}{path}"
 
 
+def _python_service(
+    name: str, title: str, module: str, env: Mapping[str, str], health_port: int, *, stop_grace: float = 10.0
+) -> ServiceSpec:
+    """A service of ours: ``python -m module`` with this interpreter, ready once ``/healthz`` on
+    ``health_port`` answers."""
+    return ServiceSpec(
+        name=name,
+        title=title,
+        argv=(sys.executable, "-m", module),
+        env=env,
+        ready_urls=(_url(health_port, "/healthz"),),
+        stop_grace=stop_grace,
+    )
+
+
 def nats_config() -> str:
     """nats-server's configuration file: messages up to the size a 1 MiB async body needs after base64."""
     # Imported here: queue_layout pulls in nats-py (and aiohttp), too slow for every `pyfaas` command.
@@ -152,14 +167,7 @@ def gateway_spec(layout: StateLayout, ports: Ports, base_env: Mapping[str, str])
         "secret_mount_path": f"{layout.root}/",
         "nats_url": nats_url(ports),
     }
-    return ServiceSpec(
-        name="gateway",
-        title="gateway",
-        argv=(sys.executable, "-m", "runtime.gateway"),
-        env=env,
-        ready_urls=(_url(ports.gateway, "/healthz"),),
-        stop_grace=25.0,
-    )
+    return _python_service("gateway", "gateway", "runtime.gateway", env, ports.gateway, stop_grace=25.0)
 
 
 def worker_spec(ports: Ports, base_env: Mapping[str, str]) -> ServiceSpec:
@@ -176,14 +184,7 @@ def worker_spec(ports: Ports, base_env: Mapping[str, str]) -> ServiceSpec:
         "shutdown_timeout": "2s",
         "ack_wait": "10s",
     }
-    return ServiceSpec(
-        name="worker",
-        title="queue worker",
-        argv=(sys.executable, "-m", "runtime.worker"),
-        env=env,
-        ready_urls=(_url(ports.worker_metrics, "/healthz"),),
-        stop_grace=10.0,
-    )
+    return _python_service("worker", "queue worker", "runtime.worker", env, ports.worker_metrics)
 
 
 def monitoring_available() -> bool:
@@ -233,11 +234,4 @@ def idler_spec(
         "metrics_port": str(ports.idler_metrics),
         "bind_address": LOOPBACK,
     }
-    return ServiceSpec(
-        name="idler",
-        title="idler / scaler",
-        argv=(sys.executable, "-m", "runtime.idler"),
-        env=env,
-        ready_urls=(_url(ports.idler_metrics, "/healthz"),),
-        stop_grace=10.0,
-    )
+    return _python_service("idler", "idler / scaler", "runtime.idler", env, ports.idler_metrics)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli.local.functions import BUNDLED_EXAMPLES, find_source, load_definitions, local_deployment
+from runtime.cli.deployment import local_deployment
+from runtime.cli.errors import CliError
+from runtime.cli.local.functions import BUNDLED_EXAMPLES, find_source, load_definitions
 from runtime.cli.local.layout import StateLayout, allocate_ports
 from runtime.cli.local.services import (
     STATE_MARKER,
@@ -85,13 +87,15 @@ def test_bundled_examples_all_run_in_local_mode() -> None:
     specs = {d.name: local_deployment(d, source.folder) for d in definitions}
     assert set(specs) == {"echo", "json-api", "wc", "slow", "sleepy"}
     echo, wc = specs["echo"], specs["wc"]
-    assert echo is not None and echo.envVars is not None and wc is not None and wc.envVars is not None
+    assert echo.envVars is not None and wc.envVars is not None
+    assert "handler_style" not in echo.envVars  # the watchdog detects it from handle()'s signature
     assert echo.envVars["mode"] == "python" and echo.envVars["handler"] == str(BUNDLED_EXAMPLES / "echo")
     assert wc.envVars["mode"] == "fork" and wc.envProcess == "wc -c"
 
 
-def test_image_only_functions_are_skipped(tmp_path: Path) -> None:
-    assert local_deployment(function("nginx", image="nginx:1"), tmp_path) is None
+def test_image_only_functions_cannot_run_in_local_mode(tmp_path: Path) -> None:
+    with pytest.raises(CliError, match="not the image 'nginx:1'"):
+        local_deployment(function("nginx", image="nginx:1"), tmp_path)
 
 
 def test_the_packaged_copy_of_the_examples_is_the_examples_folder() -> None:
