@@ -8,7 +8,7 @@ from pathlib import Path
 
 from runtime.core.models import AsyncCallRecord
 from tests.integration.async_.conftest import Queue
-from tests.support.async_calls import FakeGateway, submit, until
+from tests.support.async_calls import FakeGateway, eventually, submit, until
 from tests.support.nats import NatsServer
 from tests.support.worker_process import WorkerProcess
 
@@ -60,5 +60,49 @@ async def test_sigterm_while_nats_is_unreachable(tmp_path: Path) -> None:
         assert worker.process is not None and worker.process.poll() is None
         assert await asyncio.to_thread(worker.terminate, 10.0) == 0, worker.logs()
         assert worker.logs().count("nats:") <= 3, worker.logs()  # repeated errors are throttled
+    finally:
+        worker.kill()
+
+
+async def test_call_cut_off_by_sigterm_runs_again_promptly(
+    queue: Queue, nats_server: NatsServer, gateway: FakeGateway, tmp_path: Path
+) -> None:
+    """A call still running when shutdown_timeout ends is released before the worker exits, durably: it runs
+    again as soon as the next worker starts, even when NATS was restarted in between (``pyfaas up`` stops
+    the worker, then NATS), not one full ack wait (60 s by default) later."""
+    slow = await submit(queue.js, queue.kv, queue.layout, "slow-4")
+    waiting = [await submit(queue.js, queue.kv, queue.layout, "echo") for _ in range(3)]
+    env = {
+        "nats_url": nats_server.url,
+        "gateway_url": str(gateway.server.make_url("")).rstrip("/") if gateway.server else "",
+        "discovery_interval": "50ms",
+        "metrics_port": "-1",
+        "shutdown_timeout": "1s",
+    }  # ack_wait and idle_poll: the defaults (60 s, 5 s)
+    worker = WorkerProcess(env, tmp_path)
+    worker.start()
+    try:
+        await until(
+            lambda: gateway.calls[slow] == 1, limit=20, what=f"the slow call running\n{worker.logs()}"
+        )
+        await until(lambda: all(gateway.calls[i] == 1 for i in waiting), limit=20, what="the echo calls")
+        code = await asyncio.to_thread(worker.terminate, 20.0)
+        assert code == 0, worker.logs()
+        assert gateway.calls[slow] == 1
+        await asyncio.to_thread(nats_server.restart)
+
+        worker.start()
+        # well below the 60 s ack wait: only a release the server kept gets the call redelivered this soon
+        await until(
+            lambda: gateway.calls[slow] == 2, limit=10, what=f"the released call again\n{worker.logs()}"
+        )
+
+        async def succeeded() -> bool:
+            entry = await queue.kv.get(slow)
+            return AsyncCallRecord.model_validate_json(entry.value or b"").state == "succeeded"
+
+        await eventually(succeeded, limit=20, what="the released call succeeded")
+        assert gateway.calls[slow] == 2
+        assert all(gateway.calls[i] == 1 for i in waiting)
     finally:
         worker.kill()
