@@ -94,6 +94,7 @@ class Worker:
                     discovery_interval=settings.discovery_interval,
                     idle_poll=settings.idle_poll,
                     shutdown_timeout=settings.shutdown_timeout,
+                    flush=lambda: nc.flush(timeout=2),
                 )
                 self.callbacks = CallbackSender(
                     js=js,

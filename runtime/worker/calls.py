@@ -32,7 +32,7 @@ from runtime.worker.metrics import WorkerMetrics
 from runtime.worker.records import TERMINAL_STATES, RecordStore
 from runtime.worker.retry import Outcome, backoff_delay, classify
 
-__all__ = ["CallProcessor", "Counters", "Settlement"]
+__all__ = ["ACKED", "RELEASED", "CallProcessor", "Counters", "Settlement"]
 
 log = logging.getLogger("pyfaas.worker")
 
@@ -76,6 +76,10 @@ class Settlement:
 
 
 ACKED = Settlement(acked=True)
+RELEASED = Settlement(acked=False, delay=0.001)
+"""Handed back for redelivery at once (shutdown). Never a plain NAK: nats-server keeps a plain NAK in memory
+only, so a restart of NATS (``pyfaas up`` stops the worker, then NATS) forgets it and the call waits a full
+ack wait; a NAK with a delay is stored with the consumer's state and survives a restart, even a SIGKILL."""
 
 
 def _now() -> datetime:

@@ -6,7 +6,12 @@ delivered ahead (an empty buffer long-polls one message), so a finished call is 
 round trip; a dispatch loop starts them as ``FairSlots`` grants this function slots. Slots are shared
 round-robin between functions with work, so a deep backlog takes turns with the others instead of filling
 ``max_inflight``. One loop sends in-progress acks for every held message (buffered, running, duplicate),
-so ack-wait never expires under a long call or a long wait for a slot."""
+so ack-wait never expires under a long call or a long wait for a slot.
+
+Shutdown (``stop``): stop fetching and withdraw every pull subscription first (a cancelled fetch leaves its
+pull request open on the server, which would deliver more calls, or the released ones, to this exiting
+worker); release the buffered messages; let running calls finish for up to ``shutdown_timeout`` and release
+the rest; flush, so every release has reached NATS before the worker exits."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,7 +31,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from runtime.core.queue_layout import QueueLayout
 from runtime.worker.aio import sleep_or_stop
-from runtime.worker.calls import CallProcessor
+from runtime.worker.calls import RELEASED, CallProcessor, Settlement
 from runtime.worker.jetstream import ensure_layout
 from runtime.worker.metrics import WorkerMetrics
 from runtime.worker.slots import FairSlots
@@ -52,10 +58,17 @@ class _FunctionQueue:
     filled: asyncio.Event = field(default_factory=asyncio.Event)
     drained: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    prefetch: asyncio.Future[list[Msg]] | None = None
+    """A batch fetch whose loop was cancelled by shutdown: it may already hold messages (see _fetch)."""
 
     @property
     def key(self) -> str:
         return f"{self.name}.{self.namespace}"
+
+
+def _message_key(queue: _FunctionQueue, msg: Msg) -> _MessageKey:
+    # the stored timestamp keeps keys unique even if the stream is recreated and sequences restart
+    return (queue.key, msg.metadata.sequence.stream, msg.metadata.timestamp)
 
 
 class CallConsumer:
@@ -73,6 +86,7 @@ class CallConsumer:
         discovery_interval: float,
         idle_poll: float,
         shutdown_timeout: float,
+        flush: Callable[[], Awaitable[None]],
     ) -> None:
         self._js = js
         self._layout = layout
@@ -85,6 +99,10 @@ class CallConsumer:
         self._discovery_interval = discovery_interval
         self._idle_poll = idle_poll
         self._shutdown_timeout = shutdown_timeout
+        self._flush = flush
+        """Round trip to NATS: everything published before it (acks, releases) has reached the server."""
+        self.released = 0
+        """Messages handed back at shutdown (buffered or cut off)."""
         self._queues: dict[str, _FunctionQueue] = {}
         self._inflight: set[asyncio.Task[None]] = set()
         self._held: dict[_MessageKey, list[Msg]] = {}
@@ -238,14 +256,25 @@ class CallConsumer:
             queue.drained.set()
 
     async def _fetch(self, queue: _FunctionQueue, batch: int, wait: float) -> list[Msg]:
+        if batch == 1:
+            # a long poll; cancelling it leaves a delivered message in the inbox, where _withdraw finds it
+            try:
+                return await queue.sub.fetch(1, timeout=wait)
+            except _FETCH_ERRORS:
+                return []
+        # a batch fetch takes messages out of the inbox across several awaits: cancelling it would drop
+        # them, so shutdown lets it end (it is short) and releases what it got
+        fetch = asyncio.ensure_future(queue.sub.fetch(batch, timeout=wait))
         try:
-            return await queue.sub.fetch(batch, timeout=wait)
+            return await asyncio.shield(fetch)
+        except asyncio.CancelledError:
+            queue.prefetch = fetch
+            raise
         except _FETCH_ERRORS:
             return []
 
     def _spawn(self, queue: _FunctionQueue, msg: Msg) -> None:
-        # the stored timestamp keeps keys unique even if the stream is recreated and sequences restart
-        key = (queue.key, msg.metadata.sequence.stream, msg.metadata.timestamp)
+        key = _message_key(queue, msg)
         if key in self._held:
             # Redelivered while this worker still runs it (ack-wait expired during a NATS outage): never
             # run it twice; settle this delivery the way the running one ends.
@@ -269,13 +298,13 @@ class CallConsumer:
 
     async def _handle(self, queue: _FunctionQueue, msg: Msg, key: _MessageKey) -> None:
         self._alive[id(msg)] = msg
-        settlement = None
+        settlement: Settlement | None = None
         try:
             settlement = await self._processor.process(msg, name=queue.name, namespace=queue.namespace)
         except asyncio.CancelledError:
-            # shutting down: hand the message back for immediate redelivery to another worker
-            with contextlib.suppress(Exception):
-                await msg.nak()
+            # cut off by shutdown: hand it back (and any later delivery of it, below) for the next worker
+            settlement = RELEASED
+            await self._release(msg)
             raise
         except Exception as exc:
             self._processor.counters.errors += 1
@@ -300,6 +329,8 @@ class CallConsumer:
         while True:
             await asyncio.sleep(interval)
             for msg in list(self._alive.values()):
+                if id(msg) not in self._alive:
+                    continue  # settled meanwhile: a late in-progress ack would delay its redelivery
                 with contextlib.suppress(Exception):
                     await msg.in_progress()
 
@@ -308,19 +339,62 @@ class CallConsumer:
         for task in loops:
             task.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
-        for queue in self._queues.values():
+        queues = list(self._queues.values())
+        for queue in queues:
+            if queue.prefetch is not None:
+                with contextlib.suppress(Exception):
+                    queue.buffer.extend(await queue.prefetch)
+        await self._withdraw(queues)
+        for queue in queues:
             # delivered but never started: hand them back for immediate redelivery
             while queue.buffer:
                 msg = queue.buffer.popleft()
-                self._alive.pop(id(msg), None)
-                with contextlib.suppress(Exception):
-                    await msg.nak()
+                key = _message_key(queue, msg)
+                if key in self._held:
+                    self._held[key].append(msg)  # another delivery of a running call: settled as it ends
+                elif key in self._settled:
+                    self._alive.pop(id(msg), None)
+                    with contextlib.suppress(Exception):
+                        await msg.ack()
+                else:
+                    await self._release(msg)
         if self._inflight:
             log.info("draining %d in-flight calls (up to %.0fs)", len(self._inflight), self._shutdown_timeout)
             _, pending = await asyncio.wait(set(self._inflight), timeout=self._shutdown_timeout)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        for queue in self._queues.values():
+        try:
+            await self._flush()
+        except Exception as exc:
+            log.warning("NATS did not confirm the last acks and releases: %s", exc)
+        if self.released:
+            log.info("released %d calls for redelivery", self.released)
+
+    async def _withdraw(self, queues: list[_FunctionQueue]) -> None:
+        """Unsubscribe, so the server drops this worker's open pull requests (no interest left), and buffer
+        what it delivered before that: those messages are this worker's to release."""
+        for queue in queues:
             with contextlib.suppress(Exception):
                 await queue.sub.unsubscribe()
+        try:
+            await self._flush()
+        except Exception as exc:
+            log.warning("NATS did not confirm the unsubscriptions: %s", exc)
+        for queue in queues:
+            inbox = queue.sub._sub  # nats-py's PullSubscription has no drain; its inbox holds the deliveries
+            try:
+                while inbox is not None and queue.sub.pending_msgs > 0:
+                    msg = await inbox.next_msg(timeout=1.0)
+                    if msg.reply and msg.reply.startswith("$JS.ACK."):  # not a status message
+                        self._alive[id(msg)] = msg
+                        queue.buffer.append(msg)
+            except Exception as exc:
+                log.warning("could not collect the last deliveries to %s: %s", queue.key, exc)
+
+    async def _release(self, msg: Msg) -> None:
+        """Hand a held message back for immediate redelivery; durable even if NATS restarts next."""
+        self._alive.pop(id(msg), None)
+        with contextlib.suppress(Exception):
+            await RELEASED.apply(msg)
+            self.released += 1
