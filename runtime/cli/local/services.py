@@ -172,9 +172,8 @@ def gateway_spec(layout: StateLayout, ports: Ports, base_env: Mapping[str, str])
 
 def worker_spec(ports: Ports, base_env: Mapping[str, str]) -> ServiceSpec:
     """The queue worker. A short shutdown timeout: on Ctrl-C, calls still running are released back to
-    the stream (kept on disk) and run again on the next start, instead of holding the stop up. A short
-    ack wait (keep-alives go every third of it): a call whose worker died unannounced is delivered again
-    after 10 s, not 60 s."""
+    the stream (kept on disk) and run again as soon as the next start's worker is up, instead of holding
+    the stop up."""
     env = {
         **base_env,
         "nats_url": nats_url(ports),
@@ -182,7 +181,6 @@ def worker_spec(ports: Ports, base_env: Mapping[str, str]) -> ServiceSpec:
         "metrics_port": str(ports.worker_metrics),
         "metrics_host": LOOPBACK,
         "shutdown_timeout": "2s",
-        "ack_wait": "10s",
     }
     return _python_service("worker", "queue worker", "runtime.worker", env, ports.worker_metrics)
 
