@@ -4,6 +4,7 @@ queued for the next worker and runs exactly once."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 from runtime.core.models import AsyncCallRecord
@@ -69,7 +70,8 @@ async def test_call_cut_off_by_sigterm_runs_again_promptly(
 ) -> None:
     """A call still running when shutdown_timeout ends is released before the worker exits, durably: it runs
     again as soon as the next worker starts, even when NATS was restarted in between (``pyfaas up`` stops
-    the worker, then NATS), not one full ack wait (60 s by default) later."""
+    the worker, then NATS), not one full ack wait (60 s by default) later. A call queued while the worker
+    drains is not delivered to it (its open long poll is withdrawn) and runs promptly on the next one."""
     slow = await submit(queue.js, queue.kv, queue.layout, "slow-4")
     waiting = [await submit(queue.js, queue.kv, queue.layout, "echo") for _ in range(3)]
     env = {
@@ -77,7 +79,7 @@ async def test_call_cut_off_by_sigterm_runs_again_promptly(
         "gateway_url": str(gateway.server.make_url("")).rstrip("/") if gateway.server else "",
         "discovery_interval": "50ms",
         "metrics_port": "-1",
-        "shutdown_timeout": "1s",
+        "shutdown_timeout": "2s",
     }  # ack_wait and idle_poll: the defaults (60 s, 5 s)
     worker = WorkerProcess(env, tmp_path)
     worker.start()
@@ -86,23 +88,30 @@ async def test_call_cut_off_by_sigterm_runs_again_promptly(
             lambda: gateway.calls[slow] == 1, limit=20, what=f"the slow call running\n{worker.logs()}"
         )
         await until(lambda: all(gateway.calls[i] == 1 for i in waiting), limit=20, what="the echo calls")
+        assert worker.process is not None
+        worker.process.send_signal(signal.SIGTERM)
+        await until(lambda: "draining 1 in-flight" in worker.logs(), limit=10, what="the worker draining")
+        late = await submit(queue.js, queue.kv, queue.layout, "slow-4")
         code = await asyncio.to_thread(worker.terminate, 20.0)
         assert code == 0, worker.logs()
-        assert gateway.calls[slow] == 1
+        assert gateway.calls[slow] == 1 and gateway.calls[late] == 0
         await asyncio.to_thread(nats_server.restart)
 
         worker.start()
         # well below the 60 s ack wait: only a release the server kept gets the call redelivered this soon
         await until(
-            lambda: gateway.calls[slow] == 2, limit=10, what=f"the released call again\n{worker.logs()}"
+            lambda: gateway.calls[slow] == 2 and gateway.calls[late] == 1,
+            limit=10,
+            what=f"the released call again and the late one\n{worker.logs()}",
         )
 
         async def succeeded() -> bool:
-            entry = await queue.kv.get(slow)
-            return AsyncCallRecord.model_validate_json(entry.value or b"").state == "succeeded"
+            entries = [await queue.kv.get(i) for i in (slow, late)]
+            states = {AsyncCallRecord.model_validate_json(e.value or b"").state for e in entries}
+            return states == {"succeeded"}
 
-        await eventually(succeeded, limit=20, what="the released call succeeded")
-        assert gateway.calls[slow] == 2
+        await eventually(succeeded, limit=20, what="both calls succeeded")
+        assert gateway.calls[slow] == 2 and gateway.calls[late] == 1
         assert all(gateway.calls[i] == 1 for i in waiting)
     finally:
         worker.kill()
