@@ -1,6 +1,9 @@
 """Entry point of the ``pyfaas`` console script: builds the context from the environment, registers commands.
 
-Commands register below; the ``if __name__`` block stays last so that ``python -m runtime.cli`` sees them all.
+Commands are registered by import path (see :class:`runtime.cli.app.PyfaasGroup`): a command module is
+imported only when its command runs or ``--help`` lists it. Command modules keep heavy libraries (httpx, rich,
+yaml, the pydantic wire models, the local platform) out of their top-level imports for the same reason;
+``tests/unit/cli/test_startup.py`` checks it. The ``if __name__`` block stays last.
 """
 
 from __future__ import annotations
@@ -9,41 +12,33 @@ import os
 from pathlib import Path
 
 from runtime.cli.app import cli
-from runtime.cli.commands.async_calls import async_group
-from runtime.cli.commands.auth import login, logout
-from runtime.cli.commands.deploy import deploy
-from runtime.cli.commands.functions import describe, list_functions, remove, scale
-from runtime.cli.commands.invoke import invoke
-from runtime.cli.commands.logs import logs
-from runtime.cli.commands.scaffold import new, template
-from runtime.cli.commands.secrets import secret
-from runtime.cli.commands.store import store
-from runtime.cli.commands.system import namespaces, version
 from runtime.cli.context import CliContext
-from runtime.cli.local.commands import down, up
 from runtime.core.errors import ConfigError
 
-for _command in (
-    login,
-    logout,
-    list_functions,
-    describe,
-    deploy,
-    remove,
-    invoke,
-    logs,
-    scale,
-    secret,
-    namespaces,
-    new,
-    template,
-    store,
-    version,
-    async_group,
-):
-    cli.add_command(_command)
-cli.add_command(up)
-cli.add_command(down)
+COMMANDS = {
+    "login": "runtime.cli.commands.auth:login",
+    "logout": "runtime.cli.commands.auth:logout",
+    "list": "runtime.cli.commands.functions:list_functions",
+    "describe": "runtime.cli.commands.functions:describe",
+    "deploy": "runtime.cli.commands.deploy:deploy",
+    "remove": "runtime.cli.commands.functions:remove",
+    "invoke": "runtime.cli.commands.invoke:invoke",
+    "logs": "runtime.cli.commands.logs:logs",
+    "scale": "runtime.cli.commands.functions:scale",
+    "secret": "runtime.cli.commands.secrets:secret",
+    "namespaces": "runtime.cli.commands.system:namespaces",
+    "new": "runtime.cli.commands.scaffold:new",
+    "template": "runtime.cli.commands.scaffold:template",
+    "store": "runtime.cli.commands.store:store",
+    "version": "runtime.cli.commands.system:version",
+    "async": "runtime.cli.commands.async_calls:async_group",
+    "up": "runtime.cli.local.commands:up",
+    "down": "runtime.cli.local.commands:down",
+}
+"""Command name → ``module:attribute`` of its click command."""
+
+for _name, _import_path in COMMANDS.items():
+    cli.add_lazy_command(_name, _import_path)
 
 
 def main() -> None:

@@ -1,4 +1,7 @@
-"""The root click group of the ``pyfaas`` command; subcommands register themselves in ``__main__``.
+"""The root click group of the ``pyfaas`` command; subcommands are registered in ``__main__``.
+
+Commands are registered by import path and imported only when used (or listed by ``--help``), so that
+``pyfaas version`` does not pay for the libraries of ``pyfaas up``.
 
 ``PyfaasGroup.main`` is the one place errors are shown: a :class:`CliError`, a pyfaas error (a bad stack
 file, catalog or definition), a usage error or an unexpected exception all become one line on stderr
@@ -7,6 +10,7 @@ file, catalog or definition), a usage error or an unexpected exception all becom
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from collections.abc import Sequence
@@ -24,10 +28,29 @@ ALIASES = {"rm": "remove", "delete": "remove", "ls": "list", "namespace": "names
 
 
 class PyfaasGroup(click.Group):
-    """A group that resolves faas-cli's aliases and turns every failure into one line and an exit code."""
+    """A group that loads its commands lazily, resolves faas-cli's aliases and turns every failure into one
+    line and an exit code."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands: dict[str, str] = {}
+
+    def add_lazy_command(self, name: str, import_path: str) -> None:
+        """Register ``name`` as ``"package.module:attribute"``, imported on first use."""
+        self.lazy_commands[name] = import_path
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, ALIASES.get(cmd_name, cmd_name))
+        name = ALIASES.get(cmd_name, cmd_name)
+        if name not in self.commands and name in self.lazy_commands:
+            module, _, attribute = self.lazy_commands[name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy_commands[name]} is not a click command")
+            self.add_command(command, name)
+        return super().get_command(ctx, name)
 
     def main(
         self,

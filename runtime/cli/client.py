@@ -3,6 +3,7 @@
 Every failure becomes a :class:`CliError` whose one line says what went wrong and what to do: connection
 refused → "is it running? (pyfaas up)", 401 → ``pyfaas login``, 404 → the missing function/secret, other
 statuses → the gateway's own message (the ``error`` of pyfaas's JSON bodies, or the first line of text).
+The pydantic wire models are imported by the methods that parse them (start-up time, see ``__main__``).
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import json
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from runtime.cli.errors import CliError
-from runtime.core.models import FunctionDeployment, FunctionStatus, LogMessage, Secret
+
+if TYPE_CHECKING:
+    from runtime.core.models import FunctionDeployment, LogMessage, Secret
 
 __all__ = ["LOCAL_PROVIDER", "DeployResult", "GatewayClient", "InvokeResult"]
 
@@ -213,9 +216,6 @@ class GatewayClient:
             )
         return [item for item in data if isinstance(item, dict)]
 
-    def list_functions(self, namespace: str = "") -> list[FunctionStatus]:
-        return [FunctionStatus.model_validate(item) for item in self.list_functions_raw(namespace)]
-
     def get_function_raw(self, name: str, namespace: str = "") -> dict[str, Any]:
         response = self.send("GET", f"/system/function/{name}", params=self._ns(namespace))
         if response.status_code == 404:
@@ -225,9 +225,6 @@ class GatewayClient:
             raise self.fail(response, what=f"describe {name}")
         data = self._json(response, f"describe {name}")
         return data if isinstance(data, dict) else {}
-
-    def get_function(self, name: str, namespace: str = "") -> FunctionStatus:
-        return FunctionStatus.model_validate(self.get_function_raw(name, namespace))
 
     def deploy(self, spec: FunctionDeployment, *, update: bool = True) -> DeployResult:
         """faas-cli's deploy: PUT (rolling update) first, POST (create) when the PUT answers 404."""
@@ -307,6 +304,8 @@ class GatewayClient:
     def logs(
         self, name: str, *, namespace: str = "", follow: bool, tail: int | None, since: str | None
     ) -> Iterator[LogMessage]:
+        from runtime.core.models import LogMessage
+
         params = {"name": name, "follow": "true" if follow else "false", **self._ns(namespace)}
         if tail is not None:
             params["tail"] = str(tail)
@@ -336,6 +335,8 @@ class GatewayClient:
 
     # secrets ----------------------------------------------------------------------------------------
     def list_secrets(self, namespace: str = "") -> list[Secret]:
+        from runtime.core.models import Secret
+
         response = self.send("GET", "/system/secrets", params=self._ns(namespace))
         if response.status_code != 200:
             raise self.fail(

@@ -1,5 +1,9 @@
 """What every command receives: settings read once from the environment in ``__main__``, and helpers that
-turn the common options (``-g``, ``--tls-no-verify``, ``-f``) into a connected :class:`GatewayClient`."""
+turn the common options (``-g``, ``--tls-no-verify``, ``-f``) into a connected :class:`GatewayClient`.
+
+The client (httpx) and the credentials file (yaml) are imported when a command first needs them: every
+``pyfaas`` start builds this context, ``--help`` included.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from pydantic import Field
 
-from runtime.cli.client import GatewayClient
-from runtime.cli.credentials import CredentialStore, config_dir
 from runtime.cli.gateway_url import resolve_gateway
 from runtime.cli.output import Output
 from runtime.core.settings import EnvBool, EnvSettings
+
+if TYPE_CHECKING:
+    from runtime.cli.client import GatewayClient
+    from runtime.cli.credentials import CredentialStore
 
 __all__ = ["CliContext", "CliSettings", "cli_version"]
 
@@ -67,6 +73,8 @@ class CliContext:
         return context
 
     def credentials(self) -> CredentialStore:
+        from runtime.cli.credentials import CredentialStore, config_dir
+
         home = Path(self.settings.home) if self.settings.home else Path.home()
         directory = config_dir(
             override=self.settings.openfaas_config, ci=self.settings.ci, home=home, cwd=self.cwd
@@ -79,6 +87,8 @@ class CliContext:
     def client(
         self, flag: str | None, *, tls_no_verify: bool = False, stack_gateway: str | None = None
     ) -> GatewayClient:
+        from runtime.cli.client import GatewayClient
+
         url = self.gateway_url(flag, stack_gateway)
         saved = self.credentials().lookup(url)
         return GatewayClient(

@@ -1,18 +1,20 @@
 """How results are shown: rich tables on a terminal, aligned plain text when piped, JSON with ``--json``.
 
 Commands write results through :class:`Output` and never ``print``; errors go through the error handler in
-``app`` (one line on stderr). Progress spinners appear only on a terminal.
+``app`` (one line on stderr). Progress spinners appear only on a terminal. rich is imported only when a
+table, a spinner or a coloured line is shown on a terminal (plain output needs none of it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["Output"]
 
@@ -22,8 +24,12 @@ class Output:
         self.stdout = stdout
         self.stderr = stderr
         self.terminal = stdout.isatty() if terminal is None else terminal
-        self.console = Console(file=stdout, force_terminal=self.terminal, highlight=False, soft_wrap=True)
-        self.err_console = Console(file=stderr, highlight=False, soft_wrap=True)
+
+    @functools.cached_property
+    def console(self) -> Console:
+        from rich.console import Console
+
+        return Console(file=self.stdout, force_terminal=self.terminal, highlight=False, soft_wrap=True)
 
     # results ----------------------------------------------------------------------------------------
     def line(self, text: str = "") -> None:
@@ -49,6 +55,8 @@ class Output:
     ) -> None:
         cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
         if self.terminal:
+            from rich.table import Table
+
             table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
             for index, column in enumerate(columns):
                 table.add_column(column, overflow="fold", no_wrap=index == 0)

@@ -2,6 +2,7 @@
 ``functions.py`` (executed, then read by :func:`runtime.core.definitions.collect_functions`).
 
 Paths in either (``handler``, ``environment_file``) are relative to the file's folder, as with faas-cli.
+The parsers (yaml, the pydantic models) are imported when a file is loaded: most commands only look for one.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from runtime.cli.errors import CliError
-from runtime.core.definitions import FunctionDefinition, collect_functions
-from runtime.core.stack import filter_functions, parse_stack
+
+if TYPE_CHECKING:
+    from runtime.core.definitions import FunctionDefinition
 
 __all__ = ["DEFAULT_STACK_FILES", "LoadedFunctions", "find_stack_file", "load_functions"]
 
@@ -44,6 +45,8 @@ def find_stack_file(cwd: Path) -> Path | None:
 
 def _template_fprocess(base_dir: Path) -> object:
     def read(lang: str) -> str | None:
+        import yaml
+
         template = base_dir / "template" / lang / "template.yml"
         if not template.is_file():
             return None
@@ -66,6 +69,9 @@ def load_functions(
     ``environ`` enables ``${VAR}`` substitution in stack files (None disables it, as ``--envsubst=false``).
     Errors (missing file, bad YAML, bad field) raise with the file, line and field named.
     """
+    from runtime.core.definitions import collect_functions
+    from runtime.core.stack import filter_functions, parse_stack
+
     if not path.is_file():
         raise CliError(
             f"stack file {path} not found", hint="pass -f FILE, or create one with pyfaas new NAME"

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from runtime.cli.app import pass_context
-from runtime.cli.client import GatewayClient
 from runtime.cli.context import CliContext
-from runtime.cli.deployment import Overrides, prepare
 from runtime.cli.errors import CliError
 from runtime.cli.options import (
     gateway_options,
@@ -21,8 +20,12 @@ from runtime.cli.options import (
     stack_option,
 )
 from runtime.cli.stackfile import find_stack_file, load_functions
-from runtime.core.definitions import FunctionDefinition, function
 from runtime.core.errors import PyfaasError
+
+if TYPE_CHECKING:
+    from runtime.cli.client import GatewayClient
+    from runtime.cli.deployment import Overrides
+    from runtime.core.definitions import FunctionDefinition
 
 __all__ = ["deploy"]
 
@@ -75,6 +78,9 @@ def deploy(
     gateway python3-http/python3 functions run from their handler folder and fprocess functions in fork mode;
     elsewhere the image is deployed.
     """
+    from runtime.cli.deployment import Overrides
+    from runtime.core.definitions import function
+
     overrides = Overrides.from_flags(
         env=env, labels=labels, annotations=annotations, secrets=secrets, namespace=namespace
     )
@@ -143,6 +149,8 @@ def _deploy_all(
     update: bool,
     announce: bool,
 ) -> list[dict[str, object]]:
+    from runtime.cli.deployment import prepare
+
     out = context.output
     results: list[dict[str, object]] = []
     for definition in definitions:

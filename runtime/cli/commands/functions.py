@@ -16,7 +16,6 @@ from runtime.cli.options import (
     stack_option,
 )
 from runtime.cli.stackfile import find_stack_file, load_functions
-from runtime.core.models import FunctionStatus, format_rfc3339
 
 __all__ = ["describe", "list_functions", "remove", "scale"]
 
@@ -46,6 +45,8 @@ def list_functions(
     sort: str,
 ) -> None:
     """List the functions deployed on the gateway."""
+    from runtime.core.models import FunctionStatus, format_rfc3339
+
     with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         raw = client.list_functions_raw(namespace)
     out = context.output
@@ -104,6 +105,8 @@ def describe(
     as_json: bool,
 ) -> None:
     """Show one function's status and settings."""
+    from runtime.core.models import FunctionStatus, format_rfc3339
+
     with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         raw = client.get_function_raw(name, namespace)
         url = client.url

@@ -8,7 +8,6 @@ import hmac
 import click
 
 from runtime.cli.app import pass_context
-from runtime.cli.client import body_message
 from runtime.cli.commands.common import gateway_client, read_stdin
 from runtime.cli.context import CliContext
 from runtime.cli.errors import CliError
@@ -123,6 +122,8 @@ def invoke(
 
 
 def _call_error(name: str, status: int, body: bytes, url: str, *, asynchronous: bool) -> CliError:
+    from runtime.cli.client import body_message
+
     first = body_message(body)
     detail = f": {first}" if first else ""
     if status == 401:

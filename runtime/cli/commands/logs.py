@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,12 +14,16 @@ from runtime.cli.context import CliContext
 from runtime.cli.errors import CliError
 from runtime.cli.options import gateway_options, namespace_option, stack_option
 from runtime.core.durations import parse_duration
-from runtime.core.models import LogMessage, format_rfc3339
+
+if TYPE_CHECKING:
+    from runtime.core.models import LogMessage
 
 __all__ = ["logs"]
 
 
 def _since(since: str | None, since_time: str | None) -> str | None:
+    from runtime.core.models import format_rfc3339
+
     if since and since_time:
         raise CliError("--since and --since-time exclude each other", hint="pick one")
     if since:
@@ -39,6 +44,8 @@ def _since(since: str | None, since_time: str | None) -> str | None:
 
 
 def _format(message: LogMessage, output: str, name: bool, instance: bool) -> str:
+    from runtime.core.models import format_rfc3339
+
     if output == "json":
         return json.dumps(message.wire())
     timestamp = format_rfc3339(message.timestamp)

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import click
-import yaml
 
 from runtime.cli.app import pass_context
 from runtime.cli.context import CliContext
 from runtime.cli.errors import CliError
 from runtime.cli.gateway_url import DEFAULT_GATEWAY, normalise_gateway
 from runtime.cli.options import json_option
-from runtime.cli.scaffold import TEMPLATES, add_to_stack, new_stack, stack_entry
 from runtime.cli.stackfile import find_stack_file
 from runtime.core.errors import ValidationFailed
 from runtime.core.names import validate_function_name
 
 __all__ = ["new", "template"]
+
+
+def _template_spec(path: Path) -> dict[str, Any] | None:
+    """A pulled template's ``template.yml`` (``{}`` when it is not a mapping), or None when unreadable."""
+    import yaml  # here: only new and template list read templates
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) else {}
 
 
 def _local_templates(cwd: Path) -> dict[str, str]:
@@ -28,27 +38,20 @@ def _local_templates(cwd: Path) -> dict[str, str]:
     if not root.is_dir():
         return found
     for spec in sorted(root.glob("*/template.yml")):
-        try:
-            data = yaml.safe_load(spec.read_text()) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        language = (
-            str(data.get("language") or spec.parent.name) if isinstance(data, dict) else spec.parent.name
-        )
-        found[spec.parent.name] = f"./template/{spec.parent.name} ({language})"
+        data = _template_spec(spec)
+        if data is not None:
+            language = str(data.get("language") or spec.parent.name)
+            found[spec.parent.name] = f"./template/{spec.parent.name} ({language})"
     return found
 
 
 def _pulled_template_folder(cwd: Path, lang: str) -> Path | None:
     """The handler folder of ./template/LANG (its template.yml's handler_folder, default ``function``)."""
     spec = cwd / "template" / lang / "template.yml"
-    if not spec.is_file():
+    data = _template_spec(spec) if spec.is_file() else None
+    if data is None:
         return None
-    try:
-        data = yaml.safe_load(spec.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    handler_folder = str(data.get("handler_folder") or "function") if isinstance(data, dict) else "function"
+    handler_folder = str(data.get("handler_folder") or "function")
     folder = spec.parent / handler_folder
     return folder if folder.is_dir() else None
 
@@ -81,6 +84,8 @@ def new(
 
     Appends to -a/-f FILE, else to stack.yaml or stack.yml here, else creates stack.yml.
     """
+    from runtime.cli.scaffold import TEMPLATES, add_to_stack, new_stack, stack_entry
+
     try:
         validate_function_name(name, field="name")
     except ValidationFailed as exc:
@@ -135,6 +140,8 @@ def template() -> None:
 @pass_context
 def list_templates(context: CliContext, as_json: bool) -> None:
     """Templates `pyfaas new --lang` can use (built in, plus ./template/ if present)."""
+    from runtime.cli.scaffold import TEMPLATES
+
     rows = [(t.name, t.description) for t in TEMPLATES.values()]
     rows += [
         (name, description)

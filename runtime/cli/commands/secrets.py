@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from runtime.cli.app import pass_context
@@ -10,8 +12,10 @@ from runtime.cli.context import CliContext
 from runtime.cli.errors import CliError
 from runtime.cli.options import gateway_options, json_option, namespace_option, stack_option
 from runtime.core.errors import ValidationFailed
-from runtime.core.models import Secret
 from runtime.core.names import validate_secret_name
+
+if TYPE_CHECKING:
+    from runtime.core.models import Secret
 
 __all__ = ["secret"]
 
@@ -40,6 +44,8 @@ def _value_options(function: click.decorators.FC) -> click.decorators.FC:
 def _secret(
     context: CliContext, name: str, namespace: str, literal: str | None, file: str | None, trim: bool
 ) -> Secret:
+    from runtime.core.models import Secret
+
     try:
         validate_secret_name(name)
     except ValidationFailed as exc:

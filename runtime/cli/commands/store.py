@@ -1,13 +1,17 @@
-"""``store list|describe|deploy``: the function store (bundled catalog, or ``--url`` / ``OPENFAAS_STORE``)."""
+"""``store list|describe|deploy``: the function store (bundled catalog, or ``--url`` / ``OPENFAAS_STORE``).
+
+The catalog module (httpx, pydantic) is imported by the subcommands, not here: ``pyfaas --help`` imports this.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import click
 
 from runtime.cli.app import pass_context
 from runtime.cli.commands.common import gateway_client
 from runtime.cli.context import CliContext
-from runtime.cli.deployment import Overrides
 from runtime.cli.errors import CliError
 from runtime.cli.options import (
     gateway_options,
@@ -16,7 +20,9 @@ from runtime.cli.options import (
     override_options,
     stack_option,
 )
-from runtime.store.catalog import DEFAULT_PLATFORM, Catalog, StoreFunction, load_catalog
+
+if TYPE_CHECKING:
+    from runtime.store.catalog import Catalog, StoreFunction
 
 __all__ = ["store"]
 
@@ -32,6 +38,8 @@ def _url_option(function: click.decorators.FC) -> click.decorators.FC:
 
 
 def _catalog(context: CliContext, url: str | None) -> Catalog:
+    from runtime.store.catalog import load_catalog
+
     return load_catalog(url or context.settings.openfaas_store or None)
 
 
@@ -56,13 +64,12 @@ def store() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Full descriptions.")
 @click.option(
     "--platform",
-    default=DEFAULT_PLATFORM,
-    show_default=True,
-    help="Only entries with an image for it (on a non-local gateway).",
+    default=None,
+    help="Only entries with an image for it (on a non-local gateway; default: the catalog's default).",
 )
 @pass_context
 def list_store(
-    context: CliContext, store_url: str | None, as_json: bool, verbose: bool, platform: str
+    context: CliContext, store_url: str | None, as_json: bool, verbose: bool, platform: str | None
 ) -> None:
     """List the store's functions."""
     catalog = _catalog(context, store_url)
@@ -119,7 +126,9 @@ def describe_store(context: CliContext, name: str, store_url: str | None, as_jso
 @namespace_option
 @click.option("--name", "function_name", default=None, help="Deploy under another name.")
 @click.option(
-    "--platform", default=DEFAULT_PLATFORM, show_default=True, help="Which image to use (non-local gateways)."
+    "--platform",
+    default=None,
+    help="Which image to use (non-local gateways; default: the catalog's default platform).",
 )
 @override_options
 @json_option
@@ -133,7 +142,7 @@ def deploy_store(
     stack_file: str | None,
     namespace: str,
     function_name: str | None,
-    platform: str,
+    platform: str | None,
     env: tuple[str, ...],
     labels: tuple[str, ...],
     annotations: tuple[str, ...],
@@ -141,6 +150,9 @@ def deploy_store(
     as_json: bool,
 ) -> None:
     """Deploy a store function: from its handler folder in local mode, else its image."""
+    from runtime.cli.deployment import Overrides
+    from runtime.store.catalog import DEFAULT_PLATFORM
+
     entry = _find(_catalog(context, store_url), name)
     overrides = Overrides.from_flags(
         env=env, labels=labels, annotations=annotations, secrets=secrets, namespace=namespace
@@ -148,7 +160,9 @@ def deploy_store(
     with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         local = client.is_local()
         spec = overrides.apply(
-            entry.deployment(local=local, platform=platform, name=function_name, namespace=namespace)
+            entry.deployment(
+                local=local, platform=platform or DEFAULT_PLATFORM, name=function_name, namespace=namespace
+            )
         )
         with context.output.progress(f"Deploying {spec.service} from the store"):
             result = client.deploy(spec)

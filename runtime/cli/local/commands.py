@@ -2,11 +2,12 @@
 
 This is the process edge of local mode: the only place that reads ``os.environ`` (``PYFAAS_ADMIN_PASSWORD``,
 ``PYFAAS_PORT``, and the variables stack files substitute) and hands everything below it explicitly.
+The platform modules (httpx, rich, the provider) are imported inside the commands: ``pyfaas --help`` imports
+this module.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -16,20 +17,17 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console
 
 from runtime.cli.errors import CliError, format_error
-from runtime.cli.local.credentials import ensure_credentials
-from runtime.cli.local.functions import FunctionSource, find_source, load_definitions
-from runtime.cli.local.layout import RunLock, StateLayout
-from runtime.cli.local.platform import AlreadyRunning, StartupFailed, UpOptions, run_platform
-from runtime.cli.local.progress import ConsoleReporter, StatusFileReporter, TeeReporter, replay
-from runtime.cli.local.services import python_path
-from runtime.cli.local.stop import stop_platform
 from runtime.core.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from runtime.cli.local.functions import FunctionSource
+    from runtime.cli.local.layout import StateLayout
+    from runtime.cli.local.platform import UpOptions
 
 __all__ = ["down", "up"]
 
@@ -82,6 +80,8 @@ def print_summary(summary: dict[str, Any], *, detached: bool) -> None:
 
 
 def _source(file: str | None, deploy: bool) -> FunctionSource | None:
+    from runtime.cli.local.functions import FunctionSource, find_source
+
     if not deploy:
         return None
     if file:
@@ -126,6 +126,11 @@ def up(
     Deploys stack.yml (or stack.yaml, or functions.py) from the current directory, else the bundled examples.
     Ctrl-C stops everything; with --detach, stop it with `pyfaas down`.
     """
+    from runtime.cli.local.credentials import ensure_credentials
+    from runtime.cli.local.functions import load_definitions
+    from runtime.cli.local.layout import RunLock, StateLayout
+    from runtime.cli.local.platform import UpOptions
+
     layout = StateLayout.at(state_dir)
     if RunLock.is_held(layout.lock_file):
         _already_running(layout)
@@ -152,6 +157,13 @@ def up(
 
 
 def _run_foreground(options: UpOptions, layout: StateLayout) -> None:
+    import asyncio
+
+    from rich.console import Console
+
+    from runtime.cli.local.platform import AlreadyRunning, StartupFailed, run_platform
+    from runtime.cli.local.progress import ConsoleReporter, StatusFileReporter, TeeReporter
+
     status = StatusFileReporter(layout, uuid.uuid4().hex, echo=False)
     reporter = TeeReporter(ConsoleReporter(Console(stderr=True)), status)
 
@@ -177,6 +189,11 @@ def _run_foreground(options: UpOptions, layout: StateLayout) -> None:
 
 
 def _run_detached(options: UpOptions, layout: StateLayout) -> None:
+    from rich.console import Console
+
+    from runtime.cli.local.progress import ConsoleReporter, replay
+    from runtime.cli.local.services import python_path
+
     run_id = uuid.uuid4().hex
     argument = json.dumps({**options.to_json(), "run_id": run_id})
     env = {**os.environ, "PYTHONPATH": python_path(os.environ)}
@@ -234,6 +251,9 @@ def _run_detached(options: UpOptions, layout: StateLayout) -> None:
 )
 def down(state_dir: str, timeout: float) -> None:
     """Stop the platform started by `pyfaas up` (detached or not) for a state directory."""
+    from runtime.cli.local.layout import StateLayout
+    from runtime.cli.local.stop import stop_platform
+
     layout = StateLayout.at(state_dir)
     if not layout.root.is_dir():
         click.echo(f"Nothing to stop: {state_dir} does not exist.")
