@@ -5,9 +5,11 @@ The catalog module (httpx, pydantic) is imported by the subcommands, not here: `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
+from click.decorators import FC
 
 from runtime.cli.app import pass_context
 from runtime.cli.commands.common import gateway_client
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["store"]
 
 
-def _url_option(function: click.decorators.FC) -> click.decorators.FC:
+def _url_option(function: FC) -> FC:
     return click.option(
         "--url",
         "store_url",
@@ -35,6 +37,13 @@ def _url_option(function: click.decorators.FC) -> click.decorators.FC:
         metavar="URL|FILE",
         help="Store catalog (default: OPENFAAS_STORE, else the bundled one).",
     )(function)
+
+
+def _platform_option(purpose: str) -> Callable[[FC], FC]:
+    """``--platform``; its default, the catalog's, is applied by the command (the catalog loads late)."""
+    return click.option(
+        "--platform", default=None, help=f"{purpose}; default: the catalog's default platform."
+    )
 
 
 def _catalog(context: CliContext, url: str | None) -> Catalog:
@@ -62,11 +71,7 @@ def store() -> None:
 @_url_option
 @json_option
 @click.option("-v", "--verbose", is_flag=True, help="Full descriptions.")
-@click.option(
-    "--platform",
-    default=None,
-    help="Only entries with an image for it (on a non-local gateway; default: the catalog's default).",
-)
+@_platform_option("Only entries with an image for it (on a non-local gateway)")
 @pass_context
 def list_store(
     context: CliContext, store_url: str | None, as_json: bool, verbose: bool, platform: str | None
@@ -125,11 +130,7 @@ def describe_store(context: CliContext, name: str, store_url: str | None, as_jso
 @stack_option
 @namespace_option
 @click.option("--name", "function_name", default=None, help="Deploy under another name.")
-@click.option(
-    "--platform",
-    default=None,
-    help="Which image to use (non-local gateways; default: the catalog's default platform).",
-)
+@_platform_option("Which image to use (non-local gateways)")
 @override_options
 @json_option
 @pass_context
