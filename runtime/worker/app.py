@@ -110,6 +110,7 @@ class Worker:
                     timeout=settings.callback_timeout,
                     idle_poll=settings.idle_poll,
                     ack_wait=settings.ack_wait,
+                    shutdown_timeout=settings.shutdown_timeout,
                 )
                 self.ready.set()
                 log.info(

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from runtime.core.queue_layout import CallbackJob, QueueLayout
 from runtime.worker.aio import sleep_or_stop
+from runtime.worker.calls import RELEASED
 from runtime.worker.invoker import HOP_BY_HOP
 from runtime.worker.metrics import WorkerMetrics
 from runtime.worker.records import RecordStore
@@ -70,6 +71,7 @@ class CallbackSender:
         timeout: float,
         idle_poll: float,
         ack_wait: float,
+        shutdown_timeout: float,
     ) -> None:
         self._js = js
         self._layout = layout
@@ -84,6 +86,7 @@ class CallbackSender:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._ack_wait = ack_wait
         self._idle_poll = idle_poll
+        self._shutdown_timeout = shutdown_timeout
         self._inflight: set[asyncio.Task[None]] = set()
         self._active: set[int] = set()
         """Stream sequences of the jobs this worker is delivering now."""
@@ -128,7 +131,11 @@ class CallbackSender:
                     task.add_done_callback(self._inflight.discard)
         finally:
             if self._inflight:
-                await asyncio.wait(set(self._inflight), timeout=10)
+                # like calls: finish within shutdown_timeout, or be cut off and released (see _handle)
+                _, pending = await asyncio.wait(set(self._inflight), timeout=self._shutdown_timeout)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
@@ -143,6 +150,12 @@ class CallbackSender:
         keepalive = asyncio.create_task(self._keepalive(msg))
         try:
             await self._deliver(msg)
+        except asyncio.CancelledError:
+            # cut off by shutdown: redelivered at once to the next worker (posted again: at-least-once)
+            keepalive.cancel()  # no in-progress ack after the release
+            with contextlib.suppress(Exception):
+                await RELEASED.apply(msg)
+            raise
         except Exception as exc:
             log.warning("callback handling failed (will be redelivered): %s", exc)
         finally:

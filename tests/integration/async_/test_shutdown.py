@@ -7,6 +7,9 @@ import asyncio
 import signal
 from pathlib import Path
 
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
 from runtime.core.models import AsyncCallRecord
 from tests.integration.async_.conftest import Queue
 from tests.support.async_calls import FakeGateway, eventually, submit, until
@@ -115,3 +118,51 @@ async def test_call_cut_off_by_sigterm_runs_again_promptly(
         assert all(gateway.calls[i] == 1 for i in waiting)
     finally:
         worker.kill()
+
+
+async def test_callback_cut_off_by_sigterm_is_posted_again_promptly(
+    queue: Queue, nats_server: NatsServer, gateway: FakeGateway, tmp_path: Path
+) -> None:
+    """A callback whose receiver has not answered when shutdown_timeout ends is released like a call: the
+    next worker posts it again at once, not one ack wait (60 s by default) later."""
+    posts: list[float] = []
+    answer_first = asyncio.Event()
+
+    async def receive(request: web.Request) -> web.Response:
+        posts.append(asyncio.get_running_loop().time())
+        if len(posts) == 1:
+            await answer_first.wait()  # hangs until the test ends: the first worker is stopped meanwhile
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/cb", receive)
+    receiver = TestServer(app, host="127.0.0.1")
+    await receiver.start_server()
+    call = await submit(queue.js, queue.kv, queue.layout, "echo", callback_url=str(receiver.make_url("/cb")))
+    env = {
+        "nats_url": nats_server.url,
+        "gateway_url": str(gateway.server.make_url("")).rstrip("/") if gateway.server else "",
+        "discovery_interval": "50ms",
+        "metrics_port": "-1",
+        "shutdown_timeout": "1s",
+        "idle_poll": "1s",
+    }  # ack_wait: the default (60 s)
+    worker = WorkerProcess(env, tmp_path)
+    worker.start()
+    try:
+        await until(lambda: len(posts) == 1, limit=20, what=f"the first callback\n{worker.logs()}")
+        # it stops within shutdown_timeout (plus one idle poll), not after a fixed wait for the receiver
+        assert await asyncio.to_thread(worker.terminate, 8.0) == 0, worker.logs()
+        worker.start()
+        await until(lambda: len(posts) == 2, limit=10, what=f"the callback posted again\n{worker.logs()}")
+
+        async def recorded() -> bool:
+            entry = await queue.kv.get(call)
+            return AsyncCallRecord.model_validate_json(entry.value or b"").callbackStatus == 204
+
+        await eventually(recorded, limit=10, what="the callback's answer recorded")
+        assert gateway.calls[call] == 1
+    finally:
+        answer_first.set()
+        worker.kill()
+        await receiver.close()
