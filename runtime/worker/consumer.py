@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -34,6 +34,7 @@ from runtime.worker.aio import sleep_or_stop
 from runtime.worker.calls import RELEASED, CallProcessor, Settlement
 from runtime.worker.jetstream import ensure_layout
 from runtime.worker.metrics import WorkerMetrics
+from runtime.worker.settled import SettledMessages
 from runtime.worker.slots import FairSlots
 
 __all__ = ["CallConsumer"]
@@ -41,8 +42,10 @@ __all__ = ["CallConsumer"]
 log = logging.getLogger("pyfaas.worker")
 
 _SETTLED_MEMORY = 100_000
-_MessageKey = tuple[str, int, datetime]
-"""(function, stream sequence, stored timestamp): one stored message, across its deliveries."""
+_MessageKey = tuple[int, int]
+"""(stream sequence, stored timestamp in microseconds): one message of the work stream, across its deliveries;
+the timestamp tells apart messages of a re-created stream."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FETCH_ERRORS = (TimeoutError, nats.errors.TimeoutError)
 
 
@@ -66,9 +69,9 @@ class _FunctionQueue:
         return f"{self.name}.{self.namespace}"
 
 
-def _message_key(queue: _FunctionQueue, msg: Msg) -> _MessageKey:
-    # the stored timestamp keeps keys unique even if the stream is recreated and sequences restart
-    return (queue.key, msg.metadata.sequence.stream, msg.metadata.timestamp)
+def _message_key(msg: Msg) -> _MessageKey:
+    meta = msg.metadata
+    return (meta.sequence.stream, (meta.timestamp - _EPOCH) // timedelta(microseconds=1))
 
 
 class CallConsumer:
@@ -109,7 +112,7 @@ class CallConsumer:
         """Messages running here -> later deliveries of the same message (see _spawn)."""
         self._alive: dict[int, Msg] = {}
         """Messages this worker holds (buffered, running or duplicate deliveries), by identity."""
-        self._settled: OrderedDict[_MessageKey, None] = OrderedDict()
+        self._settled = SettledMessages(_SETTLED_MEMORY)
         """Recently acknowledged messages: a server restart can forget that they were delivered."""
 
     def __repr__(self) -> str:
@@ -274,7 +277,7 @@ class CallConsumer:
             return []
 
     def _spawn(self, queue: _FunctionQueue, msg: Msg) -> None:
-        key = _message_key(queue, msg)
+        key = _message_key(msg)
         if key in self._held:
             # Redelivered while this worker still runs it (ack-wait expired during a NATS outage): never
             # run it twice; settle this delivery the way the running one ends.
@@ -283,7 +286,7 @@ class CallConsumer:
             self.slots.release(1)
             self._processor.counters.duplicates_skipped += 1
             return
-        if key in self._settled:
+        if self._settled.holds(*key):
             # acknowledged here already; the server lost that state (restart) and delivered it afresh
             task = asyncio.create_task(msg.ack())
             self._inflight.add(task)
@@ -314,9 +317,7 @@ class CallConsumer:
             self._alive.pop(id(msg), None)
             self.slots.release(1)
             if settlement is not None and settlement.acked:
-                self._settled[key] = None
-                if len(self._settled) > _SETTLED_MEMORY:
-                    self._settled.popitem(last=False)
+                self._settled.add(*key)
             for later in self._held.pop(key, []):
                 self._alive.pop(id(later), None)
                 if settlement is not None:
@@ -349,10 +350,10 @@ class CallConsumer:
             # delivered but never started: hand them back for immediate redelivery
             while queue.buffer:
                 msg = queue.buffer.popleft()
-                key = _message_key(queue, msg)
+                key = _message_key(msg)
                 if key in self._held:
                     self._held[key].append(msg)  # another delivery of a running call: settled as it ends
-                elif key in self._settled:
+                elif self._settled.holds(*key):
                     self._alive.pop(id(msg), None)
                     with contextlib.suppress(Exception):
                         await msg.ack()

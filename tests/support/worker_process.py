@@ -11,11 +11,15 @@ from pathlib import Path
 
 __all__ = ["WorkerProcess"]
 
+_REPO = Path(__file__).resolve().parents[2]
+
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, *, cwd: Path = _REPO) -> None:
         self.env = env
         self.log_dir = log_dir
+        self.cwd = cwd
+        """Checkout whose ``runtime`` package runs (another one for before/after benchmarks)."""
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -28,7 +32,7 @@ class WorkerProcess:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=str(Path(__file__).resolve().parents[2]),
+            cwd=str(self.cwd),
             start_new_session=True,
         )
         log.close()
