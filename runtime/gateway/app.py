@@ -1,11 +1,12 @@
 """The gateway's composition root: ``create_app(settings, provider, registry=..., extensions=...)``.
 
 It stores the typed keys of :mod:`runtime.gateway.keys` (PROVIDER, REGISTRY, SETTINGS, plus METRICS, ROUTER
-and HTTP_SESSION for extensions), installs the middlewares (errors → JSON, basic auth on ``/system/*`` and
-``/ui/*``, body limit), registers every route of OpenFaaS's gateway (system routes call the provider
-in-process), then lets extensions add theirs: each ``extensions`` callable, then
-``runtime.gateway.alerts.setup_alerts(app)``, ``runtime.gateway.ui.setup_ui(app)`` and
-``runtime.gateway.openapi.setup_openapi(app)`` when those modules exist.
+and HTTP_SESSION for extensions, and ``call_ledger.CALL_LEDGER`` where the async routes record issued ids),
+installs the middlewares (errors → JSON, basic auth on ``/system/*`` and ``/ui/*``, body limit), registers
+every route of OpenFaaS's gateway (system routes call the provider in-process), then lets extensions add
+theirs: each ``extensions`` callable, then ``runtime.gateway.alerts.setup_alerts(app)``,
+``runtime.gateway.ui.setup_ui(app)`` and ``runtime.gateway.openapi.setup_openapi(app)`` when those modules
+exist.
 
 The provider's lifecycle belongs to the app: it is started (after the router subscribed to it) on start-up
 and closed on clean-up, after the listener has stopped accepting and in-flight calls have drained.
@@ -26,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from runtime.core.names import qualified_name
 from runtime.gateway.auth import BasicAuthCredentials
+from runtime.gateway.call_ledger import CALL_LEDGER, CallLedger
 from runtime.gateway.keys import HTTP_SESSION, METRICS, PROVIDER, REGISTRY, ROUTER, SETTINGS
 from runtime.gateway.metrics import GatewayMetrics
 from runtime.gateway.middlewares import auth_middleware, body_limit_middleware, error_middleware
@@ -88,6 +90,15 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[ROUTER] = router
+    ledger = CallLedger(
+        ttl=settings.async_replay_ttl,
+        max_bytes=settings.async_replay_max_bytes,
+        max_body=settings.async_replay_max_body,
+        issued_ttl=settings.async_replay_issued_ttl,
+        max_issued=settings.async_replay_max_calls,
+        count_uncached=lambda reason: metrics.async_replay_uncached.labels(reason).inc(),
+    )
+    app[CALL_LEDGER] = ledger
 
     version = pyfaas_version()
     system = SystemRoutes(
@@ -120,6 +131,8 @@ def create_app(
                 user_agent=f"pyfaas-gateway/{version}",
                 max_body_bytes=settings.max_body_bytes,
                 upstream_timeout=settings.upstream_timeout,
+                ledger=ledger,
+                count_replay=metrics.async_replays.inc,
             )
         )
         router.attach()

@@ -37,6 +37,7 @@ from runtime.core.queue_layout import QueueSettings, is_valid_call_id
 from runtime.core.settings import Duration
 from runtime.gateway.async_dead_letters import add_dead_letter_routes
 from runtime.gateway.async_queue import AsyncQueue
+from runtime.gateway.call_ledger import CALL_LEDGER
 from runtime.gateway.keys import PROVIDER
 from runtime.provider.base import Provider
 
@@ -149,7 +150,8 @@ async def submit_call(request: web.Request) -> web.Response:
         raise FunctionNotFound(f"function {typed!r} not found", field="name")
     function = await request.app[_FUNCTIONS].get(provider, name, namespace)
     callback = _callback_url(request)
-    call_id = request.headers.get("X-Call-Id") or str(uuid.uuid4())
+    client_call_id = request.headers.get("X-Call-Id")
+    call_id = client_call_id or str(uuid.uuid4())
     if not is_valid_call_id(call_id):
         raise ValidationFailed(
             "X-Call-Id may hold only letters, digits, '-' and '_' (1-128)", field="X-Call-Id"
@@ -208,6 +210,9 @@ async def submit_call(request: web.Request) -> web.Response:
         pass
     except Exception as exc:  # the call is stored; the worker writes the record when it runs
         log.warning("queued %s but could not write its record: %s", call_id, exc)
+    if client_call_id is None and CALL_LEDGER in request.app:
+        # Only ids issued here are eligible for replay: a client-chosen id could be someone else's.
+        request.app[CALL_LEDGER].issue(call_id, typed)
     return web.Response(status=202, headers={"X-Call-Id": call_id, "X-Start-Time": start_time})
 
 

@@ -55,6 +55,17 @@ class GatewayMetrics:
             buckets=COLD_START_BUCKETS,
             registry=registry,
         )
+        self.async_replays = Counter(
+            "gateway_async_replays",
+            "Repeated /function requests of an async call answered from the call ledger (not run again)",
+            registry=registry,
+        )
+        self.async_replay_uncached = Counter(
+            "gateway_async_replay_uncached",
+            "Final answers of async calls the call ledger did not keep, by reason",
+            ["reason"],
+            registry=registry,
+        )
 
         self._functions: dict[str, FunctionMetrics] = {}
         registry.register(_StartedCollector(self._functions))

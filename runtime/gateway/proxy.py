@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp
 from aiohttp import web
@@ -27,6 +27,7 @@ from multidict import CIMultiDictProxy, istr
 from yarl import URL
 
 from runtime.core.errors import PayloadTooLarge, ProviderError
+from runtime.gateway.call_ledger import ATTEMPT_HEADER, CallLedger
 from runtime.gateway.deadlines import Deadlines
 from runtime.gateway.routing import FunctionRoute, ReplicaRouter
 from runtime.gateway.upstream import Endpoint, UpstreamClient, UpstreamConnectError, endpoint_of
@@ -108,8 +109,15 @@ class FunctionProxy:
         user_agent: str,
         max_body_bytes: int,
         upstream_timeout: float,
+        ledger: CallLedger | None = None,
+        count_replay: Callable[[], None] = lambda: None,
     ) -> None:
         self._router = router
+        self._ledger = ledger
+        # The hot path's whole cost for the ledger: the truthiness of this dict (empty until an async call is
+        # issued), then a header lookup.
+        self._issued: Mapping[str, object] = ledger.issued if ledger is not None else {}
+        self._count_replay = count_replay
         self._session = session
         self._client = client
         self._served_by = served_by
@@ -119,7 +127,9 @@ class FunctionProxy:
         self._endpoints: dict[str, Endpoint | None] = {}
         self._deadlines = Deadlines(upstream_timeout)
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request, *, ledger_checked: bool = False) -> web.StreamResponse:
+        if self._issued and not ledger_checked and ATTEMPT_HEADER in request.headers:
+            return await self._replay_or_run(request)
         name = request.match_info["name"]
         route = self._router.cached(name) or await self._router.route(name)
         metrics = route.metrics
@@ -135,6 +145,34 @@ class FunctionProxy:
             raise
         finally:
             metrics.completed(code, time.perf_counter() - started)
+
+    async def _replay_or_run(self, request: web.Request) -> web.StreamResponse:
+        """A worker's request for an async call: run it once, give repeated requests the same answer."""
+        ledger = self._ledger
+        name = request.match_info["name"]
+        call_id = request.headers.get(X_CALL_ID)
+        if ledger is None or call_id is None or not ledger.eligible(call_id, name):
+            return await self.handle(request, ledger_checked=True)
+        while True:
+            answer = ledger.answer(call_id)
+            if answer is None:
+                running = ledger.running(call_id)
+                if running is None:
+                    break
+                # Single-flight: wait for the run in progress (shielded: giving up here must not cancel it);
+                # no kept answer (an error, a retryable status) → loop and run it ourselves.
+                answer = await asyncio.shield(running)
+                if answer is None:
+                    continue
+            self._count_replay()
+            return answer.response()
+        ledger.begin(call_id)
+        response: web.StreamResponse | None = None
+        try:
+            response = await self.handle(request, ledger_checked=True)
+            return response
+        finally:
+            ledger.finish(call_id, name, response)
 
     def _endpoint(self, url: str) -> Endpoint | None:
         try:

@@ -122,7 +122,8 @@ async def test_chaos_through_gateway_and_watchdog(tmp_path: Path) -> None:
                     f"\nchaos end to end: {CALLS} calls submitted in {submitted:.1f}s, all finished in "
                     f"{elapsed:.1f}s; worker SIGKILLed after {at_kill} runs, NATS restarted after "
                     f"{at_restart}; states {dict(states)}; duplicate executions {duplicates} "
-                    f"({100 * duplicates / CALLS:.2f}%), duplicate callbacks {posted_again}"
+                    f"({100 * duplicates / CALLS:.2f}%), duplicate callbacks {posted_again}, replayed by the "
+                    f"gateway's call ledger {gateway.metric('gateway_async_replays_total'):.0f}"
                 )
                 assert set(ran) == set(ids)  # none missing, nothing unknown
                 assert set(states) <= {"succeeded", "dead-lettered"}, states
