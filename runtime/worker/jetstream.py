@@ -13,7 +13,8 @@ import time
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.errors import BadRequestError, BucketNotFoundError
+from nats.js.api import StreamConfig
+from nats.js.errors import BadRequestError, BucketNotFoundError, ServerError
 from nats.js.kv import KeyValue
 
 from runtime.core.queue_layout import QueueLayout
@@ -22,6 +23,11 @@ from runtime.worker.aio import sleep_or_stop
 __all__ = ["connect", "ensure_layout"]
 
 log = logging.getLogger("pyfaas.worker")
+
+_STORE_RETRIES = 20
+_STORE_RETRY_WAIT = 0.1
+"""nats-server removes a deleted stream's files in the background; re-creating the stream at once can fail
+with "error creating store for stream" (500) until that is done: creation is retried for about two seconds."""
 
 
 class _ThrottledLog:
@@ -82,11 +88,22 @@ async def connect(servers: list[str], *, name: str, stop: asyncio.Event) -> NATS
 async def ensure_layout(js: JetStreamContext, layout: QueueLayout) -> KeyValue:
     """Create (or update to the current configuration) the streams and the record bucket."""
     for config in layout.stream_configs():
-        try:
-            await js.add_stream(config)
-        except BadRequestError:
-            await js.update_stream(config)
+        await _add_or_update_stream(js, config)
     try:
         return await js.key_value(layout.records_bucket)
     except BucketNotFoundError:
         return await js.create_key_value(layout.records_config())
+
+
+async def _add_or_update_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    for attempt in range(_STORE_RETRIES):
+        try:
+            await js.add_stream(config)
+            return
+        except BadRequestError:
+            await js.update_stream(config)
+            return
+        except ServerError:
+            if attempt == _STORE_RETRIES - 1:
+                raise
+            await asyncio.sleep(_STORE_RETRY_WAIT)
