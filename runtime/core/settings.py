@@ -22,6 +22,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from runtime.core.booleans import parse_bool
 from runtime.core.durations import parse_duration
 from runtime.core.errors import ConfigError
 
@@ -34,18 +35,9 @@ def _to_duration(value: Any) -> Any:
     return value
 
 
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
-
-
 def _to_bool(value: Any) -> Any:
     if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise ValueError(f"expected true/false, got {value!r}")
+        return parse_bool(value)
     return value
 
 

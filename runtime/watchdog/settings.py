@@ -63,6 +63,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal, Self, get_args
 
+from runtime.core.booleans import parse_bool
 from runtime.core.durations import parse_duration
 from runtime.core.errors import ConfigError
 
@@ -81,8 +82,6 @@ class _Invalid(ValueError):
 _Parser = Callable[[Any], Any]
 
 _INTEGER = re.compile(r"[+-]?[0-9](?:_?[0-9])*(?:\.0+)?", re.ASCII)
-_TRUE = frozenset({"true", "1", "yes", "on"})  # as runtime.core.settings.EnvBool
-_FALSE = frozenset({"false", "0", "no", "off", ""})
 
 
 def _integer(ge: int | None = None, le: int | None = None) -> _Parser:
@@ -133,12 +132,10 @@ def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise _Invalid(f"Value error, expected true/false, got {value!r}")
+        try:
+            return parse_bool(value)
+        except ValueError as exc:
+            raise _Invalid(f"Value error, {exc}") from None
     raise _Invalid("Input should be a valid boolean")
 
 
