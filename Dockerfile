@@ -16,11 +16,12 @@ COPY pyproject.toml README.md requirements.lock ./
 RUN python -m venv /opt/pyfaas \
     && /opt/pyfaas/bin/pip install --upgrade pip \
     && mkdir -p runtime infra \
+    && ln -s runtime pyfaas && ln -s ../infra runtime/infra \
     && touch runtime/__init__.py infra/__init__.py \
     && /opt/pyfaas/bin/pip install -c requirements.lock . \
     && /opt/pyfaas/bin/pip uninstall -y pyfaas
-COPY runtime ./runtime
 COPY infra ./infra
+COPY runtime ./runtime
 RUN /opt/pyfaas/bin/pip install --no-deps -c requirements.lock . \
     && /opt/pyfaas/bin/python -m compileall -q /opt/pyfaas/lib
 

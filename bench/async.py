@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/async.py [--calls 5000] [--backlog 10000] [--probes 40] [--concurrency 64]
 
-Everything is real and local: ``nats-server -js`` (file store in a temp dir), ``python -m runtime.gateway``
-(local provider, one watchdog replica per function), ``python -m runtime.worker``. Printed, in one run:
+Everything is real and local: ``nats-server -js`` (file store in a temp dir), ``python -m pyfaas.gateway``
+(local provider, one watchdog replica per function), ``python -m pyfaas.worker``. Printed, in one run:
 
 1. submissions/s: ``POST /async-function/hello`` answered 202 (each stored in JetStream before the answer);
 2. completions/s: worker started on the stored calls, until its processed counter reaches ``--calls``;
@@ -161,7 +161,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         gateway = f"http://127.0.0.1:{gw_port}"
         processes.append(
             start(
-                [sys.executable, "-m", "runtime.gateway"],
+                [sys.executable, "-m", "pyfaas.gateway"],
                 {
                     "port": str(gw_port),
                     "metrics_port": str(gw_metrics),
@@ -208,7 +208,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
                 "metrics_host": "127.0.0.1",
                 "log_level": "WARNING",
             }
-            worker = start([sys.executable, "-m", "runtime.worker"], worker_env, tmp / "worker.log")
+            worker = start([sys.executable, "-m", "pyfaas.worker"], worker_env, tmp / "worker.log")
             processes.append(worker)
             metrics_url = f"http://127.0.0.1:{worker_metrics}/metrics"
             await wait_until(lambda: _ok(session, metrics_url), 30, "the worker")
@@ -231,7 +231,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
             backlog_ids, _ = await submit_many(
                 session, f"{gateway}/async-function/hello", args.backlog, args.concurrency
             )
-            worker = start([sys.executable, "-m", "runtime.worker"], worker_env, tmp / "worker-2.log")
+            worker = start([sys.executable, "-m", "pyfaas.worker"], worker_env, tmp / "worker-2.log")
             processes.append(worker)
             await wait_until(lambda: _ok(session, metrics_url), 30, "the worker again")
             probes: list[str] = []

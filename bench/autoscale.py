@@ -3,9 +3,9 @@ scale to zero accuracy and wake-ups.
 
     .venv/bin/python bench/autoscale.py [--samples 10] [--rps 50] [--ce-samples 3]
 
-Real processes on loopback: ``python -m runtime.gateway`` (local provider, basic auth, metrics on its own
+Real processes on loopback: ``python -m pyfaas.gateway`` (local provider, basic auth, metrics on its own
 port), ``prometheus`` and ``prometheus-alertmanager`` rendered from ``alerts/`` with local timings (1 s scrape
-and evaluation, 0.5 s group_wait), and ``python -m runtime.idler`` (once reading the gateway's metrics, once
+and evaluation, 0.5 s group_wait), and ``python -m pyfaas.idler`` (once reading the gateway's metrics, once
 reading Prometheus). The load generator runs in this process at a fixed rate; every call's answer is the PID
 of the replica that served it, so "second replica serving" is the first answer from a second PID.
 
@@ -38,8 +38,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from runtime.core.alerting import LOCAL_TIMINGS, Timings  # noqa: E402
-from runtime.core.labels import (  # noqa: E402
+from pyfaas.core.alerting import LOCAL_TIMINGS, Timings  # noqa: E402
+from pyfaas.core.labels import (  # noqa: E402
     LABEL_SCALE_FACTOR,
     LABEL_SCALE_MAX,
     LABEL_SCALE_MIN,
@@ -48,7 +48,7 @@ from runtime.core.labels import (  # noqa: E402
     LABEL_SCALE_ZERO,
     LABEL_SCALE_ZERO_DURATION,
 )
-from runtime.idler.monitoring import DEFAULT_ALERTS_DIR, MonitoringConfig, MonitoringStack, find_binaries  # noqa: E402
+from pyfaas.idler.monitoring import DEFAULT_ALERTS_DIR, MonitoringConfig, MonitoringStack, find_binaries  # noqa: E402
 from tests.support.gateway import CREDENTIALS, GatewayProcess, write_credentials  # noqa: E402
 from tests.support.prometheus import PID_HANDLER, Load  # noqa: E402
 from tests.support.providers import python_function, write_handler  # noqa: E402
@@ -145,7 +145,7 @@ async def idler(p: Platform, work: Path, prometheus: MonitoringStack | None) -> 
         env["prometheus_port"] = str(prometheus.prometheus_port)
     with (work / f"idler-{time.monotonic_ns()}.log").open("wb") as log:
         process = subprocess.Popen(  # noqa: ASYNC220 - a quick fork, before any measurement
-            [sys.executable, "-m", "runtime.idler"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "pyfaas.idler"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
         )
     try:
         await asyncio.sleep(1.0)

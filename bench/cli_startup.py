@@ -4,7 +4,7 @@
 
 ``BEFORE`` and ``AFTER`` are git revisions (``AFTER`` defaults to the working tree), exported as in
 ``bench/gateway_ab.py``. Each round runs every command once per side, the order flipping every round, as
-``python -m runtime.cli ...`` (gateway commands point at a refused port: what is measured is start-up and
+``python -m pyfaas.cli ...`` (gateway commands point at a refused port: what is measured is start-up and
 imports, not the gateway). Printed per command and side: the median wall time of the process, and the median
 import time (``-X importtime``: the sum of the top-level imports); then the after/before ratios.
 """
@@ -32,7 +32,7 @@ def run(tree: Path, args: tuple[str, ...], home: Path, *, importtime: bool) -> f
     flags = ["-X", "importtime"] if importtime else []
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, *flags, "-m", "runtime.cli", *args],
+        [sys.executable, *flags, "-m", "pyfaas.cli", *args],
         cwd=tree,
         env={"HOME": str(home), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(tree)},
         capture_output=True,

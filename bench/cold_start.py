@@ -1,7 +1,7 @@
 """Cold start of the local provider: scale a python-mode function from 0 to 1 and time the first response.
 
 Two providers run side by side in one process, one forking replicas from the warm zygote and one starting
-``python -m runtime.watchdog`` per replica; samples alternate between them so that both see the same load
+``python -m pyfaas.watchdog`` per replica; samples alternate between them so that both see the same load
 on this shared machine. Each sample: scale to 0 and wait until the replica has exited, then time
 ``scale(1)`` → ready notification → first HTTP response.
 
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 
-from runtime.core.models import FunctionDeployment
-from runtime.provider.base import Replica
-from runtime.provider.local import LocalProvider, LocalProviderConfig
+from pyfaas.core.models import FunctionDeployment
+from pyfaas.provider.base import Replica
+from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 
 NS = "openfaas-fn"
 HANDLER = 'def handle(event, context):\n    return {"statusCode": 200, "body": "warm"}\n'

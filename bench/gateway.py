@@ -185,7 +185,7 @@ def serve_proxy(kind: str, port: int, upstream: str) -> None:
 
         elif kind == "lean":
             sys.path.insert(0, str(REPO))
-            from runtime.gateway.upstream import UpstreamClient, endpoint_of
+            from pyfaas.gateway.upstream import UpstreamClient, endpoint_of
 
             lean = UpstreamClient(connect_timeout=5.0)
             endpoint = endpoint_of(upstream)
@@ -261,7 +261,7 @@ def main() -> int:
     try:
         processes.append(
             start(
-                [python, "-m", "runtime.watchdog"],
+                [python, "-m", "pyfaas.watchdog"],
                 {
                     **base_env,
                     "mode": "python",
@@ -276,7 +276,7 @@ def main() -> int:
             )
         )
         gateway = start(
-            [python, "-m", "runtime.gateway"],
+            [python, "-m", "pyfaas.gateway"],
             {
                 **base_env,
                 "port": str(gateway_port),

@@ -4,7 +4,7 @@
 
 ``BEFORE`` and ``AFTER`` are git revisions (``AFTER`` defaults to the working tree). Each side's ``runtime``
 package is exported to a temporary directory (``git archive``) and runs as its own ``python -m
-runtime.gateway`` with its own state directory, so each has its own local-provider replica forked from its
+pyfaas.gateway`` with its own state directory, so each has its own local-provider replica forked from its
 own zygote. ``wrk`` loads the two alternately (the order flips every round, so a change in the machine's load
 hits both alike). Printed per side: req/s, and the CPU time per request of the gateway and of gateway +
 replica, read from ``/proc``; then the after/before ratios of their medians. CPU per request moves much less
@@ -86,7 +86,7 @@ def main() -> int:
                 "LOG_LEVEL": "WARNING",
             }
             gateway = subprocess.Popen(
-                [sys.executable, "-m", "runtime.gateway"],
+                [sys.executable, "-m", "pyfaas.gateway"],
                 env=env,
                 cwd=str(tree),
                 stdout=(work / f"{side}.log").open("ab"),

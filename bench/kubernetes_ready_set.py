@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runtime.core.models import FunctionDeployment
-from runtime.provider.base import Provider, Replica
+from pyfaas.core.models import FunctionDeployment
+from pyfaas.provider.base import Provider, Replica
 from tests.support.kube_provider import kube_stack
 
 SPEC = FunctionDeployment(service="fn", image="example/fn:1", envProcess="cat")

@@ -4,8 +4,8 @@
                                    [--json results.json]
 
 Everything real and local, each part its own process (``tests/support/process_stack.py``): ``nats-server``
-with JetStream, ``python -m runtime.gateway`` (local provider, basic auth), ``python -m runtime.worker``,
-``python -m runtime.idler`` and one python-mode watchdog replica of an echo function.
+with JetStream, ``python -m pyfaas.gateway`` (local provider, basic auth), ``python -m pyfaas.worker``,
+``python -m pyfaas.idler`` and one python-mode watchdog replica of an echo function.
 
 1. Maximum rate: after a warm-up at the soak's concurrency, closed-loop bursts (``--burst`` s,
    ``--concurrency`` clients back to back) through the gateway: sync calls only (shown), then the soak's mix

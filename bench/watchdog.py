@@ -128,7 +128,7 @@ def zygote_replica_memory(work: Path, handler_dir: Path) -> dict[str, float]:
     """Fork a python-mode replica from the watchdog's zygote, serve 2,000 requests, measure its memory."""
     socket_path = work / "zygote.sock"
     zygote = subprocess.Popen(
-        [sys.executable, "-m", "runtime.watchdog.zygote", "--socket", str(socket_path)],
+        [sys.executable, "-m", "pyfaas.watchdog.zygote", "--socket", str(socket_path)],
         cwd=str(REPO),
         stdin=subprocess.PIPE,
         start_new_session=True,
@@ -200,14 +200,14 @@ def main() -> int:
         processes.append(start([python, flask_script, str(fn), str(flask_port)], dict(os.environ), log))
         processes.append(
             start(
-                [python, "-m", "runtime.watchdog"],
+                [python, "-m", "pyfaas.watchdog"],
                 watchdog_env({"mode": "python", "handler": str(fn), "port": str(python_port)}, work, "b"),
                 log,
             )
         )
         processes.append(
             start(
-                [python, "-m", "runtime.watchdog"],
+                [python, "-m", "pyfaas.watchdog"],
                 watchdog_env(
                     {"mode": "python", "handler": str(fn), "port": str(inline_port), "python_inline": "auto"},
                     work,
@@ -218,7 +218,7 @@ def main() -> int:
         )
         processes.append(
             start(
-                [python, "-m", "runtime.watchdog"],
+                [python, "-m", "pyfaas.watchdog"],
                 watchdog_env(
                     {
                         "mode": "http",
@@ -234,13 +234,13 @@ def main() -> int:
         )
         processes.append(
             start(
-                [python, "-m", "runtime.watchdog"],
+                [python, "-m", "pyfaas.watchdog"],
                 watchdog_env({"mode": "fork", "fprocess": "cat", "port": str(fork_port)}, work, "d"),
                 log,
             )
         )
         empty_process = start(
-            [python, "-m", "runtime.watchdog"],
+            [python, "-m", "pyfaas.watchdog"],
             watchdog_env({"mode": "python", "handler": str(empty), "port": str(empty_port)}, work, "e"),
             log,
         )
@@ -301,7 +301,7 @@ def main() -> int:
             f"c/a req/s {c.rps / a.rps:5.2f}   p99 a {a.p99_ms:.2f} ms, b {b.p99_ms:.2f} ms, "
             f"inline {b2.p99_ms:.2f} ms"
         )
-    print(f"python-mode watchdog RSS with an empty handler: {empty_rss:.1f} MB (python -m runtime.watchdog)")
+    print(f"python-mode watchdog RSS with an empty handler: {empty_rss:.1f} MB (python -m pyfaas.watchdog)")
     print(
         f"  the same forked from the zygote (local mode): RSS {forked['Rss']:.1f} MB, "
         f"PSS {forked['Pss']:.1f} MB, private {forked['Private']:.1f} MB"

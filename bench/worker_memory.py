@@ -1,4 +1,4 @@
-"""Worker memory against completed calls: RSS of a real ``python -m runtime.worker`` after N completions.
+"""Worker memory against completed calls: RSS of a real ``python -m pyfaas.worker`` after N completions.
 
     .venv/bin/python bench/worker_memory.py [--checkpoints 50000,150000] [--source DIR]
 
@@ -12,7 +12,7 @@ for a before / after comparison on the same machine.
 
 Also printed: the Python heap (tracemalloc) of the worker's memory of settled messages alone, filled with
 100,000 entries, as the consumer's former ``OrderedDict`` of ``(function, sequence, timestamp)`` keys and as
-:class:`runtime.worker.settled.SettledMessages`.
+:class:`pyfaas.worker.settled.SettledMessages`.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ import nats
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from runtime.core.models import QueueRequest  # noqa: E402
-from runtime.core.queue_layout import QueueLayout  # noqa: E402
-from runtime.worker.jetstream import ensure_layout  # noqa: E402
-from runtime.worker.settled import SettledMessages  # noqa: E402
+from pyfaas.core.models import QueueRequest  # noqa: E402
+from pyfaas.core.queue_layout import QueueLayout  # noqa: E402
+from pyfaas.worker.jetstream import ensure_layout  # noqa: E402
+from pyfaas.worker.settled import SettledMessages  # noqa: E402
 from tests.support.async_calls import FakeGateway  # noqa: E402
 from tests.support.nats import NatsServer  # noqa: E402
 from tests.support.worker_process import WorkerProcess  # noqa: E402

@@ -13,14 +13,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # Pulumi runs this folder as a script, which puts the folder itself first on sys.path: take it off (its
-# modules are ``infra.*``, never top-level names) and make the repository importable instead.
+# modules are ``pyfaas.infra.*``, never top-level names). ``pyfaas`` itself comes from the stack's virtualenv
+# (``pip install -e ".[infra]"``, see Pulumi.yaml).
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 import pulumi  # noqa: E402
 
-from infra.program import run  # noqa: E402
+from pyfaas.infra.program import run  # noqa: E402
 
 run(
     config_values=pulumi.runtime.config.CONFIG.get(),

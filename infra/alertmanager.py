@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import kube
-from infra.config import AlertManagerConfig
+from pyfaas.infra import kube
+from pyfaas.infra.config import AlertManagerConfig
 
 __all__ = ["SECRETS_PATH", "AlertManager", "AlertManagerArgs"]
 

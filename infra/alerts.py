@@ -1,7 +1,7 @@
 """The ``alerts/`` files rendered for the cluster: Prometheus and AlertManager ConfigMap contents.
 
 ``alerts/`` is the one source of the scaling rules and of both configurations, shared with local mode; the
-pure renderers of :mod:`runtime.core.alerting` fill in the cluster's addresses and timings. The rules file is
+pure renderers of :mod:`pyfaas.core.alerting` fill in the cluster's addresses and timings. The rules file is
 carried verbatim. One cluster-specific change is made after rendering: the ``gateway`` scrape job discovers
 the gateway's pods (role ``pod``, container port ``metrics``) instead of scraping one static address, because
 behind a Service with several gateway replicas each scrape would hit a different pod and every rate would be
@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from runtime.core.alerting import (
+from pyfaas.core.alerting import (
     ALERTMANAGER_FILE,
     CLUSTER_TIMINGS,
     PROMETHEUS_FILE,

@@ -16,8 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from runtime.core.errors import ConfigError, ValidationFailed
-from runtime.core.names import DNS1123_LABEL, validate_secret_name
+from pyfaas.core.errors import ConfigError, ValidationFailed
+from pyfaas.core.names import DNS1123_LABEL, validate_secret_name
 
 __all__ = [
     "DEFAULT_IMAGES",
@@ -172,7 +172,7 @@ class PlatformConfig(_Section):
     admin_user: str = Field("admin", min_length=1)
     allow_unpinned_images: bool = False
     functions_file: str | None = None
-    """A Python file declaring functions (``runtime.core.definitions``), relative to the project folder."""
+    """A Python file declaring functions (``pyfaas.core.definitions``), relative to the project folder."""
     stack_file: str | None = None
     """An OpenFaaS ``stack.yml`` whose functions are deployed too, relative to the project folder."""
     function_secrets: dict[str, str] = Field(default_factory=dict, repr=False)

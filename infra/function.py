@@ -1,6 +1,6 @@
 """``Function``: one function's Deployment and Service, from the builders the Kubernetes provider uses.
 
-``runtime.core.k8s`` renders the bodies; this component only registers them, so a function deployed by
+``pyfaas.core.k8s`` renders the bodies; this component only registers them, so a function deployed by
 ``pulumi up`` and one deployed through ``POST /system/functions`` are the same objects (the provider's update
 path adds only the ``uid`` rollout label). Pulumi owns these objects: a later API deploy of the same name
 changes them until the next ``pulumi up`` puts them back.
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import kube
-from runtime.core.k8s import FunctionWorkloadOptions, function_deployment, function_secret, function_service
-from runtime.core.models import FunctionDeployment, Secret
+from pyfaas.core.k8s import FunctionWorkloadOptions, function_deployment, function_secret, function_service
+from pyfaas.core.models import FunctionDeployment, Secret
+from pyfaas.infra import kube
 
 __all__ = ["Function", "FunctionArgs", "FunctionSecrets", "FunctionSecretsArgs"]
 

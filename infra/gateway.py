@@ -1,7 +1,7 @@
 """``Gateway``: the pyfaas gateway with its in-process Kubernetes provider (faas-netes's role, contract §5).
 
-Objects: ServiceAccount ``gateway`` with its RBAC (:mod:`infra.gateway_rbac`); the ``basic-auth`` Secret
-(user + generated password); Deployment, Service ``gateway`` (8080 API, 8082 metrics), optional
+Objects: ServiceAccount ``gateway`` with its RBAC (:mod:`pyfaas.infra.gateway_rbac`); the ``basic-auth``
+Secret (user + generated password); Deployment, Service ``gateway`` (8080 API, 8082 metrics), optional
 ``gateway-external``, and a PodDisruptionBudget.
 
 The provider and the gateway read one environment, in which ``secret_mount_path`` is also where function
@@ -18,9 +18,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra import kube
-from infra.config import PlatformConfig
-from infra.gateway_rbac import gateway_rbac
+from pyfaas.infra import kube
+from pyfaas.infra.config import PlatformConfig
+from pyfaas.infra.gateway_rbac import gateway_rbac
 
 __all__ = ["Gateway", "GatewayArgs", "provider_environment"]
 

@@ -14,8 +14,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import kube
-from infra.config import PlatformConfig
+from pyfaas.infra import kube
+from pyfaas.infra.config import PlatformConfig
 
 __all__ = ["PROVIDER_RULES", "cluster_rules", "gateway_rbac"]
 

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from infra.config import ComponentResources
+from pyfaas.infra.config import ComponentResources
 
 __all__ = [
     "APP_LABEL",
@@ -162,7 +162,7 @@ def resource(kind: Callable[..., R], name: str, **fields: Any) -> R:
     """Register a pulumi-kubernetes resource from camelCase API bodies.
 
     pulumi-kubernetes passes camelCase keys through unchanged (the tests check what it sends), but its typed
-    dicts spell keys in snake_case; bodies shared with the API path (``runtime.core.k8s``) are camelCase, so
+    dicts spell keys in snake_case; bodies shared with the API path (``pyfaas.core.k8s``) are camelCase, so
     they are handed over untyped here, in one place.
     """
     return kind(name, **fields)

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import kube
-from runtime.core.k8s import function_namespace
-from runtime.core.models import FunctionNamespace
+from pyfaas.core.k8s import function_namespace
+from pyfaas.core.models import FunctionNamespace
+from pyfaas.infra import kube
 
 __all__ = ["Namespaces", "NamespacesArgs"]
 

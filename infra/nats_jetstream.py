@@ -14,8 +14,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import kube
-from infra.config import NatsConfig
+from pyfaas.infra import kube
+from pyfaas.infra.config import NatsConfig
 
 __all__ = ["Nats", "NatsArgs", "nats_conf"]
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pulumi
 
-from infra.alerts import read_alert_sources
-from infra.config import PROJECT, load_config
-from infra.pyfaas_platform import Platform, PlatformArgs
-from infra.sources import load_functions
-from runtime.core.errors import ConfigError
+from pyfaas.core.errors import ConfigError
+from pyfaas.infra.alerts import read_alert_sources
+from pyfaas.infra.config import PROJECT, load_config
+from pyfaas.infra.pyfaas_platform import Platform, PlatformArgs
+from pyfaas.infra.sources import load_functions
 
 __all__ = ["run"]
 

@@ -1,7 +1,7 @@
 """``Prometheus``: scrapes the platform's pods, evaluates the rules from ``alerts/``, notifies AlertManager.
 
 The ConfigMap ``prometheus-config`` carries ``prometheus.yml`` and the rule files rendered from ``alerts/``
-(see :mod:`infra.alerts`). Pod discovery needs read access to pods in the control namespace (where the
+(see :mod:`pyfaas.infra.alerts`). Pod discovery needs read access to pods in the control namespace (where the
 gateway, queue-worker and idler run): one Role + RoleBinding, nothing cluster-wide.
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import kube
-from infra.config import PrometheusConfig
-from runtime.core.alerting import CLUSTER_TIMINGS, prom_duration
+from pyfaas.core.alerting import CLUSTER_TIMINGS, prom_duration
+from pyfaas.infra import kube
+from pyfaas.infra.config import PrometheusConfig
 
 __all__ = ["DISCOVERY_RULES", "Prometheus", "PrometheusArgs"]
 

@@ -10,19 +10,19 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from infra.alertmanager import SECRETS_PATH as ALERTMANAGER_SECRETS
-from infra.alertmanager import AlertManager, AlertManagerArgs
-from infra.alerts import AlertSources, alertmanager_files, prometheus_files
-from infra.config import PlatformConfig
-from infra.function import Function, FunctionArgs, FunctionSecrets, FunctionSecretsArgs
-from infra.gateway import Gateway, GatewayArgs
-from infra.namespaces import Namespaces, NamespacesArgs
-from infra.nats_jetstream import Nats, NatsArgs
-from infra.prometheus import PORT as PROMETHEUS_PORT
-from infra.prometheus import Prometheus, PrometheusArgs
-from infra.services import Idler, IdlerArgs, QueueWorker, QueueWorkerArgs
-from runtime.core.k8s import FunctionWorkloadOptions
-from runtime.core.models import FunctionDeployment, FunctionResources
+from pyfaas.core.k8s import FunctionWorkloadOptions
+from pyfaas.core.models import FunctionDeployment, FunctionResources
+from pyfaas.infra.alertmanager import SECRETS_PATH as ALERTMANAGER_SECRETS
+from pyfaas.infra.alertmanager import AlertManager, AlertManagerArgs
+from pyfaas.infra.alerts import AlertSources, alertmanager_files, prometheus_files
+from pyfaas.infra.config import PlatformConfig
+from pyfaas.infra.function import Function, FunctionArgs, FunctionSecrets, FunctionSecretsArgs
+from pyfaas.infra.gateway import Gateway, GatewayArgs
+from pyfaas.infra.namespaces import Namespaces, NamespacesArgs
+from pyfaas.infra.nats_jetstream import Nats, NatsArgs
+from pyfaas.infra.prometheus import PORT as PROMETHEUS_PORT
+from pyfaas.infra.prometheus import Prometheus, PrometheusArgs
+from pyfaas.infra.services import Idler, IdlerArgs, QueueWorker, QueueWorkerArgs
 
 __all__ = ["Platform", "PlatformArgs", "workload_options"]
 

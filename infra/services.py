@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import kube
-from infra.config import ComponentResources, IdlerConfig, QueueWorkerConfig
+from pyfaas.infra import kube
+from pyfaas.infra.config import ComponentResources, IdlerConfig, QueueWorkerConfig
 
 __all__ = ["Idler", "IdlerArgs", "QueueWorker", "QueueWorkerArgs"]
 

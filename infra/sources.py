@@ -1,7 +1,7 @@
 """Where the program's functions come from: a Python ``functions.py`` and/or an OpenFaaS ``stack.yml``.
 
-This is the I/O edge around the pure loaders in ``runtime.core`` (:func:`~runtime.core.definitions.
-collect_functions`, :func:`~runtime.core.stack.parse_stack`): files are read relative to the project folder,
+This is the I/O edge around the pure loaders in ``pyfaas.core`` (:func:`~pyfaas.core.definitions.
+collect_functions`, :func:`~pyfaas.core.stack.parse_stack`): files are read relative to the project folder,
 and every problem becomes a ``ConfigError`` naming the stack config key that pointed at the file.
 """
 
@@ -11,10 +11,10 @@ import runpy
 from collections.abc import Mapping
 from pathlib import Path
 
-from infra.config import PROJECT, PlatformConfig
-from runtime.core.definitions import FunctionDefinition, collect_functions
-from runtime.core.errors import ConfigError, PyfaasError
-from runtime.core.stack import parse_stack
+from pyfaas.core.definitions import FunctionDefinition, collect_functions
+from pyfaas.core.errors import ConfigError, PyfaasError
+from pyfaas.core.stack import parse_stack
+from pyfaas.infra.config import PROJECT, PlatformConfig
 
 __all__ = ["load_functions"]
 

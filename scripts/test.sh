@@ -96,7 +96,7 @@ run() {
 
 run "ruff check" ruff check .
 run "ruff format --check" ruff format --check .
-run "mypy --strict runtime infra" mypy --strict runtime infra
+run "mypy --strict pyfaas" mypy --strict pyfaas
 
 step "pytest $*"
 pytest "$@"

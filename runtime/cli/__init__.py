@@ -1,1 +1,1 @@
-"""runtime.cli"""
+"""pyfaas.cli"""

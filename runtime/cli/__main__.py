@@ -1,6 +1,6 @@
 """Entry point of the ``pyfaas`` console script: builds the context from the environment, registers commands.
 
-Commands are registered by import path (see :class:`runtime.cli.app.PyfaasGroup`): a command module is
+Commands are registered by import path (see :class:`pyfaas.cli.app.PyfaasGroup`): a command module is
 imported only when its command runs or ``--help`` lists it. Command modules keep heavy libraries (httpx, rich,
 yaml, the pydantic wire models, the local platform) out of their top-level imports for the same reason;
 ``tests/unit/cli/test_startup.py`` checks it. The ``if __name__`` block stays last.
@@ -11,29 +11,29 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from runtime.cli.app import cli
-from runtime.cli.context import CliContext
-from runtime.core.errors import ConfigError
+from pyfaas.cli.app import cli
+from pyfaas.cli.context import CliContext
+from pyfaas.core.errors import ConfigError
 
 COMMANDS = {
-    "login": "runtime.cli.commands.auth:login",
-    "logout": "runtime.cli.commands.auth:logout",
-    "list": "runtime.cli.commands.functions:list_functions",
-    "describe": "runtime.cli.commands.functions:describe",
-    "deploy": "runtime.cli.commands.deploy:deploy",
-    "remove": "runtime.cli.commands.functions:remove",
-    "invoke": "runtime.cli.commands.invoke:invoke",
-    "logs": "runtime.cli.commands.logs:logs",
-    "scale": "runtime.cli.commands.functions:scale",
-    "secret": "runtime.cli.commands.secrets:secret",
-    "namespaces": "runtime.cli.commands.system:namespaces",
-    "new": "runtime.cli.commands.scaffold:new",
-    "template": "runtime.cli.commands.scaffold:template",
-    "store": "runtime.cli.commands.store:store",
-    "version": "runtime.cli.commands.system:version",
-    "async": "runtime.cli.commands.async_calls:async_group",
-    "up": "runtime.cli.local.commands:up",
-    "down": "runtime.cli.local.commands:down",
+    "login": "pyfaas.cli.commands.auth:login",
+    "logout": "pyfaas.cli.commands.auth:logout",
+    "list": "pyfaas.cli.commands.functions:list_functions",
+    "describe": "pyfaas.cli.commands.functions:describe",
+    "deploy": "pyfaas.cli.commands.deploy:deploy",
+    "remove": "pyfaas.cli.commands.functions:remove",
+    "invoke": "pyfaas.cli.commands.invoke:invoke",
+    "logs": "pyfaas.cli.commands.logs:logs",
+    "scale": "pyfaas.cli.commands.functions:scale",
+    "secret": "pyfaas.cli.commands.secrets:secret",
+    "namespaces": "pyfaas.cli.commands.system:namespaces",
+    "new": "pyfaas.cli.commands.scaffold:new",
+    "template": "pyfaas.cli.commands.scaffold:template",
+    "store": "pyfaas.cli.commands.store:store",
+    "version": "pyfaas.cli.commands.system:version",
+    "async": "pyfaas.cli.commands.async_calls:async_group",
+    "up": "pyfaas.cli.local.commands:up",
+    "down": "pyfaas.cli.local.commands:down",
 }
 """Command name → ``module:attribute`` of its click command."""
 

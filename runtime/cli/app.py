@@ -18,9 +18,9 @@ from typing import IO, Any
 
 import click
 
-from runtime.cli.context import CliContext
-from runtime.cli.errors import CliError, format_error
-from runtime.core.errors import PyfaasError
+from pyfaas.cli.context import CliContext
+from pyfaas.cli.errors import CliError, format_error
+from pyfaas.core.errors import PyfaasError
 
 __all__ = ["PyfaasGroup", "cli", "pass_context"]
 

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from runtime.cli.errors import CliError
+from pyfaas.cli.errors import CliError
 
 if TYPE_CHECKING:
-    from runtime.core.models import FunctionDeployment, LogMessage, Secret
+    from pyfaas.core.models import FunctionDeployment, LogMessage, Secret
 
 __all__ = ["LOCAL_PROVIDER", "DeployResult", "GatewayClient", "InvokeResult"]
 
@@ -304,7 +304,7 @@ class GatewayClient:
     def logs(
         self, name: str, *, namespace: str = "", follow: bool, tail: int | None, since: str | None
     ) -> Iterator[LogMessage]:
-        from runtime.core.models import LogMessage
+        from pyfaas.core.models import LogMessage
 
         params = {"name": name, "follow": "true" if follow else "false", **self._ns(namespace)}
         if tail is not None:
@@ -335,7 +335,7 @@ class GatewayClient:
 
     # secrets ----------------------------------------------------------------------------------------
     def list_secrets(self, namespace: str = "") -> list[Secret]:
-        from runtime.core.models import Secret
+        from pyfaas.core.models import Secret
 
         response = self.send("GET", "/system/secrets", params=self._ns(namespace))
         if response.status_code != 200:

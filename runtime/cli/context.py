@@ -16,13 +16,13 @@ from typing import IO, TYPE_CHECKING
 
 from pydantic import Field
 
-from runtime.cli.gateway_url import resolve_gateway
-from runtime.cli.output import Output
-from runtime.core.settings import EnvBool, EnvSettings
+from pyfaas.cli.gateway_url import resolve_gateway
+from pyfaas.cli.output import Output
+from pyfaas.core.settings import EnvBool, EnvSettings
 
 if TYPE_CHECKING:
-    from runtime.cli.client import GatewayClient
-    from runtime.cli.credentials import CredentialStore
+    from pyfaas.cli.client import GatewayClient
+    from pyfaas.cli.credentials import CredentialStore
 
 __all__ = ["CliContext", "CliSettings", "cli_version"]
 
@@ -73,7 +73,7 @@ class CliContext:
         return context
 
     def credentials(self) -> CredentialStore:
-        from runtime.cli.credentials import CredentialStore, config_dir
+        from pyfaas.cli.credentials import CredentialStore, config_dir
 
         home = Path(self.settings.home) if self.settings.home else Path.home()
         directory = config_dir(
@@ -87,7 +87,7 @@ class CliContext:
     def client(
         self, flag: str | None, *, tls_no_verify: bool = False, stack_gateway: str | None = None
     ) -> GatewayClient:
-        from runtime.cli.client import GatewayClient
+        from pyfaas.cli.client import GatewayClient
 
         url = self.gateway_url(flag, stack_gateway)
         saved = self.credentials().lookup(url)

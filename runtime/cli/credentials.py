@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from runtime.cli.errors import CliError
+from pyfaas.cli.errors import CliError
 
 __all__ = ["BasicCredentials", "CredentialStore", "config_dir"]
 

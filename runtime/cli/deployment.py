@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime.cli.errors import CliError
-from runtime.cli.options import parse_pairs
-from runtime.core.definitions import FunctionDefinition
-from runtime.core.models import FunctionDeployment
-from runtime.store.catalog import PYTHON_LANGS
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.options import parse_pairs
+from pyfaas.core.definitions import FunctionDefinition
+from pyfaas.core.models import FunctionDeployment
+from pyfaas.store.catalog import PYTHON_LANGS
 
 __all__ = ["Overrides", "local_deployment", "prepare"]
 
@@ -45,7 +45,7 @@ class Overrides:
         secrets: Sequence[str],
         namespace: str,
     ) -> Overrides:
-        """From the ``K=V`` values of :func:`runtime.cli.options.override_options` and ``--namespace``."""
+        """From the ``K=V`` values of :func:`pyfaas.cli.options.override_options` and ``--namespace``."""
         return cls(
             env=parse_pairs(env, "--env"),
             labels=parse_pairs(labels, "--label"),

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from runtime.cli.errors import CliError
+from pyfaas.cli.errors import CliError
 
 __all__ = [
     "gateway_options",
@@ -73,7 +73,7 @@ def stack_filter_options(function: F) -> F:
 
 def override_options(function: F) -> F:
     """``-e``, ``-l``, ``--annotation`` and ``--secret``: additions to every deployed function (parsed by
-    ``runtime.cli.deployment.Overrides.from_flags``)."""
+    ``pyfaas.cli.deployment.Overrides.from_flags``)."""
     for option in reversed(
         [
             click.option(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from runtime.cli.errors import CliError
+from pyfaas.cli.errors import CliError
 
 __all__ = ["TEMPLATES", "Template", "add_to_stack", "new_stack"]
 

@@ -1,5 +1,5 @@
-"""Where a command's functions come from: a ``stack.yml`` (parsed by :mod:`runtime.core.stack`) or a
-``functions.py`` (executed, then read by :func:`runtime.core.definitions.collect_functions`).
+"""Where a command's functions come from: a ``stack.yml`` (parsed by :mod:`pyfaas.core.stack`) or a
+``functions.py`` (executed, then read by :func:`pyfaas.core.definitions.collect_functions`).
 
 Paths in either (``handler``, ``environment_file``) are relative to the file's folder, as with faas-cli.
 The parsers (yaml, the pydantic models) are imported when a file is loaded: most commands only look for one.
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runtime.cli.errors import CliError
+from pyfaas.cli.errors import CliError
 
 if TYPE_CHECKING:
-    from runtime.core.definitions import FunctionDefinition
+    from pyfaas.core.definitions import FunctionDefinition
 
 __all__ = ["DEFAULT_STACK_FILES", "LoadedFunctions", "find_stack_file", "load_functions"]
 
@@ -69,8 +69,8 @@ def load_functions(
     ``environ`` enables ``${VAR}`` substitution in stack files (None disables it, as ``--envsubst=false``).
     Errors (missing file, bad YAML, bad field) raise with the file, line and field named.
     """
-    from runtime.core.definitions import collect_functions
-    from runtime.core.stack import filter_functions, parse_stack
+    from pyfaas.core.definitions import collect_functions
+    from pyfaas.core.stack import filter_functions, parse_stack
 
     if not path.is_file():
         raise CliError(

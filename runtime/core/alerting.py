@@ -3,7 +3,7 @@
 The files in ``alerts/`` are ``string.Template`` texts whose placeholders are only what differs between
 local mode (loopback addresses, 1 s intervals) and cluster mode (Service names, a few seconds): addresses,
 the rule file's path, the basic-auth file and the timings. Both the local launcher
-(``runtime.idler.monitoring``) and the Pulumi program (``infra``, which may import only ``runtime.core``)
+(``pyfaas.idler.monitoring``) and the Pulumi program (``infra``, which may import only ``pyfaas.core``)
 read the template text themselves and call the renderers here, so the two modes cannot drift apart.
 
 Every value is substituted as a double-quoted YAML scalar (non-printable and non-ASCII characters escaped),
@@ -218,7 +218,7 @@ def local_monitoring_env(
     prometheus_port: int = 9090,
     alertmanager_port: int = 9093,
 ) -> dict[str, str]:
-    """Environment of ``python -m runtime.idler.monitoring`` (Prometheus + AlertManager on loopback)."""
+    """Environment of ``python -m pyfaas.idler.monitoring`` (Prometheus + AlertManager on loopback)."""
     return {
         "gateway_url": gateway_url,
         "gateway_metrics_address": gateway_metrics_address,
@@ -233,7 +233,7 @@ def local_monitoring_env(
 def local_idler_env(
     *, gateway_url: str, gateway_metrics_url: str, secret_mount_path: str, alerts_available: bool
 ) -> dict[str, str]:
-    """Environment of ``python -m runtime.idler`` in local mode: fast rounds, load read straight from the
+    """Environment of ``python -m pyfaas.idler`` in local mode: fast rounds, load read straight from the
     gateway (fresher than Prometheus with one gateway); without Prometheus/AlertManager, unlabelled functions
     are tracked at the alert rule's threshold (5 calls/s per replica) instead."""
     env = {

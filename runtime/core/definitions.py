@@ -2,11 +2,11 @@
 
 A definition is the REST API's own :class:`FunctionDeployment` plus where the code lives for local mode (the
 template language and handler folder). The Pulumi program deploys ``definition.deployment``; local mode runs
-``definition.handler``; ``stack.yml`` files load into the same type (:mod:`runtime.core.stack`).
+``definition.handler``; ``stack.yml`` files load into the same type (:mod:`pyfaas.core.stack`).
 
 A ``functions.py`` looks like::
 
-    from runtime.core.definitions import function
+    from pyfaas.core.definitions import function
 
     echo = function("echo", image="ghcr.io/acme/echo:1.0.0", handler="./echo", lang="python3-http",
                     labels={"com.openfaas.scale.max": "10"})
@@ -24,9 +24,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from runtime.core.errors import ValidationFailed
-from runtime.core.models import FunctionDeployment, FunctionResources
-from runtime.core.names import validate_function_name, validate_namespace
+from pyfaas.core.errors import ValidationFailed
+from pyfaas.core.models import FunctionDeployment, FunctionResources
+from pyfaas.core.names import validate_function_name, validate_namespace
 
 __all__ = ["DefinitionError", "FunctionDefinition", "collect_functions", "function"]
 

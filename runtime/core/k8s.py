@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from runtime.core.labels import (
+from pyfaas.core.labels import (
     LABEL_FUNCTION,
     LABEL_MANAGED_BY,
     LABEL_SCALE_MIN,
     MANAGED_BY_VALUE,
     scaling_policy,
 )
-from runtime.core.models import (
+from pyfaas.core.models import (
     ZERO_TIME,
     FunctionDeployment,
     FunctionNamespace,

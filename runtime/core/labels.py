@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from runtime.core.durations import parse_duration
+from pyfaas.core.durations import parse_duration
 
 __all__ = [
     "ANNOTATION_RETRY_ATTEMPTS",

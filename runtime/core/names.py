@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from runtime.core.errors import ValidationFailed
+from pyfaas.core.errors import ValidationFailed
 
 __all__ = [
     "DNS1123_LABEL",

@@ -11,7 +11,7 @@ services must not import each other. Layout:
 * callback stream (work-queue retention): ``faas.callbacks.<ns>.<name>.<call_id>``, one JSON
   :class:`CallbackJob` each, delivered (and retried) by the worker's callback consumer; a subject per call so
   a worker can look up whether a call's outcome is already stored there;
-* key-value bucket of :class:`~runtime.core.models.AsyncCallRecord` JSON, key = call id, with a TTL.
+* key-value bucket of :class:`~pyfaas.core.models.AsyncCallRecord` JSON, key = call id, with a TTL.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
 from pydantic import AliasChoices, BaseModel, Field
 
-from runtime.core.models import AsyncCallRecord
-from runtime.core.settings import Duration, EnvSettings
+from pyfaas.core.models import AsyncCallRecord
+from pyfaas.core.settings import Duration, EnvSettings
 
 __all__ = [
     "CALL_ID_PATTERN",

@@ -22,9 +22,9 @@ from typing import Annotated, Any, Self
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from runtime.core.booleans import parse_bool
-from runtime.core.durations import parse_duration
-from runtime.core.errors import ConfigError
+from pyfaas.core.booleans import parse_bool
+from pyfaas.core.durations import parse_duration
+from pyfaas.core.errors import ConfigError
 
 __all__ = ["CsvInts", "CsvList", "Duration", "EnvBool", "EnvSettings", "env_names"]
 

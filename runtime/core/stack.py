@@ -28,10 +28,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from runtime.core.definitions import FunctionDefinition
-from runtime.core.errors import ValidationFailed
-from runtime.core.models import FunctionDeployment, FunctionResources
-from runtime.core.names import DNS1123_RULE, validate_function_name, validate_namespace, validate_secret_name
+from pyfaas.core.definitions import FunctionDefinition
+from pyfaas.core.errors import ValidationFailed
+from pyfaas.core.models import FunctionDeployment, FunctionResources
+from pyfaas.core.names import DNS1123_RULE, validate_function_name, validate_namespace, validate_secret_name
 
 __all__ = [
     "Stack",

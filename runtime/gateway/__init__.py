@@ -1,1 +1,1 @@
-"""runtime.gateway"""
+"""pyfaas.gateway"""

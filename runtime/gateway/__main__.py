@@ -1,4 +1,4 @@
-"""``pyfaas-gateway`` / ``python -m runtime.gateway``: the gateway process.
+"""``pyfaas-gateway`` / ``python -m pyfaas.gateway``: the gateway process.
 
 Settings and the provider are built here, from ``os.environ`` (the only place it is read). Two listeners:
 the API on ``port`` and Prometheus metrics on ``metrics_port``. SIGTERM/SIGINT: stop accepting, let in-flight
@@ -18,15 +18,15 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from runtime.core.errors import ConfigError, PyfaasError
-from runtime.core.http_guard import GuardedAppRunner
-from runtime.gateway.app import Extension, create_app
-from runtime.gateway.auth import BasicAuthCredentials
-from runtime.gateway.metrics import create_metrics_app
-from runtime.gateway.settings import GatewaySettings
-from runtime.provider.base import Provider
+from pyfaas.core.errors import ConfigError, PyfaasError
+from pyfaas.core.http_guard import GuardedAppRunner
+from pyfaas.gateway.app import Extension, create_app
+from pyfaas.gateway.auth import BasicAuthCredentials
+from pyfaas.gateway.metrics import create_metrics_app
+from pyfaas.gateway.settings import GatewaySettings
+from pyfaas.provider.base import Provider
 
-log = logging.getLogger("runtime.gateway")
+log = logging.getLogger("pyfaas.gateway")
 
 _NATS_VARIABLES = ("nats_url", "faas_nats_address", "nats_host")
 
@@ -34,7 +34,7 @@ _NATS_VARIABLES = ("nats_url", "faas_nats_address", "nats_host")
 def build_provider(settings: GatewaySettings, environ: Mapping[str, str]) -> Provider:
     """The provider named by ``settings.provider`` (the Kubernetes one is imported only when chosen)."""
     if settings.provider == "remote":
-        from runtime.provider.remote import RemoteProvider
+        from pyfaas.provider.remote import RemoteProvider
 
         credentials = None
         if settings.basic_auth:
@@ -47,11 +47,11 @@ def build_provider(settings: GatewaySettings, environ: Mapping[str, str]) -> Pro
             timeout=settings.upstream_timeout,
         )
     if settings.provider == "kubernetes":
-        from runtime.provider.kubernetes import KubernetesProvider, KubernetesProviderSettings
+        from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderSettings
 
         kube = KubernetesProviderSettings.from_env(environ)
         return KubernetesProvider(kube.config())
-    from runtime.provider.local import LocalProvider, LocalProviderConfig
+    from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 
     return LocalProvider(
         LocalProviderConfig(state_dir=Path(settings.state_dir), default_namespace=settings.function_namespace)
@@ -62,7 +62,7 @@ def build_extensions(environ: Mapping[str, str]) -> list[Extension]:
     """Async invocation when NATS is configured (as OpenFaaS registers /async-function only then)."""
     if not any(environ.get(name) for name in _NATS_VARIABLES):
         return []
-    from runtime.gateway.async_routes import AsyncSettings, setup_async
+    from pyfaas.gateway.async_routes import AsyncSettings, setup_async
 
     async_settings = AsyncSettings.from_env(environ)
     return [lambda app: setup_async(app, async_settings)]

@@ -35,17 +35,17 @@ from datetime import datetime
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
-from runtime.core.errors import PyfaasError
-from runtime.core.labels import scaling_policy
-from runtime.core.models import AlertmanagerAlert, AlertmanagerWebhook
-from runtime.core.names import split_name
-from runtime.gateway.inputs import read_model
-from runtime.gateway.keys import PROVIDER, REGISTRY, SETTINGS
-from runtime.provider.base import Provider
+from pyfaas.core.errors import PyfaasError
+from pyfaas.core.labels import scaling_policy
+from pyfaas.core.models import AlertmanagerAlert, AlertmanagerWebhook
+from pyfaas.core.names import split_name
+from pyfaas.gateway.inputs import read_model
+from pyfaas.gateway.keys import PROVIDER, REGISTRY, SETTINGS
+from pyfaas.provider.base import Provider
 
 __all__ = ["ALERT_SCALER", "DUPLICATE_WINDOW", "AlertOutcome", "AlertScaler", "setup_alerts"]
 
-log = logging.getLogger("runtime.gateway.alerts")
+log = logging.getLogger("pyfaas.gateway.alerts")
 
 DUPLICATE_WINDOW = 1.0
 """Seconds after a step during which the same firing alert is a duplicate delivery, not a repeat. Shorter

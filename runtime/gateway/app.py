@@ -1,11 +1,11 @@
 """The gateway's composition root: ``create_app(settings, provider, registry=..., extensions=...)``.
 
-It stores the typed keys of :mod:`runtime.gateway.keys` (PROVIDER, REGISTRY, SETTINGS, plus METRICS, ROUTER
+It stores the typed keys of :mod:`pyfaas.gateway.keys` (PROVIDER, REGISTRY, SETTINGS, plus METRICS, ROUTER
 and HTTP_SESSION for extensions, and ``call_ledger.CALL_LEDGER`` where the async routes record issued ids),
 installs the middlewares (errors → JSON, basic auth on ``/system/*`` and ``/ui/*``, body limit), registers
 every route of OpenFaaS's gateway (system routes call the provider in-process), then lets extensions add
-theirs: each ``extensions`` callable, then ``runtime.gateway.alerts.setup_alerts(app)``,
-``runtime.gateway.ui.setup_ui(app)`` and ``runtime.gateway.openapi.setup_openapi(app)`` when those modules
+theirs: each ``extensions`` callable, then ``pyfaas.gateway.alerts.setup_alerts(app)``,
+``pyfaas.gateway.ui.setup_ui(app)`` and ``pyfaas.gateway.openapi.setup_openapi(app)`` when those modules
 exist.
 
 The provider's lifecycle belongs to the app: it is started (after the router subscribed to it) on start-up
@@ -25,30 +25,30 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 
-from runtime.core.names import qualified_name
-from runtime.gateway.auth import BasicAuthCredentials
-from runtime.gateway.call_ledger import CALL_LEDGER, CallLedger
-from runtime.gateway.keys import HTTP_SESSION, METRICS, PROVIDER, REGISTRY, ROUTER, SETTINGS
-from runtime.gateway.metrics import GatewayMetrics
-from runtime.gateway.middlewares import auth_middleware, body_limit_middleware, error_middleware
-from runtime.gateway.proxy import FunctionProxy, upstream_session
-from runtime.gateway.routing import ReplicaRouter
-from runtime.gateway.settings import GatewaySettings
-from runtime.gateway.system import SystemRoutes
-from runtime.gateway.upstream import UpstreamClient
-from runtime.provider.base import Provider
+from pyfaas.core.names import qualified_name
+from pyfaas.gateway.auth import BasicAuthCredentials
+from pyfaas.gateway.call_ledger import CALL_LEDGER, CallLedger
+from pyfaas.gateway.keys import HTTP_SESSION, METRICS, PROVIDER, REGISTRY, ROUTER, SETTINGS
+from pyfaas.gateway.metrics import GatewayMetrics
+from pyfaas.gateway.middlewares import auth_middleware, body_limit_middleware, error_middleware
+from pyfaas.gateway.proxy import FunctionProxy, upstream_session
+from pyfaas.gateway.routing import ReplicaRouter
+from pyfaas.gateway.settings import GatewaySettings
+from pyfaas.gateway.system import SystemRoutes
+from pyfaas.gateway.upstream import UpstreamClient
+from pyfaas.provider.base import Provider
 
 __all__ = ["SERVICE_COUNT_INTERVAL", "Extension", "create_app", "pyfaas_version"]
 
-log = logging.getLogger("runtime.gateway")
+log = logging.getLogger("pyfaas.gateway")
 
 Extension = Callable[[web.Application], None]
 SERVICE_COUNT_INTERVAL = 5.0
 """Seconds between refreshes of ``gateway_service_count`` (OpenFaaS refreshes every 5 s too)."""
 _OPTIONAL_SETUPS = (
-    ("runtime.gateway.alerts", "setup_alerts"),
-    ("runtime.gateway.ui", "setup_ui"),
-    ("runtime.gateway.openapi", "setup_openapi"),
+    ("pyfaas.gateway.alerts", "setup_alerts"),
+    ("pyfaas.gateway.ui", "setup_ui"),
+    ("pyfaas.gateway.openapi", "setup_openapi"),
 )
 
 

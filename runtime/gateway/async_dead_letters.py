@@ -20,10 +20,10 @@ from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from runtime.core.errors import NotFound, ValidationFailed
-from runtime.core.models import AsyncCallRecord, QueueRequest, format_rfc3339
-from runtime.core.queue_layout import DeadLetterHeaders, QueueLayout, is_valid_call_id
-from runtime.gateway.async_queue import AsyncQueue
+from pyfaas.core.errors import NotFound, ValidationFailed
+from pyfaas.core.models import AsyncCallRecord, QueueRequest, format_rfc3339
+from pyfaas.core.queue_layout import DeadLetterHeaders, QueueLayout, is_valid_call_id
+from pyfaas.gateway.async_queue import AsyncQueue
 
 __all__ = ["add_dead_letter_routes"]
 

@@ -18,12 +18,12 @@ from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, BucketNotFoundError
 from nats.js.kv import KeyValue
 
-from runtime.core.errors import QueueUnavailable
-from runtime.core.queue_layout import QueueLayout
+from pyfaas.core.errors import QueueUnavailable
+from pyfaas.core.queue_layout import QueueLayout
 
 __all__ = ["AsyncQueue", "ensure_layout"]
 
-log = logging.getLogger("runtime.gateway.async")
+log = logging.getLogger("pyfaas.gateway.async")
 
 
 async def ensure_layout(js: JetStreamContext, layout: QueueLayout) -> KeyValue:

@@ -24,26 +24,26 @@ from aiohttp import web
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from pydantic import Field
 
-from runtime.core.errors import (
+from pyfaas.core.errors import (
     FunctionNotFound,
     NotFound,
     PayloadTooLarge,
     QueueUnavailable,
     ValidationFailed,
 )
-from runtime.core.models import AsyncCallRecord, CallbackURL, FunctionStatus, QueueRequest
-from runtime.core.names import DNS1123_LABEL, split_name
-from runtime.core.queue_layout import QueueSettings, is_valid_call_id
-from runtime.core.settings import Duration
-from runtime.gateway.async_dead_letters import add_dead_letter_routes
-from runtime.gateway.async_queue import AsyncQueue
-from runtime.gateway.call_ledger import CALL_LEDGER
-from runtime.gateway.keys import PROVIDER
-from runtime.provider.base import Provider
+from pyfaas.core.models import AsyncCallRecord, CallbackURL, FunctionStatus, QueueRequest
+from pyfaas.core.names import DNS1123_LABEL, split_name
+from pyfaas.core.queue_layout import QueueSettings, is_valid_call_id
+from pyfaas.core.settings import Duration
+from pyfaas.gateway.async_dead_letters import add_dead_letter_routes
+from pyfaas.gateway.async_queue import AsyncQueue
+from pyfaas.gateway.call_ledger import CALL_LEDGER
+from pyfaas.gateway.keys import PROVIDER
+from pyfaas.provider.base import Provider
 
 __all__ = ["ASYNC_QUEUE", "ASYNC_SETTINGS", "AsyncSettings", "setup_async"]
 
-log = logging.getLogger("runtime.gateway.async")
+log = logging.getLogger("pyfaas.gateway.async")
 
 
 class AsyncSettings(QueueSettings):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from runtime.core.errors import ConfigError
+from pyfaas.core.errors import ConfigError
 
 __all__ = ["BasicAuthCredentials", "is_protected", "unauthorized"]
 

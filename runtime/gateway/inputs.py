@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from runtime.core.errors import ValidationFailed
-from runtime.core.names import validate_namespace
+from pyfaas.core.errors import ValidationFailed
+from pyfaas.core.names import validate_namespace
 
 __all__ = ["namespace_of", "query_bool", "query_int", "query_time", "read_model"]
 

@@ -11,12 +11,12 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from runtime.provider.base import Provider
+from pyfaas.provider.base import Provider
 
 if TYPE_CHECKING:
-    from runtime.gateway.metrics import GatewayMetrics
-    from runtime.gateway.routing import ReplicaRouter
-    from runtime.gateway.settings import GatewaySettings
+    from pyfaas.gateway.metrics import GatewayMetrics
+    from pyfaas.gateway.routing import ReplicaRouter
+    from pyfaas.gateway.settings import GatewaySettings
 
 PROVIDER: web.AppKey[Provider] = web.AppKey("provider", Provider)
 REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("registry", CollectorRegistry)

@@ -14,12 +14,12 @@ import math
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from runtime.core.errors import PayloadTooLarge, PyfaasError, Unavailable
-from runtime.gateway.auth import BasicAuthCredentials, is_protected, unauthorized
+from pyfaas.core.errors import PayloadTooLarge, PyfaasError, Unavailable
+from pyfaas.gateway.auth import BasicAuthCredentials, is_protected, unauthorized
 
 __all__ = ["auth_middleware", "body_limit_middleware", "error_middleware", "error_response"]
 
-log = logging.getLogger("runtime.gateway")
+log = logging.getLogger("pyfaas.gateway")
 
 
 def error_response(exc: PyfaasError) -> web.Response:

@@ -6,7 +6,7 @@ operations whose route is registered in this gateway (``/async-function`` and ``
 ``/system/alert`` its extension), so a client or fuzzer never meets a documented 404. Every ``/system/*``
 operation requires HTTP basic auth (scheme ``basicAuth``) and documents its 401.
 
-Wiring: ``setup_openapi(app)`` (picked up by :func:`runtime.gateway.app.create_app` when present).
+Wiring: ``setup_openapi(app)`` (picked up by :func:`pyfaas.gateway.app.create_app` when present).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from runtime.core import models
-from runtime.gateway.app import pyfaas_version
+from pyfaas.core import models
+from pyfaas.gateway.app import pyfaas_version
 
 __all__ = ["OPENAPI_PATH", "ErrorBody", "Operation", "build_document", "operations", "setup_openapi"]
 
@@ -290,7 +290,7 @@ def build_document(
         "info": {
             "title": "pyfaas gateway",
             "version": version,
-            "description": "OpenFaaS-compatible gateway API of pyfaas (generated from runtime.core.models).",
+            "description": "OpenFaaS-compatible gateway API of pyfaas (generated from pyfaas.core.models).",
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "paths": paths,

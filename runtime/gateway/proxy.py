@@ -26,12 +26,12 @@ from aiohttp.streams import StreamReader
 from multidict import CIMultiDictProxy, istr
 from yarl import URL
 
-from runtime.core.errors import PayloadTooLarge, ProviderError
-from runtime.gateway.call_ledger import ATTEMPT_HEADER, CallLedger
-from runtime.gateway.deadlines import Deadlines
-from runtime.gateway.routing import FunctionRoute, ReplicaRouter
-from runtime.gateway.upstream import Endpoint, UpstreamClient, UpstreamConnectError, endpoint_of
-from runtime.provider.base import Replica
+from pyfaas.core.errors import PayloadTooLarge, ProviderError
+from pyfaas.gateway.call_ledger import ATTEMPT_HEADER, CallLedger
+from pyfaas.gateway.deadlines import Deadlines
+from pyfaas.gateway.routing import FunctionRoute, ReplicaRouter
+from pyfaas.gateway.upstream import Endpoint, UpstreamClient, UpstreamConnectError, endpoint_of
+from pyfaas.provider.base import Replica
 
 __all__ = ["HOP_BY_HOP", "FunctionProxy", "upstream_session"]
 

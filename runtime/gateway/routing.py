@@ -19,15 +19,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from runtime.core.errors import FunctionNotFound, FunctionUnavailable
-from runtime.core.labels import scaling_policy
-from runtime.core.names import qualified_name, split_name
-from runtime.gateway.metrics import FunctionMetrics, GatewayMetrics
-from runtime.provider.base import Provider, Replica
+from pyfaas.core.errors import FunctionNotFound, FunctionUnavailable
+from pyfaas.core.labels import scaling_policy
+from pyfaas.core.names import qualified_name, split_name
+from pyfaas.gateway.metrics import FunctionMetrics, GatewayMetrics
+from pyfaas.provider.base import Provider, Replica
 
 __all__ = ["FunctionRoute", "ReplicaRouter"]
 
-log = logging.getLogger("runtime.gateway.routing")
+log = logging.getLogger("pyfaas.gateway.routing")
 
 _RAW_NAME_CACHE_LIMIT = 10_000
 

@@ -27,7 +27,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from runtime.core.settings import Duration, EnvBool, EnvSettings
+from pyfaas.core.settings import Duration, EnvBool, EnvSettings
 
 __all__ = ["GatewaySettings", "ProviderKind"]
 

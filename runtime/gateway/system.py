@@ -17,9 +17,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from runtime.core.errors import ValidationFailed
-from runtime.core.labels import scaling_policy
-from runtime.core.models import (
+from pyfaas.core.errors import ValidationFailed
+from pyfaas.core.labels import scaling_policy
+from pyfaas.core.models import (
     DeleteFunctionRequest,
     FunctionDeployment,
     FunctionNamespace,
@@ -29,19 +29,19 @@ from runtime.core.models import (
     Secret,
     VersionInfo,
 )
-from runtime.core.names import (
+from pyfaas.core.names import (
     qualified_name,
     validate_function_name,
     validate_namespace,
     validate_secret_name,
 )
-from runtime.gateway.inputs import namespace_of, query_bool, query_int, query_time, read_model
-from runtime.gateway.metrics import GatewayMetrics
-from runtime.provider.base import LogRequest, Provider
+from pyfaas.gateway.inputs import namespace_of, query_bool, query_int, query_time, read_model
+from pyfaas.gateway.metrics import GatewayMetrics
+from pyfaas.provider.base import LogRequest, Provider
 
 __all__ = ["SCALE_CLAMPED_HEADER", "SystemRoutes", "gateway_arch"]
 
-log = logging.getLogger("runtime.gateway.system")
+log = logging.getLogger("pyfaas.gateway.system")
 
 SCALE_CLAMPED_HEADER = "X-Scale-Clamped"
 """Set on a scale response whose requested replicas were above the function's ``com.openfaas.scale.max``."""

@@ -1,4 +1,4 @@
-"""``pyfaas-idler`` / ``python -m runtime.idler``: the scaling controller process.
+"""``pyfaas-idler`` / ``python -m pyfaas.idler``: the scaling controller process.
 
 Settings come from ``os.environ`` (only here); ``-dry-run``/``--dry-run`` (faas-idler's flag) forces dry-run.
 SIGTERM/SIGINT end the current sleep at once, let a running round finish, and exit 0. A bad setting prints
@@ -17,11 +17,11 @@ import sys
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from runtime.core.errors import ConfigError
-from runtime.idler.app import create_app
-from runtime.idler.settings import IdlerSettings
+from pyfaas.core.errors import ConfigError
+from pyfaas.idler.app import create_app
+from pyfaas.idler.settings import IdlerSettings
 
-log = logging.getLogger("runtime.idler")
+log = logging.getLogger("pyfaas.idler")
 
 
 async def serve(settings: IdlerSettings) -> None:

@@ -19,16 +19,16 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from runtime.core.errors import ConfigError
-from runtime.idler.controller import Controller
-from runtime.idler.load import GatewayMetricsSource, LoadSource, PrometheusSource
-from runtime.idler.metrics import IdlerMetrics
-from runtime.idler.settings import IdlerSettings
-from runtime.provider.remote import RemoteProvider
+from pyfaas.core.errors import ConfigError
+from pyfaas.idler.controller import Controller
+from pyfaas.idler.load import GatewayMetricsSource, LoadSource, PrometheusSource
+from pyfaas.idler.metrics import IdlerMetrics
+from pyfaas.idler.settings import IdlerSettings
+from pyfaas.provider.remote import RemoteProvider
 
 __all__ = ["CONTROLLER", "create_app", "gateway_credentials", "load_source"]
 
-log = logging.getLogger("runtime.idler")
+log = logging.getLogger("pyfaas.idler")
 
 CONTROLLER: web.AppKey[Controller] = web.AppKey("controller", Controller)
 _USER_FILE = "basic-auth-user"

@@ -2,7 +2,7 @@
 
 Every ``reconcile_interval`` (and at the moment an idle function's zero-duration ends, so the duration is
 kept to within one load sample rather than one round): list the functions through the gateway's API (every
-namespace), sample the load (:mod:`runtime.idler.load`), then per function:
+namespace), sample the load (:mod:`pyfaas.idler.load`), then per function:
 
 1. at zero replicas: nothing (the gateway wakes it on the next call);
 2. ``com.openfaas.scale.zero=true`` and idle for ``com.openfaas.scale.zero-duration`` (default
@@ -26,19 +26,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from runtime.core.errors import PyfaasError
-from runtime.core.labels import LABEL_SCALE_TARGET, LABEL_SCALE_TYPE, ScalingPolicy, scaling_policy
-from runtime.core.models import FunctionStatus
-from runtime.core.names import qualified_name
-from runtime.idler.decisions import ActivityTracker, Stabiliser
-from runtime.idler.load import FunctionLoad, LoadSource
-from runtime.idler.metrics import IdlerMetrics
-from runtime.idler.settings import IdlerSettings
-from runtime.provider.base import Provider
+from pyfaas.core.errors import PyfaasError
+from pyfaas.core.labels import LABEL_SCALE_TARGET, LABEL_SCALE_TYPE, ScalingPolicy, scaling_policy
+from pyfaas.core.models import FunctionStatus
+from pyfaas.core.names import qualified_name
+from pyfaas.idler.decisions import ActivityTracker, Stabiliser
+from pyfaas.idler.load import FunctionLoad, LoadSource
+from pyfaas.idler.metrics import IdlerMetrics
+from pyfaas.idler.settings import IdlerSettings
+from pyfaas.provider.base import Provider
 
 __all__ = ["Action", "Controller"]
 
-log = logging.getLogger("runtime.idler")
+log = logging.getLogger("pyfaas.idler")
 
 Reason = Literal["idle", "up", "down"]
 _MIN_PAUSE = 0.02

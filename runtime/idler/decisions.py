@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 
-from runtime.idler.load import FunctionLoad
+from pyfaas.idler.load import FunctionLoad
 
 __all__ = ["ActivityTracker", "Stabiliser"]
 

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from runtime.core.alerting import prom_duration
-from runtime.core.errors import ProviderError
+from pyfaas.core.alerting import prom_duration
+from pyfaas.core.errors import ProviderError
 
 __all__ = [
     "STARTED_METRICS",

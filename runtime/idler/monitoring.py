@@ -1,13 +1,13 @@
 """Local mode's Prometheus and AlertManager: render ``alerts/`` for loopback and run both binaries.
 
-:class:`MonitoringStack` writes the rendered configuration (``runtime.core.alerting``, local timings: 1 s
+:class:`MonitoringStack` writes the rendered configuration (``pyfaas.core.alerting``, local timings: 1 s
 scrape and evaluation, 0.5 s group_wait) into a work directory, starts ``prometheus`` and
 ``prometheus-alertmanager`` on 127.0.0.1 with their storage there, waits until both answer ``/-/ready`` and
 stops them (SIGTERM, then SIGKILL of the process group) on exit. It is used by the test fixtures and by
-``python -m runtime.idler.monitoring``, which ``pyfaas up`` spawns as a child process (the CLI does not
+``python -m pyfaas.idler.monitoring``, which ``pyfaas up`` spawns as a child process (the CLI does not
 import the idler): it runs until SIGTERM and exits 3 with a note when the binaries are not installed.
 
-Settings of ``python -m runtime.idler.monitoring`` (environment): ``gateway_url`` (``http://127.0.0.1:8080``),
+Settings of ``python -m pyfaas.idler.monitoring`` (environment): ``gateway_url`` (``http://127.0.0.1:8080``),
 ``gateway_metrics_address`` (``127.0.0.1:8082``), ``prometheus_port`` (9090), ``alertmanager_port`` (9093),
 ``monitoring_dir`` (``.pyfaas/monitoring``), ``basic_auth`` and ``secret_mount_path`` (the gateway's; the
 password file is read by AlertManager itself), ``alerts_dir`` (default: the repository's ``alerts/``).
@@ -31,7 +31,7 @@ from types import TracebackType
 import httpx
 from pydantic import Field
 
-from runtime.core.alerting import (
+from pyfaas.core.alerting import (
     ALERTMANAGER_BINARIES,
     ALERTMANAGER_FILE,
     FALLBACK_NOTE,
@@ -48,8 +48,8 @@ from runtime.core.alerting import (
     render_alertmanager,
     render_prometheus,
 )
-from runtime.core.errors import ConfigError, ProviderError
-from runtime.core.settings import EnvBool, EnvSettings
+from pyfaas.core.errors import ConfigError, ProviderError
+from pyfaas.core.settings import EnvBool, EnvSettings
 
 __all__ = [
     "DEFAULT_ALERTS_DIR",
@@ -61,7 +61,7 @@ __all__ = [
     "find_binaries",
 ]
 
-log = logging.getLogger("runtime.idler.monitoring")
+log = logging.getLogger("pyfaas.idler.monitoring")
 
 DEFAULT_ALERTS_DIR = Path(__file__).resolve().parents[2] / "alerts"
 EXIT_NOT_INSTALLED = 3
@@ -266,7 +266,7 @@ class MonitoringStack:
 
 
 class MonitoringSettings(EnvSettings):
-    """Environment of ``python -m runtime.idler.monitoring`` (see the module docstring)."""
+    """Environment of ``python -m pyfaas.idler.monitoring`` (see the module docstring)."""
 
     gateway_url: str = "http://127.0.0.1:8080"
     gateway_metrics_address: str = "127.0.0.1:8082"

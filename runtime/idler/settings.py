@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator
 
-from runtime.core.settings import Duration, EnvBool, EnvSettings
+from pyfaas.core.settings import Duration, EnvBool, EnvSettings
 
 __all__ = ["DEFAULT_METRICS_PORT", "IdlerSettings"]
 

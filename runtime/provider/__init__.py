@@ -1,1 +1,1 @@
-"""runtime.provider"""
+"""pyfaas.provider"""

@@ -1,11 +1,11 @@
 """The ``Provider`` protocol: faas-provider's handler set as one async Python interface.
 
-Three implementations share it: :mod:`runtime.provider.local` (watchdog processes on this machine),
-:mod:`runtime.provider.kubernetes` (Deployments and Services through the Kubernetes API) and
-:mod:`runtime.provider.remote` (any faas-provider HTTP API, e.g. faasd or faas-netes). The gateway, the idler
+Three implementations share it: :mod:`pyfaas.provider.local` (watchdog processes on this machine),
+:mod:`pyfaas.provider.kubernetes` (Deployments and Services through the Kubernetes API) and
+:mod:`pyfaas.provider.remote` (any faas-provider HTTP API, e.g. faasd or faas-netes). The gateway, the idler
 and the worker talk to a provider only through this protocol (or through the gateway's HTTP API).
 
-Errors are raised from :mod:`runtime.core.errors` (``FunctionNotFound``, ``ValidationFailed``,
+Errors are raised from :mod:`pyfaas.core.errors` (``FunctionNotFound``, ``ValidationFailed``,
 ``ProviderError`` ...); the gateway maps them to HTTP status codes.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from runtime.core.models import (
+from pyfaas.core.models import (
     FunctionDeployment,
     FunctionNamespace,
     FunctionStatus,
@@ -70,7 +70,7 @@ class ProviderCapabilities:
 
 @runtime_checkable
 class Provider(Protocol):
-    """faas-provider's handler set. Every method may raise a ``runtime.core.errors.PyfaasError``."""
+    """faas-provider's handler set. Every method may raise a ``pyfaas.core.errors.PyfaasError``."""
 
     default_namespace: str
 

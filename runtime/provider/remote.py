@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from runtime.core.errors import (
+from pyfaas.core.errors import (
     Conflict,
     FunctionExists,
     FunctionNotFound,
@@ -36,7 +36,7 @@ from runtime.core.errors import (
     SecretNotFound,
     ValidationFailed,
 )
-from runtime.core.models import (
+from pyfaas.core.models import (
     DeleteFunctionRequest,
     FunctionDeployment,
     FunctionNamespace,
@@ -47,11 +47,11 @@ from runtime.core.models import (
     Secret,
     format_rfc3339,
 )
-from runtime.provider.base import LogRequest, Replica, ReplicaListener
+from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
 
 __all__ = ["RemoteProvider"]
 
-log = logging.getLogger("runtime.provider.remote")
+log = logging.getLogger("pyfaas.provider.remote")
 
 _M = TypeVar("_M", bound=BaseModel)
 

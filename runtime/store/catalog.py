@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from runtime.core.errors import PyfaasError
-from runtime.core.models import FunctionDeployment
+from pyfaas.core.errors import PyfaasError
+from pyfaas.core.models import FunctionDeployment
 
 __all__ = [
     "BUNDLED_CATALOG",

@@ -1,7 +1,7 @@
 """pyfaas watchdog: the OpenFaaS-compatible server inside every function replica.
 
-Runs alone in a function image (``pyfaas-watchdog``, ``python -m runtime.watchdog``), so it imports only
-``runtime.core`` and third-party libraries. Entry point: ``runtime.watchdog.service.run(environ, argv)``.
+Runs alone in a function image (``pyfaas-watchdog``, ``python -m pyfaas.watchdog``), so it imports only
+``pyfaas.core`` and third-party libraries. Entry point: ``pyfaas.watchdog.service.run(environ, argv)``.
 
 Layout:
 

@@ -1,11 +1,11 @@
-"""``pyfaas-watchdog`` / ``python -m runtime.watchdog``: the only place that reads ``os.environ``."""
+"""``pyfaas-watchdog`` / ``python -m pyfaas.watchdog``: the only place that reads ``os.environ``."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from runtime.watchdog.service import run
+from pyfaas.watchdog.service import run
 
 __all__ = ["main", "run"]
 

@@ -9,7 +9,7 @@ there. The cost of being wrong is bounded: one slow call stalls the loop once pe
 
 from __future__ import annotations
 
-from runtime.watchdog.logs import LogSink
+from pyfaas.watchdog.logs import LogSink
 
 __all__ = ["InlinePolicy"]
 

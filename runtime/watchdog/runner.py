@@ -9,8 +9,8 @@ from typing import Protocol
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
-from runtime.watchdog.logs import LogSink
-from runtime.watchdog.settings import WatchdogSettings
+from pyfaas.watchdog.logs import LogSink
+from pyfaas.watchdog.settings import WatchdogSettings
 
 __all__ = ["Runner", "RunnerContext", "StartupFailed", "create_runner"]
 
@@ -51,25 +51,25 @@ class Runner(Protocol):
 def create_runner(context: RunnerContext) -> Runner:
     mode = context.settings.mode
     if mode == "python":
-        from runtime.watchdog.modes.python import PythonRunner
+        from pyfaas.watchdog.modes.python import PythonRunner
 
         return PythonRunner(context)
     if mode == "http":
-        from runtime.watchdog.modes.http import HttpRunner
+        from pyfaas.watchdog.modes.http import HttpRunner
 
         return HttpRunner(context)
     if mode == "static":
-        from runtime.watchdog.modes.static import StaticRunner
+        from pyfaas.watchdog.modes.static import StaticRunner
 
         return StaticRunner(context)
     if mode == "serializing":
-        from runtime.watchdog.modes.serializing import SerializingRunner
+        from pyfaas.watchdog.modes.serializing import SerializingRunner
 
         return SerializingRunner(context)
     if mode == "fork":
-        from runtime.watchdog.modes.fork import ForkRunner
+        from pyfaas.watchdog.modes.fork import ForkRunner
 
         return ForkRunner(context)
-    from runtime.watchdog.modes.streaming import StreamingRunner
+    from pyfaas.watchdog.modes.streaming import StreamingRunner
 
     return StreamingRunner(context)

@@ -10,12 +10,12 @@ import traceback
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
-from runtime.watchdog.health import Health
-from runtime.watchdog.httputil import DURATION_HEADER, BodyTooLarge, plain
-from runtime.watchdog.logs import LogSink
-from runtime.watchdog.metrics import CONTENT_TYPE_LATEST, WatchdogMetrics
-from runtime.watchdog.runner import Runner
-from runtime.watchdog.settings import WatchdogSettings
+from pyfaas.watchdog.health import Health
+from pyfaas.watchdog.httputil import DURATION_HEADER, BodyTooLarge, plain
+from pyfaas.watchdog.logs import LogSink
+from pyfaas.watchdog.metrics import CONTENT_TYPE_LATEST, WatchdogMetrics
+from pyfaas.watchdog.runner import Runner
+from pyfaas.watchdog.settings import WatchdogSettings
 
 __all__ = ["Dispatcher", "human_size"]
 

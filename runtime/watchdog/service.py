@@ -20,15 +20,15 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from runtime.core.errors import ConfigError
-from runtime.core.http_guard import GuardedServer
-from runtime.watchdog.health import Health, lock_present
-from runtime.watchdog.logs import LineWriter, LogSink, SinkHandler
-from runtime.watchdog.memory import limit_malloc_arenas, release_free_memory
-from runtime.watchdog.metrics import WatchdogMetrics
-from runtime.watchdog.runner import RunnerContext, StartupFailed, create_runner
-from runtime.watchdog.server import Dispatcher, metrics_handler
-from runtime.watchdog.settings import WatchdogSettings, lock_file_for
+from pyfaas.core.errors import ConfigError
+from pyfaas.core.http_guard import GuardedServer
+from pyfaas.watchdog.health import Health, lock_present
+from pyfaas.watchdog.logs import LineWriter, LogSink, SinkHandler
+from pyfaas.watchdog.memory import limit_malloc_arenas, release_free_memory
+from pyfaas.watchdog.metrics import WatchdogMetrics
+from pyfaas.watchdog.runner import RunnerContext, StartupFailed, create_runner
+from pyfaas.watchdog.server import Dispatcher, metrics_handler
+from pyfaas.watchdog.settings import WatchdogSettings, lock_file_for
 
 __all__ = ["loop_factory", "run"]
 

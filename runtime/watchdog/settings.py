@@ -36,7 +36,7 @@ pyfaas extensions:
     request body limit, default 10 MiB; larger bodies get 413.
 ``read_header_timeout``
     a connection whose request head is not complete this long after its first byte is closed (default 10s;
-    slowloris defence, ``runtime.core.http_guard``). Oversized headers get 431.
+    slowloris defence, ``pyfaas.core.http_guard``). Oversized headers get 431.
 ``python_workers``
     python mode: size of the thread pool that runs sync handlers (default 16; threads start on demand).
 ``python_inline``
@@ -45,11 +45,11 @@ pyfaas extensions:
 ``secret_mount_path``
     passed through to the function's environment untouched (functions read secrets from there).
 
-Log line format: see ``runtime.watchdog.logs``.
+Log line format: see ``pyfaas.watchdog.logs``.
 
 Validation is plain Python rather than pydantic (the other services' ``EnvSettings``): the watchdog runs in
 every replica, and importing pydantic cost each one about 10 MB of RSS. The rules and the error messages
-are those of ``runtime.core.settings.EnvSettings`` (``tests/unit/watchdog/test_settings.py`` checks them
+are those of ``pyfaas.core.settings.EnvSettings`` (``tests/unit/watchdog/test_settings.py`` checks them
 against an ``EnvSettings`` model of the same fields): a bad value raises ``ConfigError`` naming the
 variable, e.g. ``invalid value for port='eighty': Input should be a valid integer, unable to parse string
 as an integer``.
@@ -63,9 +63,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal, Self, get_args
 
-from runtime.core.booleans import parse_bool
-from runtime.core.durations import parse_duration
-from runtime.core.errors import ConfigError
+from pyfaas.core.booleans import parse_bool
+from pyfaas.core.durations import parse_duration
+from pyfaas.core.errors import ConfigError
 
 __all__ = ["Mode", "WatchdogSettings", "lock_file_for"]
 

@@ -18,7 +18,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from runtime.watchdog.logs import LogSink
+from pyfaas.watchdog.logs import LogSink
 
 __all__ = [
     "DEVNULL",

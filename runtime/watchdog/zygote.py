@@ -1,4 +1,4 @@
-"""Warm fork server ("zygote") for fast replica start: ``python -m runtime.watchdog.zygote --socket PATH``.
+"""Warm fork server ("zygote") for fast replica start: ``python -m pyfaas.watchdog.zygote --socket PATH``.
 
 At start it imports the whole watchdog runtime (aiohttp, uvloop, prometheus-client, every mode) but starts
 no event loop, thread or extra socket. It then serves newline-delimited JSON on a Unix stream socket with
@@ -40,13 +40,13 @@ import prometheus_client  # noqa: F401
 import yarl  # noqa: F401
 from aiohttp import web  # noqa: F401
 
-import runtime.watchdog.modes.fork
-import runtime.watchdog.modes.http
-import runtime.watchdog.modes.python
-import runtime.watchdog.modes.serializing
-import runtime.watchdog.modes.static
-import runtime.watchdog.modes.streaming  # noqa: F401
-from runtime.watchdog.service import loop_factory, run
+import pyfaas.watchdog.modes.fork
+import pyfaas.watchdog.modes.http
+import pyfaas.watchdog.modes.python
+import pyfaas.watchdog.modes.serializing
+import pyfaas.watchdog.modes.static
+import pyfaas.watchdog.modes.streaming  # noqa: F401
+from pyfaas.watchdog.service import loop_factory, run
 
 with contextlib.suppress(ImportError):
     import uvloop  # noqa: F401
@@ -222,7 +222,7 @@ def serve(path: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runtime.watchdog.zygote")
+    parser = argparse.ArgumentParser(prog="python -m pyfaas.watchdog.zygote")
     parser.add_argument("--socket", required=True, help="Unix socket path to listen on")
     args = parser.parse_args(argv)
     return serve(args.socket)

@@ -1,4 +1,4 @@
-"""``pyfaas-worker`` / ``python -m runtime.worker``: settings from the environment, run until SIGTERM."""
+"""``pyfaas-worker`` / ``python -m pyfaas.worker``: settings from the environment, run until SIGTERM."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import sys
 
 from prometheus_client import CollectorRegistry
 
-from runtime.core.errors import ConfigError
-from runtime.worker.app import Worker
-from runtime.worker.settings import WorkerSettings
+from pyfaas.core.errors import ConfigError
+from pyfaas.worker.app import Worker
+from pyfaas.worker.settings import WorkerSettings
 
 
 async def _run(settings: WorkerSettings) -> None:

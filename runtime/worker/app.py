@@ -15,16 +15,16 @@ from aiohttp import web
 from nats.aio.client import Client as NATS
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from runtime.worker.aio import sleep_or_stop
-from runtime.worker.callbacks import CallbackSender
-from runtime.worker.calls import CallProcessor
-from runtime.worker.consumer import CallConsumer
-from runtime.worker.invoker import Invoker
-from runtime.worker.jetstream import connect, ensure_layout
-from runtime.worker.metrics import WorkerMetrics
-from runtime.worker.records import RecordStore
-from runtime.worker.settings import WorkerSettings
-from runtime.worker.slots import FairSlots
+from pyfaas.worker.aio import sleep_or_stop
+from pyfaas.worker.callbacks import CallbackSender
+from pyfaas.worker.calls import CallProcessor
+from pyfaas.worker.consumer import CallConsumer
+from pyfaas.worker.invoker import Invoker
+from pyfaas.worker.jetstream import connect, ensure_layout
+from pyfaas.worker.metrics import WorkerMetrics
+from pyfaas.worker.records import RecordStore
+from pyfaas.worker.settings import WorkerSettings
+from pyfaas.worker.slots import FairSlots
 
 __all__ = ["Worker"]
 

@@ -23,14 +23,14 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError
 from pydantic import ValidationError
 
-from runtime.core.queue_layout import CallbackJob, QueueLayout
-from runtime.worker.aio import sleep_or_stop
-from runtime.worker.calls import RELEASED
-from runtime.worker.invoker import HOP_BY_HOP
-from runtime.worker.metrics import WorkerMetrics
-from runtime.worker.records import RecordStore
-from runtime.worker.retry import backoff_delay
-from runtime.worker.slots import FairSlots
+from pyfaas.core.queue_layout import CallbackJob, QueueLayout
+from pyfaas.worker.aio import sleep_or_stop
+from pyfaas.worker.calls import RELEASED
+from pyfaas.worker.invoker import HOP_BY_HOP
+from pyfaas.worker.metrics import WorkerMetrics
+from pyfaas.worker.records import RecordStore
+from pyfaas.worker.retry import backoff_delay
+from pyfaas.worker.slots import FairSlots
 
 __all__ = ["CallbackSender", "callback_headers"]
 

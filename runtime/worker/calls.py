@@ -24,13 +24,13 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from runtime.core.labels import RetryPolicy, retry_policy
-from runtime.core.models import AsyncCallRecord, CallState, QueueRequest
-from runtime.core.queue_layout import CallbackJob, DeadLetterHeaders, QueueLayout, is_valid_call_id
-from runtime.worker.invoker import HOP_BY_HOP, CallResult, Invoker
-from runtime.worker.metrics import WorkerMetrics
-from runtime.worker.records import TERMINAL_STATES, RecordStore
-from runtime.worker.retry import Outcome, backoff_delay, classify
+from pyfaas.core.labels import RetryPolicy, retry_policy
+from pyfaas.core.models import AsyncCallRecord, CallState, QueueRequest
+from pyfaas.core.queue_layout import CallbackJob, DeadLetterHeaders, QueueLayout, is_valid_call_id
+from pyfaas.worker.invoker import HOP_BY_HOP, CallResult, Invoker
+from pyfaas.worker.metrics import WorkerMetrics
+from pyfaas.worker.records import TERMINAL_STATES, RecordStore
+from pyfaas.worker.retry import Outcome, backoff_delay, classify
 
 __all__ = ["ACKED", "RELEASED", "CallProcessor", "Counters", "Settlement"]
 

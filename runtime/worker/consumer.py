@@ -29,13 +29,13 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError, NotFoundError
 
-from runtime.core.queue_layout import QueueLayout
-from runtime.worker.aio import sleep_or_stop
-from runtime.worker.calls import RELEASED, CallProcessor, Settlement
-from runtime.worker.jetstream import ensure_layout
-from runtime.worker.metrics import WorkerMetrics
-from runtime.worker.settled import SettledMessages
-from runtime.worker.slots import FairSlots
+from pyfaas.core.queue_layout import QueueLayout
+from pyfaas.worker.aio import sleep_or_stop
+from pyfaas.worker.calls import RELEASED, CallProcessor, Settlement
+from pyfaas.worker.jetstream import ensure_layout
+from pyfaas.worker.metrics import WorkerMetrics
+from pyfaas.worker.settled import SettledMessages
+from pyfaas.worker.slots import FairSlots
 
 __all__ = ["CallConsumer"]
 

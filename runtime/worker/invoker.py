@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from multidict import CIMultiDict
 
-from runtime.core.models import QueueRequest
+from pyfaas.core.models import QueueRequest
 
 __all__ = ["ATTEMPT_HEADER", "HOP_BY_HOP", "CallResult", "Invoker"]
 

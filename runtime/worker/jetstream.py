@@ -17,8 +17,8 @@ from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError, BucketNotFoundError, ServerError
 from nats.js.kv import KeyValue
 
-from runtime.core.queue_layout import QueueLayout
-from runtime.worker.aio import sleep_or_stop
+from pyfaas.core.queue_layout import QueueLayout
+from pyfaas.worker.aio import sleep_or_stop
 
 __all__ = ["connect", "ensure_layout"]
 

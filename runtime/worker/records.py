@@ -14,7 +14,7 @@ import json
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from runtime.core.models import AsyncCallRecord
+from pyfaas.core.models import AsyncCallRecord
 
 __all__ = ["TERMINAL_STATES", "RecordStore"]
 

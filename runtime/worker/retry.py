@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable
 from enum import StrEnum
 
-from runtime.core.labels import RetryPolicy
+from pyfaas.core.labels import RetryPolicy
 
 __all__ = ["Outcome", "backoff_delay", "classify"]
 

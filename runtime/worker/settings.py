@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field
 
-from runtime.core.labels import RetryPolicy
-from runtime.core.queue_layout import QueueSettings
-from runtime.core.settings import CsvInts, Duration
+from pyfaas.core.labels import RetryPolicy
+from pyfaas.core.queue_layout import QueueSettings
+from pyfaas.core.settings import CsvInts, Duration
 
 __all__ = ["DEFAULT_RETRY_CODES", "WorkerSettings"]
 

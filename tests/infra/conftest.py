@@ -9,7 +9,7 @@ import pytest
 from tests.support.infra import Rendered, render
 
 FUNCTIONS_PY = """\
-from runtime.core.definitions import function
+from pyfaas.core.definitions import function
 
 api = function(
     "api",

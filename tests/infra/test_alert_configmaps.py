@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runtime.core.alerting import (
+from pyfaas.core.alerting import (
     CLUSTER_TIMINGS,
     AlertmanagerValues,
     PrometheusValues,

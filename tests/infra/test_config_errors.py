@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.config import DEFAULT_IMAGES, load_config
-from runtime.core.errors import ConfigError
+from pyfaas.core.errors import ConfigError
+from pyfaas.infra.config import DEFAULT_IMAGES, load_config
 from tests.support.infra import render
 
 
@@ -84,7 +84,7 @@ def test_the_program_stops_before_registering_anything() -> None:
         render({"pyfaas:nats": {"replicas": 5}})
 
 
-IMPORT = "from runtime.core.definitions import function\n"
+IMPORT = "from pyfaas.core.definitions import function\n"
 
 
 def _project(tmp_path: Path, files: dict[str, str]) -> Path:

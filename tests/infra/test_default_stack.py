@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from infra.config import DEFAULT_IMAGES
+from pyfaas.infra.config import DEFAULT_IMAGES
 from tests.support.infra import MOCK_PASSWORD, ROOT, Rendered, is_secret_value, render
 
 WORKLOADS = {"Deployment", "StatefulSet"}

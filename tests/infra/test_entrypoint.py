@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.core.errors import ConfigError
+from pyfaas.core.errors import ConfigError
 from tests.support.infra import run_entrypoint
 
 

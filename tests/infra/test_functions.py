@@ -1,20 +1,20 @@
 """A stack with three functions (two from functions.py, one from stack.yml), deployed by the program.
 
 The Function component must register exactly the bodies the Kubernetes provider would send for the same
-FunctionDeployment: both come from ``runtime.core.k8s``.
+FunctionDeployment: both come from ``pyfaas.core.k8s``.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from infra.config import PlatformConfig, load_config
-from infra.pyfaas_platform import workload_options
-from infra.sources import load_functions
-from runtime.core.errors import ConfigError
-from runtime.core.k8s import function_deployment, function_secret, function_service
-from runtime.core.models import FunctionDeployment, Secret
-from runtime.core.stack import parse_stack
+from pyfaas.core.errors import ConfigError
+from pyfaas.core.k8s import function_deployment, function_secret, function_service
+from pyfaas.core.models import FunctionDeployment, Secret
+from pyfaas.core.stack import parse_stack
+from pyfaas.infra.config import PlatformConfig, load_config
+from pyfaas.infra.pyfaas_platform import workload_options
+from pyfaas.infra.sources import load_functions
 from tests.infra.conftest import THREE_FUNCTIONS_CONFIG, write_project
 from tests.support.infra import ROOT, Rendered, is_secret_value, render
 

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from infra.config import DEFAULT_IMAGES, PROJECT, PlatformConfig, load_config
+from pyfaas.infra.config import DEFAULT_IMAGES, PROJECT, PlatformConfig, load_config
 from tests.support.infra import ROOT, Rendered
 
 

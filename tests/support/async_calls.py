@@ -27,8 +27,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
-from runtime.core.models import AsyncCallRecord, CallbackURL, QueueRequest
-from runtime.core.queue_layout import QueueLayout
+from pyfaas.core.models import AsyncCallRecord, CallbackURL, QueueRequest
+from pyfaas.core.queue_layout import QueueLayout
 
 __all__ = ["CallbackReceiver", "FakeGateway", "eventually", "reset_layout", "submit", "until"]
 

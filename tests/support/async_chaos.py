@@ -23,7 +23,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from runtime.core.queue_layout import QueueLayout
+from pyfaas.core.queue_layout import QueueLayout
 from tests.support.async_calls import FakeGateway
 
 __all__ = ["QueueObserver", "classify_duplicates", "exposure"]

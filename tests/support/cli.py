@@ -2,12 +2,12 @@
 
 ``run_cli(args, env=..., cwd=...)`` runs the click app in this process with captured stdout/stderr (a fresh
 :class:`CliContext` built from ``env`` only, so the test's own environment never leaks in). ``run_pyfaas``
-runs ``python -m runtime.cli`` as a child process. Both are blocking: from an async test, wrap them in
+runs ``python -m pyfaas.cli`` as a child process. Both are blocking: from an async test, wrap them in
 ``asyncio.to_thread`` (an in-process gateway on the test's loop would otherwise never answer).
 
 ``Platform`` starts real processes on ephemeral loopback ports: ``nats-server -js`` (optional),
-``python -m runtime.gateway`` with the local provider (optionally with basic auth and async routes) and
-``python -m runtime.worker`` (with NATS); ``stop()`` kills them all, and the replicas with the gateway.
+``python -m pyfaas.gateway`` with the local provider (optionally with basic auth and async routes) and
+``python -m pyfaas.worker`` (with NATS); ``stop()`` kills them all, and the replicas with the gateway.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import httpx
 
-import runtime.cli.__main__  # noqa: F401  (registers every command on the group)
-from runtime.cli.app import cli
-from runtime.cli.context import CliContext
-from runtime.cli.output import Output
+import pyfaas.cli.__main__  # noqa: F401  (registers every command on the group)
+from pyfaas.cli.app import cli
+from pyfaas.cli.context import CliContext
+from pyfaas.cli.output import Output
 from tests.support.gateway import CREDENTIALS, free_port, write_credentials
 from tests.support.nats import NatsServer
 
@@ -89,9 +89,9 @@ def run_cli(args: Sequence[str], *, env: Mapping[str, str], cwd: Path, stdin: by
 def run_pyfaas(
     args: Sequence[str], *, env: Mapping[str, str], cwd: Path, stdin: bytes = b"", timeout: float = 60.0
 ) -> CliResult:
-    """``python -m runtime.cli ARGS`` as a child process (the real entry point, environment and exit code)."""
+    """``python -m pyfaas.cli ARGS`` as a child process (the real entry point, environment and exit code)."""
     completed = subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
+        [sys.executable, "-m", "pyfaas.cli", *args],
         input=stdin,
         capture_output=True,
         env={**env, "PYTHONPATH": str(REPO_ROOT)},
@@ -162,7 +162,7 @@ class Platform:
             self.nats.store_dir.mkdir(parents=True, exist_ok=True)
             self.nats.start()
             gateway_env["nats_url"] = self.nats.url
-        gateway = self._spawn("runtime.gateway", gateway_env, "gateway.log")
+        gateway = self._spawn("pyfaas.gateway", gateway_env, "gateway.log")
         deadline = time.monotonic() + within
         while True:
             if gateway.poll() is not None:
@@ -177,7 +177,7 @@ class Platform:
             time.sleep(0.05)
         if self.with_async and self.nats is not None:
             self._spawn(
-                "runtime.worker",
+                "pyfaas.worker",
                 {
                     "nats_url": self.nats.url,
                     "gateway_url": self.url,

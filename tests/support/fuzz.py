@@ -1,6 +1,6 @@
 """Reliability-suite helpers: a real gateway process (basic auth, local provider, NATS) to fuzz and abuse.
 
-``gateway_process(tmp, nats_url=...)`` starts ``python -m runtime.gateway`` on free loopback ports with basic
+``gateway_process(tmp, nats_url=...)`` starts ``python -m pyfaas.gateway`` on free loopback ports with basic
 auth on and, when ``nats_url`` is given, the async routes; it deploys an ``echo`` python-mode function so
 ``/function/{name}`` reaches a real replica. Synchronous on purpose: schemathesis and raw-socket tests drive
 the gateway from plain threads, and the gateway runs in its own process, so no event loop is shared.

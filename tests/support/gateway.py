@@ -2,7 +2,7 @@
 
 ``running_gateway(state_dir, ...)`` builds the real app (``create_app``) on a real ``LocalProvider`` (whose
 replicas are real watchdog processes) and serves it with an ``AppRunner``; ``GatewayProcess`` runs
-``python -m runtime.gateway`` for restart and SIGTERM tests. ``MemoryProvider`` is an in-memory ``Provider``
+``python -m pyfaas.gateway`` for restart and SIGTERM tests. ``MemoryProvider`` is an in-memory ``Provider``
 for unit tests of the gateway's own logic (routing, proxying, validation) where the provider is not what is
 under test; its replicas point at real HTTP servers.
 """
@@ -27,8 +27,8 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from runtime.core.errors import FunctionExists, FunctionNotFound, NamespaceNotFound, SecretNotFound
-from runtime.core.models import (
+from pyfaas.core.errors import FunctionExists, FunctionNotFound, NamespaceNotFound, SecretNotFound
+from pyfaas.core.models import (
     FunctionDeployment,
     FunctionNamespace,
     FunctionStatus,
@@ -37,10 +37,10 @@ from runtime.core.models import (
     Secret,
     VersionInfo,
 )
-from runtime.gateway.app import Extension, create_app
-from runtime.gateway.settings import GatewaySettings
-from runtime.provider.base import LogRequest, Provider, Replica, ReplicaListener
-from runtime.provider.local import LocalProvider, LocalProviderConfig
+from pyfaas.gateway.app import Extension, create_app
+from pyfaas.gateway.settings import GatewaySettings
+from pyfaas.provider.base import LogRequest, Provider, Replica, ReplicaListener
+from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 
 __all__ = [
     "CREDENTIALS",
@@ -159,7 +159,7 @@ async def wait_available(
 
 
 class GatewayProcess:
-    """``python -m runtime.gateway`` as a child process on free loopback ports; killed on ``stop``."""
+    """``python -m pyfaas.gateway`` as a child process on free loopback ports; killed on ``stop``."""
 
     def __init__(self, state_dir: Path, env: dict[str, str] | None = None) -> None:
         self.state_dir = state_dir
@@ -185,7 +185,7 @@ class GatewayProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: ASYNC220 - a quick fork, then polled
-                [sys.executable, "-m", "runtime.gateway"],
+                [sys.executable, "-m", "pyfaas.gateway"],
                 env=self.env,
                 cwd=REPO_ROOT,
                 stdout=log,

@@ -15,8 +15,8 @@ from typing import Any, cast
 
 import pulumi
 
-from infra.program import run
-from infra.pyfaas_platform import Platform
+from pyfaas.infra.program import run
+from pyfaas.infra.pyfaas_platform import Platform
 
 ROOT = Path(__file__).resolve().parents[2]
 MOCK_PASSWORD = "mock-generated-password-0123456789"

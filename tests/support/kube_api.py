@@ -18,7 +18,7 @@ semantics where the provider depends on them:
   stopped once the new are ready, i.e. maxUnavailable 0) and an EndpointSlice controller (slices labelled
   ``kubernetes.io/service-name`` plus the Service's labels, endpoints ``ready``/``serving``/``terminating``).
 
-With ``run_pods=True`` a pod is a real ``python -m runtime.watchdog`` process on 127.0.0.1: the container's
+With ``run_pods=True`` a pod is a real ``python -m pyfaas.watchdog`` process on 127.0.0.1: the container's
 env plus ``port=0`` and ``port_file``; the pod becomes ready when its readiness probe path answers 200, and
 its EndpointSlice address is ``127.0.0.1`` with the port the watchdog bound (one slice per distinct port, as
 the EndpointSlice controller groups endpoints by port). With ``run_pods=False`` pods are ready at once and
@@ -989,7 +989,7 @@ class KubeAPIServer:
             pod.process = await asyncio.create_subprocess_exec(
                 self.python,
                 "-m",
-                "runtime.watchdog",
+                "pyfaas.watchdog",
                 cwd=pod.workdir,
                 env=self._pod_env(pod),
                 stdin=asyncio.subprocess.DEVNULL,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
+from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
 from tests.support.kube_api import KubeAPIServer, kube_api_server
 
 __all__ = ["KubeStack", "kube_stack", "kubernetes_provider"]

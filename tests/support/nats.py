@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.core.queue_layout import RECOMMENDED_MAX_PAYLOAD
+from pyfaas.core.queue_layout import RECOMMENDED_MAX_PAYLOAD
 
 __all__ = ["NatsServer", "nats_binary", "nats_server"]
 

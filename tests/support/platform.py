@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runtime.provider.local.processes import ProcessRecord
+from pyfaas.provider.local.processes import ProcessRecord
 
 __all__ = [
     "LocalPlatform",
@@ -50,9 +50,9 @@ UP_TIMEOUT = 120.0
 def pyfaas(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = UP_TIMEOUT
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m runtime.cli ARGS`` (the ``pyfaas`` command) and capture its output."""
+    """Run ``python -m pyfaas.cli ARGS`` (the ``pyfaas`` command) and capture its output."""
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
+        [sys.executable, "-m", "pyfaas.cli", *args],
         cwd=cwd,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         capture_output=True,

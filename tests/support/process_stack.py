@@ -1,8 +1,8 @@
 """The platform as separate, individually killable processes, for fault tests and the soak benchmark.
 
-``ProcessStack(root)`` runs a real ``nats-server -js`` (file store), ``python -m runtime.gateway`` (local
-provider, basic auth, async routes on that NATS), ``python -m runtime.worker`` and
-``python -m runtime.idler``, each on its own ephemeral loopback port, plus an in-process callback receiver.
+``ProcessStack(root)`` runs a real ``nats-server -js`` (file store), ``python -m pyfaas.gateway`` (local
+provider, basic auth, async routes on that NATS), ``python -m pyfaas.worker`` and
+``python -m pyfaas.idler``, each on its own ephemeral loopback port, plus an in-process callback receiver.
 Every part can be SIGKILLed (``kill_*``) and started again on the same port and state (``restart_*``).
 ``close()`` stops everything, including replicas a SIGKILLed gateway left behind (found by their
 environment, see ``pyfaas_processes``).
@@ -30,7 +30,7 @@ import aiohttp
 import nats
 from nats.js.errors import KeyNotFoundError
 
-from runtime.core.queue_layout import QueueLayout
+from pyfaas.core.queue_layout import QueueLayout
 from tests.support.async_calls import CallbackReceiver
 from tests.support.gateway import CREDENTIALS, GatewayProcess, free_port, write_credentials
 from tests.support.nats import NatsServer
@@ -61,7 +61,7 @@ def _sigkill(process: subprocess.Popen[bytes] | None) -> None:
 
 
 class IdlerProcess:
-    """``python -m runtime.idler`` as a child process; ``url`` serves ``/healthz`` and ``/metrics``."""
+    """``python -m pyfaas.idler`` as a child process; ``url`` serves ``/healthz`` and ``/metrics``."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.port = free_port()
@@ -78,7 +78,7 @@ class IdlerProcess:
         self.starts += 1
         with (self.log_dir / f"idler-{self.starts}.log").open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "runtime.idler"],
+                [sys.executable, "-m", "pyfaas.idler"],
                 env={"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **self.env},
                 cwd=REPO_ROOT,
                 stdout=log,

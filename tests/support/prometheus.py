@@ -1,7 +1,7 @@
 """Autoscaling test helpers: real Prometheus and AlertManager on loopback, a gateway wired to them, load.
 
 ``monitoring(work_dir, ...)`` starts ``prometheus`` and ``prometheus-alertmanager`` on ephemeral ports with
-temporary storage (``runtime.idler.monitoring.MonitoringStack``, local timings) and stops them afterwards.
+temporary storage (``pyfaas.idler.monitoring.MonitoringStack``, local timings) and stops them afterwards.
 ``autoscale_platform(tmp)`` adds the real gateway (in-process ``create_app`` on a real ``LocalProvider`` whose
 replicas are watchdog processes) with basic auth and its metrics listener, so AlertManager posts to the
 gateway's ``/system/alert`` exactly as in a deployment. ``Load`` drives ``/function/NAME`` at a fixed rate
@@ -25,12 +25,12 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from runtime.core.alerting import LOCAL_TIMINGS, Timings
-from runtime.core.models import FunctionDeployment
-from runtime.gateway.metrics import create_metrics_app
-from runtime.idler.app import create_app as create_idler_app
-from runtime.idler.monitoring import MonitoringConfig, MonitoringStack, find_binaries
-from runtime.idler.settings import IdlerSettings
+from pyfaas.core.alerting import LOCAL_TIMINGS, Timings
+from pyfaas.core.models import FunctionDeployment
+from pyfaas.gateway.metrics import create_metrics_app
+from pyfaas.idler.app import create_app as create_idler_app
+from pyfaas.idler.monitoring import MonitoringConfig, MonitoringStack, find_binaries
+from pyfaas.idler.settings import IdlerSettings
 from tests.support.gateway import RunningGateway, running_gateway, serve
 from tests.support.providers import python_function, write_handler
 
@@ -134,7 +134,7 @@ class RunningIdler:
 async def running_idler(
     platform: AutoscalePlatform, *, use_prometheus: bool = False, **env: str
 ) -> AsyncIterator[RunningIdler]:
-    """The real scaling controller (``runtime.idler.app.create_app``) in-process, talking HTTP to the gateway
+    """The real scaling controller (``pyfaas.idler.app.create_app``) in-process, talking HTTP to the gateway
     (basic auth) and reading load from Prometheus (``use_prometheus``) or the gateway's metrics listener."""
     environ = {
         "gateway_url": platform.gateway.url,

@@ -24,17 +24,17 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from runtime.core.errors import PyfaasError
-from runtime.core.models import (
+from pyfaas.core.errors import PyfaasError
+from pyfaas.core.models import (
     DeleteFunctionRequest,
     FunctionDeployment,
     FunctionNamespace,
     ScaleServiceRequest,
     Secret,
 )
-from runtime.core.names import split_name
-from runtime.provider.base import LogRequest, Provider
-from runtime.provider.local import LocalProvider, LocalProviderConfig
+from pyfaas.core.names import split_name
+from pyfaas.provider.base import LogRequest, Provider
+from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 
 __all__ = [
     "faas_provider_app",

@@ -100,7 +100,7 @@ def start_watchdog(
     timeout: float = 20.0,
     argv: tuple[str, ...] = (),
 ) -> WatchdogProcess:
-    """Start ``python -m runtime.watchdog`` with ``env`` on top of a minimal environment (ephemeral port,
+    """Start ``python -m pyfaas.watchdog`` with ``env`` on top of a minimal environment (ephemeral port,
     no metrics listener, a private lock file); wait for the port file and, by default, for health."""
     index = len(list(tmp_path.glob("wd-*.log")))
     log_path = tmp_path / f"wd-{index}.log"
@@ -122,7 +122,7 @@ def start_watchdog(
     full_env.update(env)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "runtime.watchdog", *argv],
+            [sys.executable, "-m", "pyfaas.watchdog", *argv],
             env=full_env,
             cwd=str(tmp_path),
             stdin=subprocess.DEVNULL,

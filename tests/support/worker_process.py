@@ -1,4 +1,4 @@
-"""Run ``python -m runtime.worker`` as a real child process (for SIGKILL / SIGTERM tests and benchmarks)."""
+"""Run ``python -m pyfaas.worker`` as a real child process (for SIGKILL / SIGTERM tests and benchmarks)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class WorkerProcess:
         log = (self.log_dir / f"worker-{self.starts}.log").open("wb")
         env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **self.env}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "runtime.worker"],
+            [sys.executable, "-m", "pyfaas.worker"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

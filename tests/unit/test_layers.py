@@ -1,8 +1,8 @@
 """Import layers, checked from the source (AST) of every module under ``runtime/`` and ``infra/``.
 
 core ← provider ← services (gateway, worker, idler, cli), which never import each other; the watchdog,
-``infra`` and the function store catalog (``runtime.store``, shared by the CLI and portal) import only
-``runtime.core``. Spawning ``python -m runtime.watchdog`` is a string, not an import.
+``infra`` and the function store catalog (``pyfaas.store``, shared by the CLI and portal) import only
+``pyfaas.core``. Spawning ``python -m pyfaas.watchdog`` is a string, not an import.
 Imports under ``if TYPE_CHECKING:`` count too: they couple the code just the same.
 """
 
@@ -18,18 +18,18 @@ import httpx
 import pytest
 from aiohttp import web
 
-from runtime.core import errors
+from pyfaas.core import errors
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("runtime.gateway", "runtime.worker", "runtime.idler", "runtime.cli")
+SERVICES = ("pyfaas.gateway", "pyfaas.worker", "pyfaas.idler", "pyfaas.cli")
 ALLOWED: dict[str, frozenset[str]] = {
-    "runtime": frozenset(),
-    "runtime.core": frozenset(),
-    "runtime.provider": frozenset({"runtime.core"}),
-    "runtime.watchdog": frozenset({"runtime.core"}),
-    "runtime.store": frozenset({"runtime.core"}),
-    "infra": frozenset({"runtime.core"}),
-    **{service: frozenset({"runtime.core", "runtime.provider", "runtime.store"}) for service in SERVICES},
+    "pyfaas": frozenset({"pyfaas.core"}),
+    "pyfaas.core": frozenset(),
+    "pyfaas.provider": frozenset({"pyfaas.core"}),
+    "pyfaas.watchdog": frozenset({"pyfaas.core"}),
+    "pyfaas.store": frozenset({"pyfaas.core"}),
+    "pyfaas.infra": frozenset({"pyfaas.core"}),
+    **{service: frozenset({"pyfaas.core", "pyfaas.provider", "pyfaas.store"}) for service in SERVICES},
 }
 """Layer → the other layers it may import (its own layer is always allowed)."""
 
@@ -43,8 +43,13 @@ def layer_of(module: str) -> str | None:
     return best
 
 
+SOURCE_FOLDERS = {"runtime": ("pyfaas",), "infra": ("pyfaas", "infra")}
+"""Source folder → the import package it holds (``runtime/`` is ``pyfaas``, ``infra/``, ``pyfaas.infra``)."""
+
+
 def module_name(path: Path, root: Path) -> str:
-    parts = list(path.relative_to(root).with_suffix("").parts)
+    folder, *rest = path.relative_to(root).with_suffix("").parts
+    parts = [*SOURCE_FOLDERS[folder], *rest]
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -67,8 +72,8 @@ def imported_modules(source: str, module: str, *, is_package: bool = False) -> I
             if node.level:
                 base = _resolve_relative(module, is_package, node.level, node.module)
             for alias in node.names:
-                # `from runtime import gateway` imports the subpackage runtime.gateway.
-                yield node.lineno, f"{base}.{alias.name}" if layer_of(base) == "runtime" else base
+                # `from pyfaas import gateway` imports the subpackage pyfaas.gateway.
+                yield node.lineno, f"{base}.{alias.name}" if layer_of(base) == "pyfaas" else base
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute | ast.Name)
@@ -113,21 +118,21 @@ def test_no_module_imports_upward_or_sideways() -> None:
 @pytest.mark.parametrize(
     ("module", "source"),
     [
-        ("runtime.core.models", "import runtime.provider.base"),
-        ("runtime.core.models", "from runtime.gateway import keys"),
-        ("runtime.provider.local", "from runtime.gateway.app import create_app"),
-        ("runtime.provider.local", "from ..worker import consumer"),
-        ("runtime.gateway.app", "from runtime.worker.consumer import Consumer"),
-        ("runtime.gateway.app", "from runtime import idler"),
-        ("runtime.gateway.app", "from .. import cli"),
-        ("runtime.idler.loop", "import importlib\nimportlib.import_module('runtime.gateway.app')"),
-        ("runtime.watchdog.server", "from runtime.provider.base import Replica"),
+        ("pyfaas.core.models", "import pyfaas.provider.base"),
+        ("pyfaas.core.models", "from pyfaas.gateway import keys"),
+        ("pyfaas.provider.local", "from pyfaas.gateway.app import create_app"),
+        ("pyfaas.provider.local", "from ..worker import consumer"),
+        ("pyfaas.gateway.app", "from pyfaas.worker.consumer import Consumer"),
+        ("pyfaas.gateway.app", "from pyfaas import idler"),
+        ("pyfaas.gateway.app", "from .. import cli"),
+        ("pyfaas.idler.loop", "import importlib\nimportlib.import_module('pyfaas.gateway.app')"),
+        ("pyfaas.watchdog.server", "from pyfaas.provider.base import Replica"),
         (
-            "runtime.cli.main",
-            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import runtime.worker",
+            "pyfaas.cli.main",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pyfaas.worker",
         ),
-        ("infra.components.gateway", "from runtime.provider import manifests"),
-        ("infra.components.gateway", "from runtime.gateway.settings import GatewaySettings"),
+        ("pyfaas.infra.components.gateway", "from pyfaas.provider import manifests"),
+        ("pyfaas.infra.components.gateway", "from pyfaas.gateway.settings import GatewaySettings"),
     ],
 )
 def test_a_violating_import_is_detected(module: str, source: str) -> None:
@@ -137,14 +142,18 @@ def test_a_violating_import_is_detected(module: str, source: str) -> None:
 @pytest.mark.parametrize(
     ("module", "source", "is_package"),
     [
-        ("runtime.core.models", "from runtime.core.durations import parse_duration", False),
-        ("runtime.core.models", "from .names import split_name", False),
-        ("runtime.provider.local", "from runtime.core import models", False),
-        ("runtime.gateway", "from .keys import PROVIDER", True),
-        ("runtime.gateway.app", "from runtime.provider.base import Provider\nimport aiohttp", False),
-        ("runtime.watchdog.server", "from ..core.settings import EnvSettings", False),
-        ("infra.components.function", "from runtime.core.labels import LABEL_FUNCTION\nimport pulumi", False),
-        ("runtime.cli.up", "import subprocess\nsubprocess.run(['python', '-m', 'runtime.gateway'])", False),
+        ("pyfaas.core.models", "from pyfaas.core.durations import parse_duration", False),
+        ("pyfaas.core.models", "from .names import split_name", False),
+        ("pyfaas.provider.local", "from pyfaas.core import models", False),
+        ("pyfaas.gateway", "from .keys import PROVIDER", True),
+        ("pyfaas.gateway.app", "from pyfaas.provider.base import Provider\nimport aiohttp", False),
+        ("pyfaas.watchdog.server", "from ..core.settings import EnvSettings", False),
+        (
+            "pyfaas.infra.components.function",
+            "from pyfaas.core.labels import LABEL_FUNCTION\nimport pulumi",
+            False,
+        ),
+        ("pyfaas.cli.up", "import subprocess\nsubprocess.run(['python', '-m', 'pyfaas.gateway'])", False),
     ],
 )
 def test_an_allowed_import_passes(module: str, source: str, is_package: bool) -> None:
@@ -157,13 +166,13 @@ def test_scan_walks_a_real_tree(tmp_path: Path) -> None:
         (tmp_path / package / "__init__.py").write_text("")
     (tmp_path / "runtime/core/ok.py").write_text("import json\n")
     (tmp_path / "runtime/worker/bad.py").write_text(
-        "from runtime.core import ok\nfrom runtime import gateway\n"
+        "from pyfaas.core import ok\nfrom pyfaas import gateway\n"
     )
-    (tmp_path / "infra/bad.py").write_text("import runtime.worker.bad\n")
+    (tmp_path / "infra/bad.py").write_text("import pyfaas.worker.bad\n")
     assert sorted(scan(tmp_path)) == [
-        "infra.bad:1 imports runtime.worker.bad (infra may import ['runtime.core'])",
-        "runtime.worker.bad:2 imports runtime.gateway "
-        "(runtime.worker may import ['runtime.core', 'runtime.provider', 'runtime.store'])",
+        "pyfaas.infra.bad:1 imports pyfaas.worker.bad (pyfaas.infra may import ['pyfaas.core'])",
+        "pyfaas.worker.bad:2 imports pyfaas.gateway "
+        "(pyfaas.worker may import ['pyfaas.core', 'pyfaas.provider', 'pyfaas.store'])",
     ]
 
 
@@ -185,7 +194,7 @@ def _error_classes() -> list[type[errors.PyfaasError]]:
         if issubclass(cls, BaseException) and cls.__module__ == errors.__name__
     ]
     tree = [cls for cls in defined if issubclass(cls, errors.PyfaasError)]
-    assert tree == defined, "every exception in runtime.core.errors belongs to the PyfaasError tree"
+    assert tree == defined, "every exception in pyfaas.core.errors belongs to the PyfaasError tree"
     return tree
 
 

@@ -1,1 +1,1 @@
-"""The ``pyfaas`` subcommands, one module per area; ``runtime.cli.__main__`` registers them."""
+"""The ``pyfaas`` subcommands, one module per area; ``pyfaas.cli.__main__`` registers them."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from runtime.cli.app import pass_context
-from runtime.cli.commands.common import gateway_client
-from runtime.cli.context import CliContext
-from runtime.cli.options import gateway_options, json_option, stack_option
+from pyfaas.cli.app import pass_context
+from pyfaas.cli.commands.common import gateway_client
+from pyfaas.cli.context import CliContext
+from pyfaas.cli.options import gateway_options, json_option, stack_option
 
 __all__ = ["async_group"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from runtime.cli.app import pass_context
-from runtime.cli.commands.common import stack_gateway
-from runtime.cli.context import CliContext, cli_version
-from runtime.cli.errors import CliError
-from runtime.cli.options import gateway_options, stack_option
+from pyfaas.cli.app import pass_context
+from pyfaas.cli.commands.common import stack_gateway
+from pyfaas.cli.context import CliContext, cli_version
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.options import gateway_options, stack_option
 
 __all__ = ["login", "logout"]
 
@@ -32,8 +32,8 @@ def login(
     password_stdin: bool,
 ) -> None:
     """Check credentials against the gateway and save them for later commands."""
-    from runtime.cli.client import GatewayClient
-    from runtime.cli.credentials import BasicCredentials
+    from pyfaas.cli.client import GatewayClient
+    from pyfaas.cli.credentials import BasicCredentials
 
     if password is not None and password_stdin:
         raise CliError("--password and --password-stdin exclude each other", hint="use --password-stdin")

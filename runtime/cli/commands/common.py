@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runtime.cli.context import CliContext
-from runtime.cli.errors import CliError
-from runtime.cli.stackfile import LoadedFunctions, find_stack_file, load_functions
-from runtime.core.errors import PyfaasError
+from pyfaas.cli.context import CliContext
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.stackfile import LoadedFunctions, find_stack_file, load_functions
+from pyfaas.core.errors import PyfaasError
 
 if TYPE_CHECKING:
-    from runtime.cli.client import GatewayClient
+    from pyfaas.cli.client import GatewayClient
 
 __all__ = ["gateway_client", "read_stdin", "stack_for_gateway", "stack_gateway"]
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from runtime.cli.app import pass_context
-from runtime.cli.context import CliContext
-from runtime.cli.errors import CliError
-from runtime.cli.options import (
+from pyfaas.cli.app import pass_context
+from pyfaas.cli.context import CliContext
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.options import (
     gateway_options,
     json_option,
     namespace_option,
@@ -19,13 +19,13 @@ from runtime.cli.options import (
     stack_filter_options,
     stack_option,
 )
-from runtime.cli.stackfile import find_stack_file, load_functions
-from runtime.core.errors import PyfaasError
+from pyfaas.cli.stackfile import find_stack_file, load_functions
+from pyfaas.core.errors import PyfaasError
 
 if TYPE_CHECKING:
-    from runtime.cli.client import GatewayClient
-    from runtime.cli.deployment import Overrides
-    from runtime.core.definitions import FunctionDefinition
+    from pyfaas.cli.client import GatewayClient
+    from pyfaas.cli.deployment import Overrides
+    from pyfaas.core.definitions import FunctionDefinition
 
 __all__ = ["deploy"]
 
@@ -78,8 +78,8 @@ def deploy(
     gateway python3-http/python3 functions run from their handler folder and fprocess functions in fork mode;
     elsewhere the image is deployed.
     """
-    from runtime.cli.deployment import Overrides
-    from runtime.core.definitions import function
+    from pyfaas.cli.deployment import Overrides
+    from pyfaas.core.definitions import function
 
     overrides = Overrides.from_flags(
         env=env, labels=labels, annotations=annotations, secrets=secrets, namespace=namespace
@@ -149,7 +149,7 @@ def _deploy_all(
     update: bool,
     announce: bool,
 ) -> list[dict[str, object]]:
-    from runtime.cli.deployment import prepare
+    from pyfaas.cli.deployment import prepare
 
     out = context.output
     results: list[dict[str, object]] = []

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import click
 
-from runtime.cli.app import pass_context
-from runtime.cli.commands.common import gateway_client, stack_for_gateway
-from runtime.cli.context import CliContext
-from runtime.cli.errors import CliError
-from runtime.cli.options import (
+from pyfaas.cli.app import pass_context
+from pyfaas.cli.commands.common import gateway_client, stack_for_gateway
+from pyfaas.cli.context import CliContext
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.options import (
     gateway_options,
     json_option,
     namespace_option,
     stack_filter_options,
     stack_option,
 )
-from runtime.cli.stackfile import find_stack_file, load_functions
+from pyfaas.cli.stackfile import find_stack_file, load_functions
 
 __all__ = ["describe", "list_functions", "remove", "scale"]
 
@@ -45,7 +45,7 @@ def list_functions(
     sort: str,
 ) -> None:
     """List the functions deployed on the gateway."""
-    from runtime.core.models import FunctionStatus, format_rfc3339
+    from pyfaas.core.models import FunctionStatus, format_rfc3339
 
     with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         raw = client.list_functions_raw(namespace)
@@ -105,7 +105,7 @@ def describe(
     as_json: bool,
 ) -> None:
     """Show one function's status and settings."""
-    from runtime.core.models import FunctionStatus, format_rfc3339
+    from pyfaas.core.models import FunctionStatus, format_rfc3339
 
     with gateway_client(context, gateway, tls_no_verify, stack_file) as client:
         raw = client.get_function_raw(name, namespace)

@@ -7,11 +7,11 @@ import hmac
 
 import click
 
-from runtime.cli.app import pass_context
-from runtime.cli.commands.common import gateway_client, read_stdin
-from runtime.cli.context import CliContext
-from runtime.cli.errors import CliError
-from runtime.cli.options import gateway_options, json_option, namespace_option, parse_pairs, stack_option
+from pyfaas.cli.app import pass_context
+from pyfaas.cli.commands.common import gateway_client, read_stdin
+from pyfaas.cli.context import CliContext
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.options import gateway_options, json_option, namespace_option, parse_pairs, stack_option
 
 __all__ = ["invoke"]
 
@@ -122,7 +122,7 @@ def invoke(
 
 
 def _call_error(name: str, status: int, body: bytes, url: str, *, asynchronous: bool) -> CliError:
-    from runtime.cli.client import body_message
+    from pyfaas.cli.client import body_message
 
     first = body_message(body)
     detail = f": {first}" if first else ""

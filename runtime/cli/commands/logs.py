@@ -8,21 +8,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from runtime.cli.app import pass_context
-from runtime.cli.commands.common import gateway_client
-from runtime.cli.context import CliContext
-from runtime.cli.errors import CliError
-from runtime.cli.options import gateway_options, namespace_option, stack_option
-from runtime.core.durations import parse_duration
+from pyfaas.cli.app import pass_context
+from pyfaas.cli.commands.common import gateway_client
+from pyfaas.cli.context import CliContext
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.options import gateway_options, namespace_option, stack_option
+from pyfaas.core.durations import parse_duration
 
 if TYPE_CHECKING:
-    from runtime.core.models import LogMessage
+    from pyfaas.core.models import LogMessage
 
 __all__ = ["logs"]
 
 
 def _since(since: str | None, since_time: str | None) -> str | None:
-    from runtime.core.models import format_rfc3339
+    from pyfaas.core.models import format_rfc3339
 
     if since and since_time:
         raise CliError("--since and --since-time exclude each other", hint="pick one")
@@ -44,7 +44,7 @@ def _since(since: str | None, since_time: str | None) -> str | None:
 
 
 def _format(message: LogMessage, output: str, name: bool, instance: bool) -> str:
-    from runtime.core.models import format_rfc3339
+    from pyfaas.core.models import format_rfc3339
 
     if output == "json":
         return json.dumps(message.wire())

@@ -8,14 +8,14 @@ from typing import Any
 
 import click
 
-from runtime.cli.app import pass_context
-from runtime.cli.context import CliContext
-from runtime.cli.errors import CliError
-from runtime.cli.gateway_url import DEFAULT_GATEWAY, normalise_gateway
-from runtime.cli.options import json_option
-from runtime.cli.stackfile import find_stack_file
-from runtime.core.errors import ValidationFailed
-from runtime.core.names import validate_function_name
+from pyfaas.cli.app import pass_context
+from pyfaas.cli.context import CliContext
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.gateway_url import DEFAULT_GATEWAY, normalise_gateway
+from pyfaas.cli.options import json_option
+from pyfaas.cli.stackfile import find_stack_file
+from pyfaas.core.errors import ValidationFailed
+from pyfaas.core.names import validate_function_name
 
 __all__ = ["new", "template"]
 
@@ -84,7 +84,7 @@ def new(
 
     Appends to -a/-f FILE, else to stack.yaml or stack.yml here, else creates stack.yml.
     """
-    from runtime.cli.scaffold import TEMPLATES, add_to_stack, new_stack, stack_entry
+    from pyfaas.cli.scaffold import TEMPLATES, add_to_stack, new_stack, stack_entry
 
     try:
         validate_function_name(name, field="name")
@@ -140,7 +140,7 @@ def template() -> None:
 @pass_context
 def list_templates(context: CliContext, as_json: bool) -> None:
     """Templates `pyfaas new --lang` can use (built in, plus ./template/ if present)."""
-    from runtime.cli.scaffold import TEMPLATES
+    from pyfaas.cli.scaffold import TEMPLATES
 
     rows = [(t.name, t.description) for t in TEMPLATES.values()]
     rows += [

@@ -6,16 +6,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from runtime.cli.app import pass_context
-from runtime.cli.commands.common import gateway_client, read_stdin
-from runtime.cli.context import CliContext
-from runtime.cli.errors import CliError
-from runtime.cli.options import gateway_options, json_option, namespace_option, stack_option
-from runtime.core.errors import ValidationFailed
-from runtime.core.names import validate_secret_name
+from pyfaas.cli.app import pass_context
+from pyfaas.cli.commands.common import gateway_client, read_stdin
+from pyfaas.cli.context import CliContext
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.options import gateway_options, json_option, namespace_option, stack_option
+from pyfaas.core.errors import ValidationFailed
+from pyfaas.core.names import validate_secret_name
 
 if TYPE_CHECKING:
-    from runtime.core.models import Secret
+    from pyfaas.core.models import Secret
 
 __all__ = ["secret"]
 
@@ -44,7 +44,7 @@ def _value_options(function: click.decorators.FC) -> click.decorators.FC:
 def _secret(
     context: CliContext, name: str, namespace: str, literal: str | None, file: str | None, trim: bool
 ) -> Secret:
-    from runtime.core.models import Secret
+    from pyfaas.core.models import Secret
 
     try:
         validate_secret_name(name)

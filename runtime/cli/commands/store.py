@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 import click
 from click.decorators import FC
 
-from runtime.cli.app import pass_context
-from runtime.cli.commands.common import gateway_client
-from runtime.cli.context import CliContext
-from runtime.cli.errors import CliError
-from runtime.cli.options import (
+from pyfaas.cli.app import pass_context
+from pyfaas.cli.commands.common import gateway_client
+from pyfaas.cli.context import CliContext
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.options import (
     gateway_options,
     json_option,
     namespace_option,
@@ -24,7 +24,7 @@ from runtime.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from runtime.store.catalog import Catalog, StoreFunction
+    from pyfaas.store.catalog import Catalog, StoreFunction
 
 __all__ = ["store"]
 
@@ -47,7 +47,7 @@ def _platform_option(purpose: str) -> Callable[[FC], FC]:
 
 
 def _catalog(context: CliContext, url: str | None) -> Catalog:
-    from runtime.store.catalog import load_catalog
+    from pyfaas.store.catalog import load_catalog
 
     return load_catalog(url or context.settings.openfaas_store or None)
 
@@ -151,8 +151,8 @@ def deploy_store(
     as_json: bool,
 ) -> None:
     """Deploy a store function: from its handler folder in local mode, else its image."""
-    from runtime.cli.deployment import Overrides
-    from runtime.store.catalog import DEFAULT_PLATFORM
+    from pyfaas.cli.deployment import Overrides
+    from pyfaas.store.catalog import DEFAULT_PLATFORM
 
     entry = _find(_catalog(context, store_url), name)
     overrides = Overrides.from_flags(

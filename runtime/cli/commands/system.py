@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from runtime.cli.app import pass_context
-from runtime.cli.commands.common import gateway_client
-from runtime.cli.context import CliContext, cli_version
-from runtime.cli.errors import CliError
-from runtime.cli.options import gateway_options, json_option, stack_option
+from pyfaas.cli.app import pass_context
+from pyfaas.cli.commands.common import gateway_client
+from pyfaas.cli.context import CliContext, cli_version
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.options import gateway_options, json_option, stack_option
 
 __all__ = ["namespaces", "version"]
 

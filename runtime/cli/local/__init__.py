@@ -24,6 +24,6 @@ Modules: ``layout`` (paths, ports, records), ``credentials``, ``services`` (what
 ``supervisor`` (process supervision), ``progress`` (readiness reporting), ``functions`` (deploy on start),
 ``platform`` (start-up order and shutdown), ``daemon`` (the detached process), ``stop`` (``pyfaas down``),
 ``commands`` (click).
-Besides ``pyfaas deploy``'s loader and local-mode mapping (``runtime.cli.stackfile``, ``.deployment``), only
-``runtime.core`` and ``runtime.provider`` are imported: every service is started as a process.
+Besides ``pyfaas deploy``'s loader and local-mode mapping (``pyfaas.cli.stackfile``, ``.deployment``), only
+``pyfaas.core`` and ``pyfaas.provider`` are imported: every service is started as a process.
 """

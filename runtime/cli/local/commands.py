@@ -1,4 +1,4 @@
-"""The click commands ``pyfaas up`` and ``pyfaas down`` (registered on the root group in ``runtime.cli``).
+"""The click commands ``pyfaas up`` and ``pyfaas down`` (registered on the root group in ``pyfaas.cli``).
 
 This is the process edge of local mode: the only place that reads ``os.environ`` (``PYFAAS_ADMIN_PASSWORD``,
 ``PYFAAS_PORT``, and the variables stack files substitute) and hands everything below it explicitly.
@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from runtime.cli.errors import CliError, format_error
-from runtime.core.errors import ValidationFailed
+from pyfaas.cli.errors import CliError, format_error
+from pyfaas.core.errors import ValidationFailed
 
 if TYPE_CHECKING:
-    from runtime.cli.local.functions import FunctionSource
-    from runtime.cli.local.layout import StateLayout
-    from runtime.cli.local.platform import UpOptions
+    from pyfaas.cli.local.functions import FunctionSource
+    from pyfaas.cli.local.layout import StateLayout
+    from pyfaas.cli.local.platform import UpOptions
 
 __all__ = ["down", "up"]
 
@@ -80,7 +80,7 @@ def print_summary(summary: dict[str, Any], *, detached: bool) -> None:
 
 
 def _source(file: str | None, deploy: bool) -> FunctionSource | None:
-    from runtime.cli.local.functions import FunctionSource, find_source
+    from pyfaas.cli.local.functions import FunctionSource, find_source
 
     if not deploy:
         return None
@@ -126,10 +126,10 @@ def up(
     Deploys stack.yml (or stack.yaml, or functions.py) from the current directory, else the bundled examples.
     Ctrl-C stops everything; with --detach, stop it with `pyfaas down`.
     """
-    from runtime.cli.local.credentials import ensure_credentials
-    from runtime.cli.local.functions import load_definitions
-    from runtime.cli.local.layout import RunLock, StateLayout
-    from runtime.cli.local.platform import UpOptions
+    from pyfaas.cli.local.credentials import ensure_credentials
+    from pyfaas.cli.local.functions import load_definitions
+    from pyfaas.cli.local.layout import RunLock, StateLayout
+    from pyfaas.cli.local.platform import UpOptions
 
     layout = StateLayout.at(state_dir)
     if RunLock.is_held(layout.lock_file):
@@ -161,8 +161,8 @@ def _run_foreground(options: UpOptions, layout: StateLayout) -> None:
 
     from rich.console import Console
 
-    from runtime.cli.local.platform import AlreadyRunning, StartupFailed, run_platform
-    from runtime.cli.local.progress import ConsoleReporter, StatusFileReporter, TeeReporter
+    from pyfaas.cli.local.platform import AlreadyRunning, StartupFailed, run_platform
+    from pyfaas.cli.local.progress import ConsoleReporter, StatusFileReporter, TeeReporter
 
     status = StatusFileReporter(layout, uuid.uuid4().hex, echo=False)
     reporter = TeeReporter(ConsoleReporter(Console(stderr=True)), status)
@@ -191,15 +191,15 @@ def _run_foreground(options: UpOptions, layout: StateLayout) -> None:
 def _run_detached(options: UpOptions, layout: StateLayout) -> None:
     from rich.console import Console
 
-    from runtime.cli.local.progress import ConsoleReporter, replay
-    from runtime.cli.local.services import python_path
+    from pyfaas.cli.local.progress import ConsoleReporter, replay
+    from pyfaas.cli.local.services import python_path
 
     run_id = uuid.uuid4().hex
     argument = json.dumps({**options.to_json(), "run_id": run_id})
     env = {**os.environ, "PYTHONPATH": python_path(os.environ)}
     with layout.log_file("up").open("ab") as log:
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli.local.daemon", argument],
+            [sys.executable, "-m", "pyfaas.cli.local.daemon", argument],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -251,8 +251,8 @@ def _run_detached(options: UpOptions, layout: StateLayout) -> None:
 )
 def down(state_dir: str, timeout: float) -> None:
     """Stop the platform started by `pyfaas up` (detached or not) for a state directory."""
-    from runtime.cli.local.layout import StateLayout
-    from runtime.cli.local.stop import stop_platform
+    from pyfaas.cli.local.layout import StateLayout
+    from pyfaas.cli.local.stop import stop_platform
 
     layout = StateLayout.at(state_dir)
     if not layout.root.is_dir():

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.provider.local.store import atomic_write
+from pyfaas.provider.local.store import atomic_write
 
 __all__ = ["ADMIN_USER", "PASSWORD_FILE", "USER_FILE", "Credentials", "ensure_credentials"]
 

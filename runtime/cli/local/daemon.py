@@ -1,4 +1,4 @@
-"""The detached supervisor of ``pyfaas up --detach``: ``python -m runtime.cli.local.daemon OPTIONS_JSON``.
+"""The detached supervisor of ``pyfaas up --detach``: ``python -m pyfaas.cli.local.daemon OPTIONS_JSON``.
 
 Started by the ``up`` command in a session of its own with its output in ``logs/up.log``; it runs the
 platform like the foreground command and reports progress in ``status.json`` for the command waiting on it.
@@ -14,9 +14,9 @@ import signal
 import sys
 from typing import Any
 
-from runtime.cli.local.layout import StateLayout
-from runtime.cli.local.platform import AlreadyRunning, StartupFailed, UpOptions, run_platform
-from runtime.cli.local.progress import StatusFileReporter
+from pyfaas.cli.local.layout import StateLayout
+from pyfaas.cli.local.platform import AlreadyRunning, StartupFailed, UpOptions, run_platform
+from pyfaas.cli.local.progress import StatusFileReporter
 
 EXIT_FAILED = 1
 EXIT_ALREADY_RUNNING = 3

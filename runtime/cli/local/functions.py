@@ -1,7 +1,7 @@
 """Deploy on start: the functions of ``stack.yml``/``functions.py`` in the working directory, else examples.
 
-Loading and the local-mode mapping are ``pyfaas deploy``'s (``runtime.cli.stackfile``,
-``runtime.cli.deployment``): handler folders run in the watchdog's python mode, ``fprocess`` functions in fork
+Loading and the local-mode mapping are ``pyfaas deploy``'s (``pyfaas.cli.stackfile``,
+``pyfaas.cli.deployment``): handler folders run in the watchdog's python mode, ``fprocess`` functions in fork
 mode. A function with neither (an image only) cannot run without a container and is skipped with a note.
 
 Deployment goes over HTTP like faas-cli's: PUT ``/system/functions`` and, on 404, POST.
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import httpx
 
-from runtime.cli.errors import CliError
-from runtime.cli.stackfile import DEFAULT_STACK_FILES, load_functions
-from runtime.core.definitions import FunctionDefinition
-from runtime.core.errors import ValidationFailed
-from runtime.core.models import FunctionDeployment
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.stackfile import DEFAULT_STACK_FILES, load_functions
+from pyfaas.core.definitions import FunctionDefinition
+from pyfaas.core.errors import ValidationFailed
+from pyfaas.core.models import FunctionDeployment
 
 __all__ = [
     "BUNDLED_EXAMPLES",

@@ -19,18 +19,18 @@ from typing import Any
 
 import httpx
 
-from runtime.cli.deployment import local_deployment
-from runtime.cli.errors import CliError
-from runtime.cli.local.credentials import ensure_credentials
-from runtime.cli.local.functions import (
+from pyfaas.cli.deployment import local_deployment
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.local.credentials import ensure_credentials
+from pyfaas.cli.local.functions import (
     FunctionSource,
     deploy_functions,
     load_definitions,
     wait_functions_ready,
 )
-from runtime.cli.local.layout import Ports, RunLock, StateLayout, allocate_ports, port_in_use
-from runtime.cli.local.progress import Reporter, RunState
-from runtime.cli.local.services import (
+from pyfaas.cli.local.layout import Ports, RunLock, StateLayout, allocate_ports, port_in_use
+from pyfaas.cli.local.progress import Reporter, RunState
+from pyfaas.cli.local.services import (
     STATE_MARKER,
     ServiceSpec,
     child_base_env,
@@ -43,10 +43,10 @@ from runtime.cli.local.services import (
     nats_spec,
     worker_spec,
 )
-from runtime.cli.local.supervisor import ServiceFailed, ServiceUnavailable, Supervisor
-from runtime.core.alerting import FALLBACK_NOTE
-from runtime.core.errors import ValidationFailed
-from runtime.provider.local.processes import ProcessRecord, kill_by_environment
+from pyfaas.cli.local.supervisor import ServiceFailed, ServiceUnavailable, Supervisor
+from pyfaas.core.alerting import FALLBACK_NOTE
+from pyfaas.core.errors import ValidationFailed
+from pyfaas.provider.local.processes import ProcessRecord, kill_by_environment
 
 __all__ = ["AlreadyRunning", "StartupFailed", "UpOptions", "run_platform", "sweep_leftovers"]
 

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 from rich.console import Console
 from rich.status import Status
 
-from runtime.cli.local.layout import StateLayout
+from pyfaas.cli.local.layout import StateLayout
 
 __all__ = ["ConsoleReporter", "Event", "Reporter", "RunState", "StatusFileReporter", "TeeReporter", "replay"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from runtime.cli.local.layout import LOOPBACK, Ports, StateLayout
-from runtime.core.alerting import (
+from pyfaas.cli.local.layout import LOOPBACK, Ports, StateLayout
+from pyfaas.core.alerting import (
     ALERTMANAGER_BINARIES,
     PROMETHEUS_BINARIES,
     local_idler_env,
@@ -40,7 +40,7 @@ STATE_MARKER = "PYFAAS_UP_STATE"
 """Environment entry (``PYFAAS_UP_STATE=<absolute state dir>``) of every child of one platform."""
 
 MONITORING_NOT_INSTALLED = 3
-"""Exit code of ``python -m runtime.idler.monitoring`` when Prometheus/AlertManager are missing."""
+"""Exit code of ``python -m pyfaas.idler.monitoring`` when Prometheus/AlertManager are missing."""
 
 _PASSED_THROUGH = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV")
 _SOURCE_ROOT = Path(__file__).resolve().parents[3]
@@ -117,7 +117,7 @@ def _python_service(
 def nats_config() -> str:
     """nats-server's configuration file: messages up to the size a 1 MiB async body needs after base64."""
     # Imported here: queue_layout pulls in nats-py (and aiohttp), too slow for every `pyfaas` command.
-    from runtime.core.queue_layout import RECOMMENDED_MAX_PAYLOAD
+    from pyfaas.core.queue_layout import RECOMMENDED_MAX_PAYLOAD
 
     return f"max_payload: {RECOMMENDED_MAX_PAYLOAD}\n"
 
@@ -167,7 +167,7 @@ def gateway_spec(layout: StateLayout, ports: Ports, base_env: Mapping[str, str])
         "secret_mount_path": f"{layout.root}/",
         "nats_url": nats_url(ports),
     }
-    return _python_service("gateway", "gateway", "runtime.gateway", env, ports.gateway, stop_grace=25.0)
+    return _python_service("gateway", "gateway", "pyfaas.gateway", env, ports.gateway, stop_grace=25.0)
 
 
 def worker_spec(ports: Ports, base_env: Mapping[str, str]) -> ServiceSpec:
@@ -182,7 +182,7 @@ def worker_spec(ports: Ports, base_env: Mapping[str, str]) -> ServiceSpec:
         "metrics_host": LOOPBACK,
         "shutdown_timeout": "2s",
     }
-    return _python_service("worker", "queue worker", "runtime.worker", env, ports.worker_metrics)
+    return _python_service("worker", "queue worker", "pyfaas.worker", env, ports.worker_metrics)
 
 
 def monitoring_available() -> bool:
@@ -209,7 +209,7 @@ def monitoring_spec(layout: StateLayout, ports: Ports, base_env: Mapping[str, st
     return ServiceSpec(
         name="monitoring",
         title="Prometheus + AlertManager",
-        argv=(sys.executable, "-m", "runtime.idler.monitoring"),
+        argv=(sys.executable, "-m", "pyfaas.idler.monitoring"),
         env=env,
         ready_urls=(_url(ports.prometheus, "/-/ready"), _url(ports.alertmanager, "/-/ready")),
         stop_grace=10.0,
@@ -232,4 +232,4 @@ def idler_spec(
         "metrics_port": str(ports.idler_metrics),
         "bind_address": LOOPBACK,
     }
-    return _python_service("idler", "idler / scaler", "runtime.idler", env, ports.idler_metrics)
+    return _python_service("idler", "idler / scaler", "pyfaas.idler", env, ports.idler_metrics)

@@ -8,9 +8,9 @@ import signal
 import time
 from dataclasses import dataclass
 
-from runtime.cli.local.layout import StateLayout
-from runtime.cli.local.platform import sweep_leftovers
-from runtime.provider.local.processes import kill_tree
+from pyfaas.cli.local.layout import StateLayout
+from pyfaas.cli.local.platform import sweep_leftovers
+from pyfaas.provider.local.processes import kill_tree
 
 __all__ = ["StopResult", "stop_platform"]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from runtime.cli.local.services import ServiceSpec
-from runtime.provider.local.processes import ProcessRecord, kill_tree
+from pyfaas.cli.local.services import ServiceSpec
+from pyfaas.provider.local.processes import ProcessRecord, kill_tree
 
 __all__ = ["Backoff", "ServiceFailed", "ServiceUnavailable", "Supervisor"]
 

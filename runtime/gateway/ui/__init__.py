@@ -3,7 +3,7 @@
 ``setup_ui(app)`` is called by the gateway's ``create_app`` when this package is present. It registers:
 
 * ``GET /ui`` → ``/ui/``, ``GET /ui/`` (the page) and ``GET /ui/<asset>`` (files of ``assets/``, read once);
-* the ``/system/ui/*`` endpoints of :mod:`runtime.gateway.ui.api`;
+* the ``/system/ui/*`` endpoints of :mod:`pyfaas.gateway.ui.api`;
 * a sampler (``cleanup_ctx``) that records every function's calls, errors and latency once a second.
 
 Both ``/ui/`` and ``/system/`` are behind the gateway's basic auth, so the browser asks once and sends the
@@ -21,9 +21,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from runtime.gateway.keys import METRICS
-from runtime.gateway.ui.api import UiApi
-from runtime.gateway.ui.series import SeriesStore, run_sampler
+from pyfaas.gateway.keys import METRICS
+from pyfaas.gateway.ui.api import UiApi
+from pyfaas.gateway.ui.series import SeriesStore, run_sampler
 
 __all__ = ["ASSETS_DIR", "SERIES", "setup_ui"]
 

@@ -17,17 +17,17 @@ from typing import Any
 
 from aiohttp import web
 
-from runtime.core.errors import ProviderError, PyfaasError, ValidationFailed
-from runtime.core.names import qualified_name, validate_function_name
-from runtime.gateway.inputs import namespace_of
-from runtime.gateway.keys import HTTP_SESSION, PROVIDER, SETTINGS
-from runtime.gateway.ui.prometheus import PrometheusSeries, PrometheusUnavailable
-from runtime.gateway.ui.series import SeriesStore
-from runtime.store.catalog import load_catalog
+from pyfaas.core.errors import ProviderError, PyfaasError, ValidationFailed
+from pyfaas.core.names import qualified_name, validate_function_name
+from pyfaas.gateway.inputs import namespace_of
+from pyfaas.gateway.keys import HTTP_SESSION, PROVIDER, SETTINGS
+from pyfaas.gateway.ui.prometheus import PrometheusSeries, PrometheusUnavailable
+from pyfaas.gateway.ui.series import SeriesStore
+from pyfaas.store.catalog import load_catalog
 
 __all__ = ["LOCAL_PROVIDER", "UiApi"]
 
-log = logging.getLogger("runtime.gateway.ui")
+log = logging.getLogger("pyfaas.gateway.ui")
 
 LOCAL_PROVIDER = "pyfaas-local"
 """``/system/info`` provider name of the local provider: store entries run from their handler folders."""

@@ -32,7 +32,7 @@ __all__ = [
     "run_sampler",
 ]
 
-log = logging.getLogger("runtime.gateway.ui")
+log = logging.getLogger("pyfaas.gateway.ui")
 
 ERROR_CODE = 500
 """Completed invocations with a status at or above this count as errors (the function or the gateway

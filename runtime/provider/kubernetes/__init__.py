@@ -3,11 +3,11 @@
 See ``docs/kubernetes-provider.md`` and decision records 0100 (client library) and 0101 (workload shape).
 """
 
-from runtime.provider.kubernetes.config import (
+from pyfaas.provider.kubernetes.config import (
     KubernetesProviderConfig,
     KubernetesProviderSettings,
     kube_config,
 )
-from runtime.provider.kubernetes.provider import KubernetesProvider
+from pyfaas.provider.kubernetes.provider import KubernetesProvider
 
 __all__ = ["KubernetesProvider", "KubernetesProviderConfig", "KubernetesProviderSettings", "kube_config"]

@@ -21,10 +21,10 @@ from lightkube.config.models import Cluster, User
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 from pydantic import AliasChoices, Field
 
-from runtime.core.errors import ConfigError
-from runtime.core.k8s import FunctionWorkloadOptions
-from runtime.core.models import FunctionResources
-from runtime.core.settings import Duration, EnvBool, EnvSettings
+from pyfaas.core.errors import ConfigError
+from pyfaas.core.k8s import FunctionWorkloadOptions
+from pyfaas.core.models import FunctionResources
+from pyfaas.core.settings import Duration, EnvBool, EnvSettings
 
 __all__ = ["SERVICE_ACCOUNT_DIR", "KubernetesProviderConfig", "KubernetesProviderSettings", "kube_config"]
 

@@ -1,7 +1,7 @@
 """Ready replicas of every function, from EndpointSlices, in memory.
 
 The slice watch feeds :class:`EndpointCache` with whole slices; the cache keeps, per function (the slice's
-``kubernetes.io/service-name``), one :class:`~runtime.provider.base.Replica` per ready address. A Replica
+``kubernetes.io/service-name``), one :class:`~pyfaas.provider.base.Replica` per ready address. A Replica
 object lives as long as its address stays ready in any slice of the function, so the gateway's in-flight
 count on it survives every slice update; listeners hear about a function only when its ready set changes.
 
@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from runtime.provider.base import Replica
+from pyfaas.provider.base import Replica
 
 __all__ = ["SERVICE_NAME_LABEL", "EndpointCache", "ready_addresses"]
 
-log = logging.getLogger("runtime.provider.kubernetes")
+log = logging.getLogger("pyfaas.provider.kubernetes")
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 PORT_NAME = "http"

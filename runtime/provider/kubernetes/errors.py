@@ -16,7 +16,7 @@ from lightkube import ApiError
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 from lightkube.core.exceptions import NotReadyError
 
-from runtime.core.errors import Conflict, KubernetesAPIError, NotFound, PyfaasError, ValidationFailed
+from pyfaas.core.errors import Conflict, KubernetesAPIError, NotFound, PyfaasError, ValidationFailed
 
 __all__ = ["ObjectConflict", "ObjectMissing", "api_errors", "status_code"]
 

@@ -20,13 +20,13 @@ from lightkube import AsyncClient
 from lightkube.core.client import LabelSelector
 from lightkube.resources.core_v1 import Pod
 
-from runtime.core.labels import LABEL_FUNCTION
-from runtime.core.models import LogMessage
-from runtime.provider.base import LogRequest
+from pyfaas.core.labels import LABEL_FUNCTION
+from pyfaas.core.models import LogMessage
+from pyfaas.provider.base import LogRequest
 
 __all__ = ["parse_log_line", "stream_logs"]
 
-log = logging.getLogger("runtime.provider.kubernetes")
+log = logging.getLogger("pyfaas.provider.kubernetes")
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
 _RETRY_NOT_RUNNING = 0.2

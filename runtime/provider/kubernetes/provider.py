@@ -1,9 +1,9 @@
 """``KubernetesProvider``: the Provider protocol over the Kubernetes API; functions as Deployments + Services.
 
-Bodies come from :mod:`runtime.core.k8s` (shared with Pulumi). Reads go to the API except invocation, which is
+Bodies come from :mod:`pyfaas.core.k8s` (shared with Pulumi). Reads go to the API except invocation, which is
 served from memory: an EndpointSlice watch per function namespace keeps the ready addresses current
 (:mod:`.watch`, :mod:`.endpoints`). Function namespaces are the default one plus every namespace labelled
-``openfaas=1``. API failures become :mod:`runtime.core.errors` in :mod:`.errors`.
+``openfaas=1``. API failures become :mod:`pyfaas.core.errors` in :mod:`.errors`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from lightkube.resources.core_v1 import Namespace, Service
 from lightkube.resources.core_v1 import Secret as SecretObject
 from lightkube.types import CascadeType
 
-from runtime.core.errors import (
+from pyfaas.core.errors import (
     Conflict,
     FunctionExists,
     FunctionNotFound,
@@ -38,7 +38,7 @@ from runtime.core.errors import (
     SecretNotFound,
     ValidationFailed,
 )
-from runtime.core.k8s import (
+from pyfaas.core.k8s import (
     FUNCTION_NAMESPACE_VALUE,
     LABEL_FUNCTION_NAMESPACE,
     LABEL_ROLLOUT,
@@ -48,8 +48,8 @@ from runtime.core.k8s import (
     function_service,
     function_status,
 )
-from runtime.core.labels import LABEL_FUNCTION, LABEL_MANAGED_BY, MANAGED_BY_VALUE, scaling_policy
-from runtime.core.models import (
+from pyfaas.core.labels import LABEL_FUNCTION, LABEL_MANAGED_BY, MANAGED_BY_VALUE, scaling_policy
+from pyfaas.core.models import (
     FunctionDeployment,
     FunctionNamespace,
     FunctionStatus,
@@ -58,22 +58,22 @@ from runtime.core.models import (
     Secret,
     VersionInfo,
 )
-from runtime.core.names import (
+from pyfaas.core.names import (
     DNS1123_LABEL,
     validate_function_name,
     validate_namespace,
     validate_secret_name,
 )
-from runtime.provider.base import LogRequest, Replica, ReplicaListener
-from runtime.provider.kubernetes.config import KubernetesProviderConfig, kube_config
-from runtime.provider.kubernetes.endpoints import EndpointCache
-from runtime.provider.kubernetes.errors import ObjectConflict, ObjectMissing, api_errors
-from runtime.provider.kubernetes.logs import stream_logs
-from runtime.provider.kubernetes.watch import SliceWatcher
+from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
+from pyfaas.provider.kubernetes.config import KubernetesProviderConfig, kube_config
+from pyfaas.provider.kubernetes.endpoints import EndpointCache
+from pyfaas.provider.kubernetes.errors import ObjectConflict, ObjectMissing, api_errors
+from pyfaas.provider.kubernetes.logs import stream_logs
+from pyfaas.provider.kubernetes.watch import SliceWatcher
 
 __all__ = ["KubernetesProvider"]
 
-log = logging.getLogger("runtime.provider.kubernetes")
+log = logging.getLogger("pyfaas.provider.kubernetes")
 
 PROVIDER_NAME = "pyfaas-kubernetes"
 ORCHESTRATION = "kubernetes"

@@ -16,12 +16,12 @@ from lightkube import AsyncClient, operators
 from lightkube.core.client import LabelSelector
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from runtime.core.labels import LABEL_FUNCTION
-from runtime.provider.kubernetes.endpoints import EndpointCache
+from pyfaas.core.labels import LABEL_FUNCTION
+from pyfaas.provider.kubernetes.endpoints import EndpointCache
 
 __all__ = ["SliceWatcher"]
 
-log = logging.getLogger("runtime.provider.kubernetes")
+log = logging.getLogger("pyfaas.provider.kubernetes")
 
 
 class SliceWatcher:

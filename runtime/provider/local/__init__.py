@@ -2,7 +2,7 @@
 
 Replicas are started by a ``Spawner``: forked from a warm zygote process that has already imported the
 watchdog runtime (``ZygoteSpawner``, the default: a cold start costs a fork instead of an interpreter start),
-or started as ``python -m runtime.watchdog`` (``SubprocessSpawner``, the fallback). Each gets the environment
+or started as ``python -m pyfaas.watchdog`` (``SubprocessSpawner``, the fallback). Each gets the environment
 a container of the function would get (``envVars``, ``fprocess`` from ``envProcess``, ``HOSTNAME``,
 ``OPENFAAS_NAME``, ``OPENFAAS_NAMESPACE``) plus ``port=0``, ``port_file``, ``lock_path``, ``metrics_port=0``
 and ``secret_mount_path``. A replica is ready once its port file exists and ``/_/health`` answers 200.
@@ -29,11 +29,11 @@ that keeps well-behaved functions apart, not a security boundary: a function tha
 state directory.
 """
 
-from runtime.provider.local.config import LocalProviderConfig
-from runtime.provider.local.provider import LocalProvider
-from runtime.provider.local.spawner import FallbackSpawner, ReplicaProcess, Spawner, SubprocessSpawner
-from runtime.provider.local.supervisor import ExitRecord, ReplicaInfo, ReplicaState, SupervisorStatus
-from runtime.provider.local.zygote import ZygoteSpawner
+from pyfaas.provider.local.config import LocalProviderConfig
+from pyfaas.provider.local.provider import LocalProvider
+from pyfaas.provider.local.spawner import FallbackSpawner, ReplicaProcess, Spawner, SubprocessSpawner
+from pyfaas.provider.local.supervisor import ExitRecord, ReplicaInfo, ReplicaState, SupervisorStatus
+from pyfaas.provider.local.zygote import ZygoteSpawner
 
 __all__ = [
     "ExitRecord",

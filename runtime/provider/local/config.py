@@ -40,7 +40,7 @@ class LocalProviderConfig:
     log_poll_interval: float = 0.1
     """Seconds between reads of the replicas' raw log files."""
     python_executable: str = sys.executable
-    """Interpreter that runs ``python -m runtime.watchdog`` (and the zygote)."""
+    """Interpreter that runs ``python -m pyfaas.watchdog`` (and the zygote)."""
     use_zygote: bool = True
     """Fork replicas from a warm zygote process; falls back to a plain subprocess if it cannot start."""
     inherited_env: Mapping[str, str] = field(default_factory=_inherited_from_this_process)

@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runtime.core.models import LogMessage
-from runtime.provider.base import LogRequest
+from pyfaas.core.models import LogMessage
+from pyfaas.provider.base import LogRequest
 
 __all__ = ["LogCollector"]
 
-log = logging.getLogger("runtime.provider.local")
+log = logging.getLogger("pyfaas.provider.local")
 
 _FOLLOW_QUEUE_MAX = 10_000
 _MAX_READ = 1 << 20

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from runtime.core.errors import (
+from pyfaas.core.errors import (
     Conflict,
     FunctionExists,
     FunctionNotFound,
@@ -25,8 +25,8 @@ from runtime.core.errors import (
     StateStoreError,
     ValidationFailed,
 )
-from runtime.core.labels import scaling_policy
-from runtime.core.models import (
+from pyfaas.core.labels import scaling_policy
+from pyfaas.core.models import (
     FunctionDeployment,
     FunctionNamespace,
     FunctionStatus,
@@ -35,25 +35,25 @@ from runtime.core.models import (
     Secret,
     VersionInfo,
 )
-from runtime.core.names import validate_function_name, validate_namespace, validate_secret_name
-from runtime.provider.base import LogRequest, Replica, ReplicaListener
-from runtime.provider.local.config import LocalProviderConfig
-from runtime.provider.local.logs import LogCollector
-from runtime.provider.local.processes import ProcessRecord, kill_by_environment, terminate_stale
-from runtime.provider.local.spawner import FallbackSpawner, Spawner, SubprocessSpawner
-from runtime.provider.local.store import StateStore
-from runtime.provider.local.supervisor import (
+from pyfaas.core.names import validate_function_name, validate_namespace, validate_secret_name
+from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
+from pyfaas.provider.local.config import LocalProviderConfig
+from pyfaas.provider.local.logs import LogCollector
+from pyfaas.provider.local.processes import ProcessRecord, kill_by_environment, terminate_stale
+from pyfaas.provider.local.spawner import FallbackSpawner, Spawner, SubprocessSpawner
+from pyfaas.provider.local.store import StateStore
+from pyfaas.provider.local.supervisor import (
     PID_SUFFIX,
     FunctionSupervisor,
     SupervisorContext,
     SupervisorStatus,
     read_pid_record,
 )
-from runtime.provider.local.zygote import ZygoteSpawner
+from pyfaas.provider.local.zygote import ZygoteSpawner
 
 __all__ = ["LocalProvider"]
 
-log = logging.getLogger("runtime.provider.local")
+log = logging.getLogger("pyfaas.provider.local")
 
 PROVIDER_NAME = "pyfaas-local"
 ORCHESTRATION = "process"

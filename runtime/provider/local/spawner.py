@@ -1,9 +1,9 @@
 """How a replica process comes to life: the ``Spawner`` seam and its plain-subprocess implementation.
 
-A spawner starts ``python -m runtime.watchdog`` with a given environment, working directory and log file (the
+A spawner starts ``python -m pyfaas.watchdog`` with a given environment, working directory and log file (the
 replica's stdout and stderr are appended to it), in a session of its own so that its whole process group
 (the watchdog and any function process it forks) can be signalled at once. The zygote implementation lives
-in :mod:`runtime.provider.local.zygote`; both hand back a ``ReplicaProcess``.
+in :mod:`pyfaas.provider.local.zygote`; both hand back a ``ReplicaProcess``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-from runtime.core.errors import ProcessSpawnError
-from runtime.provider.local.processes import ProcessRecord, kill_tree
+from pyfaas.core.errors import ProcessSpawnError
+from pyfaas.provider.local.processes import ProcessRecord, kill_tree
 
 __all__ = ["FallbackSpawner", "ReplicaProcess", "Spawner", "SubprocessSpawner"]
 
-log = logging.getLogger("runtime.provider.local")
+log = logging.getLogger("pyfaas.provider.local")
 
-WATCHDOG_MODULE = "runtime.watchdog"
+WATCHDOG_MODULE = "pyfaas.watchdog"
 
 
 class ReplicaProcess(Protocol):

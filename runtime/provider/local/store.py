@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from runtime.core.errors import StateStoreError
+from pyfaas.core.errors import StateStoreError
 
 __all__ = ["StateStore", "atomic_write"]
 

@@ -22,18 +22,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runtime.core.errors import ProcessSpawnError
-from runtime.core.models import FunctionDeployment
-from runtime.provider.base import Replica
-from runtime.provider.local.config import LocalProviderConfig
-from runtime.provider.local.logs import LogCollector
-from runtime.provider.local.processes import ProcessRecord, group_alive, kill_by_environment, kill_group
-from runtime.provider.local.readiness import NotReady, wait_ready
-from runtime.provider.local.spawner import ReplicaProcess, Spawner
+from pyfaas.core.errors import ProcessSpawnError
+from pyfaas.core.models import FunctionDeployment
+from pyfaas.provider.base import Replica
+from pyfaas.provider.local.config import LocalProviderConfig
+from pyfaas.provider.local.logs import LogCollector
+from pyfaas.provider.local.processes import ProcessRecord, group_alive, kill_by_environment, kill_group
+from pyfaas.provider.local.readiness import NotReady, wait_ready
+from pyfaas.provider.local.spawner import ReplicaProcess, Spawner
 
 __all__ = ["ExitRecord", "FunctionSupervisor", "ReplicaInfo", "ReplicaState", "SupervisorStatus"]
 
-log = logging.getLogger("runtime.provider.local")
+log = logging.getLogger("pyfaas.provider.local")
 
 PID_SUFFIX = ".pid"
 

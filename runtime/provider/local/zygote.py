@@ -1,4 +1,4 @@
-"""Client of the watchdog's warm fork server (``python -m runtime.watchdog.zygote --socket PATH``).
+"""Client of the watchdog's warm fork server (``python -m pyfaas.watchdog.zygote --socket PATH``).
 
 The zygote has imported the watchdog runtime once; each replica is a ``fork()`` of it, which skips the
 interpreter start and the imports that dominate a cold start. Protocol: newline-delimited JSON over one Unix
@@ -25,14 +25,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runtime.core.errors import ProcessSpawnError
-from runtime.provider.local.processes import ProcessRecord, kill_group, kill_tree
+from pyfaas.core.errors import ProcessSpawnError
+from pyfaas.provider.local.processes import ProcessRecord, kill_group, kill_tree
 
 __all__ = ["ZygoteSpawner"]
 
-log = logging.getLogger("runtime.provider.local")
+log = logging.getLogger("pyfaas.provider.local")
 
-ZYGOTE_MODULE = "runtime.watchdog.zygote"
+ZYGOTE_MODULE = "pyfaas.watchdog.zygote"
 # Started through ``-c`` so that everything the zygote imported is moved out of the garbage collector's
 # reach (``gc.freeze``) before the first fork: otherwise the first full collection in each child walks, and
 # so copies, every page of the inherited heap. Measured here: cold start p50 ~120 ms → ~40 ms.

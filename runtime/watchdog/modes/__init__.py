@@ -1,1 +1,1 @@
-"""Watchdog modes, one module each, all implementing ``runtime.watchdog.runner.Runner``."""
+"""Watchdog modes, one module each, all implementing ``pyfaas.watchdog.runner.Runner``."""

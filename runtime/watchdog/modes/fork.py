@@ -12,10 +12,10 @@ import json
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
-from runtime.watchdog.cgi import cgi_environment
-from runtime.watchdog.httputil import plain, read_body
-from runtime.watchdog.runner import RunnerContext
-from runtime.watchdog.supervisor import PIPE, STDOUT, Spawner, describe_exit, resolve_program
+from pyfaas.watchdog.cgi import cgi_environment
+from pyfaas.watchdog.httputil import plain, read_body
+from pyfaas.watchdog.runner import RunnerContext
+from pyfaas.watchdog.supervisor import PIPE, STDOUT, Spawner, describe_exit, resolve_program
 
 __all__ = ["ForkRunner"]
 

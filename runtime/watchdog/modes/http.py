@@ -18,8 +18,8 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
-from runtime.core.durations import parse_duration
-from runtime.watchdog.httputil import (
+from pyfaas.core.durations import parse_duration
+from pyfaas.watchdog.httputil import (
     DURATION_HEADER,
     HOP_BY_HOP,
     INTERNAL_HEADER,
@@ -28,8 +28,8 @@ from runtime.watchdog.httputil import (
     iter_body,
     read_body,
 )
-from runtime.watchdog.runner import RunnerContext, StartupFailed
-from runtime.watchdog.supervisor import DEVNULL, ChildProcess, describe_exit, resolve_program
+from pyfaas.watchdog.runner import RunnerContext, StartupFailed
+from pyfaas.watchdog.supervisor import DEVNULL, ChildProcess, describe_exit, resolve_program
 
 __all__ = ["HttpRunner"]
 

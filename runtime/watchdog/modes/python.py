@@ -2,7 +2,7 @@
 
 ``async def handle`` runs on the event loop; a plain ``def handle`` runs in a bounded thread pool so a slow
 handler never blocks the loop (``python_inline=auto`` lets a handler that proves CPU-trivial run on the
-loop instead; see ``runtime.watchdog.inline_policy``). ``exec_timeout`` answers 504 when passed (a sync
+loop instead; see ``pyfaas.watchdog.inline_policy``). ``exec_timeout`` answers 504 when passed (a sync
 handler's thread cannot be stopped and finishes in the background). A handler exception answers 500; the
 traceback goes to the log.
 """
@@ -18,12 +18,12 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDictProxy, MultiMapping
 
-from runtime.watchdog.handler_pool import HandlerPool
-from runtime.watchdog.httputil import INTERNAL_HEADER, plain, read_body
-from runtime.watchdog.inline_policy import InlinePolicy
-from runtime.watchdog.python_loader import LoadedHandler, load_handler
-from runtime.watchdog.python_mapping import map_classic, map_http
-from runtime.watchdog.runner import RunnerContext, StartupFailed
+from pyfaas.watchdog.handler_pool import HandlerPool
+from pyfaas.watchdog.httputil import INTERNAL_HEADER, plain, read_body
+from pyfaas.watchdog.inline_policy import InlinePolicy
+from pyfaas.watchdog.python_loader import LoadedHandler, load_handler
+from pyfaas.watchdog.python_mapping import map_classic, map_http
+from pyfaas.watchdog.runner import RunnerContext, StartupFailed
 
 __all__ = ["Context", "Event", "PythonRunner"]
 

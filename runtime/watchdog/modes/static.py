@@ -8,8 +8,8 @@ import os
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
-from runtime.watchdog.httputil import plain
-from runtime.watchdog.runner import RunnerContext, StartupFailed
+from pyfaas.watchdog.httputil import plain
+from pyfaas.watchdog.runner import RunnerContext, StartupFailed
 
 __all__ = ["StaticRunner", "resolve_inside"]
 

@@ -10,10 +10,10 @@ import contextlib
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
-from runtime.watchdog.cgi import cgi_environment
-from runtime.watchdog.httputil import DURATION_HEADER, BodyTooLarge, duration_value, iter_body, plain
-from runtime.watchdog.runner import RunnerContext
-from runtime.watchdog.supervisor import ChildProcess, Spawner, describe_exit, resolve_program
+from pyfaas.watchdog.cgi import cgi_environment
+from pyfaas.watchdog.httputil import DURATION_HEADER, BodyTooLarge, duration_value, iter_body, plain
+from pyfaas.watchdog.runner import RunnerContext
+from pyfaas.watchdog.supervisor import ChildProcess, Spawner, describe_exit, resolve_program
 
 __all__ = ["StreamingRunner"]
 

@@ -16,10 +16,10 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from prometheus_client import CollectorRegistry
 
-from runtime.core.queue_layout import QueueLayout
-from runtime.worker.app import Worker
-from runtime.worker.jetstream import ensure_layout
-from runtime.worker.settings import WorkerSettings
+from pyfaas.core.queue_layout import QueueLayout
+from pyfaas.worker.app import Worker
+from pyfaas.worker.jetstream import ensure_layout
+from pyfaas.worker.settings import WorkerSettings
 from tests.support.async_calls import CallbackReceiver, FakeGateway, reset_layout
 from tests.support.nats import NatsServer, nats_server
 

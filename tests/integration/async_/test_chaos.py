@@ -16,9 +16,9 @@ from pathlib import Path
 import nats
 import pytest
 
-from runtime.core.models import AsyncCallRecord
-from runtime.core.queue_layout import QueueLayout
-from runtime.worker.jetstream import ensure_layout
+from pyfaas.core.models import AsyncCallRecord
+from pyfaas.core.queue_layout import QueueLayout
+from pyfaas.worker.jetstream import ensure_layout
 from tests.support.async_calls import CallbackReceiver, FakeGateway, submit, until
 from tests.support.async_chaos import QueueObserver, classify_duplicates, exposure
 from tests.support.nats import NatsServer

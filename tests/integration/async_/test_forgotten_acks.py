@@ -15,10 +15,10 @@ from pathlib import Path
 import nats
 from prometheus_client import CollectorRegistry
 
-from runtime.core.queue_layout import QueueLayout
-from runtime.worker.app import Worker
-from runtime.worker.jetstream import ensure_layout
-from runtime.worker.settings import WorkerSettings
+from pyfaas.core.queue_layout import QueueLayout
+from pyfaas.worker.app import Worker
+from pyfaas.worker.jetstream import ensure_layout
+from pyfaas.worker.settings import WorkerSettings
 from tests.support.async_calls import FakeGateway, eventually, submit, until
 from tests.support.nats import NatsServer
 

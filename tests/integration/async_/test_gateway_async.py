@@ -13,11 +13,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from runtime.core.models import FunctionDeployment
-from runtime.gateway.async_routes import ASYNC_QUEUE, AsyncSettings, setup_async
-from runtime.gateway.keys import PROVIDER
-from runtime.gateway.middlewares import error_middleware
-from runtime.provider.local import LocalProvider, LocalProviderConfig
+from pyfaas.core.models import FunctionDeployment
+from pyfaas.gateway.async_routes import ASYNC_QUEUE, AsyncSettings, setup_async
+from pyfaas.gateway.keys import PROVIDER
+from pyfaas.gateway.middlewares import error_middleware
+from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 from tests.integration.async_.conftest import Queue, WorkerFactory
 from tests.support.async_calls import FakeGateway, eventually, until
 from tests.support.nats import NatsServer

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from runtime.core.models import AsyncCallRecord
-from runtime.core.queue_layout import CallbackJob
-from runtime.worker.records import RecordStore
+from pyfaas.core.models import AsyncCallRecord
+from pyfaas.core.queue_layout import CallbackJob
+from pyfaas.worker.records import RecordStore
 from tests.integration.async_.conftest import Queue, WorkerFactory
 from tests.support.async_calls import CallbackReceiver, FakeGateway, eventually, submit, until
 

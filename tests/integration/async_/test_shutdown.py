@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from runtime.core.models import AsyncCallRecord
+from pyfaas.core.models import AsyncCallRecord
 from tests.integration.async_.conftest import Queue
 from tests.support.async_calls import FakeGateway, eventually, submit, until
 from tests.support.nats import NatsServer

@@ -6,7 +6,7 @@ import json
 
 import aiohttp
 
-from runtime.core.models import AsyncCallRecord
+from pyfaas.core.models import AsyncCallRecord
 from tests.integration.async_.conftest import Queue, WorkerFactory
 from tests.support.async_calls import CallbackReceiver, FakeGateway, eventually, submit, until
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runtime.core.alerting import (
+from pyfaas.core.alerting import (
     ALERTMANAGER_FILE,
     CLUSTER_TIMINGS,
     LOCAL_TIMINGS,

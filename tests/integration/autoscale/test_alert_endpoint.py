@@ -13,15 +13,15 @@ from typing import Any, Literal
 import aiohttp
 import pytest
 
-from runtime.core.errors import ProviderError
-from runtime.core.labels import (
+from pyfaas.core.errors import ProviderError
+from pyfaas.core.labels import (
     LABEL_SCALE_FACTOR,
     LABEL_SCALE_MAX,
     LABEL_SCALE_MIN,
     LABEL_SCALE_TYPE,
 )
-from runtime.core.models import AlertmanagerAlert, AlertmanagerWebhook
-from runtime.gateway.alerts import DUPLICATE_WINDOW
+from pyfaas.core.models import AlertmanagerAlert, AlertmanagerWebhook
+from pyfaas.gateway.alerts import DUPLICATE_WINDOW
 from tests.support.gateway import MemoryProvider, RunningGateway, running_gateway
 
 pytestmark = pytest.mark.timeout(60)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.core.labels import LABEL_SCALE_FACTOR, LABEL_SCALE_MAX, LABEL_SCALE_MIN
+from pyfaas.core.labels import LABEL_SCALE_FACTOR, LABEL_SCALE_MAX, LABEL_SCALE_MIN
 from tests.support.prometheus import (
     Load,
     alerts_for,

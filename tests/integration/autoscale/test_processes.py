@@ -1,4 +1,4 @@
-"""The entry points as processes: ``python -m runtime.idler`` and ``python -m runtime.idler.monitoring``."""
+"""The entry points as processes: ``python -m pyfaas.idler`` and ``python -m pyfaas.idler.monitoring``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runtime.idler.monitoring import EXIT_NOT_INSTALLED, FALLBACK_NOTE, find_binaries
+from pyfaas.idler.monitoring import EXIT_NOT_INSTALLED, FALLBACK_NOTE, find_binaries
 from tests.support.gateway import free_port, running_gateway
 from tests.support.providers import pyfaas_processes
 
@@ -60,7 +60,7 @@ async def test_idler_process_serves_metrics_and_stops_at_once_on_sigterm(tmp_pat
     async with running_gateway(tmp_path / "state", auth=True) as gateway:
         port = free_port()
         process = spawn(
-            "runtime.idler",
+            "pyfaas.idler",
             {
                 "gateway_url": gateway.url,
                 "gateway_metrics_url": f"{gateway.url}/no-metrics-here",
@@ -88,7 +88,7 @@ async def test_idler_process_serves_metrics_and_stops_at_once_on_sigterm(tmp_pat
 
 def test_idler_bad_setting_exits_2_naming_the_variable(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "runtime.idler"],
+        [sys.executable, "-m", "pyfaas.idler"],
         env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), "inactivity_duration": "forever"},
         cwd=REPO,
         capture_output=True,
@@ -104,7 +104,7 @@ def test_monitoring_without_binaries_exits_3_with_the_fallback_note(tmp_path: Pa
     empty = tmp_path / "bin"
     empty.mkdir()
     result = subprocess.run(
-        [sys.executable, "-m", "runtime.idler.monitoring"],
+        [sys.executable, "-m", "pyfaas.idler.monitoring"],
         env={"PATH": str(empty), "PYTHONPATH": str(REPO)},
         cwd=REPO,
         capture_output=True,
@@ -122,7 +122,7 @@ async def test_monitoring_process_runs_both_and_stops_them(tmp_path: Path) -> No
     prometheus_port, alertmanager_port = free_port(), free_port()
     work = tmp_path / "monitoring"
     process = spawn(
-        "runtime.idler.monitoring",
+        "pyfaas.idler.monitoring",
         {
             "prometheus_port": str(prometheus_port),
             "alertmanager_port": str(alertmanager_port),

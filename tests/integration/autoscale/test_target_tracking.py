@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from runtime.core.labels import (
+from pyfaas.core.labels import (
     LABEL_SCALE_MAX,
     LABEL_SCALE_MIN,
     LABEL_SCALE_TARGET,
     LABEL_SCALE_TARGET_PROPORTION,
     LABEL_SCALE_TYPE,
 )
-from runtime.idler.monitoring import find_binaries
+from pyfaas.idler.monitoring import find_binaries
 from tests.support.prometheus import (
     Load,
     autoscale_platform,

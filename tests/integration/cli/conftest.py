@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli.credentials import BasicCredentials, CredentialStore
+from pyfaas.cli.credentials import BasicCredentials, CredentialStore
 from tests.support.cli import CREDENTIALS, Platform, cli_env, running_platform
 
 

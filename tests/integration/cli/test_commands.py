@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli.credentials import BasicCredentials, CredentialStore
+from pyfaas.cli.credentials import BasicCredentials, CredentialStore
 from tests.support.cli import REPO_ROOT, CliResult, Platform, cli_env, run_cli
 
 pytestmark = pytest.mark.timeout(90)
 
 FUNCTIONS_PY = """\
-from runtime.core.definitions import function
+from pyfaas.core.definitions import function
 
 hello = function("py-hello", image="ex/hello:1", handler="./hello", lang="python3-http",
                  environment={"who": "functions.py"})
@@ -55,7 +55,7 @@ def test_functions_py_filters_logs_and_dead_letters(
 
     # follow the logs in a real process, then produce a line
     follower = subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "logs", "py-hello", "--since", "1h", "--name"],
+        [sys.executable, "-m", "pyfaas.cli", "logs", "py-hello", "--since", "1h", "--name"],
         env={**logged_in, "PYTHONPATH": str(REPO_ROOT)},
         cwd=tmp_path,
         stdout=subprocess.PIPE,

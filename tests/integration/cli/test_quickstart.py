@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from runtime.cli.local.layout import RunLock
+from pyfaas.cli.local.layout import RunLock
 from tests.support.platform import ROOT, LocalPlatform, marked_processes, pyfaas
 
 STATE = ROOT / "examples" / ".pyfaas"

@@ -34,7 +34,7 @@ def _start_foreground(project: Path, state: Path) -> subprocess.Popen[str]:
         [
             sys.executable,
             "-m",
-            "runtime.cli",
+            "pyfaas.cli",
             "up",
             "--port",
             "0",

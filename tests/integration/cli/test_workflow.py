@@ -1,4 +1,4 @@
-"""The CLI's main flow as a user runs it: ``python -m runtime.cli`` child processes against a real platform
+"""The CLI's main flow as a user runs it: ``python -m pyfaas.cli`` child processes against a real platform
 (gateway + local provider + NATS + queue-worker, all child processes, basic auth on).
 
 login → deploy -f stack.yml → list → describe → invoke (sync, async, async status) → logs → scale →
@@ -70,7 +70,7 @@ def test_main_flow_as_subprocesses(project: tuple[Path, dict[str, str]], platfor
     cwd, env = project
 
     def pyfaas(*args: str, stdin: bytes = b"") -> CliResult:
-        """A real ``python -m runtime.cli`` process (the main steps)."""
+        """A real ``python -m pyfaas.cli`` process (the main steps)."""
         return run_pyfaas(args, env=env, cwd=cwd, stdin=stdin)
 
     def quick(*args: str, stdin: bytes = b"") -> CliResult:

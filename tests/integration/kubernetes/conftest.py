@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.provider.kubernetes import KubernetesProvider
+from pyfaas.provider.kubernetes import KubernetesProvider
 from tests.support.kube_provider import KubeStack, kube_stack
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runtime.core.errors import ConfigError
-from runtime.provider.kubernetes import (
+from pyfaas.core.errors import ConfigError
+from pyfaas.provider.kubernetes import (
     KubernetesProvider,
     KubernetesProviderConfig,
     KubernetesProviderSettings,

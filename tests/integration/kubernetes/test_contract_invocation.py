@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.provider.base import Provider
-from runtime.provider.kubernetes import KubernetesProvider
+from pyfaas.provider.base import Provider
+from pyfaas.provider.kubernetes import KubernetesProvider
 from tests.integration.provider.test_provider_contract import (
     test_function_reads_only_its_secrets_as_files,
     test_invoke_python_and_fork_functions,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.core.k8s import function_deployment, function_service
-from runtime.core.models import FunctionDeployment, FunctionNamespace, FunctionResources, Secret
+from pyfaas.core.k8s import function_deployment, function_service
+from pyfaas.core.models import FunctionDeployment, FunctionNamespace, FunctionResources, Secret
 from tests.support.kube_provider import kube_stack
 from tests.support.kube_schema import schema_errors
 
@@ -70,7 +70,7 @@ async def test_every_write_body_is_valid_for_1_30_and_1_37(tmp_path: Path) -> No
 
 
 async def test_the_api_receives_exactly_the_shared_builder_bodies(tmp_path: Path) -> None:
-    """What goes over the wire on deploy is ``runtime.core.k8s``'s output, byte for byte (as JSON): the same
+    """What goes over the wire on deploy is ``pyfaas.core.k8s``'s output, byte for byte (as JSON): the same
     bodies the Pulumi ``Function`` component declares, so both ways of deploying give identical objects."""
     spec = FunctionDeployment(
         service="same",

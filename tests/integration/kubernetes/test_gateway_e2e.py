@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from runtime.gateway.app import create_app
-from runtime.gateway.settings import GatewaySettings
-from runtime.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
+from pyfaas.gateway.app import create_app
+from pyfaas.gateway.settings import GatewaySettings
+from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
 from tests.support.gateway import GatewayProcess
 from tests.support.kube_api import KubeAPIServer, kube_api_server
 from tests.support.kube_schema import SCHEMA_VERSIONS
@@ -197,7 +197,7 @@ async def test_gateway_balances_over_pods_and_a_rolling_update_loses_no_call(tmp
 
 
 async def test_gateway_process_configured_for_kubernetes_from_its_environment(tmp_path: Path) -> None:
-    """``python -m runtime.gateway`` with ``provider=kubernetes``: the production composition root."""
+    """``python -m pyfaas.gateway`` with ``provider=kubernetes``: the production composition root."""
     handler = write_handler(tmp_path / "handler", HANDLER)
     spec = {
         "service": "echo",

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from runtime.core.errors import (
+from pyfaas.core.errors import (
     FunctionExists,
     FunctionNotFound,
     KubernetesAPIError,
@@ -21,9 +21,9 @@ from runtime.core.errors import (
     SecretNotFound,
     ValidationFailed,
 )
-from runtime.core.models import FunctionDeployment, FunctionNamespace, Secret
-from runtime.provider.base import Replica
-from runtime.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
+from pyfaas.core.models import FunctionDeployment, FunctionNamespace, Secret
+from pyfaas.provider.base import Replica
+from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
 from tests.support.kube_api import kube_api_server
 from tests.support.kube_provider import KubeStack, kube_stack
 

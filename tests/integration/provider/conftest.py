@@ -2,7 +2,7 @@
 
 Params: ``local`` (LocalProvider); ``remote`` (RemoteProvider over HTTP in front of a LocalProvider served by
 ``tests.support.providers.faas_provider_app``, shaped like faasd's or faas-netes' provider API); ``gateway``
-(RemoteProvider in front of the real pyfaas gateway, ``runtime.gateway.app.create_app``, over a
+(RemoteProvider in front of the real pyfaas gateway, ``pyfaas.gateway.app.create_app``, over a
 LocalProvider); ``kubernetes`` (``tests.support.kube_provider``, skipped until that module exists).
 Markers narrow a test: ``local_processes`` (inspects the local provider's processes: local only) and
 ``invokes`` (calls replicas over HTTP: every kind but kubernetes).
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.provider.base import Provider
-from runtime.provider.local import LocalProvider, LocalProviderConfig
-from runtime.provider.remote import RemoteProvider
+from pyfaas.provider.base import Provider
+from pyfaas.provider.local import LocalProvider, LocalProviderConfig
+from pyfaas.provider.remote import RemoteProvider
 from tests.support.providers import faas_provider_app, local_provider, serve_app
 
 KINDS = ["local", "remote", "gateway", "kubernetes"]
@@ -83,12 +83,12 @@ async def any_provider(provider_kind: str, state_dir: Path, tmp_path: Path) -> A
 @contextlib.asynccontextmanager
 async def _gateway_provider(state_dir: Path, tmp_path: Path) -> AsyncIterator[Provider]:
     """A RemoteProvider talking to the pyfaas gateway (basic auth on) that runs a LocalProvider."""
-    if importlib.util.find_spec("runtime.gateway.app") is None:
+    if importlib.util.find_spec("pyfaas.gateway.app") is None:
         pytest.skip("the pyfaas gateway is not present")
     from prometheus_client import CollectorRegistry
 
-    from runtime.gateway.app import create_app
-    from runtime.gateway.settings import GatewaySettings
+    from pyfaas.gateway.app import create_app
+    from pyfaas.gateway.settings import GatewaySettings
 
     secrets = tmp_path / "gateway-secrets"
     secrets.mkdir()

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import httpx
 
-from runtime.provider.base import Provider, Replica
+from pyfaas.provider.base import Provider, Replica
 
 T = TypeVar("T")
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runtime.core.errors import StateStoreError
-from runtime.provider.local import LocalProvider
-from runtime.provider.local.processes import process_start_time
+from pyfaas.core.errors import StateStoreError
+from pyfaas.provider.local import LocalProvider
+from pyfaas.provider.local.processes import process_start_time
 from tests.integration.provider.helpers import eventually, invoke, ready
 from tests.support.providers import (
     fork_function,
@@ -78,8 +78,8 @@ CRASHING_PROVIDER = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from runtime.provider.local import LocalProvider, LocalProviderConfig
-    from runtime.core.models import FunctionDeployment
+    from pyfaas.provider.local import LocalProvider, LocalProviderConfig
+    from pyfaas.core.models import FunctionDeployment
 
     async def main():
         provider = LocalProvider(LocalProviderConfig(state_dir=Path(sys.argv[1])))

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runtime.core.errors import (
+from pyfaas.core.errors import (
     Conflict,
     FunctionExists,
     FunctionNotFound,
@@ -27,10 +27,10 @@ from runtime.core.errors import (
     SecretNotFound,
     ValidationFailed,
 )
-from runtime.core.models import FunctionDeployment, FunctionNamespace, LogMessage, Secret
-from runtime.provider.base import LogRequest, Provider, Replica
-from runtime.provider.local import LocalProvider, ReplicaState
-from runtime.provider.local.processes import process_start_time
+from pyfaas.core.models import FunctionDeployment, FunctionNamespace, LogMessage, Secret
+from pyfaas.provider.base import LogRequest, Provider, Replica
+from pyfaas.provider.local import LocalProvider, ReplicaState
+from pyfaas.provider.local.processes import process_start_time
 from tests.integration.provider.helpers import eventually, invoke, ready
 from tests.support.providers import (
     fork_function,

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from runtime.core.errors import FunctionNotFound, ProviderError, PyfaasError, ValidationFailed
-from runtime.provider.base import Replica
-from runtime.provider.local import LocalProvider
-from runtime.provider.remote import RemoteProvider
+from pyfaas.core.errors import FunctionNotFound, ProviderError, PyfaasError, ValidationFailed
+from pyfaas.provider.base import Replica
+from pyfaas.provider.local import LocalProvider
+from pyfaas.provider.remote import RemoteProvider
 from tests.integration.provider.helpers import eventually, invoke
 from tests.support.providers import (
     faas_provider_app,

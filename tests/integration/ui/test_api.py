@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from runtime.gateway.ui import ASSETS_DIR, SERIES
+from pyfaas.gateway.ui import ASSETS_DIR, SERIES
 from tests.support.gateway import RunningGateway, running_gateway, wait_available
 from tests.support.providers import python_function, write_handler
 

@@ -17,10 +17,10 @@ from aiohttp import web
 from playwright.async_api import expect
 from prometheus_client import CollectorRegistry
 
-from runtime.core.queue_layout import QueueLayout
-from runtime.gateway.async_routes import ASYNC_QUEUE, AsyncSettings, setup_async
-from runtime.worker.app import Worker
-from runtime.worker.settings import WorkerSettings
+from pyfaas.core.queue_layout import QueueLayout
+from pyfaas.gateway.async_routes import ASYNC_QUEUE, AsyncSettings, setup_async
+from pyfaas.worker.app import Worker
+from pyfaas.worker.settings import WorkerSettings
 from tests.support.async_calls import reset_layout
 from tests.support.browser import chromium, portal, requires_chromium
 from tests.support.gateway import CREDENTIALS, RunningGateway, running_gateway, wait_available

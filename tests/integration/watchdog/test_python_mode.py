@@ -142,7 +142,7 @@ def test_health_ready_metrics_and_lock_file(http_watchdog: WatchdogProcess) -> N
     ready = httpx.get(url + "/_/ready", timeout=5)
     assert (ready.status_code, ready.content) == (200, b"")
     assert http_watchdog.lock_path.exists()
-    probe = [sys.executable, "-m", "runtime.watchdog", "--run-healthcheck"]
+    probe = [sys.executable, "-m", "pyfaas.watchdog", "--run-healthcheck"]
     env = {**http_watchdog.env}
     assert subprocess.run(probe, env=env, cwd=REPO_ROOT, timeout=20).returncode == 0
     env["lock_path"] = str(http_watchdog.lock_path) + ".missing"
@@ -216,7 +216,7 @@ def test_bad_handler_and_bad_config_stop_start_up(tmp_path: Path) -> None:
     fn = write_handler(tmp_path / "fn", "raise RuntimeError('import failed')\n")
     base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), "metrics_port": "0", "port": "0"}
     result = subprocess.run(
-        [sys.executable, "-m", "runtime.watchdog"],
+        [sys.executable, "-m", "pyfaas.watchdog"],
         env={**base, "mode": "python", "handler": str(fn), "lock_path": str(tmp_path / "l")},
         capture_output=True,
         timeout=20,
@@ -224,7 +224,7 @@ def test_bad_handler_and_bad_config_stop_start_up(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert b"RuntimeError: import failed" in result.stdout
     result = subprocess.run(
-        [sys.executable, "-m", "runtime.watchdog"],
+        [sys.executable, "-m", "pyfaas.watchdog"],
         env={**base, "mode": "python", "max_inflight": "lots"},
         capture_output=True,
         timeout=20,
@@ -303,7 +303,7 @@ def test_unwritable_port_file_stops_start_up(tmp_path: Path) -> None:
         "port_file": str(tmp_path / "missing-dir" / "port"),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "runtime.watchdog"], env=env, capture_output=True, timeout=20
+        [sys.executable, "-m", "pyfaas.watchdog"], env=env, capture_output=True, timeout=20
     )
     assert result.returncode == 1
     assert b"fatal: cannot write port_file" in result.stdout

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from runtime.gateway.__main__ import build_extensions
-from runtime.gateway.app import create_app
-from runtime.gateway.settings import GatewaySettings
+from pyfaas.gateway.__main__ import build_extensions
+from pyfaas.gateway.app import create_app
+from pyfaas.gateway.settings import GatewaySettings
 from tests.support.fuzz import LiveGateway, gateway_process, raw_request
 from tests.support.gateway import CREDENTIALS, MemoryProvider
 from tests.support.nats import NatsServer, nats_server

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from runtime.provider.local.store import StateStore
+from pyfaas.provider.local.store import StateStore
 from tests.reliability.faults.mounts import fill, read_only_bind, tmpfs
 from tests.support.async_calls import until
 from tests.support.gateway import REPO_ROOT, free_port, running_gateway, wait_available
@@ -166,7 +166,7 @@ def test_gateway_refuses_to_start_on_a_read_only_state_dir(tmp_path: Path) -> No
             "metrics_port": str(free_port()),
         }
         result = subprocess.run(
-            [sys.executable, "-m", "runtime.gateway"],
+            [sys.executable, "-m", "pyfaas.gateway"],
             env=env,
             cwd=REPO_ROOT,
             capture_output=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runtime.cli.credentials import BasicCredentials, CredentialStore, config_dir
+from pyfaas.cli.credentials import BasicCredentials, CredentialStore, config_dir
 from tests.support.cli import cli_env, run_cli
 
 

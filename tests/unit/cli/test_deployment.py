@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli.deployment import Overrides, prepare
-from runtime.cli.errors import CliError
-from runtime.core.definitions import FunctionDefinition
-from runtime.core.stack import parse_stack
+from pyfaas.cli.deployment import Overrides, prepare
+from pyfaas.cli.errors import CliError
+from pyfaas.core.definitions import FunctionDefinition
+from pyfaas.core.stack import parse_stack
 
 STACK = """\
 provider: {name: openfaas}

@@ -89,7 +89,7 @@ def test_broken_default_stack_only_warns_for_other_commands(tmp_path: Path, clos
 
 def test_functions_py_errors(tmp_path: Path) -> None:
     (tmp_path / "functions.py").write_text(
-        "from runtime.core.definitions import function\nf = function('Bad', image='x')\n"
+        "from pyfaas.core.definitions import function\nf = function('Bad', image='x')\n"
     )
     run_cli(["deploy", "-f", "functions.py"], env=cli_env(tmp_path), cwd=tmp_path).assert_one_error("Bad")
     (tmp_path / "syntax.py").write_text("def (:\n")

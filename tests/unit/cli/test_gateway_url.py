@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.cli.gateway_url import DEFAULT_GATEWAY, normalise_gateway, resolve_gateway
+from pyfaas.cli.gateway_url import DEFAULT_GATEWAY, normalise_gateway, resolve_gateway
 
 
 @pytest.mark.parametrize(

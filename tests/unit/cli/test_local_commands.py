@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from runtime.cli.local.commands import down, up
-from runtime.cli.local.layout import RunLock, StateLayout
+from pyfaas.cli.local.commands import down, up
+from pyfaas.cli.local.layout import RunLock, StateLayout
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
-from runtime.cli.local.layout import StateLayout
-from runtime.cli.local.progress import ConsoleReporter, EventKind, RunState, StatusFileReporter, replay
+from pyfaas.cli.local.layout import StateLayout
+from pyfaas.cli.local.progress import ConsoleReporter, EventKind, RunState, StatusFileReporter, replay
 
 
 class Recorder:

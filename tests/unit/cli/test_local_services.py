@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli.deployment import local_deployment
-from runtime.cli.errors import CliError
-from runtime.cli.local.functions import BUNDLED_EXAMPLES, find_source, load_definitions
-from runtime.cli.local.layout import StateLayout, allocate_ports
-from runtime.cli.local.services import (
+from pyfaas.cli.deployment import local_deployment
+from pyfaas.cli.errors import CliError
+from pyfaas.cli.local.functions import BUNDLED_EXAMPLES, find_source, load_definitions
+from pyfaas.cli.local.layout import StateLayout, allocate_ports
+from pyfaas.cli.local.services import (
     STATE_MARKER,
     child_base_env,
     gateway_spec,
@@ -22,7 +22,7 @@ from runtime.cli.local.services import (
     nats_spec,
     worker_spec,
 )
-from runtime.core.definitions import function
+from pyfaas.core.definitions import function
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -54,7 +54,7 @@ def test_service_specs(layout: StateLayout) -> None:
     assert gateway.env["basic_auth"] == "true" and gateway.env["secret_mount_path"] == f"{layout.root}/"
     assert gateway.env["state_dir"] == str(layout.provider_dir)
     assert gateway.env["nats_url"] == f"nats://127.0.0.1:{ports.nats}"
-    assert gateway.argv[1:] == ("-m", "runtime.gateway")
+    assert gateway.argv[1:] == ("-m", "pyfaas.gateway")
 
     worker = worker_spec(ports, base)
     assert worker.env["gateway_url"] == ports.gateway_url and worker.env["metrics_port"] == str(

@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from runtime.cli.local.credentials import ensure_credentials
-from runtime.cli.local.layout import RunLock, StateLayout, allocate_ports, port_in_use
-from runtime.provider.local.processes import ProcessRecord
+from pyfaas.cli.local.credentials import ensure_credentials
+from pyfaas.cli.local.layout import RunLock, StateLayout, allocate_ports, port_in_use
+from pyfaas.provider.local.processes import ProcessRecord
 
 
 def test_ports_are_distinct_and_the_gateway_port_is_kept() -> None:
@@ -45,7 +45,7 @@ def test_run_lock_is_held_while_its_process_lives(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import pathlib, time; from runtime.cli.local.layout import RunLock; "
+            "import pathlib, time; from pyfaas.cli.local.layout import RunLock; "
             f"lock = RunLock(pathlib.Path({str(path)!r})); assert lock.acquire(); "
             "print('held', flush=True); time.sleep(60)",
         ],

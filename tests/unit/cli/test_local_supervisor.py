@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli.local.services import ServiceSpec
-from runtime.cli.local.supervisor import Backoff, ServiceFailed, ServiceUnavailable, Supervisor
-from runtime.provider.local.processes import ProcessRecord
+from pyfaas.cli.local.services import ServiceSpec
+from pyfaas.cli.local.supervisor import Backoff, ServiceFailed, ServiceUnavailable, Supervisor
+from pyfaas.provider.local.processes import ProcessRecord
 
 
 def _free_port() -> int:
@@ -106,7 +106,7 @@ async def test_exit_codes_at_start(tmp_path: Path) -> None:
 
 
 def test_a_large_log_is_rotated_at_start(tmp_path: Path) -> None:
-    from runtime.cli.local.supervisor import _rotate
+    from pyfaas.cli.local.supervisor import _rotate
 
     log = tmp_path / "web.log"
     log.write_text("x" * 20)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli.scaffold import add_to_stack
-from runtime.core.stack import parse_stack
+from pyfaas.cli.scaffold import add_to_stack
+from pyfaas.core.stack import parse_stack
 from tests.support.cli import cli_env, run_cli
 
 EXISTING = """\

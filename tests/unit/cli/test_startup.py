@@ -15,15 +15,15 @@ import pytest
 
 from tests.support.cli import REPO_ROOT
 
-NEVER = ("nats", "aiohttp", "pulumi", "pulumi_kubernetes", "lightkube", "runtime.provider.local")
+NEVER = ("nats", "aiohttp", "pulumi", "pulumi_kubernetes", "lightkube", "pyfaas.provider.local")
 """Libraries of the services, the local platform and infra: no command but ``up``/``down`` needs them."""
 
-GATEWAY_CLIENT = ("httpx", "rich", "yaml", "runtime.core.models", "runtime.store.catalog")
+GATEWAY_CLIENT = ("httpx", "rich", "yaml", "pyfaas.core.models", "pyfaas.store.catalog")
 """What talking to a gateway needs: not needed to print the help."""
 
 _REPORT = """
 import json, sys
-import runtime.cli.__main__ as entry
+import pyfaas.cli.__main__ as entry
 args, watched = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 if args is not None:
     sys.argv = ["pyfaas", *args]
@@ -36,7 +36,7 @@ sys.stderr.write("\\nLOADED " + json.dumps(sorted(name for name in watched if na
 
 
 def _loaded(args: list[str] | None, watched: tuple[str, ...], home: Path) -> list[str]:
-    """The modules of ``watched`` imported by ``import runtime.cli.__main__`` then ``pyfaas ARGS`` (unless
+    """The modules of ``watched`` imported by ``import pyfaas.cli.__main__`` then ``pyfaas ARGS`` (unless
     ``args`` is None)."""
     result = subprocess.run(
         [sys.executable, "-c", _REPORT, json.dumps(args), json.dumps(watched)],

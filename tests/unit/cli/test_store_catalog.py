@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.store.catalog import BUNDLED_CATALOG, CatalogError, load_catalog
+from pyfaas.store.catalog import BUNDLED_CATALOG, CatalogError, load_catalog
 from tests.support.cli import cli_env, run_cli
 
 

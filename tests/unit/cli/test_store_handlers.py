@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from runtime.store.catalog import load_catalog
+from pyfaas.store.catalog import load_catalog
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.core import models
+from pyfaas.core import models
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 

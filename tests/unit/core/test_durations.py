@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.core.durations import format_go_duration, parse_duration
+from pyfaas.core.durations import format_go_duration, parse_duration
 
 
 @given(st.integers(min_value=0, max_value=10**12))

@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.core import labels as L
+from pyfaas.core import labels as L
 
 SCALE_KEYS = [
     L.LABEL_SCALE_MIN,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.core import models
+from pyfaas.core import models
 from tests.unit.core.golden_samples import (
     MODEL_BY_PREFIX,
     Sample,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from runtime.core import models
+from pyfaas.core import models
 
 _ALERT = {"status": "firing", "labels": {"function_name": "echo"}}
 

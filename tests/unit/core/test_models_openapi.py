@@ -16,7 +16,7 @@ import yaml
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate as validate_spec
 
-from runtime.core import models
+from pyfaas.core import models
 from tests.unit.core.golden_samples import SCHEMA_BY_PREFIX, Sample, canonical_samples, lenient_samples
 
 # The spec is OpenFaaS's file and is not vendored; OPENFAAS_SPEC points at a copy elsewhere.

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.core import models
+from pyfaas.core import models
 
 TEXT = st.text(max_size=12)
 MAPS = st.none() | st.dictionaries(TEXT, TEXT, max_size=3)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.core.errors import ValidationFailed
-from runtime.core.names import (
+from pyfaas.core.errors import ValidationFailed
+from pyfaas.core.names import (
     DNS1123_RULE,
     qualified_name,
     split_name,

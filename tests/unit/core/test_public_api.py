@@ -1,4 +1,4 @@
-"""``runtime.core`` is what every other part codes against: each module declares its public names."""
+"""``pyfaas.core`` is what every other part codes against: each module declares its public names."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import pkgutil
 
 import pytest
 
-import runtime.core
+import pyfaas.core
 
-MODULES = sorted(info.name for info in pkgutil.iter_modules(runtime.core.__path__, "runtime.core."))
+MODULES = sorted(info.name for info in pkgutil.iter_modules(pyfaas.core.__path__, "pyfaas.core."))
 
 
 def test_core_has_the_contract_modules() -> None:
     for name in ("durations", "errors", "labels", "models", "names", "settings"):
-        assert f"runtime.core.{name}" in MODULES
+        assert f"pyfaas.core.{name}" in MODULES
 
 
 @pytest.mark.parametrize("name", MODULES)

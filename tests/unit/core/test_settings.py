@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import AliasChoices, Field, ValidationError
 
-from runtime.core.durations import parse_duration
-from runtime.core.errors import ConfigError, PyfaasError
-from runtime.core.settings import CsvInts, CsvList, Duration, EnvBool, EnvSettings, env_names
+from pyfaas.core.durations import parse_duration
+from pyfaas.core.errors import ConfigError, PyfaasError
+from pyfaas.core.settings import CsvInts, CsvList, Duration, EnvBool, EnvSettings, env_names
 
 
 class SampleSettings(EnvSettings):

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime.core.errors import ConfigError
-from runtime.gateway.__main__ import build_extensions, build_provider
-from runtime.gateway.settings import GatewaySettings
-from runtime.provider.local import LocalProvider
-from runtime.provider.remote import RemoteProvider
+from pyfaas.core.errors import ConfigError
+from pyfaas.gateway.__main__ import build_extensions, build_provider
+from pyfaas.gateway.settings import GatewaySettings
+from pyfaas.provider.local import LocalProvider
+from pyfaas.provider.remote import RemoteProvider
 
 
 def test_local_provider_by_default(tmp_path: Path) -> None:

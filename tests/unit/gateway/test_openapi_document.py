@@ -8,11 +8,11 @@ import pytest
 from openapi_spec_validator import validate
 from prometheus_client import CollectorRegistry
 
-from runtime.core import models
-from runtime.gateway.app import create_app
-from runtime.gateway.async_routes import AsyncSettings, setup_async
-from runtime.gateway.openapi import OPENAPI_PATH, build_document, operations
-from runtime.gateway.settings import GatewaySettings
+from pyfaas.core import models
+from pyfaas.gateway.app import create_app
+from pyfaas.gateway.async_routes import AsyncSettings, setup_async
+from pyfaas.gateway.openapi import OPENAPI_PATH, build_document, operations
+from pyfaas.gateway.settings import GatewaySettings
 from tests.support.gateway import MemoryProvider
 
 UNDOCUMENTED = {("get", "/")}

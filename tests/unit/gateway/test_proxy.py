@@ -242,7 +242,7 @@ async def test_client_disconnect_mid_stream_releases_in_flight(gateway: RunningG
         # the response is closed before the upstream finished streaming
     with contextlib.suppress(Exception):
         await asyncio.sleep(1.0)
-    from runtime.gateway.keys import ROUTER
+    from pyfaas.gateway.keys import ROUTER
 
     route = gateway.app[ROUTER].known("echo", "openfaas-fn")
     assert route is not None
@@ -297,7 +297,7 @@ async def test_upstream_answering_connection_close(tmp_path: Path) -> None:
 
 
 async def test_idle_pool_forgets_replicas_that_are_gone(tmp_path: Path) -> None:
-    from runtime.gateway.upstream import UpstreamClient, endpoint_of
+    from pyfaas.gateway.upstream import UpstreamClient, endpoint_of
 
     client = UpstreamClient(connect_timeout=2.0)
     async with serve(upstream_app("gone")) as url:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.provider.base import Replica
+from pyfaas.provider.base import Replica
 from tests.support.gateway import MemoryProvider, running_gateway, serve
 from tests.unit.gateway.upstream import upstream_app
 

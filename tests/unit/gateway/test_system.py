@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from runtime.core.errors import ConfigError
-from runtime.core.models import LogMessage
-from runtime.gateway.auth import BasicAuthCredentials
-from runtime.gateway.settings import GatewaySettings
-from runtime.gateway.system import SCALE_CLAMPED_HEADER
+from pyfaas.core.errors import ConfigError
+from pyfaas.core.models import LogMessage
+from pyfaas.gateway.auth import BasicAuthCredentials
+from pyfaas.gateway.settings import GatewaySettings
+from pyfaas.gateway.system import SCALE_CLAMPED_HEADER
 from tests.support.gateway import MemoryProvider, RunningGateway, free_port, running_gateway, serve
 
 

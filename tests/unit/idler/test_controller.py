@@ -9,8 +9,8 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry
 
-from runtime.core.errors import ProviderError
-from runtime.core.labels import (
+from pyfaas.core.errors import ProviderError
+from pyfaas.core.labels import (
     LABEL_SCALE_MAX,
     LABEL_SCALE_MIN,
     LABEL_SCALE_TARGET,
@@ -19,10 +19,10 @@ from runtime.core.labels import (
     LABEL_SCALE_ZERO,
     LABEL_SCALE_ZERO_DURATION,
 )
-from runtime.idler.controller import Action, Controller
-from runtime.idler.load import FunctionLoad
-from runtime.idler.metrics import IdlerMetrics
-from runtime.idler.settings import IdlerSettings
+from pyfaas.idler.controller import Action, Controller
+from pyfaas.idler.load import FunctionLoad
+from pyfaas.idler.metrics import IdlerMetrics
+from pyfaas.idler.settings import IdlerSettings
 from tests.support.gateway import MemoryProvider
 
 NS = "openfaas-fn"
@@ -289,7 +289,7 @@ async def test_a_refused_scale_is_counted_and_the_round_goes_on() -> None:
     ],
 )
 def test_bad_settings_name_the_variable(variable: str, value: str) -> None:
-    from runtime.core.errors import ConfigError
+    from pyfaas.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         IdlerSettings.from_env({variable: value})

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.idler.decisions import ActivityTracker, Stabiliser
-from runtime.idler.load import FunctionLoad
+from pyfaas.idler.decisions import ActivityTracker, Stabiliser
+from pyfaas.idler.load import FunctionLoad
 
 
 def test_idle_time_runs_from_the_last_counter_change() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import generate_latest
 
-from runtime.idler.load import GatewayMetricsSource, parse_gateway_metrics
+from pyfaas.idler.load import GatewayMetricsSource, parse_gateway_metrics
 
 
 def exposition() -> tuple[CollectorRegistry, Counter, Gauge, Gauge]:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.core.k8s import (
+from pyfaas.core.k8s import (
     FunctionWorkloadOptions,
     function_deployment,
     function_namespace,
@@ -19,7 +19,7 @@ from runtime.core.k8s import (
     function_status,
     initial_replicas,
 )
-from runtime.core.models import FunctionDeployment, FunctionNamespace, FunctionResources, Secret
+from pyfaas.core.models import FunctionDeployment, FunctionNamespace, FunctionResources, Secret
 from tests.support.kube_schema import SCHEMA_VERSIONS, bundled_versions, schema_errors
 
 NS = "openfaas-fn"

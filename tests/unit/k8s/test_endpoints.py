@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.provider.base import Replica
-from runtime.provider.kubernetes.endpoints import EndpointCache, ready_addresses
+from pyfaas.provider.base import Replica
+from pyfaas.provider.kubernetes.endpoints import EndpointCache, ready_addresses
 from tests.support.kube_schema import SCHEMA_VERSIONS, schema_errors
 
 

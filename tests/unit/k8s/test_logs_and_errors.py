@@ -9,15 +9,15 @@ import pytest
 from lightkube import ApiError
 from lightkube.models.meta_v1 import Status
 
-from runtime.core.errors import (
+from pyfaas.core.errors import (
     FunctionExists,
     FunctionNotFound,
     KubernetesAPIError,
     PyfaasError,
     ValidationFailed,
 )
-from runtime.provider.kubernetes.errors import api_errors
-from runtime.provider.kubernetes.logs import parse_log_line
+from pyfaas.provider.kubernetes.errors import api_errors
+from pyfaas.provider.kubernetes.logs import parse_log_line
 
 
 def test_log_lines_carry_the_kubelet_timestamp() -> None:

@@ -27,11 +27,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from runtime.core import models
-from runtime.core.errors import ValidationFailed
-from runtime.core.names import split_name, validate_function_name, validate_namespace, validate_secret_name
-from runtime.gateway.async_routes import _callback_url
-from runtime.gateway.inputs import namespace_of, query_bool, query_int, query_time, read_model
+from pyfaas.core import models
+from pyfaas.core.errors import ValidationFailed
+from pyfaas.core.names import split_name, validate_function_name, validate_namespace, validate_secret_name
+from pyfaas.gateway.async_routes import _callback_url
+from pyfaas.gateway.inputs import namespace_of, query_bool, query_int, query_time, read_model
 
 INPUT_MODELS: list[type[BaseModel]] = [
     models.FunctionDeployment,

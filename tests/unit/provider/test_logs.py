@@ -6,9 +6,9 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runtime.core.models import LogMessage
-from runtime.provider.base import LogRequest
-from runtime.provider.local.logs import LogCollector
+from pyfaas.core.models import LogMessage
+from pyfaas.provider.base import LogRequest
+from pyfaas.provider.local.logs import LogCollector
 
 
 def _collector(tmp_path: Path, **options: int) -> LogCollector:

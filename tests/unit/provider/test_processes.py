@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from runtime.provider.local.processes import (
+from pyfaas.provider.local.processes import (
     ProcessRecord,
     descendants,
     kill_by_environment,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.core.errors import StateStoreError
-from runtime.provider.local.store import StateStore, atomic_write
+from pyfaas.core.errors import StateStoreError
+from pyfaas.provider.local.store import StateStore, atomic_write
 
 
 def _mode(path: Path) -> int:
@@ -36,8 +36,8 @@ FULL_DISK = textwrap.dedent(
     """
     import resource, signal, sys
     from pathlib import Path
-    from runtime.core.errors import StateStoreError
-    from runtime.provider.local.store import atomic_write
+    from pyfaas.core.errors import StateStoreError
+    from pyfaas.provider.local.store import atomic_write
 
     target = Path(sys.argv[1])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the limit, write() fails with EFBIG instead

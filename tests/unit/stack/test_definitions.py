@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.core.definitions import DefinitionError, FunctionDefinition, collect_functions, function
-from runtime.core.models import FunctionDeployment, FunctionResources
+from pyfaas.core.definitions import DefinitionError, FunctionDefinition, collect_functions, function
+from pyfaas.core.models import FunctionDeployment, FunctionResources
 
 
 def test_function_helper_builds_the_rest_model() -> None:
@@ -109,7 +109,7 @@ def test_collect_validates_plain_model_names() -> None:
 def test_a_real_functions_file(tmp_path: Path) -> None:
     source = tmp_path / "functions.py"
     source.write_text(
-        "from runtime.core.definitions import function\n"
+        "from pyfaas.core.definitions import function\n"
         "echo = function('echo', image='ghcr.io/acme/echo:1', handler='./echo', lang='python3-http')\n"
         "ALL = [function(f'w{i}', image=f'ghcr.io/acme/w:{i}') for i in range(2)]\n"
     )

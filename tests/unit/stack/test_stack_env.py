@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.core.stack import parse_stack, substitute_env
+from pyfaas.core.stack import parse_stack, substitute_env
 
 
 @pytest.mark.parametrize(

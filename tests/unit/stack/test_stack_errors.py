@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.core.stack import StackError, parse_stack
+from pyfaas.core.stack import StackError, parse_stack
 
 OK = "functions:\n  f:\n    image: a/b:1\n"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from runtime.core.stack import Stack, TemplateSource, filter_functions, parse_stack
+from pyfaas.core.stack import Stack, TemplateSource, filter_functions, parse_stack
 
 DATA = Path(__file__).parent / "data"
 

@@ -9,8 +9,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.core.names import DNS1123_LABEL
-from runtime.core.stack import Stack, StackError, parse_stack
+from pyfaas.core.names import DNS1123_LABEL
+from pyfaas.core.stack import Stack, StackError, parse_stack
 
 _POSITION = re.compile(r"^stack\.yml(:\d+:\d+)?: ")
 

@@ -8,8 +8,8 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry
 
-from runtime.gateway.metrics import GatewayMetrics
-from runtime.gateway.ui.series import SeriesStore, histogram_quantile
+from pyfaas.gateway.metrics import GatewayMetrics
+from pyfaas.gateway.ui.series import SeriesStore, histogram_quantile
 
 BOUNDS = (0.01, 0.1, 1.0, math.inf)
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from runtime.watchdog.cgi import canonical_env_name
-from runtime.watchdog.logs import LineWriter, LogSink, rfc3339
-from runtime.watchdog.modes.static import resolve_inside
-from runtime.watchdog.python_loader import detect_style, load_handler
-from runtime.watchdog.server import human_size
-from runtime.watchdog.supervisor import describe_exit
+from pyfaas.watchdog.cgi import canonical_env_name
+from pyfaas.watchdog.logs import LineWriter, LogSink, rfc3339
+from pyfaas.watchdog.modes.static import resolve_inside
+from pyfaas.watchdog.python_loader import detect_style, load_handler
+from pyfaas.watchdog.server import human_size
+from pyfaas.watchdog.supervisor import describe_exit
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from runtime.watchdog.inline_policy import InlinePolicy
-from runtime.watchdog.logs import LogSink
+from pyfaas.watchdog.inline_policy import InlinePolicy
+from pyfaas.watchdog.logs import LogSink
 
 
 def policy(tmp_path: Path) -> InlinePolicy:

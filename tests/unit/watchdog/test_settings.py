@@ -8,9 +8,9 @@ from typing import Any, Literal
 import pytest
 from pydantic import AliasChoices, Field, field_validator
 
-from runtime.core.errors import ConfigError
-from runtime.core.settings import Duration, EnvBool, EnvSettings
-from runtime.watchdog.settings import WatchdogSettings
+from pyfaas.core.errors import ConfigError
+from pyfaas.core.settings import Duration, EnvBool, EnvSettings
+from pyfaas.watchdog.settings import WatchdogSettings
 
 
 def test_defaults_follow_of_watchdog() -> None:
@@ -275,7 +275,7 @@ def test_same_names_order_and_cross_checks_as_an_env_settings_model(env: dict[st
 
 def test_the_watchdog_does_not_import_pydantic() -> None:
     code = (
-        "import sys, runtime.watchdog.service, runtime.watchdog.modes.python, runtime.watchdog.zygote\n"
+        "import sys, pyfaas.watchdog.service, pyfaas.watchdog.modes.python, pyfaas.watchdog.zygote\n"
         "print('pydantic' in sys.modules)"
     )
     result = subprocess.run(

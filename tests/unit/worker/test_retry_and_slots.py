@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.core.errors import ConfigError
-from runtime.core.labels import RetryPolicy, retry_policy
-from runtime.core.queue_layout import CallbackJob, QueueLayout, is_valid_call_id
-from runtime.gateway.async_routes import AsyncSettings
-from runtime.worker.retry import Outcome, backoff_delay, classify
-from runtime.worker.settings import DEFAULT_RETRY_CODES, WorkerSettings
-from runtime.worker.slots import FairSlots
+from pyfaas.core.errors import ConfigError
+from pyfaas.core.labels import RetryPolicy, retry_policy
+from pyfaas.core.queue_layout import CallbackJob, QueueLayout, is_valid_call_id
+from pyfaas.gateway.async_routes import AsyncSettings
+from pyfaas.worker.retry import Outcome, backoff_delay, classify
+from pyfaas.worker.settings import DEFAULT_RETRY_CODES, WorkerSettings
+from pyfaas.worker.slots import FairSlots
 
 POLICY = RetryPolicy(attempts=3, codes=frozenset(DEFAULT_RETRY_CODES), min_wait=1.0, max_wait=8.0)
 
@@ -176,7 +176,7 @@ def test_callback_job_round_trip() -> None:
 
 
 def test_oversize_callback_body_is_cut_to_fit() -> None:
-    from runtime.worker.calls import TRUNCATED_HEADER, _fit
+    from pyfaas.worker.calls import TRUNCATED_HEADER, _fit
 
     job = CallbackJob(
         callId="c", function="f", namespace="n", url="http://x/cb", status=200, body=b"y" * 200_000

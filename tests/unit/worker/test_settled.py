@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.worker.settled import SettledMessages
+from pyfaas.worker.settled import SettledMessages
 
 # few distinct values, so that keys repeat, share a sequence (a re-created stream) and collide in small tables
 _keys = st.tuples(st.integers(1, 40), st.sampled_from([1_795_000_000_000_000, 1_795_000_000_000_001, 7]))
