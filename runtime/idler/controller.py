@@ -9,7 +9,9 @@ namespace), sample the load (:mod:`pyfaas.idler.load`), then per function:
    ``inactivity_duration``) with nothing in flight: scale to 0;
 3. ``com.openfaas.scale.type`` ``rps`` or ``capacity`` (or ``default_scale_type`` for unlabelled functions):
    desired = ceil(load / (target * target-proportion)) within [max(1, min), max], applied in one step,
-   scale-down stabilised over ``scale_down_window``.
+   scale-down stabilised over ``scale_down_window``. The ``default_scale_type`` fallback stands in for the
+   alert path (no Prometheus), so it skips ``com.openfaas.scale.factor=0`` and, like an alert, only adds
+   replicas under load: it never goes below a count it did not set itself (``pyfaas scale`` sticks).
 
 Scaling goes through the gateway's ``POST /system/scale-function/{name}`` (basic auth), as faas-idler did,
 via the ``RemoteProvider``; in dry-run the decisions are logged (once per change) and counted, not applied.
@@ -30,7 +32,7 @@ from pyfaas.core.errors import PyfaasError
 from pyfaas.core.labels import LABEL_SCALE_TARGET, LABEL_SCALE_TYPE, ScalingPolicy, scaling_policy
 from pyfaas.core.models import FunctionStatus
 from pyfaas.core.names import qualified_name
-from pyfaas.idler.decisions import ActivityTracker, Stabiliser
+from pyfaas.idler.decisions import ActivityTracker, Floors, Stabiliser
 from pyfaas.idler.load import FunctionLoad, LoadSource
 from pyfaas.idler.metrics import IdlerMetrics
 from pyfaas.idler.settings import IdlerSettings
@@ -78,6 +80,7 @@ class Controller:
         self._clock = clock
         self._activity = ActivityTracker()
         self._stabiliser = Stabiliser(settings.scale_down_window)
+        self._floors = Floors()
         self._dry_run_logged: dict[str, tuple[int, Reason]] = {}
         self._asleep: set[str] = set()
         """Functions last seen at zero replicas."""
@@ -131,6 +134,7 @@ class Controller:
             present = [qualified_name(status.name, namespace) for namespace, status in functions]
             self._activity.forget_except(present)
             self._stabiliser.forget_except(present)
+            self._floors.forget_except(present)
             self._metrics.forget_except(present)
             self._asleep.intersection_update(present)
             actions = []
@@ -158,13 +162,16 @@ class Controller:
         return found
 
     # decisions -------------------------------------------------------------------------------------
-    def _policy(self, status: FunctionStatus) -> ScalingPolicy:
+    def _policy(self, status: FunctionStatus) -> tuple[ScalingPolicy, bool]:
+        """The function's policy, and whether it is tracked by the ``default_scale_type`` fallback."""
         labels = dict(status.labels or {})
-        if self._settings.default_scale_type and LABEL_SCALE_TYPE not in labels:
+        policy = scaling_policy(labels)
+        if self._settings.default_scale_type and policy.scale_type is None and policy.factor > 0:
             labels[LABEL_SCALE_TYPE] = self._settings.default_scale_type
             if self._settings.default_scale_target is not None:
                 labels.setdefault(LABEL_SCALE_TARGET, repr(self._settings.default_scale_target))
-        return scaling_policy(labels)
+            return scaling_policy(labels), True
+        return policy, False
 
     def _decide(
         self, namespace: str, status: FunctionStatus, loads: dict[str, FunctionLoad], now: float
@@ -180,7 +187,7 @@ class Controller:
             # (Prometheus scrapes later), so the idle clock restarts now rather than at the scale to zero.
             self._asleep.discard(function_name)
             self._activity.woke(function_name, now)
-        policy = self._policy(status)
+        policy, fallback = self._policy(status)
         load = loads.get(function_name, FunctionLoad(started=0.0))
         if policy.zero:
             limit = (
@@ -198,8 +205,13 @@ class Controller:
                 self._next_due = due if self._next_due is None else min(self._next_due, due)
         if not self._settings.target_tracking or policy.scale_type not in ("rps", "capacity"):
             return None
+        floor = 1
+        if fallback:
+            floor, new_floor = self._floors.floor(function_name, current)
+            if new_floor:  # set by hand (or by an alert): what was recommended before no longer holds it up
+                self._stabiliser.reset(function_name)
         value = load.rps if policy.scale_type == "rps" else load.inflight
-        raw = max(policy.desired_for_load(value), 1)
+        raw = max(policy.desired_for_load(value), floor)
         wanted = self._stabiliser.recommend(function_name, now, raw)
         self._metrics.load.labels(function_name).set(value if math.isfinite(value) else 0.0)
         self._metrics.desired.labels(function_name).set(wanted)
@@ -236,6 +248,7 @@ class Controller:
             self._metrics.scale_errors.labels(function_name).inc()
             log.warning("scaling %s to %d failed: %s", function_name, action.wanted, exc.message)
             return
+        self._floors.applied(function_name, action.wanted)
         self._metrics.scalings.labels(function_name, action.reason).inc()
         log.info("scaled %s %d -> %d (%s)", function_name, action.current, action.wanted, action.reason)
         if action.wanted == 0:

@@ -8,6 +8,9 @@
 * :class:`Stabiliser`: target tracking's scale-down stabilisation. Scale-up is immediate and in one step;
   the applied count is the highest recommendation of the last ``window`` seconds, so replicas fall only
   after the load stayed low for the whole window (Kubernetes' HPA does the same).
+* :class:`Floors`: the fallback tracking of unlabelled functions (no Prometheus) must not undo a count that
+  someone else set (``pyfaas scale``, a deploy, an alert): a count the controller did not apply itself
+  becomes the floor the fallback returns to after the load; it only removes replicas it added.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Iterable, Mapping
 
 from pyfaas.idler.load import FunctionLoad
 
-__all__ = ["ActivityTracker", "Stabiliser"]
+__all__ = ["ActivityTracker", "Floors", "Stabiliser"]
 
 
 class ActivityTracker:
@@ -79,3 +82,34 @@ class Stabiliser:
         keep = set(present)
         for function_name in self._history.keys() - keep:
             del self._history[function_name]
+
+
+class Floors:
+    def __init__(self) -> None:
+        self._applied: dict[str, int] = {}
+        self._floor: dict[str, int] = {}
+
+    def floor(self, function_name: str, current: int) -> tuple[int, bool]:
+        """The floor of ``function_name`` observed at ``current`` replicas, and whether it is new: the floor
+        becomes ``current`` unless that is the count this controller applied last (a restarted controller
+        takes every count as set by hand)."""
+        if self._applied.get(function_name) == current and function_name in self._floor:
+            return self._floor[function_name], False
+        self._applied.pop(function_name, None)
+        changed = self._floor.get(function_name) != current
+        self._floor[function_name] = current
+        return current, changed
+
+    def applied(self, function_name: str, replicas: int) -> None:
+        """Record a count this controller set."""
+        self._applied[function_name] = replicas
+
+    def forget(self, function_name: str) -> None:
+        self._applied.pop(function_name, None)
+        self._floor.pop(function_name, None)
+
+    def forget_except(self, present: Iterable[str]) -> None:
+        keep = set(present)
+        for table in (self._applied, self._floor):
+            for function_name in table.keys() - keep:
+                del table[function_name]

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from pyfaas.core.errors import ProviderError
 from pyfaas.core.labels import (
+    LABEL_SCALE_FACTOR,
     LABEL_SCALE_MAX,
     LABEL_SCALE_MIN,
     LABEL_SCALE_TARGET,
@@ -237,6 +238,46 @@ async def test_default_scale_type_is_the_fallback_for_unlabelled_functions() -> 
     assert sorted((a.name, a.wanted) for a in await controller.reconcile()) == [
         ("plain", 7)
     ]  # ceil(30/(5*0.9))
+
+
+async def test_the_fallback_keeps_a_manual_count_and_only_removes_replicas_it_added() -> None:
+    controller, provider, loads, clock, _ = build(default_scale_type="rps", default_scale_target="5")
+    deploy(provider, "plain", {})
+    deploy(provider, "own", tracked("50"))
+    loads.loads = {f"{n}.{NS}": FunctionLoad(started=0) for n in ("plain", "own")}
+    assert await controller.reconcile() == []
+    provider.functions[("plain", NS)].desired = 3  # pyfaas scale plain --replicas 3
+    provider.functions[("own", NS)].desired = 3  # labelled: target tracking owns it
+    for second in (1.0, 5.0, 20.0, 40.0):
+        clock.now = second
+        assert await controller.reconcile() == ([Action("own", NS, 3, 1, "down")] if second == 1.0 else [])
+    assert replicas(provider, "plain") == 3
+    loads.loads = {f"plain.{NS}": FunctionLoad(started=0, rps=30)}
+    clock.now = 41.0
+    assert await controller.reconcile() == [Action("plain", NS, 3, 7, "up")]
+    loads.loads = {f"plain.{NS}": FunctionLoad(started=0)}
+    clock.now = 60.0
+    assert await controller.reconcile() == [Action("plain", NS, 7, 3, "down")]  # back to the manual count
+    provider.functions[("plain", NS)].desired = 2  # scaled down by hand
+    clock.now = 61.0
+    assert await controller.reconcile() == []
+    assert replicas(provider, "plain") == 2
+
+
+async def test_a_restarted_controller_keeps_every_count_it_finds() -> None:
+    controller, provider, loads, clock, _ = build(default_scale_type="rps", default_scale_target="5")
+    deploy(provider, "plain", {}, replicas=4)
+    loads.loads = {f"plain.{NS}": FunctionLoad(started=0)}
+    for second in (0.0, 30.0):
+        clock.now = second
+        assert await controller.reconcile() == []
+
+
+async def test_the_fallback_skips_functions_with_alert_scaling_off() -> None:
+    controller, provider, loads, _, _ = build(default_scale_type="rps", default_scale_target="5")
+    deploy(provider, "off", {LABEL_SCALE_FACTOR: "0"})
+    loads.loads = {f"off.{NS}": FunctionLoad(started=0, rps=100)}
+    assert await controller.reconcile() == []
 
 
 async def test_target_tracking_can_be_turned_off() -> None:
