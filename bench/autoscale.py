@@ -38,6 +38,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from pyfaas.cli.local.monitoring import DEFAULT_ALERTS_DIR, MonitoringConfig, MonitoringStack, find_binaries  # noqa: E402
 from pyfaas.core.alerting import LOCAL_TIMINGS, Timings  # noqa: E402
 from pyfaas.core.labels import (  # noqa: E402
     LABEL_SCALE_FACTOR,
@@ -48,7 +49,6 @@ from pyfaas.core.labels import (  # noqa: E402
     LABEL_SCALE_ZERO,
     LABEL_SCALE_ZERO_DURATION,
 )
-from pyfaas.idler.monitoring import DEFAULT_ALERTS_DIR, MonitoringConfig, MonitoringStack, find_binaries  # noqa: E402
 from tests.support.gateway import CREDENTIALS, GatewayProcess, write_credentials  # noqa: E402
 from tests.support.prometheus import PID_HANDLER, Load  # noqa: E402
 from tests.support.providers import python_function, write_handler  # noqa: E402

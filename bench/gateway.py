@@ -13,7 +13,7 @@ the function is scaled to zero and called through the gateway, time to the first
 
 Unless ``--skip-clients``: the proxy client choice, measured as three minimal aiohttp proxies in front of the
 watchdog of (a), forwarding with ``aiohttp.ClientSession``, ``httpx.AsyncClient`` or the gateway's own lean
-client (``runtime/gateway/upstream.py``).
+client (``runtime/gateway/invocation/upstream.py``).
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def serve_proxy(kind: str, port: int, upstream: str) -> None:
 
         elif kind == "lean":
             sys.path.insert(0, str(REPO))
-            from pyfaas.gateway.upstream import UpstreamClient, endpoint_of
+            from pyfaas.gateway.invocation.upstream import UpstreamClient, endpoint_of
 
             lean = UpstreamClient(connect_timeout=5.0)
             endpoint = endpoint_of(upstream)
@@ -395,7 +395,8 @@ def main() -> int:
                 wrk(url, 4, 1)
             print("\nproxy client choice: bare aiohttp server forwarding to the watchdog of (a) with")
             print(
-                "aiohttp.ClientSession, httpx.AsyncClient or the lean client of runtime/gateway/upstream.py"
+                "aiohttp.ClientSession, httpx.AsyncClient or the lean client of "
+                "runtime/gateway/invocation/upstream.py"
             )
             print(f"{'client':40} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
             client_results: dict[tuple[str, int], Result] = {}

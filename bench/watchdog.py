@@ -128,7 +128,7 @@ def zygote_replica_memory(work: Path, handler_dir: Path) -> dict[str, float]:
     """Fork a python-mode replica from the watchdog's zygote, serve 2,000 requests, measure its memory."""
     socket_path = work / "zygote.sock"
     zygote = subprocess.Popen(
-        [sys.executable, "-m", "pyfaas.watchdog.zygote", "--socket", str(socket_path)],
+        [sys.executable, "-m", "pyfaas.watchdog.zygote_server", "--socket", str(socket_path)],
         cwd=str(REPO),
         stdin=subprocess.PIPE,
         start_new_session=True,

@@ -3,7 +3,7 @@
 The files in ``alerts/`` are ``string.Template`` texts whose placeholders are only what differs between
 local mode (loopback addresses, 1 s intervals) and cluster mode (Service names, a few seconds): addresses,
 the rule file's path, the basic-auth file and the timings. Both the local launcher
-(``pyfaas.idler.monitoring``) and the Pulumi program (``infra``, which may import only ``pyfaas.core``)
+(``pyfaas.cli.local.monitoring``) and the Pulumi program (``infra``, which may import only ``pyfaas.core``)
 read the template text themselves and call the renderers here, so the two modes cannot drift apart.
 
 Every value is substituted as a double-quoted YAML scalar (non-printable and non-ASCII characters escaped),
@@ -218,7 +218,7 @@ def local_monitoring_env(
     prometheus_port: int = 9090,
     alertmanager_port: int = 9093,
 ) -> dict[str, str]:
-    """Environment of ``python -m pyfaas.idler.monitoring`` (Prometheus + AlertManager on loopback)."""
+    """Environment of ``python -m pyfaas.cli.local.monitoring`` (Prometheus + AlertManager on loopback)."""
     return {
         "gateway_url": gateway_url,
         "gateway_metrics_address": gateway_metrics_address,

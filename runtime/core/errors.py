@@ -9,6 +9,7 @@
     │   ├── FunctionNotFound
     │   ├── SecretNotFound
     │   └── NamespaceNotFound
+    ├── Forbidden (403)               the backend refused the operation (RBAC, quota, admission)
     ├── Conflict (409)
     │   ├── FunctionExists
     │   └── SecretExists
@@ -32,6 +33,7 @@ __all__ = [
     "Conflict",
     "FunctionExists",
     "FunctionNotFound",
+    "Forbidden",
     "FunctionUnavailable",
     "KubernetesAPIError",
     "NamespaceNotFound",
@@ -88,6 +90,12 @@ class SecretNotFound(NotFound):
 
 class NamespaceNotFound(NotFound):
     pass
+
+
+class Forbidden(PyfaasError):
+    """The backend refused the operation as not permitted (e.g. the Kubernetes API's RBAC or a quota)."""
+
+    status = 403
 
 
 class Conflict(PyfaasError):

@@ -62,7 +62,7 @@ def build_extensions(environ: Mapping[str, str]) -> list[Extension]:
     """Async invocation when NATS is configured (as OpenFaaS registers /async-function only then)."""
     if not any(environ.get(name) for name in _NATS_VARIABLES):
         return []
-    from pyfaas.gateway.async_routes import AsyncSettings, setup_async
+    from pyfaas.gateway.async_calls.routes import AsyncSettings, setup_async
 
     async_settings = AsyncSettings.from_env(environ)
     return [lambda app: setup_async(app, async_settings)]

@@ -4,9 +4,9 @@ It stores the typed keys of :mod:`pyfaas.gateway.keys` (PROVIDER, REGISTRY, SETT
 and HTTP_SESSION for extensions, and ``call_ledger.CALL_LEDGER`` where the async routes record issued ids),
 installs the middlewares (errors → JSON, basic auth on ``/system/*`` and ``/ui/*``, body limit), registers
 every route of OpenFaaS's gateway (system routes call the provider in-process), then lets extensions add
-theirs: each ``extensions`` callable, then ``pyfaas.gateway.alerts.setup_alerts(app)``,
-``pyfaas.gateway.ui.setup_ui(app)`` and ``pyfaas.gateway.openapi.setup_openapi(app)`` when those modules
-exist.
+theirs: each ``extensions`` callable, then ``pyfaas.gateway.system_api.alerts.setup_alerts(app)``,
+``pyfaas.gateway.ui.setup_ui(app)`` and ``pyfaas.gateway.system_api.openapi.setup_openapi(app)`` when those
+modules exist.
 
 The provider's lifecycle belongs to the app: it is started (after the router subscribed to it) on start-up
 and closed on clean-up, after the listener has stopped accepting and in-flight calls have drained.
@@ -26,16 +26,16 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 
 from pyfaas.core.names import qualified_name
+from pyfaas.gateway.async_calls.call_ledger import CALL_LEDGER, CallLedger
 from pyfaas.gateway.auth import BasicAuthCredentials
-from pyfaas.gateway.call_ledger import CALL_LEDGER, CallLedger
+from pyfaas.gateway.invocation.proxy import FunctionProxy, upstream_session
+from pyfaas.gateway.invocation.routing import ReplicaRouter
+from pyfaas.gateway.invocation.upstream import UpstreamClient
 from pyfaas.gateway.keys import HTTP_SESSION, METRICS, PROVIDER, REGISTRY, ROUTER, SETTINGS
 from pyfaas.gateway.metrics import GatewayMetrics
 from pyfaas.gateway.middlewares import auth_middleware, body_limit_middleware, error_middleware
-from pyfaas.gateway.proxy import FunctionProxy, upstream_session
-from pyfaas.gateway.routing import ReplicaRouter
 from pyfaas.gateway.settings import GatewaySettings
-from pyfaas.gateway.system import SystemRoutes
-from pyfaas.gateway.upstream import UpstreamClient
+from pyfaas.gateway.system_api.routes import SystemRoutes
 from pyfaas.provider.base import Provider
 
 __all__ = ["SERVICE_COUNT_INTERVAL", "Extension", "create_app", "pyfaas_version"]
@@ -46,9 +46,9 @@ Extension = Callable[[web.Application], None]
 SERVICE_COUNT_INTERVAL = 5.0
 """Seconds between refreshes of ``gateway_service_count`` (OpenFaaS refreshes every 5 s too)."""
 _OPTIONAL_SETUPS = (
-    ("pyfaas.gateway.alerts", "setup_alerts"),
+    ("pyfaas.gateway.system_api.alerts", "setup_alerts"),
     ("pyfaas.gateway.ui", "setup_ui"),
-    ("pyfaas.gateway.openapi", "setup_openapi"),
+    ("pyfaas.gateway.system_api.openapi", "setup_openapi"),
 )
 
 

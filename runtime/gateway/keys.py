@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 from pyfaas.provider.base import Provider
 
 if TYPE_CHECKING:
+    from pyfaas.gateway.invocation.routing import ReplicaRouter
     from pyfaas.gateway.metrics import GatewayMetrics
-    from pyfaas.gateway.routing import ReplicaRouter
     from pyfaas.gateway.settings import GatewaySettings
 
 PROVIDER: web.AppKey[Provider] = web.AppKey("provider", Provider)

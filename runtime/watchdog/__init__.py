@@ -9,9 +9,9 @@ Layout:
 - ``service``: start-up, listeners, port file, lock file, SIGTERM drain; ``run``.
 - ``server``: the per-request path shared by every mode (internal routes, limits, metrics, access log).
 - ``runner``: the ``Runner`` protocol and the mode factory; ``modes/``: one module per mode
-  (``python``, ``http``, ``streaming``, ``serializing``, ``fork``, ``static``).
-- ``supervisor``: every process the watchdog starts; ``cgi``: the ``Http_*`` environment.
-- ``python_loader`` / ``python_mapping`` / ``handler_pool`` / ``inline_policy``: python mode's pieces.
+  (``http``, ``streaming``, ``serializing``, ``fork``, ``static``) and ``modes/python/`` (``mode`` and its
+  pieces: ``loader``, ``mapping``, ``handler_pool``, ``inline_policy``).
+- ``function_processes``: every process the watchdog starts; ``cgi``: the ``Http_*`` environment.
 - ``health``, ``metrics``, ``logs``, ``httputil``, ``memory``: small shared helpers.
-- ``zygote``: the warm fork server local mode uses for fast replica starts.
+- ``zygote_server``: the warm fork server local mode uses for fast replica starts.
 """

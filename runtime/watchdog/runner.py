@@ -51,7 +51,7 @@ class Runner(Protocol):
 def create_runner(context: RunnerContext) -> Runner:
     mode = context.settings.mode
     if mode == "python":
-        from pyfaas.watchdog.modes.python import PythonRunner
+        from pyfaas.watchdog.modes.python.mode import PythonRunner
 
         return PythonRunner(context)
     if mode == "http":

@@ -1,4 +1,5 @@
-"""Warm fork server ("zygote") for fast replica start: ``python -m pyfaas.watchdog.zygote --socket PATH``.
+"""Warm fork server ("zygote") for fast replica start:
+``python -m pyfaas.watchdog.zygote_server --socket PATH``.
 
 At start it imports the whole watchdog runtime (aiohttp, uvloop, prometheus-client, every mode) but starts
 no event loop, thread or extra socket. It then serves newline-delimited JSON on a Unix stream socket with
@@ -42,7 +43,7 @@ from aiohttp import web  # noqa: F401
 
 import pyfaas.watchdog.modes.fork
 import pyfaas.watchdog.modes.http
-import pyfaas.watchdog.modes.python
+import pyfaas.watchdog.modes.python.mode
 import pyfaas.watchdog.modes.serializing
 import pyfaas.watchdog.modes.static
 import pyfaas.watchdog.modes.streaming  # noqa: F401
@@ -222,7 +223,7 @@ def serve(path: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyfaas.watchdog.zygote")
+    parser = argparse.ArgumentParser(prog="python -m pyfaas.watchdog.zygote_server")
     parser.add_argument("--socket", required=True, help="Unix socket path to listen on")
     args = parser.parse_args(argv)
     return serve(args.socket)

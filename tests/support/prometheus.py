@@ -1,7 +1,7 @@
 """Autoscaling test helpers: real Prometheus and AlertManager on loopback, a gateway wired to them, load.
 
 ``monitoring(work_dir, ...)`` starts ``prometheus`` and ``prometheus-alertmanager`` on ephemeral ports with
-temporary storage (``pyfaas.idler.monitoring.MonitoringStack``, local timings) and stops them afterwards.
+temporary storage (``pyfaas.cli.local.monitoring.MonitoringStack``, local timings) and stops them afterwards.
 ``autoscale_platform(tmp)`` adds the real gateway (in-process ``create_app`` on a real ``LocalProvider`` whose
 replicas are watchdog processes) with basic auth and its metrics listener, so AlertManager posts to the
 gateway's ``/system/alert`` exactly as in a deployment. ``Load`` drives ``/function/NAME`` at a fixed rate
@@ -25,11 +25,11 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from pyfaas.cli.local.monitoring import MonitoringConfig, MonitoringStack, find_binaries
 from pyfaas.core.alerting import LOCAL_TIMINGS, Timings
 from pyfaas.core.models import FunctionDeployment
 from pyfaas.gateway.metrics import create_metrics_app
 from pyfaas.idler.app import create_app as create_idler_app
-from pyfaas.idler.monitoring import MonitoringConfig, MonitoringStack, find_binaries
 from pyfaas.idler.settings import IdlerSettings
 from tests.support.gateway import RunningGateway, running_gateway, serve
 from tests.support.providers import python_function, write_handler

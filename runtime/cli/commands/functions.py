@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from pyfaas.cli.app import pass_context
@@ -16,6 +18,10 @@ from pyfaas.cli.options import (
     stack_option,
 )
 from pyfaas.cli.stackfile import find_stack_file, load_functions
+from pyfaas.core.replica_owner import MANUAL, REPLICA_OWNER_HEADER
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["describe", "list_functions", "remove", "scale"]
 
@@ -216,3 +222,23 @@ def scale(
         context.output.warn(f"{replicas} is above com.openfaas.scale.max of {name}: scaled to {clamped}")
         replicas = int(clamped) if clamped.isdigit() else replicas
     context.output.success(f"Scaled {name} to {replicas} replica{'s' if replicas != 1 else ''}")
+    _say_who_owns(context, name, replicas, response)
+
+
+def _say_who_owns(context: CliContext, name: str, replicas: int, response: httpx.Response) -> None:
+    """Repeat the gateway's answer on who else sets the count (nothing from gateways without the header)."""
+    owners = response.headers.get(REPLICA_OWNER_HEADER)
+    if owners is None:
+        return
+    if owners == MANUAL:
+        context.output.note(f"No autoscaler owns the replica count of {name}: it stays at {replicas}.")
+        return
+    try:
+        notes = [str(note) for note in response.json().get("notes", [])]
+    except (ValueError, AttributeError):
+        notes = []
+    detail = "; ".join(notes) or owners
+    if "target-tracking" in owners.split(","):
+        context.output.warn(f"the replica count of {name} is owned by an autoscaler: {detail}")
+    else:
+        context.output.note(f"Autoscaling shares the replica count of {name} ({owners}): {detail}")

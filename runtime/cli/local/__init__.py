@@ -21,7 +21,8 @@ State directory layout (``--state-dir``, default ``.pyfaas``)::
     logs/<service>.log           output of each child; logs/up.log: the detached supervisor's own
 
 Modules: ``layout`` (paths, ports, records), ``credentials``, ``services`` (what each child runs),
-``supervisor`` (process supervision), ``progress`` (readiness reporting), ``functions`` (deploy on start),
+``service_supervisor`` (process supervision), ``monitoring`` (Prometheus +
+AlertManager), ``progress`` (readiness reporting), ``functions`` (deploy on start),
 ``platform`` (start-up order and shutdown), ``daemon`` (the detached process), ``stop`` (``pyfaas down``),
 ``commands`` (click).
 Besides ``pyfaas deploy``'s loader and local-mode mapping (``pyfaas.cli.stackfile``, ``.deployment``), only

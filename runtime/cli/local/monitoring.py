@@ -4,10 +4,10 @@
 scrape and evaluation, 0.5 s group_wait) into a work directory, starts ``prometheus`` and
 ``prometheus-alertmanager`` on 127.0.0.1 with their storage there, waits until both answer ``/-/ready`` and
 stops them (SIGTERM, then SIGKILL of the process group) on exit. It is used by the test fixtures and by
-``python -m pyfaas.idler.monitoring``, which ``pyfaas up`` spawns as a child process (the CLI does not
+``python -m pyfaas.cli.local.monitoring``, which ``pyfaas up`` spawns as a child process (the CLI does not
 import the idler): it runs until SIGTERM and exits 3 with a note when the binaries are not installed.
 
-Settings of ``python -m pyfaas.idler.monitoring`` (environment): ``gateway_url`` (``http://127.0.0.1:8080``),
+Settings of ``python -m pyfaas.cli.local.monitoring`` (environment): ``gateway_url`` (``http://127.0.0.1:8080``),
 ``gateway_metrics_address`` (``127.0.0.1:8082``), ``prometheus_port`` (9090), ``alertmanager_port`` (9093),
 ``monitoring_dir`` (``.pyfaas/monitoring``), ``basic_auth`` and ``secret_mount_path`` (the gateway's; the
 password file is read by AlertManager itself), ``alerts_dir`` (default: the repository's ``alerts/``).
@@ -61,9 +61,9 @@ __all__ = [
     "find_binaries",
 ]
 
-log = logging.getLogger("pyfaas.idler.monitoring")
+log = logging.getLogger("pyfaas.cli.local.monitoring")
 
-DEFAULT_ALERTS_DIR = Path(__file__).resolve().parents[2] / "alerts"
+DEFAULT_ALERTS_DIR = Path(__file__).resolve().parents[3] / "alerts"
 EXIT_NOT_INSTALLED = 3
 
 
@@ -266,7 +266,7 @@ class MonitoringStack:
 
 
 class MonitoringSettings(EnvSettings):
-    """Environment of ``python -m pyfaas.idler.monitoring`` (see the module docstring)."""
+    """Environment of ``python -m pyfaas.cli.local.monitoring`` (see the module docstring)."""
 
     gateway_url: str = "http://127.0.0.1:8080"
     gateway_metrics_address: str = "127.0.0.1:8082"

@@ -30,6 +30,7 @@ from pyfaas.cli.local.functions import (
 )
 from pyfaas.cli.local.layout import Ports, RunLock, StateLayout, allocate_ports, port_in_use
 from pyfaas.cli.local.progress import Reporter, RunState
+from pyfaas.cli.local.service_supervisor import ServiceFailed, ServiceUnavailable, Supervisor
 from pyfaas.cli.local.services import (
     STATE_MARKER,
     ServiceSpec,
@@ -43,7 +44,6 @@ from pyfaas.cli.local.services import (
     nats_spec,
     worker_spec,
 )
-from pyfaas.cli.local.supervisor import ServiceFailed, ServiceUnavailable, Supervisor
 from pyfaas.core.alerting import FALLBACK_NOTE
 from pyfaas.core.errors import ValidationFailed
 from pyfaas.provider.local.processes import ProcessRecord, kill_by_environment

@@ -40,7 +40,7 @@ STATE_MARKER = "PYFAAS_UP_STATE"
 """Environment entry (``PYFAAS_UP_STATE=<absolute state dir>``) of every child of one platform."""
 
 MONITORING_NOT_INSTALLED = 3
-"""Exit code of ``python -m pyfaas.idler.monitoring`` when Prometheus/AlertManager are missing."""
+"""Exit code of ``python -m pyfaas.cli.local.monitoring`` when Prometheus/AlertManager are missing."""
 
 _PASSED_THROUGH = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV")
 _SOURCE_ROOT = Path(__file__).resolve().parents[3]
@@ -209,7 +209,7 @@ def monitoring_spec(layout: StateLayout, ports: Ports, base_env: Mapping[str, st
     return ServiceSpec(
         name="monitoring",
         title="Prometheus + AlertManager",
-        argv=(sys.executable, "-m", "pyfaas.idler.monitoring"),
+        argv=(sys.executable, "-m", "pyfaas.cli.local.monitoring"),
         env=env,
         ready_urls=(_url(ports.prometheus, "/-/ready"), _url(ports.alertmanager, "/-/ready")),
         stop_grace=10.0,

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from pyfaas.core.errors import NotFound, ValidationFailed
 from pyfaas.core.models import AsyncCallRecord, QueueRequest, format_rfc3339
 from pyfaas.core.queue_layout import DeadLetterHeaders, QueueLayout, is_valid_call_id
-from pyfaas.gateway.async_queue import AsyncQueue
+from pyfaas.gateway.async_calls.queue import AsyncQueue
 
 __all__ = ["add_dead_letter_routes"]
 

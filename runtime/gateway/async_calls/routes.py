@@ -35,9 +35,9 @@ from pyfaas.core.models import AsyncCallRecord, CallbackURL, FunctionStatus, Que
 from pyfaas.core.names import DNS1123_LABEL, split_name
 from pyfaas.core.queue_layout import QueueSettings, is_valid_call_id
 from pyfaas.core.settings import Duration
-from pyfaas.gateway.async_dead_letters import add_dead_letter_routes
-from pyfaas.gateway.async_queue import AsyncQueue
-from pyfaas.gateway.call_ledger import CALL_LEDGER
+from pyfaas.gateway.async_calls.call_ledger import CALL_LEDGER
+from pyfaas.gateway.async_calls.dead_letters import add_dead_letter_routes
+from pyfaas.gateway.async_calls.queue import AsyncQueue
 from pyfaas.gateway.keys import PROVIDER
 from pyfaas.provider.base import Provider
 

@@ -27,10 +27,10 @@ from multidict import CIMultiDictProxy, istr
 from yarl import URL
 
 from pyfaas.core.errors import PayloadTooLarge, ProviderError
-from pyfaas.gateway.call_ledger import ATTEMPT_HEADER, CallLedger
-from pyfaas.gateway.deadlines import Deadlines
-from pyfaas.gateway.routing import FunctionRoute, ReplicaRouter
-from pyfaas.gateway.upstream import Endpoint, UpstreamClient, UpstreamConnectError, endpoint_of
+from pyfaas.gateway.async_calls.call_ledger import ATTEMPT_HEADER, CallLedger
+from pyfaas.gateway.invocation.deadlines import Deadlines
+from pyfaas.gateway.invocation.routing import FunctionRoute, ReplicaRouter
+from pyfaas.gateway.invocation.upstream import Endpoint, UpstreamClient, UpstreamConnectError, endpoint_of
 from pyfaas.provider.base import Replica
 
 __all__ = ["HOP_BY_HOP", "FunctionProxy", "upstream_session"]

@@ -27,7 +27,7 @@ from pyfaas.provider.base import Provider, Replica
 
 __all__ = ["FunctionRoute", "ReplicaRouter"]
 
-log = logging.getLogger("pyfaas.gateway.routing")
+log = logging.getLogger("pyfaas.gateway.invocation.routing")
 
 _RAW_NAME_CACHE_LIMIT = 10_000
 

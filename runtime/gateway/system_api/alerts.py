@@ -45,7 +45,7 @@ from pyfaas.provider.base import Provider
 
 __all__ = ["ALERT_SCALER", "DUPLICATE_WINDOW", "AlertOutcome", "AlertScaler", "setup_alerts"]
 
-log = logging.getLogger("pyfaas.gateway.alerts")
+log = logging.getLogger("pyfaas.gateway.system_api.alerts")
 
 DUPLICATE_WINDOW = 1.0
 """Seconds after a step during which the same firing alert is a duplicate delivery, not a repeat. Shorter

@@ -41,7 +41,7 @@ from pyfaas.provider.base import LogRequest, Provider
 
 __all__ = ["SCALE_CLAMPED_HEADER", "SystemRoutes", "gateway_arch"]
 
-log = logging.getLogger("pyfaas.gateway.system")
+log = logging.getLogger("pyfaas.gateway.system_api.routes")
 
 SCALE_CLAMPED_HEADER = "X-Scale-Clamped"
 """Set on a scale response whose requested replicas were above the function's ``com.openfaas.scale.max``."""

@@ -1,8 +1,9 @@
 """Kubernetes API failures as pyfaas errors, in one place.
 
 404 becomes the caller's ``NotFound`` kind, 409 its ``Conflict`` kind, 422/400 ``ValidationFailed`` (the API
-server rejected a body: a bug or an invalid label value), everything else ``KubernetesAPIError`` (502) with
-the API's status code kept in ``.code``. Transport failures (API unreachable, timeouts) are
+server rejected a body: a bug or an invalid label value), 403 ``Forbidden`` (RBAC, a quota, admission) except
+a write into a namespace being deleted, which is that namespace's ``NamespaceNotFound``; everything else
+``KubernetesAPIError`` (502) with the API's status code kept in ``.code``. Transport failures (API unreachable, timeouts) are
 ``KubernetesAPIError`` too. lightkube and httpx exceptions never leave this package.
 """
 
@@ -16,7 +17,15 @@ from lightkube import ApiError
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 from lightkube.core.exceptions import NotReadyError
 
-from pyfaas.core.errors import Conflict, KubernetesAPIError, NotFound, PyfaasError, ValidationFailed
+from pyfaas.core.errors import (
+    Conflict,
+    Forbidden,
+    KubernetesAPIError,
+    NamespaceNotFound,
+    NotFound,
+    PyfaasError,
+    ValidationFailed,
+)
 
 __all__ = ["ObjectConflict", "ObjectMissing", "api_errors", "status_code"]
 
@@ -32,6 +41,11 @@ class ObjectConflict(Conflict):
 def status_code(exc: ApiError) -> int:
     code = exc.status.code if exc.status is not None else None
     return int(code) if code else exc.response.status_code if exc.response is not None else 500
+
+
+def _namespace_terminating(exc: ApiError) -> bool:
+    details = exc.status.details if exc.status is not None else None
+    return any(cause.reason == "NamespaceTerminating" for cause in (details.causes or [])) if details else False
 
 
 def _message(exc: ApiError) -> str:
@@ -61,6 +75,10 @@ def api_errors(
             raise conflict(message, field=field) from exc
         if code in (400, 422):
             raise ValidationFailed(message, field=field) from exc
+        if code == 403:
+            if _namespace_terminating(exc):
+                raise NamespaceNotFound(message, field="namespace") from exc
+            raise Forbidden(message, field=field) from exc
         raise KubernetesAPIError(message, code=code) from exc
     except httpx2.HTTPError as exc:
         raise KubernetesAPIError(f"{what}: Kubernetes API unreachable: {exc!r}") from exc

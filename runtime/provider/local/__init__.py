@@ -31,9 +31,9 @@ state directory.
 
 from pyfaas.provider.local.config import LocalProviderConfig
 from pyfaas.provider.local.provider import LocalProvider
+from pyfaas.provider.local.replica_supervisor import ExitRecord, ReplicaInfo, ReplicaState, SupervisorStatus
 from pyfaas.provider.local.spawner import FallbackSpawner, ReplicaProcess, Spawner, SubprocessSpawner
-from pyfaas.provider.local.supervisor import ExitRecord, ReplicaInfo, ReplicaState, SupervisorStatus
-from pyfaas.provider.local.zygote import ZygoteSpawner
+from pyfaas.provider.local.zygote_client import ZygoteSpawner
 
 __all__ = [
     "ExitRecord",

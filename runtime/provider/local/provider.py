@@ -40,16 +40,16 @@ from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
 from pyfaas.provider.local.config import LocalProviderConfig
 from pyfaas.provider.local.logs import LogCollector
 from pyfaas.provider.local.processes import ProcessRecord, kill_by_environment, terminate_stale
-from pyfaas.provider.local.spawner import FallbackSpawner, Spawner, SubprocessSpawner
-from pyfaas.provider.local.store import StateStore
-from pyfaas.provider.local.supervisor import (
+from pyfaas.provider.local.replica_supervisor import (
     PID_SUFFIX,
     FunctionSupervisor,
     SupervisorContext,
     SupervisorStatus,
     read_pid_record,
 )
-from pyfaas.provider.local.zygote import ZygoteSpawner
+from pyfaas.provider.local.spawner import FallbackSpawner, Spawner, SubprocessSpawner
+from pyfaas.provider.local.store import StateStore
+from pyfaas.provider.local.zygote_client import ZygoteSpawner
 
 __all__ = ["LocalProvider"]
 

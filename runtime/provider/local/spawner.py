@@ -3,7 +3,7 @@
 A spawner starts ``python -m pyfaas.watchdog`` with a given environment, working directory and log file (the
 replica's stdout and stderr are appended to it), in a session of its own so that its whole process group
 (the watchdog and any function process it forks) can be signalled at once. The zygote implementation lives
-in :mod:`pyfaas.provider.local.zygote`; both hand back a ``ReplicaProcess``.
+in :mod:`pyfaas.provider.local.zygote_client`; both hand back a ``ReplicaProcess``.
 """
 
 from __future__ import annotations

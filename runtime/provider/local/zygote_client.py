@@ -1,4 +1,4 @@
-"""Client of the watchdog's warm fork server (``python -m pyfaas.watchdog.zygote --socket PATH``).
+"""Client of the watchdog's warm fork server (``python -m pyfaas.watchdog.zygote_server --socket PATH``).
 
 The zygote has imported the watchdog runtime once; each replica is a ``fork()`` of it, which skips the
 interpreter start and the imports that dominate a cold start. Protocol: newline-delimited JSON over one Unix
@@ -32,7 +32,7 @@ __all__ = ["ZygoteSpawner"]
 
 log = logging.getLogger("pyfaas.provider.local")
 
-ZYGOTE_MODULE = "pyfaas.watchdog.zygote"
+ZYGOTE_MODULE = "pyfaas.watchdog.zygote_server"
 # Started through ``-c`` so that everything the zygote imported is moved out of the garbage collector's
 # reach (``gc.freeze``) before the first fork: otherwise the first full collection in each child walks, and
 # so copies, every page of the inherited heap. Measured here: cold start p50 ~120 ms → ~40 ms.

@@ -1,1 +1,2 @@
-"""Watchdog modes, one module each, all implementing ``pyfaas.watchdog.runner.Runner``."""
+"""Watchdog modes, one module each (python mode: a package with its helpers), all implementing
+``pyfaas.watchdog.runner.Runner``."""

@@ -13,9 +13,9 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
 from pyfaas.watchdog.cgi import cgi_environment
+from pyfaas.watchdog.function_processes import PIPE, STDOUT, Spawner, describe_exit, resolve_program
 from pyfaas.watchdog.httputil import plain, read_body
 from pyfaas.watchdog.runner import RunnerContext
-from pyfaas.watchdog.supervisor import PIPE, STDOUT, Spawner, describe_exit, resolve_program
 
 __all__ = ["ForkRunner"]
 

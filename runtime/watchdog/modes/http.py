@@ -19,6 +19,7 @@ from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
 from pyfaas.core.durations import parse_duration
+from pyfaas.watchdog.function_processes import DEVNULL, ChildProcess, describe_exit, resolve_program
 from pyfaas.watchdog.httputil import (
     DURATION_HEADER,
     HOP_BY_HOP,
@@ -29,7 +30,6 @@ from pyfaas.watchdog.httputil import (
     read_body,
 )
 from pyfaas.watchdog.runner import RunnerContext, StartupFailed
-from pyfaas.watchdog.supervisor import DEVNULL, ChildProcess, describe_exit, resolve_program
 
 __all__ = ["HttpRunner"]
 

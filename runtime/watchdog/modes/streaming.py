@@ -11,9 +11,9 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
 from pyfaas.watchdog.cgi import cgi_environment
+from pyfaas.watchdog.function_processes import ChildProcess, Spawner, describe_exit, resolve_program
 from pyfaas.watchdog.httputil import DURATION_HEADER, BodyTooLarge, duration_value, iter_body, plain
 from pyfaas.watchdog.runner import RunnerContext
-from pyfaas.watchdog.supervisor import ChildProcess, Spawner, describe_exit, resolve_program
 
 __all__ = ["StreamingRunner"]
 

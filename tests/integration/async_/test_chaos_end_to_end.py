@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from pyfaas.gateway.async_routes import ASYNC_QUEUE, AsyncSettings, setup_async
+from pyfaas.gateway.async_calls.routes import ASYNC_QUEUE, AsyncSettings, setup_async
 from tests.support.async_calls import CallbackReceiver, until
 from tests.support.gateway import running_gateway, wait_available
 from tests.support.nats import NatsServer

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from pyfaas.gateway.async_routes import ASYNC_QUEUE, AsyncSettings, setup_async
+from pyfaas.gateway.async_calls.routes import ASYNC_QUEUE, AsyncSettings, setup_async
 from tests.integration.async_.conftest import Queue, WorkerFactory
 from tests.support.async_calls import CallbackReceiver, eventually, until
 from tests.support.gateway import RunningGateway, running_gateway, wait_available

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from pyfaas.core.models import FunctionDeployment
-from pyfaas.gateway.async_routes import ASYNC_QUEUE, AsyncSettings, setup_async
+from pyfaas.gateway.async_calls.routes import ASYNC_QUEUE, AsyncSettings, setup_async
 from pyfaas.gateway.keys import PROVIDER
 from pyfaas.gateway.middlewares import error_middleware
 from pyfaas.provider.local import LocalProvider, LocalProviderConfig

@@ -21,7 +21,7 @@ from pyfaas.core.labels import (
     LABEL_SCALE_TYPE,
 )
 from pyfaas.core.models import AlertmanagerAlert, AlertmanagerWebhook
-from pyfaas.gateway.alerts import DUPLICATE_WINDOW
+from pyfaas.gateway.system_api.alerts import DUPLICATE_WINDOW
 from tests.support.gateway import MemoryProvider, RunningGateway, running_gateway
 
 pytestmark = pytest.mark.timeout(60)

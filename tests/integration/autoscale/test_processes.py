@@ -1,4 +1,4 @@
-"""The entry points as processes: ``python -m pyfaas.idler`` and ``python -m pyfaas.idler.monitoring``."""
+"""The entry points as processes: ``python -m pyfaas.idler`` and ``python -m pyfaas.cli.local.monitoring``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pyfaas.idler.monitoring import EXIT_NOT_INSTALLED, FALLBACK_NOTE, find_binaries
+from pyfaas.cli.local.monitoring import EXIT_NOT_INSTALLED, FALLBACK_NOTE, find_binaries
 from tests.support.gateway import free_port, running_gateway
 from tests.support.providers import pyfaas_processes
 
@@ -104,7 +104,7 @@ def test_monitoring_without_binaries_exits_3_with_the_fallback_note(tmp_path: Pa
     empty = tmp_path / "bin"
     empty.mkdir()
     result = subprocess.run(
-        [sys.executable, "-m", "pyfaas.idler.monitoring"],
+        [sys.executable, "-m", "pyfaas.cli.local.monitoring"],
         env={"PATH": str(empty), "PYTHONPATH": str(REPO)},
         cwd=REPO,
         capture_output=True,
@@ -122,7 +122,7 @@ async def test_monitoring_process_runs_both_and_stops_them(tmp_path: Path) -> No
     prometheus_port, alertmanager_port = free_port(), free_port()
     work = tmp_path / "monitoring"
     process = spawn(
-        "pyfaas.idler.monitoring",
+        "pyfaas.cli.local.monitoring",
         {
             "prometheus_port": str(prometheus_port),
             "alertmanager_port": str(alertmanager_port),

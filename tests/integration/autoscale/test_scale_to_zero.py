@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from pyfaas.cli.local.monitoring import find_binaries
 from pyfaas.core.labels import LABEL_SCALE_ZERO, LABEL_SCALE_ZERO_DURATION
-from pyfaas.idler.monitoring import find_binaries
 from tests.support.prometheus import (
     autoscale_platform,
     deploy_pid_function,

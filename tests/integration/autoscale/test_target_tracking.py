@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pyfaas.cli.local.monitoring import find_binaries
 from pyfaas.core.labels import (
     LABEL_SCALE_MAX,
     LABEL_SCALE_MIN,
@@ -16,7 +17,6 @@ from pyfaas.core.labels import (
     LABEL_SCALE_TARGET_PROPORTION,
     LABEL_SCALE_TYPE,
 )
-from pyfaas.idler.monitoring import find_binaries
 from tests.support.prometheus import (
     Load,
     autoscale_platform,

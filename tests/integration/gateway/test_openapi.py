@@ -137,8 +137,8 @@ class Checker:
 @pytest.fixture
 async def gateway(tmp_path: Path, nats_server: NatsServer) -> AsyncIterator[RunningGateway]:
     extensions = []
-    if importlib.util.find_spec("pyfaas.gateway.async_routes") is not None:
-        from pyfaas.gateway.async_routes import AsyncSettings, setup_async
+    if importlib.util.find_spec("pyfaas.gateway.async_calls.routes") is not None:
+        from pyfaas.gateway.async_calls.routes import AsyncSettings, setup_async
 
         settings = AsyncSettings.from_env({"nats_url": nats_server.url})
         extensions.append(lambda app: setup_async(app, settings))
@@ -226,7 +226,7 @@ async def test_every_documented_operation_matches_the_spec(
         await check.call("GET", "/system/namespaces", expect=200)
         await check.call("GET", "/system/info", expect=200)
         await check.call("GET", "/healthz", expect=200)
-        if importlib.util.find_spec("pyfaas.gateway.alerts") is not None:
+        if importlib.util.find_spec("pyfaas.gateway.system_api.alerts") is not None:
             alert = {
                 "receiver": "scale-up",
                 "status": "resolved",
@@ -259,8 +259,8 @@ async def test_own_document_is_served_behind_auth_and_lists_the_registered_route
 ) -> None:
     from openapi_spec_validator import validate
 
-    from pyfaas.gateway.async_routes import AsyncSettings, setup_async
-    from pyfaas.gateway.openapi import OPENAPI_PATH
+    from pyfaas.gateway.async_calls.routes import AsyncSettings, setup_async
+    from pyfaas.gateway.system_api.openapi import OPENAPI_PATH
 
     async_settings = AsyncSettings.from_env({"nats_url": nats_server.url})
     async with running_gateway(

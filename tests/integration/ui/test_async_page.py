@@ -18,7 +18,7 @@ from playwright.async_api import expect
 from prometheus_client import CollectorRegistry
 
 from pyfaas.core.queue_layout import QueueLayout
-from pyfaas.gateway.async_routes import ASYNC_QUEUE, AsyncSettings, setup_async
+from pyfaas.gateway.async_calls.routes import ASYNC_QUEUE, AsyncSettings, setup_async
 from pyfaas.worker.app import Worker
 from pyfaas.worker.settings import WorkerSettings
 from tests.support.async_calls import reset_layout

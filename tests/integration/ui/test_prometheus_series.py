@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from pyfaas.cli.local.monitoring import MonitoringConfig, MonitoringStack
 from pyfaas.core.alerting import LOCAL_TIMINGS
 from pyfaas.gateway.metrics import create_metrics_app
-from pyfaas.idler.monitoring import MonitoringConfig, MonitoringStack
 from tests.support.gateway import RunningGateway, free_port, running_gateway, serve, wait_available
 from tests.support.prometheus import requires_monitoring
 from tests.support.providers import python_function, write_handler

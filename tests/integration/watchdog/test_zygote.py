@@ -46,7 +46,7 @@ class ZygoteClient:
 def zygote(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     path = tmp_path / "zygote.sock"
     process = subprocess.Popen(
-        [sys.executable, "-m", "pyfaas.watchdog.zygote", "--socket", str(path)],
+        [sys.executable, "-m", "pyfaas.watchdog.zygote_server", "--socket", str(path)],
         cwd=REPO_ROOT,
         stdin=subprocess.PIPE,
         start_new_session=True,

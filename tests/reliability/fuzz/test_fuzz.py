@@ -1,6 +1,6 @@
 """Schemathesis against a real gateway process (local provider, NATS, basic auth), from two documents.
 
-1. pyfaas's own document (``pyfaas.gateway.openapi``, as served at ``/system/openapi.json``);
+1. pyfaas's own document (``pyfaas.gateway.system_api.openapi``, as served at ``/system/openapi.json``);
 2. OpenFaaS's ``spec.openapi.yml`` (vendored next to this file), i.e. what an OpenFaaS client expects.
 
 Every response is checked: no 5xx, status code, content type, headers and body conform to the document. After
@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from pyfaas.gateway.openapi import build_document
+from pyfaas.gateway.system_api.openapi import build_document
 from tests.support.fuzz import LiveGateway, gateway_process
 from tests.support.gateway import CREDENTIALS
 from tests.support.nats import NatsServer, nats_server

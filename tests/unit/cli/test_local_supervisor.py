@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from pyfaas.cli.local.service_supervisor import Backoff, ServiceFailed, ServiceUnavailable, Supervisor
 from pyfaas.cli.local.services import ServiceSpec
-from pyfaas.cli.local.supervisor import Backoff, ServiceFailed, ServiceUnavailable, Supervisor
 from pyfaas.provider.local.processes import ProcessRecord
 
 
@@ -106,7 +106,7 @@ async def test_exit_codes_at_start(tmp_path: Path) -> None:
 
 
 def test_a_large_log_is_rotated_at_start(tmp_path: Path) -> None:
-    from pyfaas.cli.local.supervisor import _rotate
+    from pyfaas.cli.local.service_supervisor import _rotate
 
     log = tmp_path / "web.log"
     log.write_text("x" * 20)

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from pyfaas.gateway.call_ledger import REPLAYED_HEADER, CallLedger, is_final_status
+from pyfaas.gateway.async_calls.call_ledger import REPLAYED_HEADER, CallLedger, is_final_status
 
 
 class Clock:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from pyfaas.gateway.deadlines import Deadlines
+from pyfaas.gateway.invocation.deadlines import Deadlines
 
 
 async def _bounded(deadlines: Deadlines, work: float) -> str:

@@ -10,9 +10,9 @@ from prometheus_client import CollectorRegistry
 
 from pyfaas.core import models
 from pyfaas.gateway.app import create_app
-from pyfaas.gateway.async_routes import AsyncSettings, setup_async
-from pyfaas.gateway.openapi import OPENAPI_PATH, build_document, operations
+from pyfaas.gateway.async_calls.routes import AsyncSettings, setup_async
 from pyfaas.gateway.settings import GatewaySettings
+from pyfaas.gateway.system_api.openapi import OPENAPI_PATH, build_document, operations
 from tests.support.gateway import MemoryProvider
 
 UNDOCUMENTED = {("get", "/")}

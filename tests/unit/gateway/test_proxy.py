@@ -297,7 +297,7 @@ async def test_upstream_answering_connection_close(tmp_path: Path) -> None:
 
 
 async def test_idle_pool_forgets_replicas_that_are_gone(tmp_path: Path) -> None:
-    from pyfaas.gateway.upstream import UpstreamClient, endpoint_of
+    from pyfaas.gateway.invocation.upstream import UpstreamClient, endpoint_of
 
     client = UpstreamClient(connect_timeout=2.0)
     async with serve(upstream_app("gone")) as url:

@@ -15,7 +15,7 @@ from pyfaas.core.errors import ConfigError
 from pyfaas.core.models import LogMessage
 from pyfaas.gateway.auth import BasicAuthCredentials
 from pyfaas.gateway.settings import GatewaySettings
-from pyfaas.gateway.system import SCALE_CLAMPED_HEADER
+from pyfaas.gateway.system_api.routes import SCALE_CLAMPED_HEADER
 from tests.support.gateway import MemoryProvider, RunningGateway, free_port, running_gateway, serve
 
 

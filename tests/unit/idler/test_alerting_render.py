@@ -73,8 +73,8 @@ def test_urls_and_flags() -> None:
 
 
 def test_monitoring_settings_read_the_gateway_user_and_point_at_the_password_file(tmp_path: Path) -> None:
+    from pyfaas.cli.local.monitoring import DEFAULT_ALERTS_DIR, MonitoringSettings
     from pyfaas.core.errors import ConfigError
-    from pyfaas.idler.monitoring import DEFAULT_ALERTS_DIR, MonitoringSettings
 
     (tmp_path / "basic-auth-user").write_text("admin\n")
     (tmp_path / "basic-auth-password").write_text("s3cret\n")
@@ -97,8 +97,8 @@ def test_monitoring_settings_read_the_gateway_user_and_point_at_the_password_fil
 def test_local_environments_are_read_back_by_the_processes_settings(
     tmp_path: Path, alerts_available: bool
 ) -> None:
+    from pyfaas.cli.local.monitoring import MonitoringSettings
     from pyfaas.core.alerting import local_idler_env, local_monitoring_env
-    from pyfaas.idler.monitoring import MonitoringSettings
     from pyfaas.idler.settings import IdlerSettings
 
     idler = IdlerSettings.from_env(

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 from pyfaas.core import models
 from pyfaas.core.errors import ValidationFailed
 from pyfaas.core.names import split_name, validate_function_name, validate_namespace, validate_secret_name
-from pyfaas.gateway.async_routes import _callback_url
+from pyfaas.gateway.async_calls.routes import _callback_url
 from pyfaas.gateway.inputs import namespace_of, query_bool, query_int, query_time, read_model
 
 INPUT_MODELS: list[type[BaseModel]] = [

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from pyfaas.watchdog.cgi import canonical_env_name
+from pyfaas.watchdog.function_processes import describe_exit
 from pyfaas.watchdog.logs import LineWriter, LogSink, rfc3339
+from pyfaas.watchdog.modes.python.loader import detect_style, load_handler
 from pyfaas.watchdog.modes.static import resolve_inside
-from pyfaas.watchdog.python_loader import detect_style, load_handler
 from pyfaas.watchdog.server import human_size
-from pyfaas.watchdog.supervisor import describe_exit
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pyfaas.watchdog.inline_policy import InlinePolicy
 from pyfaas.watchdog.logs import LogSink
+from pyfaas.watchdog.modes.python.inline_policy import InlinePolicy
 
 
 def policy(tmp_path: Path) -> InlinePolicy:

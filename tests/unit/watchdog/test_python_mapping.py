@@ -9,7 +9,7 @@ from typing import Any
 import flask
 import pytest
 
-from pyfaas.watchdog.python_mapping import map_classic, map_http
+from pyfaas.watchdog.modes.python.mapping import map_classic, map_http
 
 CASES: list[tuple[str, Any, int, bytes, str]] = [
     ("none", None, 200, b"", "text/html; charset=utf-8"),

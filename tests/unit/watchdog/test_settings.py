@@ -275,7 +275,8 @@ def test_same_names_order_and_cross_checks_as_an_env_settings_model(env: dict[st
 
 def test_the_watchdog_does_not_import_pydantic() -> None:
     code = (
-        "import sys, pyfaas.watchdog.service, pyfaas.watchdog.modes.python, pyfaas.watchdog.zygote\n"
+        "import sys, pyfaas.watchdog.service, pyfaas.watchdog.modes.python.mode, "
+        "pyfaas.watchdog.zygote_server\n"
         "print('pydantic' in sys.modules)"
     )
     result = subprocess.run(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pyfaas.core.errors import ConfigError
 from pyfaas.core.labels import RetryPolicy, retry_policy
 from pyfaas.core.queue_layout import CallbackJob, QueueLayout, is_valid_call_id
-from pyfaas.gateway.async_routes import AsyncSettings
+from pyfaas.gateway.async_calls.routes import AsyncSettings
 from pyfaas.worker.retry import Outcome, backoff_delay, classify
 from pyfaas.worker.settings import DEFAULT_RETRY_CODES, WorkerSettings
 from pyfaas.worker.slots import FairSlots

@@ -2,9 +2,9 @@
 
 ``async def handle`` runs on the event loop; a plain ``def handle`` runs in a bounded thread pool so a slow
 handler never blocks the loop (``python_inline=auto`` lets a handler that proves CPU-trivial run on the
-loop instead; see ``pyfaas.watchdog.inline_policy``). ``exec_timeout`` answers 504 when passed (a sync
-handler's thread cannot be stopped and finishes in the background). A handler exception answers 500; the
-traceback goes to the log.
+loop instead; see ``pyfaas.watchdog.modes.python.inline_policy``). ``exec_timeout`` answers 504 when passed
+(a sync handler's thread cannot be stopped and finishes in the background). A handler exception answers
+500; the traceback goes to the log.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDictProxy, MultiMapping
 
-from pyfaas.watchdog.handler_pool import HandlerPool
 from pyfaas.watchdog.httputil import INTERNAL_HEADER, plain, read_body
-from pyfaas.watchdog.inline_policy import InlinePolicy
-from pyfaas.watchdog.python_loader import LoadedHandler, load_handler
-from pyfaas.watchdog.python_mapping import map_classic, map_http
+from pyfaas.watchdog.modes.python.handler_pool import HandlerPool
+from pyfaas.watchdog.modes.python.inline_policy import InlinePolicy
+from pyfaas.watchdog.modes.python.loader import LoadedHandler, load_handler
+from pyfaas.watchdog.modes.python.mapping import map_classic, map_http
 from pyfaas.watchdog.runner import RunnerContext, StartupFailed
 
 __all__ = ["Context", "Event", "PythonRunner"]
