@@ -6,7 +6,7 @@ template language and handler folder). The Pulumi program deploys ``definition.d
 
 A ``functions.py`` looks like::
 
-    from pyfaas.core.definitions import function
+    from pyfaas import function  # the public name (docs/api.md)
 
     echo = function("echo", image="ghcr.io/acme/echo:1.0.0", handler="./echo", lang="python3-http",
                     labels={"com.openfaas.scale.max": "10"})
