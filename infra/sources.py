@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pyfaas.core.definitions import FunctionDefinition, collect_functions
-from pyfaas.core.errors import ConfigError, PyfaasError
+from pyfaas.core.errors import ConfigError, PyfaasError, ValidationFailed
+from pyfaas.core.names import validate_kubernetes_function_name
 from pyfaas.core.stack import parse_stack
 from pyfaas.infra.config import PROJECT, PlatformConfig
 
@@ -62,6 +63,10 @@ def load_functions(config: PlatformConfig, root: Path, env: Mapping[str, str]) -
     allowed = config.function_namespaces
     seen: dict[tuple[str, str], str] = {}
     for key, definition in found:
+        try:
+            validate_kubernetes_function_name(definition.name)
+        except ValidationFailed as exc:
+            raise ConfigError(f"stack config {key}: {definition.origin}: {exc.message}", field=key) from exc
         namespace = definition.deployment.namespace or config.function_namespace
         if namespace not in allowed:
             raise ConfigError(

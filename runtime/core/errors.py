@@ -31,9 +31,9 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "Conflict",
+    "Forbidden",
     "FunctionExists",
     "FunctionNotFound",
-    "Forbidden",
     "FunctionUnavailable",
     "KubernetesAPIError",
     "NamespaceNotFound",

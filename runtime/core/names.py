@@ -12,11 +12,14 @@ import re
 from pyfaas.core.errors import ValidationFailed
 
 __all__ = [
+    "DNS1035_LABEL",
+    "DNS1035_RULE",
     "DNS1123_LABEL",
     "DNS1123_RULE",
     "qualified_name",
     "split_name",
     "validate_function_name",
+    "validate_kubernetes_function_name",
     "validate_namespace",
     "validate_secret_name",
 ]
@@ -25,6 +28,11 @@ DNS1123_LABEL = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")  # \Z: "$" woul
 DNS1123_RULE = (
     "must be a DNS-1123 label: at most 63 lowercase letters, digits or '-', starting and ending "
     "with a letter or digit"
+)
+DNS1035_LABEL = re.compile(r"\A[a-z]([-a-z0-9]*[a-z0-9])?\Z")
+DNS1035_RULE = (
+    "must be a DNS-1035 label on Kubernetes (a Service name): at most 63 lowercase letters, digits or '-', "
+    "starting with a letter and ending with a letter or digit"
 )
 # Kubernetes secret names are DNS-1123 subdomains; dots are allowed but path separators never are.
 _SECRET_NAME = re.compile(r"\A[a-z0-9]([-a-z0-9.]*[a-z0-9])?\Z")
@@ -39,6 +47,18 @@ def _check_label(value: str, field: str, what: str) -> str:
 def validate_function_name(name: str, field: str = "service") -> str:
     """Return ``name`` if it is a valid new function name, else raise ``ValidationFailed`` for ``field``."""
     return _check_label(name, field, "function name")
+
+
+def validate_kubernetes_function_name(name: str, field: str = "service") -> str:
+    """A function name Kubernetes can hold: its Service name must be a DNS-1035 label (no leading digit).
+
+    Stricter than :func:`validate_function_name` (OpenFaaS's DNS-1123 rule, kept for local mode); checked
+    before any object is written, so the Deployment is never created for a name its Service would refuse.
+    """
+    validate_function_name(name, field)
+    if not DNS1035_LABEL.match(name):
+        raise ValidationFailed(f"function name {name!r} is invalid: {DNS1035_RULE}", field=field)
+    return name
 
 
 def validate_namespace(namespace: str, field: str = "namespace") -> str:

@@ -106,6 +106,12 @@ def _project(tmp_path: Path, files: dict[str, str]) -> Path:
             "function name 'Bad' is invalid",
         ),
         (
+            {"stack.yml": "functions:\n  1fn:\n    image: x:1\n"},
+            {"pyfaas:stackFile": "stack.yml"},
+            "pyfaas:stackFile",
+            "function name '1fn' is invalid: must be a DNS-1035 label",
+        ),
+        (
             {"stack.yml": "functions:\n  f:\n    image: x:1\n    labels: [oops]\n"},
             {"pyfaas:stackFile": "stack.yml"},
             "pyfaas:stackFile",

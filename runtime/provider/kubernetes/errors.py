@@ -2,9 +2,10 @@
 
 404 becomes the caller's ``NotFound`` kind, 409 its ``Conflict`` kind, 422/400 ``ValidationFailed`` (the API
 server rejected a body: a bug or an invalid label value), 403 ``Forbidden`` (RBAC, a quota, admission) except
-a write into a namespace being deleted, which is that namespace's ``NamespaceNotFound``; everything else
-``KubernetesAPIError`` (502) with the API's status code kept in ``.code``. Transport failures (API unreachable, timeouts) are
-``KubernetesAPIError`` too. lightkube and httpx exceptions never leave this package.
+a write into a namespace being deleted, which is that namespace's ``NamespaceNotFound``; everything
+else ``KubernetesAPIError`` (502) with the API's status code kept in ``.code``. Transport failures (API
+unreachable, timeouts) are ``KubernetesAPIError`` too. lightkube and httpx exceptions never leave this
+package.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def status_code(exc: ApiError) -> int:
 
 def _namespace_terminating(exc: ApiError) -> bool:
     details = exc.status.details if exc.status is not None else None
-    return any(cause.reason == "NamespaceTerminating" for cause in (details.causes or [])) if details else False
+    return (
+        any(cause.reason == "NamespaceTerminating" for cause in (details.causes or [])) if details else False
+    )
 
 
 def _message(exc: ApiError) -> str:

@@ -14,7 +14,6 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from importlib import metadata
 from typing import Any, TypeVar, cast
 
 import httpx2
@@ -60,10 +59,11 @@ from pyfaas.core.models import (
 )
 from pyfaas.core.names import (
     DNS1123_LABEL,
-    validate_function_name,
+    validate_kubernetes_function_name,
     validate_namespace,
     validate_secret_name,
 )
+from pyfaas.core.version import __version__
 from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
 from pyfaas.provider.kubernetes.config import KubernetesProviderConfig, kube_config
 from pyfaas.provider.kubernetes.endpoints import EndpointCache
@@ -88,11 +88,7 @@ DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z
 
 
 def _version() -> VersionInfo:
-    try:
-        release = metadata.version("pyfaas")
-    except metadata.PackageNotFoundError:
-        release = "dev"
-    return VersionInfo(sha="", release=release)
+    return VersionInfo(sha="", release=__version__)
 
 
 _T = TypeVar("_T")
@@ -387,7 +383,7 @@ class KubernetesProvider:
         return registry
 
     async def deploy(self, spec: FunctionDeployment) -> None:
-        validate_function_name(spec.service, "service")
+        validate_kubernetes_function_name(spec.service, "service")
         namespace = await self._admit(spec.namespace)
         registry = await self._registry_secrets(spec, namespace)
         deployment = function_deployment(
@@ -396,8 +392,26 @@ class KubernetesProvider:
         await self._create_deployment(spec.service, namespace, deployment)
         self._deleted.discard((namespace, spec.service))
         service = function_service(spec, namespace=namespace, options=self._workload)
-        await self._put_service(spec.service, namespace, service)
+        try:
+            await self._put_service(spec.service, namespace, service)
+        except BaseException:
+            await self._undo_create(spec.service, namespace)
+            raise
         self._watch(namespace)
+
+    async def _undo_create(self, name: str, namespace: str) -> None:
+        """Remove the Deployment a failed deploy created: never leave half a function behind."""
+        try:
+            with api_errors(
+                f"removing the half-deployed function {name}.{namespace}", not_found=ObjectMissing
+            ):
+                await self.client.delete(
+                    Deployment, name, namespace=namespace, cascade=CascadeType.BACKGROUND
+                )
+        except ObjectMissing:
+            pass
+        except ProviderError as exc:
+            log.error("could not remove the Deployment of failed deploy %s.%s: %s", name, namespace, exc)
 
     async def _create_deployment(self, name: str, namespace: str, body: dict[str, Any]) -> None:
         deadline = time.monotonic() + self.config.terminating_wait
@@ -449,7 +463,7 @@ class KubernetesProvider:
         raise ProviderError(f"{what}: kept conflicting with concurrent changes")
 
     async def update(self, spec: FunctionDeployment) -> None:
-        validate_function_name(spec.service, "service")
+        validate_kubernetes_function_name(spec.service, "service")
         namespace = await self._admit(spec.namespace)
         registry = await self._registry_secrets(spec, namespace)
         policy = scaling_policy(spec.labels)

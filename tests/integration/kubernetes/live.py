@@ -1,0 +1,102 @@
+"""Helpers for tests against a real Kubernetes API server (the kit's v1.24 cluster).
+
+The cluster is named by ``PYFAAS_TEST_KUBECONFIG``; without it these tests skip. Everything a test creates
+lives in a fresh namespace ``k2-<random>`` (labelled ``openfaas=1``) that is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from lightkube import AsyncClient, KubeConfig
+from lightkube.core.exceptions import ApiError
+from lightkube.resources.core_v1 import Namespace
+
+from pyfaas.core.k8s import FunctionWorkloadOptions
+from pyfaas.core.models import FunctionDeployment
+from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
+
+__all__ = [
+    "KUBECONFIG_VAR",
+    "admin_client",
+    "eventually",
+    "fn",
+    "live_kubeconfig",
+    "live_provider",
+    "scratch_namespace",
+]
+
+KUBECONFIG_VAR = "PYFAAS_TEST_KUBECONFIG"
+IMAGE = "localhost/python:3.11-bookworm"
+"""Imported into the kit's containerd (no registry); its command exits at once, so its pods crash-loop."""
+T = TypeVar("T")
+
+
+def live_kubeconfig() -> Path:
+    value = os.environ.get(KUBECONFIG_VAR, "")
+    if not value:
+        pytest.skip(f"set {KUBECONFIG_VAR} to a real cluster's kubeconfig to run the live Kubernetes tests")
+    return Path(value)
+
+
+@asynccontextmanager
+async def admin_client(kubeconfig: Path) -> AsyncIterator[AsyncClient]:
+    client = AsyncClient(KubeConfig.from_file(kubeconfig), field_manager="k2-tests", trust_env=False)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@asynccontextmanager
+async def scratch_namespace(
+    client: AsyncClient, *, function_namespace: bool = True, prefix: str = "k2-"
+) -> AsyncIterator[str]:
+    """A fresh namespace, deleted (without waiting) on exit."""
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    labels = {"openfaas": "1"} if function_namespace else {}
+    await client.create(Namespace.from_dict({"metadata": {"name": name, "labels": labels}}))
+    try:
+        yield name
+    finally:
+        try:
+            await client.delete(Namespace, name)
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise
+
+
+@asynccontextmanager
+async def live_provider(kubeconfig: Path, namespace: str, **config: Any) -> AsyncIterator[KubernetesProvider]:
+    config.setdefault("workload", FunctionWorkloadOptions(image_pull_policy="IfNotPresent"))
+    config.setdefault("watch_retry_max", 0.5)
+    provider = KubernetesProvider(
+        KubernetesProviderConfig(kubeconfig=kubeconfig, default_namespace=namespace, **config)
+    )
+    await provider.start()
+    try:
+        yield provider
+    finally:
+        await provider.close()
+
+
+def fn(name: str = "fn", image: str = IMAGE, **fields: Any) -> FunctionDeployment:
+    return FunctionDeployment(service=name, image=image, **fields)
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float = 60) -> T:
+    """Poll ``probe`` until ``check`` holds (a shared, slow machine: a generous bound, no fixed sleep)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await probe()
+        if check(value):
+            return value
+        assert asyncio.get_running_loop().time() < deadline, f"not reached in {within}s: {value!r}"
+        await asyncio.sleep(0.1)

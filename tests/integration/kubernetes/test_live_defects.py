@@ -1,0 +1,85 @@
+"""Defects a real kube-apiserver (v1.24) showed and the test API server could not: each fixed, tested here.
+
+Runs against the cluster named by ``PYFAAS_TEST_KUBECONFIG`` (skips without it); every test works in its own
+``k2-*`` namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from lightkube import AsyncClient
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import ResourceQuota, Service
+
+from pyfaas.core.errors import Forbidden, ValidationFailed
+from pyfaas.provider.kubernetes import KubernetesProvider
+from tests.integration.kubernetes.live import (
+    admin_client,
+    fn,
+    live_kubeconfig,
+    live_provider,
+    scratch_namespace,
+)
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def kubeconfig() -> Path:
+    return live_kubeconfig()
+
+
+@pytest.fixture
+async def admin(kubeconfig: Path) -> AsyncIterator[AsyncClient]:
+    async with admin_client(kubeconfig) as client:
+        yield client
+
+
+@pytest.fixture
+async def namespace(admin: AsyncClient) -> AsyncIterator[str]:
+    async with scratch_namespace(admin) as name:
+        yield name
+
+
+@pytest.fixture
+async def provider(kubeconfig: Path, namespace: str) -> AsyncIterator[KubernetesProvider]:
+    async with live_provider(kubeconfig, namespace) as running:
+        yield running
+
+
+async def names(admin: AsyncClient, kind: type[Deployment] | type[Service], namespace: str) -> list[str]:
+    return sorted([item.metadata.name async for item in admin.list(kind, namespace=namespace)])  # type: ignore[union-attr]
+
+
+# names ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["1fn", "9", "0-api"])
+async def test_name_kubernetes_cannot_hold_is_refused_before_anything_is_written(
+    provider: KubernetesProvider, admin: AsyncClient, namespace: str, name: str
+) -> None:
+    # A DNS-1123 label that is not DNS-1035: a Deployment may have it, a Service may not.
+    with pytest.raises(ValidationFailed) as raised:
+        await provider.deploy(fn(name))
+    assert raised.value.field == "service" and "DNS-1035" in raised.value.message
+    assert await names(admin, Deployment, namespace) == []
+    assert await provider.list_functions(namespace) == []
+
+
+async def test_a_deploy_whose_service_is_refused_leaves_no_function(
+    provider: KubernetesProvider, admin: AsyncClient, namespace: str
+) -> None:
+    # A quota allowing no Services: the API server refuses the Service after accepting the Deployment.
+    quota = {"metadata": {"name": "no-services"}, "spec": {"hard": {"services": "0"}}}
+    await admin.create(ResourceQuota.from_dict(quota), namespace=namespace)
+    with pytest.raises(Forbidden) as raised:
+        await provider.deploy(fn("api"))
+    assert "exceeded quota" in raised.value.message
+    assert await provider.list_functions(namespace) == []
+    assert [d for d in await names(admin, Deployment, namespace)] == []
+
+    await admin.delete(ResourceQuota, "no-services", namespace=namespace)
+    await provider.deploy(fn("api"))  # no leftover: no 409
+    assert [f.name for f in await provider.list_functions(namespace)] == ["api"]
+    assert await names(admin, Service, namespace) == ["api"]
