@@ -4,6 +4,10 @@ with path and query unchanged, bodies streamed both ways (SSE and NDJSON pass th
 Differences from of-watchdog, on purpose: the watchdog reports ready only once the upstream accepts TCP
 connections (of-watchdog's first calls fail with 500), and on SIGTERM the child is stopped after the
 in-flight requests have drained rather than immediately.
+
+pyfaas extension: an ``upstream_url`` whose port is ``0`` gets a free port of its host for this instance,
+passed to the child as ``http_port`` and ``PORT`` (the variables template servers read), so that many
+replicas of one function can share a host (local mode).
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from urllib.parse import urlsplit
+import socket
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp import web
@@ -43,13 +48,29 @@ def _copy_headers(upstream: aiohttp.ClientResponse, response: web.StreamResponse
             response.headers.add(key, value)
 
 
+def _assign_port(upstream: str, environ: dict[str, str]) -> str:
+    """``upstream`` with a port of 0 replaced by a free one, which ``environ`` then carries to the child."""
+    parts = urlsplit(upstream)
+    if parts.port != 0:
+        return upstream
+    host = parts.hostname or "127.0.0.1"
+    # The socket is closed before the child binds: a small window another process could take the port in,
+    # after which the child fails to listen and the watchdog exits (and is restarted) like any failed start.
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        port = int(probe.getsockname()[1])
+    environ["http_port"] = environ["PORT"] = str(port)
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class HttpRunner:
     def __init__(self, context: RunnerContext) -> None:
         self._settings = context.settings
         self._environ = dict(context.environ)
         self._sink = context.sink
         self._fatal = context.fatal
-        self._upstream = context.settings.upstream_url.rstrip("/")
+        self._upstream = _assign_port(context.settings.upstream_url.rstrip("/"), self._environ)
         self._process: ChildProcess | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []

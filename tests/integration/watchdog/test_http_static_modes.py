@@ -83,6 +83,17 @@ def test_http_mode_streams_server_sent_events(watchdog_factory: Factory) -> None
     assert arrivals[1] - arrivals[0] > 0.25 and arrivals[2] - arrivals[1] > 0.25  # not buffered
 
 
+def test_http_mode_assigns_each_instance_a_port_when_the_upstream_port_is_0(
+    watchdog_factory: Factory,
+) -> None:
+    env = {"mode": "http", "fprocess": f"{sys.executable} {APP} env", "upstream_url": "http://127.0.0.1:0"}
+    first, second = watchdog_factory(env), watchdog_factory(env)  # two instances, no port clash
+    for watchdog in (first, second):
+        response = httpx.post(watchdog.url + "/p", content=b"x", timeout=10)
+        assert response.status_code == 200 and response.json()["body"] == "x"
+        assert response.headers["x-upstream"] == "yes"
+
+
 def test_http_mode_exits_when_the_child_exits(watchdog_factory: Factory) -> None:
     port = free_port()
     watchdog = watchdog_factory(http_env(port))

@@ -77,7 +77,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    port = int(sys.argv[1])
+    # "env": the port the watchdog assigned (upstream_url with port 0), as template servers read it
+    assigned = os.environ.get("http_port", "")  # noqa: SIM112 (the lower-case name OpenFaaS uses)
+    port = int(assigned) if sys.argv[1] == "env" else int(sys.argv[1])
     if len(sys.argv) > 2:
         time.sleep(float(sys.argv[2]))
     print("upstream listening", flush=True)
