@@ -28,9 +28,9 @@ from lightkube.types import CascadeType
 
 from pyfaas.core.errors import (
     Conflict,
+    Forbidden,
     FunctionExists,
     FunctionNotFound,
-    KubernetesAPIError,
     NamespaceNotFound,
     ProviderError,
     SecretExists,
@@ -243,13 +243,12 @@ class KubernetesProvider:
         try:
             with api_errors(f"reading namespace {namespace}", not_found=NamespaceNotFound):
                 body = (await self.client.get(Namespace, namespace)).to_dict()
-        except NamespaceNotFound:
+        except (NamespaceNotFound, Forbidden):  # absent, or not ours to read: not ours to serve
             return False
-        except KubernetesAPIError as exc:
-            if exc.code == 403:  # not allowed to read it: not ours to serve
-                return False
-            raise
-        labels = (body.get("metadata") or {}).get("labels") or {}
+        meta = body.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if meta.get("deletionTimestamp"):
+            return False  # being deleted: as good as gone
         if labels.get(LABEL_FUNCTION_NAMESPACE) == FUNCTION_NAMESPACE_VALUE:
             self._function_namespaces.add(namespace)
             return True
@@ -277,9 +276,7 @@ class KubernetesProvider:
                     and item.metadata.name
                     and item.metadata.deletionTimestamp is None
                 }
-        except KubernetesAPIError as exc:
-            if exc.code != 403:
-                raise
+        except Forbidden as exc:
             # Namespaces are cluster-scoped: a Role-only install (faas-netes clusterRole=false) may not list
             # them. Then the functions live in the default namespace only.
             log.warning("cannot list namespaces (%s); serving the default namespace only", exc.message)
@@ -300,7 +297,11 @@ class KubernetesProvider:
         if not await self._is_function_namespace(name):
             raise NamespaceNotFound(missing, field="name")
         with api_errors(f"reading namespace {name}", not_found=NamespaceNotFound, field="name"):
-            return (await self.client.get(Namespace, name)).to_dict()
+            body = (await self.client.get(Namespace, name)).to_dict()
+        if (body.get("metadata") or {}).get("deletionTimestamp"):
+            self._function_namespaces.discard(name)
+            raise NamespaceNotFound(f"{missing} (it is being deleted)", field="name")
+        return body
 
     async def create_namespace(self, namespace: FunctionNamespace) -> None:
         validate_namespace(namespace.name, "name")

@@ -6,15 +6,18 @@ Runs against the cluster named by ``PYFAAS_TEST_KUBECONFIG`` (skips without it);
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import ResourceQuota, Service
+from lightkube.resources.core_v1 import ConfigMap, Namespace, ResourceQuota, Service
 
-from pyfaas.core.errors import Forbidden, ValidationFailed
+from pyfaas.core.errors import Forbidden, NamespaceNotFound, ValidationFailed
+from pyfaas.core.models import FunctionNamespace, Secret
 from pyfaas.provider.kubernetes import KubernetesProvider
 from tests.integration.kubernetes.live import (
     admin_client,
@@ -83,3 +86,47 @@ async def test_a_deploy_whose_service_is_refused_leaves_no_function(
     await provider.deploy(fn("api"))  # no leftover: no 409
     assert [f.name for f in await provider.list_functions(namespace)] == ["api"]
     assert await names(admin, Service, namespace) == ["api"]
+
+
+# namespaces being deleted ------------------------------------------------------------------------------
+async def test_a_namespace_being_deleted_is_not_served(
+    provider: KubernetesProvider, admin: AsyncClient, namespace: str
+) -> None:
+    await provider.create_namespace(FunctionNamespace(name=f"{namespace}-dev"))
+    dev = f"{namespace}-dev"
+    # A finalizer on an object inside keeps the namespace Terminating for as long as the test needs.
+    held = {"metadata": {"name": "held", "finalizers": ["pyfaas.dev/test-hold"]}}
+    await admin.create(ConfigMap.from_dict(held), namespace=dev)
+    try:
+        await admin.delete(Namespace, dev)  # by someone else: the provider still knows it as a function one
+        assert (await admin.get(Namespace, dev)).metadata.deletionTimestamp is not None  # type: ignore[union-attr]
+
+        assert dev not in await provider.list_namespaces()
+        with pytest.raises(NamespaceNotFound):
+            await provider.get_namespace(dev)
+        with pytest.raises(NamespaceNotFound):
+            await provider.delete_namespace(dev)
+        with pytest.raises((NamespaceNotFound, ValidationFailed)):
+            await provider.deploy(fn("api", namespace=dev))
+        with pytest.raises((NamespaceNotFound, ValidationFailed)):
+            await provider.create_secret(Secret(name="s", namespace=dev, value="v"))
+    finally:
+        await admin.patch(ConfigMap, "held", {"metadata": {"finalizers": None}}, namespace=dev)
+
+
+async def test_namespace_deleted_through_the_provider_is_gone_at_once(provider: KubernetesProvider) -> None:
+    # The contract test test_namespaces[kubernetes], on the real server: deletion is not instant there.
+    await provider.create_namespace(FunctionNamespace(name="k2-contract-dev", labels={"team": "a"}))
+    try:
+        await provider.deploy(fn("cat", namespace="k2-contract-dev"))
+        await provider.delete("cat", "k2-contract-dev")
+        await provider.delete_namespace("k2-contract-dev")
+        assert "k2-contract-dev" not in await provider.list_namespaces()
+        with pytest.raises(NamespaceNotFound):
+            await provider.get_namespace("k2-contract-dev")
+        with pytest.raises(NamespaceNotFound):
+            await provider.delete_namespace("k2-contract-dev")
+    finally:
+        async with admin_client(live_kubeconfig()) as admin:
+            with contextlib.suppress(ApiError):
+                await admin.delete(Namespace, "k2-contract-dev")
