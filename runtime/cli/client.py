@@ -47,16 +47,17 @@ def _message(response: httpx.Response) -> str:
     return body_message(response.content) or response.reason_phrase or f"HTTP {response.status_code}"
 
 
-def body_message(content: bytes) -> str:
-    """An error body's explanation: the ``error`` of a JSON body (with its field), else its first line."""
+def body_message(content: bytes, *, with_field: bool = True) -> str:
+    """An error body's explanation: the ``error`` of a JSON body (with its field, unless ``with_field`` is
+    false: a 404's field only says where the missing name came from), else its first line."""
     text = content.decode("utf-8", errors="replace").strip()
     try:
         body = json.loads(text)
     except ValueError:
         body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
+    if isinstance(body, dict) and isinstance(error := body.get("error"), str):
         field = body.get("field")
-        return f"{body['error']} (field {field})" if isinstance(field, str) and field else body["error"]
+        return f"{error} (field {field})" if with_field and isinstance(field, str) and field else error
     first = text.splitlines()[0] if text else ""
     return first[:300]
 

@@ -124,7 +124,7 @@ def invoke(
 def _call_error(name: str, status: int, body: bytes, url: str, *, asynchronous: bool) -> CliError:
     from pyfaas.cli.client import body_message
 
-    first = body_message(body)
+    first = body_message(body, with_field=status != 404)
     detail = f": {first}" if first else ""
     if status == 401:
         return CliError(

@@ -117,6 +117,9 @@ def test_gateway_answers_become_one_line_errors(
 
     assert pyfaas("namespaces").stdout.split() == ["openfaas-fn"]
     pyfaas("describe", "ghost").assert_one_error("function 'ghost' not found", "pyfaas list")
+    # the gateway's 404 names the function, not the field it came from
+    missing = pyfaas("invoke", "ghost").assert_one_error("function 'ghost' not found", "pyfaas list")
+    assert "(field" not in missing, missing
     pyfaas("scale", "ghost", "--replicas", "1").assert_one_error("not found")
     pyfaas("logs", "ghost", "--tail=false").assert_one_error("not found")
     pyfaas("secret", "update", "ghost", "--from-literal", "x").assert_one_error("not found", "secret create")
