@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 
 from pyfaas.core.errors import ConfigError, ValidationFailed
 from pyfaas.core.names import DNS1123_LABEL, validate_secret_name
+from pyfaas.core.version import __version__
 
 __all__ = [
     "DEFAULT_IMAGES",
@@ -39,7 +40,7 @@ PROJECT = "pyfaas"
 """The Pulumi project name: config keys are ``pyfaas:<key>``."""
 
 DEFAULT_IMAGES = {
-    "platform": "ghcr.io/pyfaas/pyfaas:0.1.0",
+    "platform": f"ghcr.io/pyfaas/pyfaas:{__version__}",  # the image built from this release
     "nats": "nats:2.10.24-alpine",
     "prometheus": "prom/prometheus:v2.55.1",
     "alertmanager": "prom/alertmanager:v0.27.0",

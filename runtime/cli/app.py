@@ -21,6 +21,7 @@ import click
 from pyfaas.cli.context import CliContext
 from pyfaas.cli.errors import CliError, format_error
 from pyfaas.core.errors import PyfaasError
+from pyfaas.core.version import __version__
 
 __all__ = ["PyfaasGroup", "cli", "pass_context"]
 
@@ -107,6 +108,7 @@ class PyfaasGroup(click.Group):
 @click.group(
     cls=PyfaasGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
 )
+@click.version_option(__version__, "--version", prog_name="pyfaas", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """pyfaas: an OpenFaaS-compatible serverless platform, and a faas-cli-compatible client.

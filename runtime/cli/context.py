@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -19,12 +18,13 @@ from pydantic import Field
 from pyfaas.cli.gateway_url import resolve_gateway
 from pyfaas.cli.output import Output
 from pyfaas.core.settings import EnvBool, EnvSettings
+from pyfaas.core.version import __version__
 
 if TYPE_CHECKING:
     from pyfaas.cli.client import GatewayClient
     from pyfaas.cli.credentials import CredentialStore
 
-__all__ = ["CliContext", "CliSettings", "cli_version"]
+__all__ = ["CliContext", "CliSettings"]
 
 
 class CliSettings(EnvSettings):
@@ -38,13 +38,6 @@ class CliSettings(EnvSettings):
     home: str = Field("", validation_alias="HOME")
     timeout: float = Field(60.0, gt=0, validation_alias="PYFAAS_CLI_TIMEOUT")
     """Seconds to wait for the gateway's answer (invoke has its own ``--timeout``)."""
-
-
-def cli_version() -> str:
-    try:
-        return metadata.version("pyfaas")
-    except metadata.PackageNotFoundError:
-        return "0.0.0+unknown"
 
 
 @dataclass
@@ -96,7 +89,7 @@ class CliContext:
             auth=(saved.username, saved.password) if saved else None,
             verify=not tls_no_verify,
             timeout=self.settings.timeout,
-            user_agent=f"pyfaas-cli/{cli_version()}",
+            user_agent=f"pyfaas-cli/{__version__}",
         )
 
     def path(self, value: str) -> Path:

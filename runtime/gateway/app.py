@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import importlib.metadata
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 
@@ -26,6 +25,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 
 from pyfaas.core.names import qualified_name
+from pyfaas.core.version import __version__
 from pyfaas.gateway.async_calls.call_ledger import CALL_LEDGER, CallLedger
 from pyfaas.gateway.auth import BasicAuthCredentials
 from pyfaas.gateway.invocation.proxy import FunctionProxy, upstream_session
@@ -38,7 +38,7 @@ from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.gateway.system_api.routes import SystemRoutes
 from pyfaas.provider.base import Provider
 
-__all__ = ["SERVICE_COUNT_INTERVAL", "Extension", "create_app", "pyfaas_version"]
+__all__ = ["SERVICE_COUNT_INTERVAL", "Extension", "create_app"]
 
 log = logging.getLogger("pyfaas.gateway")
 
@@ -50,13 +50,6 @@ _OPTIONAL_SETUPS = (
     ("pyfaas.gateway.ui", "setup_ui"),
     ("pyfaas.gateway.system_api.openapi", "setup_openapi"),
 )
-
-
-def pyfaas_version() -> str:
-    try:
-        return importlib.metadata.version("pyfaas")
-    except importlib.metadata.PackageNotFoundError:
-        return "dev"
 
 
 def create_app(
@@ -100,7 +93,7 @@ def create_app(
     )
     app[CALL_LEDGER] = ledger
 
-    version = pyfaas_version()
+    version = __version__
     system = SystemRoutes(
         provider,
         metrics,

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("pyfaas.gateway", "pyfaas.worker", "pyfaas.idler", "pyfaas.cli")
 ALLOWED: dict[str, frozenset[str]] = {
     "pyfaas": frozenset({"pyfaas.core"}),
+    "pyfaas.__main__": frozenset({"pyfaas.core", "pyfaas.cli"}),  # python -m pyfaas runs the CLI
     "pyfaas.core": frozenset(),
     "pyfaas.provider": frozenset({"pyfaas.core"}),
     "pyfaas.watchdog": frozenset({"pyfaas.core"}),

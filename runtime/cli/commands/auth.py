@@ -6,9 +6,10 @@ import click
 
 from pyfaas.cli.app import pass_context
 from pyfaas.cli.commands.common import stack_gateway
-from pyfaas.cli.context import CliContext, cli_version
+from pyfaas.cli.context import CliContext
 from pyfaas.cli.errors import CliError
 from pyfaas.cli.options import gateway_options, stack_option
+from pyfaas.core.version import __version__
 
 __all__ = ["login", "logout"]
 
@@ -56,7 +57,7 @@ def login(
         auth=(username, password),
         verify=not tls_no_verify,
         timeout=context.settings.timeout,
-        user_agent=f"pyfaas-cli/{cli_version()}",
+        user_agent=f"pyfaas-cli/{__version__}",
     ) as client:
         with context.output.progress(f"Checking the credentials with {url}"):
             response = client.send("GET", "/system/functions")

@@ -8,9 +8,10 @@ import click
 
 from pyfaas.cli.app import pass_context
 from pyfaas.cli.commands.common import gateway_client
-from pyfaas.cli.context import CliContext, cli_version
+from pyfaas.cli.context import CliContext
 from pyfaas.cli.errors import CliError
 from pyfaas.cli.options import gateway_options, json_option, stack_option
+from pyfaas.core.version import __version__
 
 __all__ = ["namespaces", "version"]
 
@@ -36,7 +37,7 @@ def version(
     """The CLI's version and, when reachable, the gateway's and its provider's."""
     out = context.output
     if short_version:
-        out.line(cli_version())
+        out.line(__version__)
         return
     info: dict[str, Any] | None = None
     problem = ""
@@ -49,12 +50,12 @@ def version(
     if as_json:
         out.json(
             {
-                "cli": {"version": cli_version()},
+                "cli": {"version": __version__},
                 "gateway": {"url": url, "info": info, "error": problem or None},
             }
         )
         return
-    out.fields([("CLI version", cli_version())])
+    out.fields([("CLI version", __version__)])
     if info is None:
         out.note(f"Gateway {url}: {problem.removeprefix('Error: ')}")
         return

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from pyfaas.core import models
-from pyfaas.gateway.app import pyfaas_version
+from pyfaas.core.version import __version__
 
 __all__ = ["OPENAPI_PATH", "ErrorBody", "Operation", "build_document", "operations", "setup_openapi"]
 
@@ -329,7 +329,7 @@ def setup_openapi(app: web.Application) -> None:
         if not built:
             # Built on first use: every extension has registered its routes by then.
             routes = _registered(request.app.router)
-            built.append(build_document(pyfaas_version(), available=_available_in(routes)))
+            built.append(build_document(__version__, available=_available_in(routes)))
         return web.json_response(built[0])
 
     app.router.add_get(OPENAPI_PATH, document)

@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from pyfaas.core.models import (
     VersionInfo,
 )
 from pyfaas.core.names import validate_function_name, validate_namespace, validate_secret_name
+from pyfaas.core.version import __version__
 from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
 from pyfaas.provider.local.config import LocalProviderConfig
 from pyfaas.provider.local.logs import LogCollector
@@ -85,11 +85,7 @@ def _record(spec: FunctionDeployment, namespace: str, desired: int, created_at: 
 
 
 def _version() -> VersionInfo:
-    try:
-        release = metadata.version("pyfaas")
-    except metadata.PackageNotFoundError:
-        release = "dev"
-    return VersionInfo(sha="", release=release)
+    return VersionInfo(sha="", release=__version__)
 
 
 class LocalProvider:
