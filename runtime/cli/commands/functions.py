@@ -18,7 +18,6 @@ from pyfaas.cli.options import (
     stack_option,
 )
 from pyfaas.cli.stackfile import find_stack_file, load_functions
-from pyfaas.core.replica_owner import MANUAL, REPLICA_OWNER_HEADER
 
 if TYPE_CHECKING:
     import httpx
@@ -227,6 +226,8 @@ def scale(
 
 def _say_who_owns(context: CliContext, name: str, replicas: int, response: httpx.Response) -> None:
     """Repeat the gateway's answer on who else sets the count (nothing from gateways without the header)."""
+    from pyfaas.core.replica_owner import MANUAL, REPLICA_OWNER_HEADER
+
     owners = response.headers.get(REPLICA_OWNER_HEADER)
     if owners is None:
         return

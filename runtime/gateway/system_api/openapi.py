@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from pyfaas.core import models
+from pyfaas.core.replica_owner import ScaleResult
 from pyfaas.core.version import __version__
 
 __all__ = ["OPENAPI_PATH", "ErrorBody", "Operation", "build_document", "operations", "setup_openapi"]
@@ -47,6 +48,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     models.AlertmanagerWebhook,
     models.AsyncCallRecord,
     models.QueueRequest,
+    ScaleResult,
     ErrorBody,
 )
 
@@ -180,7 +182,8 @@ def operations() -> list[Operation]:
                   {200: ("status", _json(_ref(models.FunctionStatus)))},
                   errors=(400, 404), query=(_NAMESPACE,)),
         Operation("post", "/system/scale-function/{name}", "/system/scale-function/{name}",
-                  "Set a function's replicas (clamped to com.openfaas.scale.max)", _ACCEPTED,
+                  "Set a function's replicas (clamped to com.openfaas.scale.max)",
+                  {202: ("accepted; the count applied and who else may change it", _json(_ref(ScaleResult)))},
                   errors=(400, 404, 413), body=models.ScaleServiceRequest, query=(_NAMESPACE,)),
         Operation("get", "/system/secrets", "/system/secrets", "List secrets (names only)",
                   {200: ("secrets", _json({"type": "array", "items": _ref(models.Secret)}))},

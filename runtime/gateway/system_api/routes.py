@@ -35,6 +35,7 @@ from pyfaas.core.names import (
     validate_namespace,
     validate_secret_name,
 )
+from pyfaas.core.replica_owner import REPLICA_OWNER_HEADER, ScaleResult, replica_ownership
 from pyfaas.gateway.inputs import namespace_of, query_bool, query_int, query_time, read_model
 from pyfaas.gateway.metrics import GatewayMetrics
 from pyfaas.provider.base import LogRequest, Provider
@@ -219,7 +220,11 @@ class SystemRoutes:
                 replicas,
             )
         await self._provider.scale(name, namespace, replicas)
-        return _accepted(headers)
+        # OpenFaaS answers with an empty body (faas-cli reads none); who else sets the count is extra.
+        ownership = replica_ownership(policy)
+        headers[REPLICA_OWNER_HEADER] = ownership.header
+        result = ScaleResult.of(name, namespace, replicas, ownership)
+        return web.json_response(result.model_dump(mode="json"), status=202, headers=headers)
 
     # secrets ---------------------------------------------------------------------------------------
     async def list_secrets(self, request: web.Request) -> web.Response:

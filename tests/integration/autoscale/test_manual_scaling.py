@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pyfaas.core.labels import LABEL_SCALE_TYPE
+from pyfaas.core.replica_owner import REPLICA_OWNER_HEADER
 from tests.support.prometheus import (
     RunningIdler,
     autoscale_platform,
@@ -46,10 +47,12 @@ async def test_manual_count_of_an_unowned_function_sticks_under_the_fallback(tmp
         async with running_idler(platform, **env) as idler:
             await rounds(idler, 2)
             async with gateway.session() as session:
-                for name in ("plain", "tracked"):
+                for name, owner in (("plain", "load"), ("tracked", "target-tracking")):
                     body = {"serviceName": name, "replicas": 3}
                     async with session.post(f"/system/scale-function/{name}", json=body) as response:
                         assert response.status == 202, await response.text()
+                        assert response.headers[REPLICA_OWNER_HEADER] == owner
+                        assert (await response.json())["sticks"] is (owner == "load")
             await wait_replicas(gateway, "tracked", lambda d, a: d == 1, within=30, what="tracked back to 1")
             await rounds(idler, 15)  # 1.5 s: three scale-down windows
             assert (await replicas_of(gateway, "plain"))[0] == 3

@@ -13,9 +13,10 @@ from aiohttp import web
 
 from pyfaas.core.errors import ConfigError
 from pyfaas.core.models import LogMessage
-from pyfaas.gateway.auth import BasicAuthCredentials
+from pyfaas.core.replica_owner import REPLICA_OWNER_HEADER
 from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.gateway.system_api.routes import SCALE_CLAMPED_HEADER
+from pyfaas.system.credentials import BasicAuthCredentials
 from tests.support.gateway import MemoryProvider, RunningGateway, free_port, running_gateway, serve
 
 
@@ -104,6 +105,55 @@ async def test_scale_above_default_max_of_20(tmp_path: Path) -> None:
         async with session.post("/system/scale-function/plain", json={"replicas": 21}) as r:
             assert r.headers[SCALE_CLAMPED_HEADER] == "20"
     assert provider.scale_calls == [("plain", "openfaas-fn", 12), ("plain", "openfaas-fn", 20)]
+
+
+@pytest.mark.parametrize(
+    ("labels", "owners", "sticks", "mentions"),
+    [
+        ({"com.openfaas.scale.factor": "0"}, "manual", True, []),
+        ({}, "load", True, ["com.openfaas.scale.min=1", "com.openfaas.scale.factor=0"]),
+        (
+            {"com.openfaas.scale.type": "capacity", "com.openfaas.scale.max": "4"},
+            "target-tracking",
+            False,
+            ["com.openfaas.scale.type=capacity", "1..4"],
+        ),
+        (
+            {
+                "com.openfaas.scale.zero": "true",
+                "com.openfaas.scale.zero-duration": "90s",
+                "com.openfaas.scale.factor": "0",
+            },
+            "scale-to-zero",
+            True,
+            ["1m30s"],
+        ),
+        (
+            {"com.openfaas.scale.type": "rps", "com.openfaas.scale.zero": "1"},
+            "target-tracking,scale-to-zero",
+            False,
+            ["inactivity_duration"],
+        ),
+    ],
+)
+async def test_scale_answers_who_owns_the_replica_count(
+    tmp_path: Path, labels: dict[str, str], owners: str, sticks: bool, mentions: list[str]
+) -> None:
+    provider = MemoryProvider()
+    provider.add("fn", [], labels=labels)
+    async with (
+        running_gateway(tmp_path, provider=provider) as gateway,
+        gateway.session() as session,
+        session.post("/system/scale-function/fn", json={"serviceName": "fn", "replicas": 3}) as r,
+    ):
+        assert r.status == 202
+        assert r.headers[REPLICA_OWNER_HEADER] == owners
+        body = await r.json()
+    assert body["name"] == "fn" and body["replicas"] == 3 and body["sticks"] is sticks
+    assert (",".join(body["owners"]) or "manual") == owners
+    notes = " ".join(body["notes"])
+    assert all(mention in notes for mention in mentions), notes
+    assert provider.scale_calls == [("fn", "openfaas-fn", 3)]
 
 
 async def test_function_lifecycle_codes(gateway: RunningGateway, provider: MemoryProvider) -> None:
