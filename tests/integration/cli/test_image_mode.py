@@ -21,7 +21,7 @@ async def test_deploy_and_store_deploy_send_images(tmp_path: Path) -> None:
         assert first.code == 0, first.stderr
         assert "Deployed wc" in first.stdout  # PUT answered 404, then POST created it
         spec = provider.functions[("wc", "openfaas-fn")].spec
-        assert spec.image == "ghcr.io/pyfaas/examples-wc:0.1.0" and spec.envProcess == "wc -c"
+        assert spec.image == "ghcr.io/pyfaas/examples-wc:0.1.0" and spec.envProcess == "wc -w"
         assert spec.envVars == {"mode": "fork"}  # as the stack says; nothing added outside local mode
 
         second = await asyncio.to_thread(

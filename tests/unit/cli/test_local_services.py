@@ -90,7 +90,7 @@ def test_bundled_examples_all_run_in_local_mode() -> None:
     assert echo.envVars is not None and wc.envVars is not None
     assert "handler_style" not in echo.envVars  # the watchdog detects it from handle()'s signature
     assert echo.envVars["mode"] == "python" and echo.envVars["handler"] == str(BUNDLED_EXAMPLES / "echo")
-    assert wc.envVars["mode"] == "fork" and wc.envProcess == "wc -c"
+    assert wc.envVars["mode"] == "fork" and wc.envProcess == "wc -w"
 
 
 def test_image_only_functions_cannot_run_in_local_mode(tmp_path: Path) -> None:
