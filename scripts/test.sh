@@ -13,6 +13,10 @@ cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 SYSTEM_PACKAGES=(prometheus prometheus-alertmanager chromium wrk)
+# What a throwaway Kubernetes needs (tests/support/kube_cluster.py), installed when PYFAAS_KUBE_ASSETS is set;
+# debootstrap builds the python base image of function pods (tests/support/kube_image.py).
+CLUSTER_PACKAGES=(etcd-server containerd runc containernetworking-plugins iptables conntrack socat iproute2
+    openssl xz-utils debootstrap debian-archive-keyring)
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 2; }
@@ -25,9 +29,9 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-missing_system_packages() {
+missing_packages() {
     local pkg
-    for pkg in "${SYSTEM_PACKAGES[@]}"; do
+    for pkg in "$@"; do
         if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
             printf '%s ' "$pkg"
         fi
@@ -37,7 +41,7 @@ missing_system_packages() {
 ensure_system_packages() {
     have_apt || return 0
     local missing
-    missing="$(missing_system_packages)"
+    missing="$(missing_packages "${SYSTEM_PACKAGES[@]}")"
     [ -n "$missing" ] || return 0
     if is_root; then
         # shellcheck disable=SC2086  # word splitting of the package list is intended
@@ -45,6 +49,29 @@ ensure_system_packages() {
     else
         echo "test.sh: warning: not root, so not installing system packages: $missing(tests that need them skip)" >&2
     fi
+}
+
+# Debian would start the packages' own etcd (port 2379) and containerd on install: a policy-rc.d denies that
+# for the duration of the install (only when none exists already).
+ensure_cluster_packages() {
+    [ -n "${PYFAAS_KUBE_ASSETS:-}" ] && have_apt || return 0
+    local missing made_policy=""
+    missing="$(missing_packages "${CLUSTER_PACKAGES[@]}")"
+    [ -n "$missing" ] || return 0
+    if ! is_root; then
+        echo "test.sh: warning: not root, so not installing the cluster's packages: $missing" >&2
+        return 0
+    fi
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    # shellcheck disable=SC2086  # word splitting of the package list is intended
+    apt_install $missing
+    local status=$?
+    [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
+    [ "$status" = 0 ] || die "apt-get could not install the cluster's packages: $missing"
 }
 
 ensure_venv() {
@@ -82,6 +109,7 @@ ensure_python_packages() {
 ensure_venv
 ensure_python_packages
 ensure_system_packages
+ensure_cluster_packages
 
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"

@@ -1,0 +1,164 @@
+"""pytest plugin: ``kube_cluster``, a real Kubernetes for the session (listed in ``tests/conftest.py``).
+
+Which cluster (first match wins):
+
+1. ``PYFAAS_TEST_KUBECONFIG=/path/kubeconfig``: an existing cluster, used as it is and never stopped. When a
+   kit ``kit.env`` lies beside the kubeconfig (or ``PYFAAS_TEST_CONTAINERD`` names a containerd socket),
+   tests can import images into it.
+2. ``PYFAAS_KUBE_ASSETS=/folder/of/binaries``: a throwaway cluster (:mod:`tests.support.kube_cluster`) in a
+   fresh short temporary folder, started on first use and stopped at the end of the session; teardown fails
+   the session if anything is left behind (processes, bridge, iptables chains, mounts, cgroups, the folder).
+3. Neither: every test that needs a cluster skips, naming the variables.
+
+The cluster starts only when a test asks for it, so runs without cluster tests pay nothing. The terminal
+summary reports start-up and teardown times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lightkube import AsyncClient, KubeConfig, operators
+from lightkube.core.exceptions import ApiError
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Namespace, Secret, Service
+
+from pyfaas.core.labels import LABEL_FUNCTION, LABEL_MANAGED_BY
+from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
+from tests.support.kube_assets import AssetError, resolve_assets
+from tests.support.kube_cluster import ClusterError, KubeCluster, ThrowawayCluster
+
+__all__ = ["CONTRACT_NAMESPACES", "SKIP_REASON", "admin_client", "kube_cluster", "live_contract_provider"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONTRACT_NAMESPACES = ("openfaas-fn", "dev")
+"""The namespaces the shared provider contract suite works in (fixed names); reset before each test."""
+
+SKIP_REASON = "no Kubernetes cluster: set PYFAAS_TEST_KUBECONFIG (existing) or PYFAAS_KUBE_ASSETS (throwaway)"
+_report: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def kube_cluster() -> Iterator[KubeCluster]:
+    existing = os.environ.get("PYFAAS_TEST_KUBECONFIG")
+    assets = os.environ.get("PYFAAS_KUBE_ASSETS")
+    if existing:
+        yield KubeCluster.existing(Path(existing))
+        return
+    if not assets:
+        pytest.skip(SKIP_REASON)
+    if os.geteuid() != 0:
+        pytest.skip("PYFAAS_KUBE_ASSETS is set but a throwaway cluster needs root")
+    try:
+        binaries = resolve_assets(REPO_ROOT / assets)  # a relative folder is relative to the repository
+    except AssetError as exc:
+        pytest.fail(f"PYFAAS_KUBE_ASSETS: {exc}")
+    cluster = ThrowawayCluster(binaries)
+    try:
+        running = cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    _report.append(f"started in {running.startup_seconds:.1f} s ({cluster.timings}) in {cluster.directory}")
+    try:
+        yield running
+    finally:
+        cluster.stop()
+        left = cluster.leftovers()
+        _report.append(f"stopped in {cluster.timings['teardown']:.1f} s; left behind: {left or 'nothing'}")
+        if left:
+            raise ClusterError(f"the test cluster left things behind: {left}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _report:
+        terminalreporter.write_sep("-", "kubernetes test cluster")
+        for line in _report:
+            terminalreporter.write_line(line)
+
+
+# the provider contract suite on the live cluster --------------------------------------------------------
+@contextlib.asynccontextmanager
+async def admin_client(kubeconfig: Path) -> AsyncIterator[AsyncClient]:
+    client = AsyncClient(KubeConfig.from_file(kubeconfig), field_manager="pyfaas-tests", trust_env=False)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def _ignore_missing(call: Any) -> None:
+    try:
+        await call
+    except ApiError as exc:
+        if exc.status.code != 404:
+            raise
+
+
+async def reset_contract_namespaces(client: AsyncClient, *, wait: bool = True) -> None:
+    """``openfaas-fn`` present and without functions or pyfaas secrets; ``dev`` absent (waited for).
+
+    Objects go with background propagation: their pods (which never started: the contract's image ``local``
+    cannot be pulled here) do not hold anything up.
+    """
+    default, extra = CONTRACT_NAMESPACES
+    await _ignore_missing(client.delete(Namespace, extra))
+    try:
+        await client.get(Namespace, default)
+    except ApiError as exc:
+        if exc.status.code != 404:
+            raise
+        await client.create(Namespace(metadata=ObjectMeta(name=default)))
+    functions: dict[str, Any] = {LABEL_FUNCTION: operators.exists()}
+    deployments = [d.metadata async for d in client.list(Deployment, namespace=default, labels=functions)]
+    services = [d.metadata async for d in client.list(Service, namespace=default, labels=functions)]
+    for kind, found in ((Deployment, deployments), (Service, services)):
+        for meta in found:
+            if meta is not None and meta.name:
+                await _ignore_missing(client.delete(kind, meta.name, namespace=default))
+    for secret in [s async for s in client.list(Secret, namespace=default)]:
+        labels = (secret.metadata and secret.metadata.labels) or {}
+        if secret.metadata and secret.metadata.name and LABEL_MANAGED_BY in labels:
+            await _ignore_missing(client.delete(Secret, secret.metadata.name, namespace=default))
+    if not wait:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while True:  # a namespace's deletion takes the namespace controller a few seconds
+        try:
+            await client.get(Namespace, extra)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                break
+            raise
+        assert loop.time() < deadline, f"namespace {extra} still there after 60 s"
+        await asyncio.sleep(0.2)
+    while [d async for d in client.list(Deployment, namespace=default, labels=functions)]:
+        assert loop.time() < deadline, "function Deployments still listed after 60 s"
+        await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def live_contract_provider(cluster: KubeCluster, **config: Any) -> AsyncIterator[KubernetesProvider]:
+    """A started KubernetesProvider on the live cluster, for the contract suite (namespaces reset first)."""
+    async with admin_client(cluster.kubeconfig) as client:
+        await reset_contract_namespaces(client)
+        config.setdefault("watch_retry_max", 0.5)
+        provider = KubernetesProvider(
+            KubernetesProviderConfig(
+                kubeconfig=cluster.kubeconfig, default_namespace=CONTRACT_NAMESPACES[0], **config
+            )
+        )
+        await provider.start()
+        try:
+            yield provider
+        finally:
+            await provider.close()
+            await reset_contract_namespaces(client, wait=False)  # the next test waits
