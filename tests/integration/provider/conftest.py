@@ -3,9 +3,13 @@
 Params: ``local`` (LocalProvider); ``remote`` (RemoteProvider over HTTP in front of a LocalProvider served by
 ``tests.support.providers.faas_provider_app``, shaped like faasd's or faas-netes' provider API); ``gateway``
 (RemoteProvider in front of the real pyfaas gateway, ``pyfaas.gateway.app.create_app``, over a
-LocalProvider); ``kubernetes`` (``tests.support.kube_provider``, skipped until that module exists).
+LocalProvider); ``kubernetes-live`` (KubernetesProvider against the session's real cluster, fixture
+``kube_cluster`` of ``tests.support.kube_live``: skipped without one; it works in the namespaces
+``openfaas-fn`` and ``dev``, reset before each test). The schema-checking fake API server is no contract
+kind any more: it serves only the fault tests in ``tests/integration/kubernetes``.
 Markers narrow a test: ``local_processes`` (inspects the local provider's processes: local only) and
-``invokes`` (calls replicas over HTTP: every kind but kubernetes).
+``invokes`` (calls replicas over HTTP: every kind but kubernetes-live, whose pods cannot load the handler
+files these tests write on the host; real pods serve in ``tests/integration/kubernetes/test_pods.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ import pytest
 from pyfaas.provider.base import Provider
 from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 from pyfaas.provider.remote import RemoteProvider
+from tests.support.kube_cluster import KubeCluster
+from tests.support.kube_live import live_contract_provider
 from tests.support.providers import faas_provider_app, local_provider, serve_app
 
-KINDS = ["local", "remote", "gateway", "kubernetes"]
+KINDS = ["local", "remote", "gateway", "kubernetes-live"]
 CREDENTIALS = ("admin", "s3cret-pass")
 
 
@@ -35,8 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def _skip_unless_supported(request: pytest.FixtureRequest, kind: str) -> None:
     if request.node.get_closest_marker("local_processes") and kind != "local":
         pytest.skip("inspects local replica processes")
-    if request.node.get_closest_marker("invokes") and kind == "kubernetes":
-        pytest.skip("no reachable replicas without a cluster")
+    if request.node.get_closest_marker("invokes") and kind == "kubernetes-live":
+        pytest.skip("the handlers are files on the host; pods cannot load them")
 
 
 @pytest.fixture(params=KINDS)
@@ -52,7 +58,9 @@ def state_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def any_provider(provider_kind: str, state_dir: Path, tmp_path: Path) -> AsyncIterator[Provider]:
+async def any_provider(
+    provider_kind: str, state_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Provider]:
     if provider_kind == "local":
         async with local_provider(state_dir) as provider:
             yield provider
@@ -73,10 +81,8 @@ async def any_provider(provider_kind: str, state_dir: Path, tmp_path: Path) -> A
         async with _gateway_provider(state_dir, tmp_path) as provider:
             yield provider
     else:
-        if importlib.util.find_spec("tests.support.kube_provider") is None:
-            pytest.skip("kubernetes provider support not yet present")
-        module = importlib.import_module("tests.support.kube_provider")
-        async with module.kubernetes_provider(tmp_path) as provider:
+        cluster: KubeCluster = request.getfixturevalue("kube_cluster")  # only this kind starts a cluster
+        async with live_contract_provider(cluster) as provider:
             yield provider
 
 
