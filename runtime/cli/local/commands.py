@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,13 +48,25 @@ def _shown_path(path: str | Path) -> str:
         return str(path)
 
 
+def pyfaas_command() -> str:
+    """How a shell runs this pyfaas: ``pyfaas`` when that name on PATH is this installation, else its script
+    by full path (``scripts/up.sh`` runs ``.venv/bin/pyfaas``, and ``.venv/bin`` is usually not on PATH)."""
+    script = Path(sys.executable).with_name("pyfaas")
+    if not script.is_file():
+        return f"{sys.executable} -m pyfaas"
+    found = shutil.which("pyfaas")
+    if found and Path(found).resolve() == script.resolve():
+        return "pyfaas"
+    return str(script)
+
+
 def _already_running(layout: StateLayout) -> NoReturn:
     ports = layout.ports()
     where = f" at {ports.gateway_url}" if ports else ""
     state = _shown_path(layout.root)
     _fail(
         f"pyfaas is already running{where} with state directory {state}",
-        f"stop it: pyfaas down --state-dir {state}",
+        f"stop it: {pyfaas_command()} down --state-dir {state}",
     )
 
 
@@ -73,7 +86,7 @@ def print_summary(summary: dict[str, Any], *, detached: bool) -> None:
     if summary.get("functions"):
         rows.append(("Try", f"curl -s {summary['gateway_url']}/function/{summary['functions'][0]} -d hello"))
     rows.append(("State", state))
-    rows.append(("Stop", f"pyfaas down --state-dir {state}" if detached else "Ctrl-C"))
+    rows.append(("Stop", f"{pyfaas_command()} down --state-dir {state}" if detached else "Ctrl-C"))
     click.echo(f"pyfaas is up ({summary.get('startup_seconds', 0):.1f}s).")
     for label, value in rows:
         click.echo(f"  {label:<12} {value}")

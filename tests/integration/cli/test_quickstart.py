@@ -55,6 +55,12 @@ def test_quickstart_commands_work_verbatim() -> None:
 
     env = {**os.environ}
     env.pop("PYFAAS_ADMIN_PASSWORD", None)
+    # A new user's shell: scripts/up.sh installs into .venv, whose bin folder is not on their PATH.
+    venv_bin = str(ROOT / ".venv" / "bin")
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if p.rstrip("/") != venv_bin
+    )
+    env.pop("VIRTUAL_ENV", None)
     if not _free(8080):
         port = _free_port()
         env["PYFAAS_PORT"] = str(port)  # the README's documented port override
@@ -86,6 +92,15 @@ def test_quickstart_commands_work_verbatim() -> None:
         # its status (succeeded after the README's `sleep 3`, unless the machine is very busy)
         assert re.search(r'"state":\s*"(succeeded|running|queued)"', output)
         assert re.search(r'"name":\s*"echo"', output)  # the function list, authenticated
+
+        # the summary's stop command works as printed, from another folder, without pyfaas on PATH
+        stop = re.search(r"^\s*Stop\s+(.+)$", started.stdout, flags=re.MULTILINE)
+        assert stop and "down" in stop[1], started.stdout
+        stopped_as_told = subprocess.run(
+            ["bash", "-c", stop[1]], cwd=ROOT.parent, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert stopped_as_told.returncode == 0, stop[1] + "\n" + stopped_as_told.stderr
+        assert not RunLock.is_held(STATE / "up.lock")
     finally:
         stopped = pyfaas("down", "--state-dir", str(STATE), cwd=ROOT)
         survivors = platform.survivors()

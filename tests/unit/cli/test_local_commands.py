@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from pyfaas.cli.local.commands import down, up
+from pyfaas.cli.local.commands import down, pyfaas_command, up
 from pyfaas.cli.local.layout import RunLock, StateLayout
 
 
@@ -62,6 +64,16 @@ def test_a_second_up_says_it_is_already_running(runner: CliRunner, tmp_path: Pat
         lock.release()
     assert result.exit_code == 1
     _one_error_line(result.stderr, "already running", "pyfaas down --state-dir s")
+
+
+def test_the_stop_command_is_one_the_shell_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After scripts/up.sh, .venv/bin is not on PATH: the summary names the script by its full path."""
+    script = Path(sys.executable).with_name("pyfaas")
+    assert script.is_file(), "the tests run from the virtualenv pyfaas is installed in"
+    monkeypatch.setenv("PATH", os.pathsep.join(["/usr/bin", "/bin"]))
+    assert pyfaas_command() == str(script)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(script.parent), "/usr/bin", "/bin"]))
+    assert pyfaas_command() == "pyfaas"
 
 
 def test_down_without_a_platform(runner: CliRunner, tmp_path: Path) -> None:
