@@ -12,14 +12,20 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 # Dependencies first (cached while only the code changes), pinned by the lock file.
-COPY pyproject.toml README.md requirements.lock ./
+# (The version is read from runtime/core/version.py, the licence file from LICENSE: both are needed here.)
+COPY pyproject.toml README.md LICENSE requirements.lock ./
+COPY runtime/core/version.py ./runtime/core/version.py
 RUN python -m venv /opt/pyfaas \
     && /opt/pyfaas/bin/pip install --upgrade pip \
-    && mkdir -p runtime infra \
+    && mkdir -p infra \
     && ln -s runtime pyfaas && ln -s ../infra runtime/infra \
-    && touch runtime/__init__.py infra/__init__.py \
+    && touch runtime/__init__.py runtime/core/__init__.py infra/__init__.py \
     && /opt/pyfaas/bin/pip install -c requirements.lock . \
     && /opt/pyfaas/bin/pip uninstall -y pyfaas
+# The files runtime/_bundled/ links to (shipped in the package, see docs/api.md).
+COPY alerts ./alerts
+COPY examples ./examples
+COPY templates ./templates
 COPY infra ./infra
 COPY runtime ./runtime
 RUN /opt/pyfaas/bin/pip install --no-deps -c requirements.lock . \

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 # Pulumi runs this folder as a script, which puts the folder itself first on sys.path: take it off (its
 # modules are ``pyfaas.infra.*``, never top-level names). ``pyfaas`` itself comes from the stack's virtualenv
 # (``pip install -e ".[infra]"``, see Pulumi.yaml).
@@ -19,12 +18,13 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HE
 
 import pulumi  # noqa: E402
 
+from pyfaas.core.resources import bundled  # noqa: E402
 from pyfaas.infra.program import run  # noqa: E402
 
 run(
     config_values=pulumi.runtime.config.CONFIG.get(),
     admin_password=pulumi.Config("pyfaas").get_secret("adminPassword"),
     root=Path(pulumi.get_root_directory()),
-    alerts_dir=ROOT / "alerts",
+    alerts_dir=bundled("alerts"),
     env=os.environ,
 )

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pyfaas.core.errors import PyfaasError
 from pyfaas.core.models import FunctionDeployment
+from pyfaas.core.resources import package_path
 
 __all__ = [
     "BUNDLED_CATALOG",
@@ -32,7 +33,7 @@ __all__ = [
     "parse_catalog",
 ]
 
-BUNDLED_CATALOG = Path(__file__).resolve().parent / "catalog.json"
+BUNDLED_CATALOG = package_path("pyfaas.store", "catalog.json")
 DEFAULT_PLATFORM = "x86_64"
 """The store's platform keys are ``x86_64``, ``armhf`` and ``arm64`` (faas-cli's ``--platform``)."""
 PYTHON_LANGS = frozenset({"python3-http", "python3", "python3-flask", "python3-http-debian"})

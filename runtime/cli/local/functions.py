@@ -24,6 +24,7 @@ from pyfaas.cli.stackfile import DEFAULT_STACK_FILES, load_functions
 from pyfaas.core.definitions import FunctionDefinition
 from pyfaas.core.errors import ValidationFailed
 from pyfaas.core.models import FunctionDeployment
+from pyfaas.core.resources import bundled
 
 __all__ = [
     "BUNDLED_EXAMPLES",
@@ -38,16 +39,8 @@ __all__ = [
 PYTHON_FILE = "functions.py"
 
 
-def _bundled_examples() -> Path:
-    """The ``examples/`` stack: next to the package in a source checkout or editable install, else the copy
-    packaged inside it."""
-    checkout = Path(__file__).resolve().parents[3] / "examples"
-    if (checkout / "stack.yml").is_file():
-        return checkout
-    return Path(__file__).resolve().parent / "examples"
-
-
-BUNDLED_EXAMPLES = _bundled_examples()
+BUNDLED_EXAMPLES = bundled("examples")
+"""The ``examples/`` stack (:mod:`pyfaas.core.resources`: the same files in a checkout and in the wheel)."""
 
 
 @dataclass(frozen=True)

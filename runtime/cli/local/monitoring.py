@@ -10,7 +10,8 @@ import the idler): it runs until SIGTERM and exits 3 with a note when the binari
 Settings of ``python -m pyfaas.cli.local.monitoring`` (environment): ``gateway_url`` (``http://127.0.0.1:8080``),
 ``gateway_metrics_address`` (``127.0.0.1:8082``), ``prometheus_port`` (9090), ``alertmanager_port`` (9093),
 ``monitoring_dir`` (``.pyfaas/monitoring``), ``basic_auth`` and ``secret_mount_path`` (the gateway's; the
-password file is read by AlertManager itself), ``alerts_dir`` (default: the repository's ``alerts/``).
+password file is read by AlertManager itself), ``alerts_dir`` (default: the bundled ``alerts/``,
+:func:`pyfaas.core.resources.bundled`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from pyfaas.core.alerting import (
     render_prometheus,
 )
 from pyfaas.core.errors import ConfigError, ProviderError
+from pyfaas.core.resources import bundled
 from pyfaas.core.settings import EnvBool, EnvSettings
 
 __all__ = [
@@ -63,7 +65,7 @@ __all__ = [
 
 log = logging.getLogger("pyfaas.cli.local.monitoring")
 
-DEFAULT_ALERTS_DIR = Path(__file__).resolve().parents[3] / "alerts"
+DEFAULT_ALERTS_DIR = bundled("alerts")
 EXIT_NOT_INSTALLED = 3
 
 
@@ -322,6 +324,9 @@ def main() -> None:
         asyncio.run(_run(config))
     except (ConfigError, ProviderError) as exc:
         print(f"pyfaas-monitoring: {exc.message}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:  # e.g. an alerts_dir without the three files: one line, not a traceback
+        print(f"pyfaas-monitoring: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -51,6 +51,10 @@ from pyfaas.provider.local.processes import ProcessRecord, kill_by_environment
 __all__ = ["AlreadyRunning", "StartupFailed", "UpOptions", "run_platform", "sweep_leftovers"]
 
 DEFAULT_NAMESPACE = "openfaas-fn"
+MONITORING_FAILED_NOTE = (
+    "alert-based scaling is off; the idler falls back to target tracking on the gateway's metrics "
+    "(default_scale_type=rps)"
+)
 NO_MONITORING_NOTE = (
     "Prometheus/AlertManager off (--no-monitoring): the idler falls back to target tracking on the "
     "gateway's metrics."
@@ -185,8 +189,8 @@ class _Run:
             spec = monitoring_spec(layout, ports, base_env)
             # optional: without it the idler scales on the gateway's metrics instead
             alerts = await self._start(spec, f"http://127.0.0.1:{ports.prometheus}", optional=True)
-            if not alerts:
-                self.reporter.event("skip", spec.name, FALLBACK_NOTE)
+            if not alerts:  # installed but failed (said above): not "not installed"
+                self.reporter.event("skip", spec.name, MONITORING_FAILED_NOTE)
         elif options.monitoring:
             self.reporter.event("note", "monitoring", FALLBACK_NOTE)
         else:

@@ -21,13 +21,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pyfaas.core.resources import package_path
 from pyfaas.gateway.keys import METRICS
 from pyfaas.gateway.ui.api import UiApi
 from pyfaas.gateway.ui.series import SeriesStore, run_sampler
 
 __all__ = ["ASSETS_DIR", "SERIES", "setup_ui"]
 
-ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+ASSETS_DIR = package_path("pyfaas.gateway.ui", "assets")
 SERIES: web.AppKey[SeriesStore] = web.AppKey("ui_series", SeriesStore)
 """The in-memory chart series (tests and other extensions may read it)."""
 

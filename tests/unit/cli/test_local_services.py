@@ -99,5 +99,5 @@ def test_image_only_functions_cannot_run_in_local_mode(tmp_path: Path) -> None:
 
 
 def test_the_packaged_copy_of_the_examples_is_the_examples_folder() -> None:
-    packaged = ROOT / "runtime" / "cli" / "local" / "examples"
+    packaged = ROOT / "runtime" / "_bundled" / "examples"  # see pyfaas.core.resources
     assert packaged.is_symlink() and (packaged / "stack.yml").resolve() == (ROOT / "examples" / "stack.yml")
