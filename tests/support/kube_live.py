@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,22 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace, Secret, Service
 
+from pyfaas.core.k8s import FUNCTION_NAMESPACE_VALUE, LABEL_FUNCTION_NAMESPACE
 from pyfaas.core.labels import LABEL_FUNCTION, LABEL_MANAGED_BY
 from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
 from tests.support.kube_assets import AssetError, resolve_assets
 from tests.support.kube_cluster import ClusterError, KubeCluster, ThrowawayCluster
+from tests.support.kube_image import function_image, import_archive
 
-__all__ = ["CONTRACT_NAMESPACES", "SKIP_REASON", "admin_client", "kube_cluster", "live_contract_provider"]
+__all__ = [
+    "CONTRACT_NAMESPACES",
+    "SKIP_REASON",
+    "admin_client",
+    "echo_images",
+    "kube_cluster",
+    "kube_namespace",
+    "live_contract_provider",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_NAMESPACES = ("openfaas-fn", "dev")
@@ -162,3 +173,45 @@ async def live_contract_provider(cluster: KubeCluster, **config: Any) -> AsyncIt
         finally:
             await provider.close()
             await reset_contract_namespaces(client, wait=False)  # the next test waits
+
+
+# namespaces and function images for tests on the live cluster ------------------------------------------
+@pytest.fixture
+async def kube_namespace(kube_cluster: KubeCluster) -> AsyncIterator[str]:
+    """A fresh function namespace (``openfaas=1``) for one test; deleted afterwards without waiting."""
+    name = f"k1-{uuid.uuid4().hex[:8]}"
+    async with admin_client(kube_cluster.kubeconfig) as client:
+        meta = ObjectMeta(name=name, labels={LABEL_FUNCTION_NAMESPACE: FUNCTION_NAMESPACE_VALUE})
+        await client.create(Namespace(metadata=meta))
+        try:
+            yield name
+        finally:
+            await _ignore_missing(client.delete(Namespace, name))
+
+
+ECHO_HANDLER = """
+import socket
+
+def handle(event, context):
+    print("called with " + event.body.decode(), flush=True)
+    return "{version}:" + socket.gethostname() + ":" + event.body.decode()
+"""
+
+
+@pytest.fixture(scope="session")
+def echo_images(kube_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """Two python3-http images, ``…/echo:v1`` and ``…/echo:v2``, imported into the cluster's containerd.
+
+    Their handler answers ``<version>:<pod name>:<body>`` and logs ``called with <body>``.
+    """
+    if kube_cluster.containerd_address is None:
+        pytest.skip("images cannot be imported into this cluster (no kit.env beside the kubeconfig)")
+    out = tmp_path_factory.mktemp("images")
+    references = []
+    for version in ("v1", "v2"):
+        reference = f"localhost/pyfaas-test/echo:{version}"
+        function_image(reference, out / f"{version}.tar", handler=ECHO_HANDLER.format(version=version))
+        import_archive(kube_cluster.containerd_address, out / f"{version}.tar")
+        (out / f"{version}.tar").unlink()
+        references.append(reference)
+    return references[0], references[1]
