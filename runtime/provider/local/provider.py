@@ -53,6 +53,25 @@ from pyfaas.provider.local.zygote_client import ZygoteSpawner
 
 __all__ = ["LocalProvider"]
 
+
+def _check_handler_folder(handler: str) -> None:
+    """A python-mode function's ``envVars.handler``: the message says which condition it fails."""
+    path = Path(handler)
+    if not handler:
+        problem = "python mode needs envVars.handler: the absolute path of a folder with handler.py"
+    elif not path.is_absolute():
+        problem = f"handler {handler!r} must be an absolute path"
+    elif not path.exists():
+        problem = f"handler folder {handler} does not exist"
+    elif not path.is_dir():
+        problem = f"handler {handler} is not a folder"
+    elif not (path / "handler.py").is_file():
+        problem = f"handler folder {handler} has no handler.py"
+    else:
+        return
+    raise ValidationFailed(problem, field="envVars.handler")
+
+
 log = logging.getLogger("pyfaas.provider.local")
 
 PROVIDER_NAME = "pyfaas-local"
@@ -277,12 +296,7 @@ class LocalProvider:
         if mode not in _NO_FPROCESS_MODES and not (spec.envProcess or env.get("fprocess")):
             raise ValidationFailed(f"envProcess is required for mode {mode!r}", field="envProcess")
         if mode == "python":
-            handler = env.get("handler", "")
-            if not handler or not Path(handler).is_absolute() or not Path(handler).is_dir():
-                raise ValidationFailed(
-                    "python mode needs envVars.handler: the absolute path of a handler directory",
-                    field="envVars.handler",
-                )
+            _check_handler_folder(env.get("handler", ""))
         for secret in spec.secrets or []:
             if self._store.read_secret(namespace, secret) is None:
                 raise ValidationFailed(f"unable to find secret: {secret}", field="secrets")
