@@ -9,6 +9,7 @@ or missing maps/lists; fields Go always emits (``createdAt``, ``replicas`` of a 
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -98,6 +99,10 @@ class WireModel(BaseModel):
             ):
                 out[key] = _go_number(raw[key])
         return out
+
+    def wire_bytes(self) -> bytes:
+        """``wire()`` as compact UTF-8 JSON: how queued requests and call records are stored in NATS."""
+        return json.dumps(self.wire(), separators=(",", ":")).encode()
 
 
 class FunctionResources(WireModel):

@@ -19,12 +19,12 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from pyfaas.core.errors import ConfigError, PyfaasError
-from pyfaas.core.http_guard import GuardedAppRunner
 from pyfaas.gateway.app import Extension, create_app
-from pyfaas.gateway.auth import BasicAuthCredentials
 from pyfaas.gateway.metrics import create_metrics_app
 from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.provider.base import Provider
+from pyfaas.system.credentials import BasicAuthCredentials
+from pyfaas.system.http_guard import GuardedAppRunner
 
 log = logging.getLogger("pyfaas.gateway")
 
@@ -38,8 +38,7 @@ def build_provider(settings: GatewaySettings, environ: Mapping[str, str]) -> Pro
 
         credentials = None
         if settings.basic_auth:
-            loaded = BasicAuthCredentials.load(settings.secret_mount_path)
-            credentials = (loaded.user, loaded.password)
+            credentials = BasicAuthCredentials.load(settings.secret_mount_path).pair()
         return RemoteProvider(
             settings.functions_provider_url,
             credentials=credentials,

@@ -27,7 +27,6 @@ from prometheus_client import CollectorRegistry
 from pyfaas.core.names import qualified_name
 from pyfaas.core.version import __version__
 from pyfaas.gateway.async_calls.call_ledger import CALL_LEDGER, CallLedger
-from pyfaas.gateway.auth import BasicAuthCredentials
 from pyfaas.gateway.invocation.proxy import FunctionProxy, upstream_session
 from pyfaas.gateway.invocation.routing import ReplicaRouter
 from pyfaas.gateway.invocation.upstream import UpstreamClient
@@ -37,6 +36,7 @@ from pyfaas.gateway.middlewares import auth_middleware, body_limit_middleware, e
 from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.gateway.system_api.routes import SystemRoutes
 from pyfaas.provider.base import Provider
+from pyfaas.system.credentials import BasicAuthCredentials
 
 __all__ = ["SERVICE_COUNT_INTERVAL", "Extension", "create_app"]
 

@@ -15,7 +15,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from pyfaas.core.errors import PayloadTooLarge, PyfaasError, Unavailable
-from pyfaas.gateway.auth import BasicAuthCredentials, is_protected, unauthorized
+from pyfaas.gateway.auth import is_protected, unauthorized
+from pyfaas.system.credentials import BasicAuthCredentials
 
 __all__ = ["auth_middleware", "body_limit_middleware", "error_middleware", "error_response"]
 

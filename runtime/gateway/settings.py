@@ -15,10 +15,10 @@ pyfaas additions: ``provider`` (``local`` | ``remote`` | ``kubernetes``; ``remot
 
 Async call ledger (``runtime/gateway/async_calls/call_ledger.py``): ``async_replay_ttl`` (5m: how long the
 final answer of an async call's ``/function`` request is kept for the worker's repeated delivery; 0 disables
-the ledger; keep it above the worker's ``ack_wait``), ``async_replay_max_bytes`` (64 MiB, all kept answers, oldest evicted),
-``async_replay_max_body`` (256 KiB; larger answers are not kept), ``async_replay_issued_ttl`` (1h: how long an
-id issued at ``/async-function`` stays eligible, i.e. the longest queue wait covered) and
-``async_replay_max_calls`` (100,000 issued ids remembered).
+the ledger; keep it above the worker's ``ack_wait``), ``async_replay_max_bytes`` (64 MiB, all kept answers,
+oldest evicted), ``async_replay_max_body`` (256 KiB; larger answers are not kept),
+``async_replay_issued_ttl`` (1h: how long an id issued at ``/async-function`` stays eligible, i.e. the longest
+queue wait covered) and ``async_replay_max_calls`` (100,000 issued ids remembered).
 """
 
 from __future__ import annotations

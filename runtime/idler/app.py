@@ -12,42 +12,24 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from pyfaas.core.errors import ConfigError
 from pyfaas.idler.controller import Controller
 from pyfaas.idler.load import GatewayMetricsSource, LoadSource, PrometheusSource
 from pyfaas.idler.metrics import IdlerMetrics
 from pyfaas.idler.settings import IdlerSettings
 from pyfaas.provider.remote import RemoteProvider
+from pyfaas.system.credentials import BasicAuthCredentials
 
-__all__ = ["CONTROLLER", "create_app", "gateway_credentials", "load_source"]
+__all__ = ["CONTROLLER", "create_app", "load_source"]
 
 log = logging.getLogger("pyfaas.idler")
 
 CONTROLLER: web.AppKey[Controller] = web.AppKey("controller", Controller)
-_USER_FILE = "basic-auth-user"
-_PASSWORD_FILE = "basic-auth-password"
-
-
-def gateway_credentials(secret_mount_path: str) -> tuple[str, str] | None:
-    """(user, password) from the two files, whitespace-trimmed; None when neither exists (gateway without
-    basic auth). One file without the other is a configuration error."""
-    base = Path(secret_mount_path)
-    user_file, password_file = base / _USER_FILE, base / _PASSWORD_FILE
-    if not user_file.exists() and not password_file.exists():
-        return None
-    try:
-        return user_file.read_text().strip(), password_file.read_text().strip()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read gateway credentials in {base}: {exc.strerror}", field="secret_mount_path"
-        ) from exc
 
 
 def load_source(settings: IdlerSettings, client: httpx.AsyncClient) -> LoadSource:
@@ -57,7 +39,8 @@ def load_source(settings: IdlerSettings, client: httpx.AsyncClient) -> LoadSourc
 
 
 def create_app(settings: IdlerSettings, *, registry: CollectorRegistry) -> web.Application:
-    credentials = gateway_credentials(settings.secret_mount_path)
+    loaded = BasicAuthCredentials.load_if_present(settings.secret_mount_path)
+    credentials = None if loaded is None else loaded.pair()
     if credentials is None:
         log.info("no credentials in %s: calling the gateway without basic auth", settings.secret_mount_path)
     gateway = RemoteProvider(

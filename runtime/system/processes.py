@@ -61,8 +61,9 @@ class ProcessRecord:
         return cls(int(data["pid"]), int(data["start_time"]))
 
 
-def kill_group(pid: int, sig: signal.Signals) -> None:
-    """Signal the process group led by ``pid`` (replicas run in their own session), ignoring a gone group."""
+def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Signal the process group led by ``pid`` (the process and everything it started, when it runs in a
+    session of its own), ignoring a gone group."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
 

@@ -18,6 +18,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from pyfaas.system.processes import kill_group
 from pyfaas.watchdog.logs import LogSink
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "ChildProcess",
     "Spawner",
     "describe_exit",
-    "kill_group",
     "resolve_program",
 ]
 
@@ -54,12 +54,6 @@ def resolve_program(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
         if found:
             program = found
     return [program, *argv[1:]]
-
-
-def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
-    """Signal the process group led by ``pid`` (the process and everything it started)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
 
 
 def describe_exit(returncode: int) -> str:

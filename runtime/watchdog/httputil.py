@@ -11,7 +11,6 @@ from aiohttp.web_request import BaseRequest
 
 __all__ = [
     "DURATION_HEADER",
-    "HOP_BY_HOP",
     "INTERNAL_HEADER",
     "BodyTooLarge",
     "check_length",
@@ -23,19 +22,6 @@ __all__ = [
 
 DURATION_HEADER = "X-Duration-Seconds"
 INTERNAL_HEADER = "X-OpenFaaS-Internal"
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
 
 
 class BodyTooLarge(Exception):

@@ -21,7 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from pyfaas.core.errors import ConfigError
-from pyfaas.core.http_guard import GuardedServer
+from pyfaas.system.http_guard import GuardedServer
 from pyfaas.watchdog.health import Health, lock_present
 from pyfaas.watchdog.logs import LineWriter, LogSink, SinkHandler
 from pyfaas.watchdog.memory import limit_malloc_arenas, release_free_memory

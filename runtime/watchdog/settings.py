@@ -36,7 +36,7 @@ pyfaas extensions:
     request body limit, default 10 MiB; larger bodies get 413.
 ``read_header_timeout``
     a connection whose request head is not complete this long after its first byte is closed (default 10s;
-    slowloris defence, ``pyfaas.core.http_guard``). Oversized headers get 431.
+    slowloris defence, ``pyfaas.system.http_guard``). Oversized headers get 431.
 ``python_workers``
     python mode: size of the thread pool that runs sync handlers (default 16; threads start on demand).
 ``python_inline``

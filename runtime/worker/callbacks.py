@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from pyfaas.core.queue_layout import CallbackJob, QueueLayout
 from pyfaas.worker.aio import sleep_or_stop
 from pyfaas.worker.calls import RELEASED
-from pyfaas.worker.invoker import HOP_BY_HOP
+from pyfaas.worker.invoker import NOT_FORWARDED
 from pyfaas.worker.metrics import WorkerMetrics
 from pyfaas.worker.records import RecordStore
 from pyfaas.worker.retry import backoff_delay
@@ -41,7 +41,7 @@ _RETRY_STATUSES = frozenset({408, 429})
 def callback_headers(job: CallbackJob) -> CIMultiDict[str]:
     headers: CIMultiDict[str] = CIMultiDict()
     for name, values in job.headers.items():
-        if name.lower() in HOP_BY_HOP:
+        if name.lower() in NOT_FORWARDED:
             continue
         for value in values:
             headers.add(name, value)

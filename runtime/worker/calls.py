@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from pyfaas.core.labels import RetryPolicy, retry_policy
 from pyfaas.core.models import AsyncCallRecord, CallState, QueueRequest
 from pyfaas.core.queue_layout import CallbackJob, DeadLetterHeaders, QueueLayout, is_valid_call_id
-from pyfaas.worker.invoker import HOP_BY_HOP, CallResult, Invoker
+from pyfaas.worker.invoker import NOT_FORWARDED, CallResult, Invoker
 from pyfaas.worker.metrics import WorkerMetrics
 from pyfaas.worker.records import TERMINAL_STATES, RecordStore
 from pyfaas.worker.retry import Outcome, backoff_delay, classify
@@ -342,7 +342,7 @@ class CallProcessor:
 def _response_headers(result: CallResult) -> dict[str, list[str]]:
     headers: dict[str, list[str]] = {}
     for key, value in result.headers:
-        if key.lower() in HOP_BY_HOP:
+        if key.lower() in NOT_FORWARDED:
             continue
         headers.setdefault(key, []).append(value)
     return headers

@@ -15,23 +15,12 @@ import aiohttp
 from multidict import CIMultiDict
 
 from pyfaas.core.models import QueueRequest
+from pyfaas.system.http_headers import HOP_BY_HOP
 
-__all__ = ["ATTEMPT_HEADER", "HOP_BY_HOP", "CallResult", "Invoker"]
+__all__ = ["ATTEMPT_HEADER", "NOT_FORWARDED", "CallResult", "Invoker"]
 
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
+NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
+"""Headers of a queued request or a kept response that are never sent on: the client sets its own."""
 USER_AGENT = "pyfaas-queue-worker"
 INTERNAL_HEADER = "X-OpenFaaS-Internal"
 ATTEMPT_HEADER = "X-Pyfaas-Attempt"
@@ -64,7 +53,7 @@ class Invoker:
     async def invoke(self, request: QueueRequest, *, call_id: str, attempt: int) -> CallResult:
         headers: CIMultiDict[str] = CIMultiDict()
         for name, values in (request.Header or {}).items():
-            if name.lower() in HOP_BY_HOP:
+            if name.lower() in NOT_FORWARDED:
                 continue
             for value in values:
                 headers.add(name, value)

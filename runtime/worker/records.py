@@ -9,7 +9,6 @@ died between storing the callback job and the record).
 from __future__ import annotations
 
 import asyncio
-import json
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
@@ -21,10 +20,6 @@ __all__ = ["TERMINAL_STATES", "RecordStore"]
 TERMINAL_STATES = frozenset({"succeeded", "failed", "dead-lettered"})
 
 
-def _encode(record: AsyncCallRecord) -> bytes:
-    return json.dumps(record.wire(), separators=(",", ":")).encode()
-
-
 def _decode(value: bytes) -> AsyncCallRecord:
     return AsyncCallRecord.model_validate_json(value)
 
@@ -34,7 +29,7 @@ class RecordStore:
         self._kv = kv
 
     async def put(self, record: AsyncCallRecord) -> int:
-        return await self._kv.put(record.callId, _encode(record))
+        return await self._kv.put(record.callId, record.wire_bytes())
 
     async def get(self, call_id: str) -> AsyncCallRecord | None:
         try:
@@ -56,9 +51,9 @@ class RecordStore:
                 return
             try:
                 if entry is None:
-                    await self._kv.create(record.callId, _encode(record))
+                    await self._kv.create(record.callId, record.wire_bytes())
                 else:
-                    await self._kv.update(record.callId, _encode(record), last=entry.revision)
+                    await self._kv.update(record.callId, record.wire_bytes(), last=entry.revision)
                 return
             except KeyWrongLastSequenceError:
                 continue
@@ -90,7 +85,7 @@ class RecordStore:
                 if final is None:
                     return
                 current = final
-            value = _encode(current.model_copy(update={"callbackStatus": status}))
+            value = current.model_copy(update={"callbackStatus": status}).wire_bytes()
             try:
                 if entry is None:
                     await self._kv.create(call_id, value)

@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pyfaas.provider.local.processes import ProcessRecord
+from pyfaas.system.processes import ProcessRecord
 
 __all__ = [
     "LocalPlatform",

@@ -1,8 +1,9 @@
 """Import layers, checked from the source (AST) of every module under ``runtime/`` and ``infra/``.
 
-core ← provider ← services (gateway, worker, idler, cli), which never import each other; the watchdog,
-``infra`` and the function store catalog (``pyfaas.store``, shared by the CLI and portal) import only
-``pyfaas.core``. Spawning ``python -m pyfaas.watchdog`` is a string, not an import.
+core ← system ← provider ← services (gateway, worker, idler, cli), which never import each other; the
+watchdog imports core and system (OS and HTTP plumbing); ``infra`` and the function store catalog
+(``pyfaas.store``, shared by the CLI and portal) import only ``pyfaas.core``. Spawning
+``python -m pyfaas.watchdog`` is a string, not an import.
 Imports under ``if TYPE_CHECKING:`` count too: they couple the code just the same.
 """
 
@@ -26,11 +27,15 @@ ALLOWED: dict[str, frozenset[str]] = {
     "pyfaas": frozenset({"pyfaas.core"}),
     "pyfaas.__main__": frozenset({"pyfaas.core", "pyfaas.cli"}),  # python -m pyfaas runs the CLI
     "pyfaas.core": frozenset(),
-    "pyfaas.provider": frozenset({"pyfaas.core"}),
-    "pyfaas.watchdog": frozenset({"pyfaas.core"}),
+    "pyfaas.system": frozenset({"pyfaas.core"}),
+    "pyfaas.provider": frozenset({"pyfaas.core", "pyfaas.system"}),
+    "pyfaas.watchdog": frozenset({"pyfaas.core", "pyfaas.system"}),
     "pyfaas.store": frozenset({"pyfaas.core"}),
     "pyfaas.infra": frozenset({"pyfaas.core"}),
-    **{service: frozenset({"pyfaas.core", "pyfaas.provider", "pyfaas.store"}) for service in SERVICES},
+    **{
+        service: frozenset({"pyfaas.core", "pyfaas.system", "pyfaas.provider", "pyfaas.store"})
+        for service in SERVICES
+    },
 }
 """Layer → the other layers it may import (its own layer is always allowed)."""
 
@@ -134,6 +139,10 @@ def test_no_module_imports_upward_or_sideways() -> None:
         ),
         ("pyfaas.infra.components.gateway", "from pyfaas.provider import manifests"),
         ("pyfaas.infra.components.gateway", "from pyfaas.gateway.settings import GatewaySettings"),
+        ("pyfaas.core.models", "from pyfaas.system.processes import kill_group"),
+        ("pyfaas.system.processes", "from pyfaas.provider.base import Replica"),
+        ("pyfaas.system.credentials", "from pyfaas.gateway.auth import unauthorized"),
+        ("pyfaas.infra.components.gateway", "from pyfaas.system import http_headers"),
     ],
 )
 def test_a_violating_import_is_detected(module: str, source: str) -> None:
@@ -155,6 +164,10 @@ def test_a_violating_import_is_detected(module: str, source: str) -> None:
             False,
         ),
         ("pyfaas.cli.up", "import subprocess\nsubprocess.run(['python', '-m', 'pyfaas.gateway'])", False),
+        ("pyfaas.system.credentials", "from pyfaas.core.errors import ConfigError", False),
+        ("pyfaas.watchdog.function_processes", "from pyfaas.system.processes import kill_group", False),
+        ("pyfaas.provider.local.store", "from pyfaas.system.atomic_files import atomic_write", False),
+        ("pyfaas.worker.invoker", "from pyfaas.system.http_headers import HOP_BY_HOP", False),
     ],
 )
 def test_an_allowed_import_passes(module: str, source: str, is_package: bool) -> None:
@@ -173,8 +186,33 @@ def test_scan_walks_a_real_tree(tmp_path: Path) -> None:
     assert sorted(scan(tmp_path)) == [
         "pyfaas.infra.bad:1 imports pyfaas.worker.bad (pyfaas.infra may import ['pyfaas.core'])",
         "pyfaas.worker.bad:2 imports pyfaas.gateway "
-        "(pyfaas.worker may import ['pyfaas.core', 'pyfaas.provider', 'pyfaas.store'])",
+        "(pyfaas.worker may import ['pyfaas.core', 'pyfaas.provider', 'pyfaas.store', 'pyfaas.system'])",
     ]
+
+
+IO_MODULES = frozenset({"aiohttp", "httpx", "socket", "subprocess", "signal", "kubernetes_asyncio"})
+"""Servers, clients, processes and signals: ``pyfaas.system`` and the services hold these, core never
+(core's ``queue_layout`` uses nats-py's configuration dataclasses, which are plain data)."""
+
+
+def io_imports(root: Path) -> list[str]:
+    found = []
+    for path in sorted((root / "runtime" / "core").rglob("*.py")):
+        module = module_name(path, root)
+        for line, target in imported_modules(path.read_text(), module, is_package=path.name == "__init__.py"):
+            if target.split(".")[0] in IO_MODULES:
+                found.append(f"{module}:{line} imports {target}")
+    return found
+
+
+def test_core_does_no_io() -> None:
+    assert io_imports(ROOT) == []
+
+
+def test_an_io_import_in_core_is_detected(tmp_path: Path) -> None:
+    (tmp_path / "runtime" / "core").mkdir(parents=True)
+    (tmp_path / "runtime" / "core" / "guard.py").write_text("from aiohttp import web\nimport json\n")
+    assert io_imports(tmp_path) == ["pyfaas.core.guard:1 imports aiohttp"]
 
 
 LIBRARY_ERRORS: tuple[type[BaseException], ...] = (

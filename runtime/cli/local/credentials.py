@@ -10,13 +10,11 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyfaas.provider.local.store import atomic_write
+from pyfaas.system.credentials import PASSWORD_FILE, USER_FILE, write_credential_file
 
-__all__ = ["ADMIN_USER", "PASSWORD_FILE", "USER_FILE", "Credentials", "ensure_credentials"]
+__all__ = ["ADMIN_USER", "Credentials", "ensure_credentials"]
 
 ADMIN_USER = "admin"
-USER_FILE = "basic-auth-user"
-PASSWORD_FILE = "basic-auth-password"
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,6 @@ def ensure_credentials(directory: Path, password: str | None = None) -> Credenti
         chosen = kept
     else:
         chosen, generated = secrets.token_urlsafe(18), True
-    for path, value in ((user_path, user), (password_path, chosen)):
-        if _read(path) != value or path.stat().st_mode & 0o077:
-            atomic_write(path, value.encode(), mode=0o600)
+    write_credential_file(user_path, user)
+    write_credential_file(password_path, chosen)
     return Credentials(user=user, password=chosen, generated=generated)

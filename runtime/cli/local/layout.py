@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from pyfaas.provider.local.processes import ProcessRecord
-from pyfaas.provider.local.store import atomic_write
+from pyfaas.system.atomic_files import atomic_write
+from pyfaas.system.processes import ProcessRecord
 
 __all__ = ["Ports", "RunLock", "StateLayout", "allocate_ports", "port_in_use"]
 

@@ -52,6 +52,8 @@ from pyfaas.core.alerting import (
 from pyfaas.core.errors import ConfigError, ProviderError
 from pyfaas.core.resources import bundled
 from pyfaas.core.settings import EnvBool, EnvSettings
+from pyfaas.system.credentials import PASSWORD_FILE, load_user
+from pyfaas.system.processes import kill_group
 
 __all__ = [
     "DEFAULT_ALERTS_DIR",
@@ -253,8 +255,7 @@ class MonitoringStack:
             try:
                 await asyncio.wait_for(child.process.wait(), grace)
             except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.process.pid, signal.SIGKILL)
+                kill_group(child.process.pid, signal.SIGKILL)
                 await child.process.wait()
 
     async def __aenter__(self) -> MonitoringStack:
@@ -283,15 +284,8 @@ class MonitoringSettings(EnvSettings):
         user: str | None = None
         password_file: str | None = None
         if self.basic_auth:
-            secrets = Path(self.secret_mount_path)
-            try:
-                user = (secrets / "basic-auth-user").read_text().strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"basic_auth=true but {secrets / 'basic-auth-user'} cannot be read: {exc.strerror}",
-                    field="secret_mount_path",
-                ) from exc
-            password_file = str((secrets / "basic-auth-password").resolve())
+            user = load_user(self.secret_mount_path)
+            password_file = str((Path(self.secret_mount_path) / PASSWORD_FILE).resolve())
         return MonitoringConfig(
             work_dir=Path(self.monitoring_dir).resolve(),
             gateway_url=self.gateway_url,

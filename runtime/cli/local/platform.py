@@ -46,7 +46,7 @@ from pyfaas.cli.local.services import (
 )
 from pyfaas.core.alerting import FALLBACK_NOTE
 from pyfaas.core.errors import ValidationFailed
-from pyfaas.provider.local.processes import ProcessRecord, kill_by_environment
+from pyfaas.system.processes import ProcessRecord, kill_by_environment
 
 __all__ = ["AlreadyRunning", "StartupFailed", "UpOptions", "run_platform", "sweep_leftovers"]
 

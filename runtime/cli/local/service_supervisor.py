@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from pyfaas.cli.local.services import ServiceSpec
-from pyfaas.provider.local.processes import ProcessRecord, kill_tree
+from pyfaas.system.processes import ProcessRecord, kill_tree
 
 __all__ = ["Backoff", "ServiceFailed", "ServiceUnavailable", "Supervisor"]
 

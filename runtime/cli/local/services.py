@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from pyfaas.cli.local.layout import LOOPBACK, Ports, StateLayout
+from pyfaas.cli.local.monitoring import EXIT_NOT_INSTALLED
 from pyfaas.core.alerting import (
     ALERTMANAGER_BINARIES,
     PROMETHEUS_BINARIES,
@@ -38,9 +39,6 @@ __all__ = [
 
 STATE_MARKER = "PYFAAS_UP_STATE"
 """Environment entry (``PYFAAS_UP_STATE=<absolute state dir>``) of every child of one platform."""
-
-MONITORING_NOT_INSTALLED = 3
-"""Exit code of ``python -m pyfaas.cli.local.monitoring`` when Prometheus/AlertManager are missing."""
 
 _PASSED_THROUGH = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV")
 _SOURCE_ROOT = Path(__file__).resolve().parents[3]
@@ -213,7 +211,7 @@ def monitoring_spec(layout: StateLayout, ports: Ports, base_env: Mapping[str, st
         env=env,
         ready_urls=(_url(ports.prometheus, "/-/ready"), _url(ports.alertmanager, "/-/ready")),
         stop_grace=10.0,
-        unavailable_codes=frozenset({MONITORING_NOT_INSTALLED}),
+        unavailable_codes=frozenset({EXIT_NOT_INSTALLED}),
     )
 
 

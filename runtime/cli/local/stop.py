@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pyfaas.cli.local.layout import StateLayout
 from pyfaas.cli.local.platform import sweep_leftovers
-from pyfaas.provider.local.processes import kill_tree
+from pyfaas.system.processes import kill_tree
 
 __all__ = ["StopResult", "stop_platform"]
 

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -78,7 +77,7 @@ def add_dead_letter_routes(app: web.Application, key: web.AppKey[AsyncQueue]) ->
         )
         # record first: the worker may pick the message up the moment it is published
         _, kv = queue.require()
-        await kv.put(call_id, json.dumps(record.wire(), separators=(",", ":")).encode())
+        await kv.put(call_id, record.wire_bytes())
         await js.publish(
             layout.call_subject(name, namespace),
             msg.data or b"",

@@ -12,7 +12,6 @@ extension of ``create_app``). Routes under ``/system/`` are behind the gateway's
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -176,7 +175,7 @@ async def submit_call(request: web.Request) -> web.Response:
         CallbackUrl=callback,
     )
     layout = queue.layout
-    payload = json.dumps(queued.wire(), separators=(",", ":")).encode()
+    payload = queued.wire_bytes()
     if len(payload) > queue.max_payload():
         raise PayloadTooLarge(
             f"request too large for the queue: {len(payload)} bytes encoded, NATS max_payload is "
@@ -205,7 +204,7 @@ async def submit_call(request: web.Request) -> web.Response:
     )
     try:
         # create, never overwrite: the worker may already have written "running"
-        await kv.create(call_id, json.dumps(record.wire(), separators=(",", ":")).encode())
+        await kv.create(call_id, record.wire_bytes())
     except KeyWrongLastSequenceError:
         pass
     except Exception as exc:  # the call is stored; the worker writes the record when it runs

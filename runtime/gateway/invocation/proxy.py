@@ -32,23 +32,10 @@ from pyfaas.gateway.invocation.deadlines import Deadlines
 from pyfaas.gateway.invocation.routing import FunctionRoute, ReplicaRouter
 from pyfaas.gateway.invocation.upstream import Endpoint, UpstreamClient, UpstreamConnectError, endpoint_of
 from pyfaas.provider.base import Replica
+from pyfaas.system.http_headers import HOP_BY_HOP, hop_by_hop
 
-__all__ = ["HOP_BY_HOP", "FunctionProxy", "upstream_session"]
+__all__ = ["FunctionProxy", "upstream_session"]
 
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "proxy-connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-"""Lower-case names of the headers that belong to one connection and are never passed on."""
 _NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "expect", "x-start-time"}
 _NOT_RELAYED = HOP_BY_HOP | {"content-length"}
 
@@ -186,11 +173,8 @@ class FunctionProxy:
     def _upstream_headers(
         self, request: web.Request, call_id: str | None, start_time: str
     ) -> list[tuple[str, str]]:
-        dropped = _NOT_FORWARDED
         connection = request.headers.get("Connection")
-        if connection:
-            # Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
-            dropped = dropped | {token.strip().lower() for token in connection.split(",")}
+        dropped = hop_by_hop(connection, also=_NOT_FORWARDED) if connection else _NOT_FORWARDED
         headers: list[tuple[str, str]] = []
         forwarded_host = forwarded_for = user_agent = False
         for key, value in request.headers.items():

@@ -39,7 +39,6 @@ from pyfaas.core.version import __version__
 from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
 from pyfaas.provider.local.config import LocalProviderConfig
 from pyfaas.provider.local.logs import LogCollector
-from pyfaas.provider.local.processes import ProcessRecord, kill_by_environment, terminate_stale
 from pyfaas.provider.local.replica_supervisor import (
     PID_SUFFIX,
     FunctionSupervisor,
@@ -50,6 +49,7 @@ from pyfaas.provider.local.replica_supervisor import (
 from pyfaas.provider.local.spawner import FallbackSpawner, Spawner, SubprocessSpawner
 from pyfaas.provider.local.store import StateStore
 from pyfaas.provider.local.zygote_client import ZygoteSpawner
+from pyfaas.system.processes import ProcessRecord, kill_by_environment, terminate_stale
 
 __all__ = ["LocalProvider"]
 

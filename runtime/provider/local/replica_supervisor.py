@@ -27,9 +27,9 @@ from pyfaas.core.models import FunctionDeployment
 from pyfaas.provider.base import Replica
 from pyfaas.provider.local.config import LocalProviderConfig
 from pyfaas.provider.local.logs import LogCollector
-from pyfaas.provider.local.processes import ProcessRecord, group_alive, kill_by_environment, kill_group
 from pyfaas.provider.local.readiness import NotReady, wait_ready
 from pyfaas.provider.local.spawner import ReplicaProcess, Spawner
+from pyfaas.system.processes import ProcessRecord, group_alive, kill_by_environment, kill_group
 
 __all__ = ["ExitRecord", "FunctionSupervisor", "ReplicaInfo", "ReplicaState", "SupervisorStatus"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pyfaas.core.errors import ProcessSpawnError
-from pyfaas.provider.local.processes import ProcessRecord, kill_tree
+from pyfaas.system.processes import ProcessRecord, kill_tree
 
 __all__ = ["FallbackSpawner", "ReplicaProcess", "Spawner", "SubprocessSpawner"]
 

@@ -1,70 +1,22 @@
 """The local provider's state directory: functions, namespaces and secrets on disk.
 
-Every file is replaced atomically (write a temporary file in the same directory, fsync it, rename it over the
-old one, fsync the directory), so a crash or a full disk leaves either the old or the new content, never a
-torn file; temporary files of writes a crash interrupted are removed at the next start. Any ``OSError``
-becomes ``StateStoreError``. This module knows paths and bytes, not replicas.
+Every file is replaced atomically (``pyfaas.system.atomic_files``), so a crash or a full disk leaves either
+the old or the new content, never a torn file; temporary files of writes a crash interrupted are removed at
+the next start. Any ``OSError`` becomes ``StateStoreError``. This module knows paths and bytes, not replicas.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from pyfaas.core.errors import StateStoreError
+from pyfaas.system.atomic_files import atomic_write, fsync_directory, remove_interrupted_writes
 
-__all__ = ["StateStore", "atomic_write"]
-
-_TMP_SUFFIX = ".tmp"
-
-
-def _temporary_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}{_TMP_SUFFIX}")
-
-
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` atomically; raise ``StateStoreError`` if it cannot be written."""
-    tmp = _temporary_name(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-        try:
-            os.fchmod(fd, mode)  # the umask may have narrowed or widened nothing we asked for
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise StateStoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+__all__ = ["StateStore"]
 
 
 class StateStore:
@@ -88,18 +40,9 @@ class StateStore:
                 private.chmod(0o700)
         except OSError as exc:
             raise StateStoreError(f"cannot create state directory {self.root}: {exc.strerror}") from exc
-        self._remove_interrupted_writes()
-
-    def _remove_interrupted_writes(self) -> None:
-        """Delete ``.<name>.<pid>.tmp`` files whose writer is gone: a write cut short by a crash (SIGKILL,
-        power loss) leaves its temporary file next to the intact old one; it holds data (a secret value,
-        perhaps) that nothing will ever use."""
-        for directory in (self.functions_dir, self.namespaces_dir, self.secrets_dir, self.mounts_dir):
-            for tmp in directory.rglob(f".*{_TMP_SUFFIX}"):
-                pid = tmp.name[: -len(_TMP_SUFFIX)].rpartition(".")[2]
-                if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-                    with contextlib.suppress(OSError):
-                        tmp.unlink()
+        remove_interrupted_writes(
+            (self.functions_dir, self.namespaces_dir, self.secrets_dir, self.mounts_dir)
+        )
 
     # json documents --------------------------------------------------------------------------------
     @staticmethod
@@ -120,7 +63,7 @@ class StateStore:
     def _remove(path: Path) -> None:
         try:
             path.unlink(missing_ok=True)
-            _fsync_dir(path.parent)
+            fsync_directory(path.parent)
         except FileNotFoundError:
             pass
         except OSError as exc:

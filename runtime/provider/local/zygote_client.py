@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pyfaas.core.errors import ProcessSpawnError
-from pyfaas.provider.local.processes import ProcessRecord, kill_group, kill_tree
+from pyfaas.system.processes import ProcessRecord, kill_group, kill_tree
 
 __all__ = ["ZygoteSpawner"]
 

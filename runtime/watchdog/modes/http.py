@@ -24,10 +24,10 @@ from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
 from pyfaas.core.durations import parse_duration
+from pyfaas.system.http_headers import HOP_BY_HOP
 from pyfaas.watchdog.function_processes import DEVNULL, ChildProcess, describe_exit, resolve_program
 from pyfaas.watchdog.httputil import (
     DURATION_HEADER,
-    HOP_BY_HOP,
     INTERNAL_HEADER,
     BodyTooLarge,
     duration_value,

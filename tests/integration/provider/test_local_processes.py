@@ -14,7 +14,7 @@ import pytest
 
 from pyfaas.core.errors import StateStoreError
 from pyfaas.provider.local import LocalProvider
-from pyfaas.provider.local.processes import process_start_time
+from pyfaas.system.processes import process_start_time
 from tests.integration.provider.helpers import eventually, invoke, ready
 from tests.support.providers import (
     fork_function,

@@ -30,7 +30,7 @@ from pyfaas.core.errors import (
 from pyfaas.core.models import FunctionDeployment, FunctionNamespace, LogMessage, Secret
 from pyfaas.provider.base import LogRequest, Provider, Replica
 from pyfaas.provider.local import LocalProvider, ReplicaState
-from pyfaas.provider.local.processes import process_start_time
+from pyfaas.system.processes import process_start_time
 from tests.integration.provider.helpers import eventually, invoke, ready
 from tests.support.providers import (
     fork_function,

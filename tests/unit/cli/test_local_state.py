@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pyfaas.cli.local.credentials import ensure_credentials
 from pyfaas.cli.local.layout import RunLock, StateLayout, allocate_ports, port_in_use
-from pyfaas.provider.local.processes import ProcessRecord
+from pyfaas.system.processes import ProcessRecord
 
 
 def test_ports_are_distinct_and_the_gateway_port_is_kept() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from pyfaas.cli.local.service_supervisor import Backoff, ServiceFailed, ServiceUnavailable, Supervisor
 from pyfaas.cli.local.services import ServiceSpec
-from pyfaas.provider.local.processes import ProcessRecord
+from pyfaas.system.processes import ProcessRecord
 
 
 def _free_port() -> int:

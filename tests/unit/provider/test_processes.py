@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from pyfaas.provider.local.processes import (
+from pyfaas.system.processes import (
     ProcessRecord,
     descendants,
     kill_by_environment,

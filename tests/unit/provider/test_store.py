@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from pyfaas.core.errors import StateStoreError
-from pyfaas.provider.local.store import StateStore, atomic_write
+from pyfaas.provider.local.store import StateStore
+from pyfaas.system.atomic_files import atomic_write
 
 
 def _mode(path: Path) -> int:
@@ -37,7 +38,7 @@ FULL_DISK = textwrap.dedent(
     import resource, signal, sys
     from pathlib import Path
     from pyfaas.core.errors import StateStoreError
-    from pyfaas.provider.local.store import atomic_write
+    from pyfaas.system.atomic_files import atomic_write
 
     target = Path(sys.argv[1])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the limit, write() fails with EFBIG instead
