@@ -6,4 +6,63 @@ config (:mod:`pyfaas.infra.config`), load functions (:mod:`pyfaas.infra.sources`
 ``namespaces``, ``gateway``, ``nats_jetstream``, ``prometheus``, ``alertmanager``, ``services`` (queue-worker,
 idler) and ``function``.
 Imports only ``pyfaas.core``. See ``docs/deploy-kubernetes.md``.
+
+The components are also for a Pulumi program of your own: ``__all__`` lists what it may use
+(``Platform``/``PlatformArgs``, ``Function``/``FunctionArgs``, the config model and the alert files), imported
+on first use so that ``import pyfaas.infra.config`` does not load Pulumi. See "Your own Pulumi program" in
+``docs/deploy-kubernetes.md``.
 """
+
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
+if _TYPE_CHECKING:
+    from pyfaas.infra.alerts import AlertSources, bundled_alert_sources, read_alert_sources
+    from pyfaas.infra.config import PlatformConfig, load_config
+    from pyfaas.infra.function import Function, FunctionArgs, FunctionSecrets, FunctionSecretsArgs
+    from pyfaas.infra.pyfaas_platform import Platform, PlatformArgs, workload_options
+
+__all__ = [
+    "AlertSources",
+    "Function",
+    "FunctionArgs",
+    "FunctionSecrets",
+    "FunctionSecretsArgs",
+    "Platform",
+    "PlatformArgs",
+    "PlatformConfig",
+    "bundled_alert_sources",
+    "load_config",
+    "read_alert_sources",
+    "workload_options",
+]
+
+_LAZY = {
+    "AlertSources": "pyfaas.infra.alerts",
+    "bundled_alert_sources": "pyfaas.infra.alerts",
+    "read_alert_sources": "pyfaas.infra.alerts",
+    "PlatformConfig": "pyfaas.infra.config",
+    "load_config": "pyfaas.infra.config",
+    "Function": "pyfaas.infra.function",
+    "FunctionArgs": "pyfaas.infra.function",
+    "FunctionSecrets": "pyfaas.infra.function",
+    "FunctionSecretsArgs": "pyfaas.infra.function",
+    "Platform": "pyfaas.infra.pyfaas_platform",
+    "PlatformArgs": "pyfaas.infra.pyfaas_platform",
+    "workload_options": "pyfaas.infra.pyfaas_platform",
+}
+"""Public name → the module defining it."""
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pyfaas.infra' has no attribute {name!r}")
+    value = getattr(_import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, *(name for name in globals() if not name.startswith("_"))})

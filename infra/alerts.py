@@ -29,8 +29,15 @@ from pyfaas.core.alerting import (
     render_alertmanager,
     render_prometheus,
 )
+from pyfaas.core.resources import bundled
 
-__all__ = ["AlertSources", "alertmanager_files", "prometheus_files", "read_alert_sources"]
+__all__ = [
+    "AlertSources",
+    "alertmanager_files",
+    "bundled_alert_sources",
+    "prometheus_files",
+    "read_alert_sources",
+]
 
 GATEWAY_APP = "gateway"
 METRICS_PORT_NAME = "metrics"
@@ -51,6 +58,11 @@ def read_alert_sources(directory: Path) -> AlertSources:
         alertmanager=(directory / ALERTMANAGER_FILE).read_text(),
         rules=(directory / RULES_FILE).read_text(),
     )
+
+
+def bundled_alert_sources() -> AlertSources:
+    """The alert files that ship with pyfaas (the repository's ``alerts/``, packaged in the wheel)."""
+    return read_alert_sources(bundled("alerts"))
 
 
 def _pod_discovery(namespaces: Iterable[str]) -> list[dict[str, Any]]:
