@@ -221,6 +221,11 @@ class KubernetesProvider:
                     f"function {name!r} not found in namespace {namespace!r}", field="name"
                 )
             await self._synced([namespace])
+        refused = self._watchers[namespace].forbidden
+        if refused is not None:
+            raise Forbidden(
+                f"cannot route to functions in namespace {namespace!r}: {refused}", field="namespace"
+            )
         if (namespace, name) in self._deleted:
             if self._cache.known(name, namespace):
                 raise FunctionNotFound(f"function {name!r} is being deleted", field="name")
@@ -282,7 +287,9 @@ class KubernetesProvider:
             log.warning("cannot list namespaces (%s); serving the default namespace only", exc.message)
             return [self.default_namespace]
         self._function_namespaces = {self.default_namespace, *found}
-        return sorted(self._function_namespaces)
+        # A namespace whose EndpointSlices the API refused is not served: listed, it would fail every caller.
+        refused = {ns for ns, watcher in self._watchers.items() if watcher.forbidden is not None}
+        return sorted(self._function_namespaces - refused)
 
     async def get_namespace(self, name: str) -> FunctionNamespace:
         body = await self._read_namespace(name)

@@ -4,6 +4,10 @@ Informer pattern: list the namespace's function slices (label ``faas_function``,
 controller copies from the function's Service), replace the cache's view of the namespace, then watch from the
 list's ``resourceVersion``. lightkube resumes a watch the server closed from the last version it saw; any
 error (410 Gone, API unreachable) re-lists after a doubling delay, so deletions missed meanwhile disappear.
+
+A namespace the service account may not read (403: labelled ``openfaas=1`` but given no Role) counts as
+synced with :attr:`SliceWatcher.forbidden` set, so it costs that namespace only: the provider's start and
+other namespaces never wait for it. It is re-listed after :attr:`FORBIDDEN_RETRY` in case access is granted.
 """
 
 from __future__ import annotations
@@ -12,16 +16,19 @@ import asyncio
 import contextlib
 import logging
 
-from lightkube import AsyncClient, operators
+from lightkube import ApiError, AsyncClient, operators
 from lightkube.core.client import LabelSelector
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from pyfaas.core.labels import LABEL_FUNCTION
 from pyfaas.provider.kubernetes.endpoints import EndpointCache
 
-__all__ = ["SliceWatcher"]
+__all__ = ["FORBIDDEN_RETRY", "SliceWatcher"]
 
 log = logging.getLogger("pyfaas.provider.kubernetes")
+
+FORBIDDEN_RETRY = 30.0
+"""Seconds between attempts to list a namespace the API refused (403): RBAC may be granted meanwhile."""
 
 
 class SliceWatcher:
@@ -45,6 +52,8 @@ class SliceWatcher:
         self._task: asyncio.Task[None] | None = None
         self.relists = 0
         """How many times the namespace was listed (1 + recoveries); for tests and diagnostics."""
+        self.forbidden: str | None = None
+        """The API's refusal while the service account may not list this namespace's EndpointSlices."""
 
     def start(self) -> None:
         if self._task is None:
@@ -57,6 +66,13 @@ class SliceWatcher:
                 await self._task
             self._task = None
 
+    def _refused(self, exc: ApiError) -> None:
+        if self.forbidden is None:
+            log.warning("may not watch EndpointSlices in %s; not serving it: %s", self.namespace, exc)
+        self.forbidden = exc.status.message or str(exc)
+        self._cache.reset(self.namespace, [])
+        self.synced.set()
+
     async def _run(self) -> None:
         delay = 0.1
         selector: LabelSelector = {LABEL_FUNCTION: operators.exists()}
@@ -66,6 +82,7 @@ class SliceWatcher:
                 items = [item.to_dict() async for item in listing]
                 version = listing.resourceVersion
                 self.relists += 1
+                self.forbidden = None
                 self._cache.reset(self.namespace, items)
                 self.synced.set()
                 delay = 0.1
@@ -85,6 +102,10 @@ class SliceWatcher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if isinstance(exc, ApiError) and exc.status.code == 403:
+                    self._refused(exc)
+                    await asyncio.sleep(FORBIDDEN_RETRY)
+                    continue
                 log.warning(
                     "EndpointSlice watch in %s failed (%r); re-listing in %.1fs", self.namespace, exc, delay
                 )

@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 from lightkube import AsyncClient, KubeConfig
 from lightkube.core.exceptions import ApiError
-from lightkube.resources.core_v1 import Namespace
+from lightkube.models.authentication_v1 import TokenRequestSpec
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace, ServiceAccount
 
 from pyfaas.core.k8s import FunctionWorkloadOptions
 from pyfaas.core.models import FunctionDeployment
@@ -31,6 +34,7 @@ __all__ = [
     "live_kubeconfig",
     "live_provider",
     "scratch_namespace",
+    "service_account_kubeconfig",
 ]
 
 KUBECONFIG_VAR = "PYFAAS_TEST_KUBECONFIG"
@@ -85,6 +89,37 @@ async def live_provider(kubeconfig: Path, namespace: str, **config: Any) -> Asyn
         yield provider
     finally:
         await provider.close()
+
+
+async def service_account_kubeconfig(
+    admin: AsyncClient, kubeconfig: Path, namespace: str, account: str, out: Path
+) -> Path:
+    """A kubeconfig acting as ServiceAccount ``namespace/account`` with a real token (TokenRequest, 1 h)."""
+    await admin.create(ServiceAccount.from_dict({"metadata": {"name": account}}), namespace=namespace)
+    request = ServiceAccount.Token(
+        metadata=ObjectMeta(name=account, namespace=namespace),
+        spec=TokenRequestSpec(audiences=[], expirationSeconds=3600),
+    )
+    issued = await admin.create(request, account, namespace=namespace)
+    assert issued.status is not None
+    return _token_kubeconfig(kubeconfig, account, issued.status.token, out)
+
+
+def _token_kubeconfig(kubeconfig: Path, user: str, token: str, out: Path) -> Path:
+    """``kubeconfig``'s current cluster, with ``token`` as the only credential."""
+    admin_config = yaml.safe_load(kubeconfig.read_text())
+    context = next(c for c in admin_config["contexts"] if c["name"] == admin_config["current-context"])
+    cluster = next(c for c in admin_config["clusters"] if c["name"] == context["context"]["cluster"])
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": user, "context": {"cluster": cluster["name"], "user": user}}],
+        "current-context": user,
+    }
+    out.write_text(yaml.safe_dump(config))
+    return out
 
 
 def fn(name: str = "fn", image: str = IMAGE, **fields: Any) -> FunctionDeployment:

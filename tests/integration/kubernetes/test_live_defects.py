@@ -15,9 +15,11 @@ from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import ConfigMap, Namespace, ResourceQuota, Service
+from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 
 from pyfaas.core.errors import Forbidden, NamespaceNotFound, ValidationFailed
 from pyfaas.core.models import FunctionNamespace, Secret
+from pyfaas.infra.gateway_rbac import PROVIDER_RULES, cluster_rules
 from pyfaas.provider.kubernetes import KubernetesProvider
 from tests.integration.kubernetes.live import (
     admin_client,
@@ -25,6 +27,7 @@ from tests.integration.kubernetes.live import (
     live_kubeconfig,
     live_provider,
     scratch_namespace,
+    service_account_kubeconfig,
 )
 
 pytestmark = pytest.mark.timeout(180)
@@ -130,3 +133,45 @@ async def test_namespace_deleted_through_the_provider_is_gone_at_once(provider: 
         async with admin_client(live_kubeconfig()) as admin:
             with contextlib.suppress(ApiError):
                 await admin.delete(Namespace, "k2-contract-dev")
+
+
+# a function namespace the gateway has no Role in -------------------------------------------------------
+async def test_a_namespace_without_a_role_costs_that_namespace_only(
+    admin: AsyncClient, kubeconfig: Path, namespace: str, tmp_path: Path
+) -> None:
+    # The RBAC the Pulumi program gives the gateway, for one function namespace (its own), and a second
+    # namespace labelled openfaas=1 that nobody gave the gateway a Role in.
+    role = f"{namespace}-gateway"
+    rules = {"metadata": {"name": role}, "rules": PROVIDER_RULES}
+    await admin.create(Role.from_dict(rules), namespace=namespace)
+    subject = [{"kind": "ServiceAccount", "name": "gateway", "namespace": namespace}]
+    ref = {"apiGroup": "rbac.authorization.k8s.io"}
+    binding = {
+        "metadata": {"name": role},
+        "roleRef": {**ref, "kind": "Role", "name": role},
+        "subjects": subject,
+    }
+    await admin.create(RoleBinding.from_dict(binding), namespace=namespace)
+    cluster_role = {"metadata": {"name": role}, "rules": cluster_rules(manage_namespaces=False)}
+    cluster_binding = {**binding, "roleRef": {**ref, "kind": "ClusterRole", "name": role}}
+    await admin.create(ClusterRole.from_dict(cluster_role))
+    try:
+        await admin.create(ClusterRoleBinding.from_dict(cluster_binding))
+        config = await service_account_kubeconfig(admin, kubeconfig, namespace, "gateway", tmp_path / "sa")
+        async with (
+            scratch_namespace(admin) as unreadable,
+            live_provider(config, namespace, request_timeout=10) as provider,  # it starts
+        ):
+            assert await provider.list_namespaces() == [namespace]
+            await provider.deploy(fn("api"))
+            assert [f.name for f in await provider.list_functions(namespace)] == ["api"]
+            assert await provider.ready_replicas("api", namespace) == []
+            with pytest.raises(Forbidden) as raised:
+                await provider.list_functions(unreadable)
+            assert "forbidden" in raised.value.message
+            with pytest.raises(Forbidden):
+                await provider.ready_replicas("api", unreadable)
+    finally:
+        with contextlib.suppress(ApiError):
+            await admin.delete(ClusterRoleBinding, role)
+        await admin.delete(ClusterRole, role)
