@@ -4,14 +4,19 @@ faas-cli's merge order: ``environment`` then ``environment_file`` (done by the s
 flags; labels, annotations and secrets from the stack plus the flags; ``--namespace`` over the stack's.
 
 Local mode (a pyfaas gateway whose provider is ``pyfaas-local``) runs code without images:
-``lang: python3-http`` / ``python3`` functions run from their handler folder in the watchdog's python mode
-(``mode=python``, ``handler=<absolute folder>``); functions with an ``fprocess`` run it per request
-(``mode=fork``, unless the function sets another mode). Elsewhere the image is deployed as written.
+``lang: python3-http`` functions run from their handler folder in the watchdog's python mode
+(``mode=python``, ``handler=<absolute folder>``); a function whose ``lang`` is a template
+(``./template/<lang>`` or a built-in one: ``python3``, ``node20``, ``golang-http``, ``bash-streaming`` ...) is
+built with the machine's toolchain and runs in its template's mode
+(:mod:`pyfaas.provider.local.function_build`); other functions with an ``fprocess`` run it per request
+(``mode=fork``, unless the function sets another mode; from the handler folder when there is one).
+Elsewhere the image is deployed as written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +27,9 @@ from pyfaas.core.models import FunctionDeployment
 from pyfaas.store.catalog import PYTHON_LANGS
 
 __all__ = ["Overrides", "local_deployment", "prepare"]
+
+# Served in-process by the watchdog's python mode; every other template is built and run as a process.
+_PYTHON_MODE_LANGS = PYTHON_LANGS - {"python3"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +83,60 @@ def _where(definition: FunctionDefinition) -> str:
     return f"function {definition.name!r}" + (f" ({definition.origin})" if definition.origin else "")
 
 
-def local_deployment(definition: FunctionDefinition, base_dir: Path) -> FunctionDeployment:
-    """The deployment that runs ``definition`` on a pyfaas local-mode gateway (no image)."""
+def _from_template(
+    definition: FunctionDefinition,
+    base_dir: Path,
+    environ: Mapping[str, str],
+    report: Callable[[str], None] | None,
+) -> FunctionDeployment | None:
+    """A function whose lang is a template, built for local mode; None when its lang is no template."""
+    from pyfaas.provider.local.function_build import BuildFailed, build_function
+    from pyfaas.provider.local.templates import TemplateError, find_template
+
+    try:
+        template = find_template(definition.lang, base_dir)
+    except TemplateError as exc:
+        raise CliError(f"{_where(definition)}: {exc.message}", hint="fix or re-pull the template") from exc
+    if template is None:
+        return None
+    spec = definition.deployment
+    try:
+        built = build_function(
+            name=definition.name,
+            template=template,
+            handler_dir=(base_dir / definition.handler).resolve(),
+            environ=environ,
+            fprocess=spec.envProcess,
+            report=report,
+        )
+    except BuildFailed as exc:
+        raise CliError(f"{_where(definition)}: {exc.message}", hint=exc.hint) from exc
+    env = {**built.env, **(spec.envVars or {})}
+    if built.env.get("mode") == "http":  # the template's server listens where the watchdog says
+        env["upstream_url"] = built.env["upstream_url"]
+        env.pop("http_upstream_url", None)
+    return spec.model_copy(update={"envVars": env, "envProcess": built.fprocess})
+
+
+def local_deployment(
+    definition: FunctionDefinition,
+    base_dir: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    report: Callable[[str], None] | None = None,
+) -> FunctionDeployment:
+    """The deployment that runs ``definition`` on a pyfaas local-mode gateway (no image).
+
+    ``environ`` (PATH, HOME, XDG_CACHE_HOME, GOCACHE ...) is what template builds run with; ``report``
+    hears each build step before it runs."""
     spec = definition.deployment
     env = dict(spec.envVars or {})
-    if definition.lang in PYTHON_LANGS and definition.handler:
+    environ = os.environ if environ is None else environ
+    if definition.handler and definition.lang not in _PYTHON_MODE_LANGS and definition.lang != "dockerfile":
+        built = _from_template(definition, base_dir, environ, report)
+        if built is not None:
+            return built
+    if definition.lang in _PYTHON_MODE_LANGS and definition.handler:
         folder = (base_dir / definition.handler).resolve()
         if not (folder / "handler.py").is_file():
             raise CliError(
@@ -91,21 +148,42 @@ def local_deployment(definition: FunctionDefinition, base_dir: Path) -> Function
         return spec.model_copy(update={"envVars": env, "envProcess": None})
     if spec.envProcess or env.get("fprocess"):
         env.setdefault("mode", "fork")
+        folder = (base_dir / definition.handler).resolve() if definition.handler else base_dir / "-"
+        if definition.handler and folder.is_dir() and " " not in str(folder):
+            # a command beside its files (lang: dockerfile): run it from the handler folder
+            command = spec.envProcess or env.pop("fprocess")
+            return spec.model_copy(update={"envVars": env, "envProcess": f"env -C {folder} {command}"})
         return spec.model_copy(update={"envVars": env})
     if env.get("mode") == "static":
         return spec
+    if definition.lang == "dockerfile":
+        raise CliError(
+            f"{_where(definition)} (lang dockerfile) is image-only: local mode runs no containers",
+            hint="give it an fprocess in the stack file (a command run per request in fork mode, from its "
+            "handler folder), or deploy it to a cluster",
+        )
     raise CliError(
-        f"{_where(definition)}: local mode runs python3-http/python3 handlers or fprocess commands, "
-        f"not the image {spec.image!r}",
-        hint="give it lang: python3-http and a handler folder, or an fprocess",
+        f"{_where(definition)}: local mode runs python3-http handlers, template functions or fprocess "
+        f"commands, not the image {spec.image!r}",
+        hint="give it a lang (pyfaas template list) and a handler folder, or an fprocess",
     )
 
 
 def prepare(
-    definition: FunctionDefinition, base_dir: Path, *, local: bool, overrides: Overrides | None = None
+    definition: FunctionDefinition,
+    base_dir: Path,
+    *,
+    local: bool,
+    overrides: Overrides | None = None,
+    environ: Mapping[str, str] | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> FunctionDeployment:
     """The FunctionDeployment to send for ``definition``."""
-    spec = local_deployment(definition, base_dir) if local else definition.deployment
+    spec = (
+        local_deployment(definition, base_dir, environ=environ, report=report)
+        if local
+        else definition.deployment
+    )
     if overrides is not None:
         spec = overrides.apply(spec)
     return spec

@@ -1,55 +1,30 @@
-"""What ``new`` writes: built-in templates' handler files and the stack entry (appended in place, so the
-user's comments and layout survive)."""
+"""What ``new`` writes: a handler folder copied from a template's skeleton and the stack entry (appended in
+place, so the user's comments and layout survive). :mod:`pyfaas.provider.local.templates` reads templates.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shutil
+from pathlib import Path
 
 import yaml
 
 from pyfaas.cli.errors import CliError
+from pyfaas.provider.local.templates import TemplateSpec
 
-__all__ = ["TEMPLATES", "Template", "add_to_stack", "new_stack"]
+__all__ = ["add_to_stack", "copy_skeleton", "new_stack", "stack_entry"]
 
-
-@dataclass(frozen=True, slots=True)
-class Template:
-    name: str
-    description: str
-    files: dict[str, str]
+_NOT_COPIED = ("__pycache__", "node_modules", ".pyfaas-build.json", ".pyfaas-build.log")
 
 
-_HTTP_HANDLER = '''\
-def handle(event, context):
-    """Called once per request.
-
-    event:   .body (bytes), .headers, .method, .query, .path
-    context: .hostname
-
-    Return None (200, empty), a string, or a dict with "statusCode", "body" (a dict becomes JSON) and
-    "headers". Declare it ``async def`` to run on the event loop instead of the thread pool.
-    """
-    return {"statusCode": 200, "body": "Hello from pyfaas!"}
-'''
-
-_CLASSIC_HANDLER = '''\
-def handle(req):
-    """Called once per request with the body as text; the return value (printed) is the answer."""
-    return req
-'''
-
-TEMPLATES: dict[str, Template] = {
-    "python3-http": Template(
-        "python3-http",
-        "Python 3, handle(event, context): you control status, headers and body (OpenFaaS python3-http)",
-        {"handler.py": _HTTP_HANDLER, "requirements.txt": "", "__init__.py": ""},
-    ),
-    "python3": Template(
-        "python3",
-        "Python 3, handle(req): body in, text out (OpenFaaS classic python3)",
-        {"handler.py": _CLASSIC_HANDLER, "requirements.txt": "", "__init__.py": ""},
-    ),
-}
+def copy_skeleton(template: TemplateSpec, folder: Path) -> None:
+    """The template's handler skeleton (``function/``) as the new function's folder."""
+    if not template.skeleton.is_dir():
+        raise CliError(
+            f"template {template.name} ({template.folder}) has no {template.handler_folder}/ folder",
+            hint="fix or re-pull the template",
+        )
+    shutil.copytree(template.skeleton, folder, ignore=shutil.ignore_patterns(*_NOT_COPIED))
 
 
 def stack_entry(name: str, lang: str, image: str, indent: int = 2) -> str:

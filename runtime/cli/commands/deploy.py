@@ -75,8 +75,9 @@ def deploy(
     """Deploy functions: PUT (update) first, POST (create) when the gateway does not know them.
 
     Reads -f FILE (stack.yml or functions.py; default stack.yaml, else stack.yml). On a pyfaas local-mode
-    gateway python3-http/python3 functions run from their handler folder and fprocess functions in fork mode;
-    elsewhere the image is deployed.
+    gateway python3-http functions run from their handler folder, functions of other templates (python3,
+    node20, golang-http, bash-streaming, ./template/...) are built with the machine's toolchain, and fprocess
+    functions run in fork mode; elsewhere the image is deployed.
     """
     from pyfaas.cli.deployment import Overrides
     from pyfaas.core.definitions import function
@@ -156,7 +157,14 @@ def _deploy_all(
     for definition in definitions:
         entry: dict[str, object] = {"name": definition.name, "error": None}
         try:
-            spec = prepare(definition, base_dir, local=local, overrides=overrides)
+            spec = prepare(
+                definition,
+                base_dir,
+                local=local,
+                overrides=overrides,
+                environ=context.environ,
+                report=lambda step: out.note(f"Building {step}"),
+            )
             if replace:
                 with contextlib.suppress(CliError):  # not there yet: nothing to replace
                     client.delete(spec.service, spec.namespace or "")

@@ -1,10 +1,6 @@
-"""``new NAME --lang L`` and ``template list``."""
+"""``new NAME --lang L``, ``template list``, ``template pull SOURCE`` and ``template store list|pull``."""
 
 from __future__ import annotations
-
-import shutil
-from pathlib import Path
-from typing import Any
 
 import click
 
@@ -20,49 +16,14 @@ from pyfaas.core.names import validate_function_name
 __all__ = ["new", "template"]
 
 
-def _template_spec(path: Path) -> dict[str, Any] | None:
-    """A pulled template's ``template.yml`` (``{}`` when it is not a mapping), or None when unreadable."""
-    import yaml  # here: only new and template list read templates
-
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    return data if isinstance(data, dict) else {}
-
-
-def _local_templates(cwd: Path) -> dict[str, str]:
-    """Templates pulled into ./template/ (faas-cli's layout): name → description."""
-    found: dict[str, str] = {}
-    root = cwd / "template"
-    if not root.is_dir():
-        return found
-    for spec in sorted(root.glob("*/template.yml")):
-        data = _template_spec(spec)
-        if data is not None:
-            language = str(data.get("language") or spec.parent.name)
-            found[spec.parent.name] = f"./template/{spec.parent.name} ({language})"
-    return found
-
-
-def _pulled_template_folder(cwd: Path, lang: str) -> Path | None:
-    """The handler folder of ./template/LANG (its template.yml's handler_folder, default ``function``)."""
-    spec = cwd / "template" / lang / "template.yml"
-    data = _template_spec(spec) if spec.is_file() else None
-    if data is None:
-        return None
-    handler_folder = str(data.get("handler_folder") or "function")
-    folder = spec.parent / handler_folder
-    return folder if folder.is_dir() else None
-
-
 @click.command()
 @click.argument("name")
 @click.option(
     "--lang",
     required=True,
     metavar="LANG",
-    help="Template: python3-http or python3 (see pyfaas template list).",
+    help="Template: python3-http, python3, node20, golang-http, bash-streaming, dockerfile, or one in "
+    "./template/ (see pyfaas template list).",
 )
 @click.option("-a", "--append", "append", default=None, metavar="FILE", help="Add to this stack file.")
 @click.option("-f", "--yaml", "stack_file", default=None, metavar="FILE", help="Same as --append.")
@@ -84,18 +45,22 @@ def new(
 
     Appends to -a/-f FILE, else to stack.yaml or stack.yml here, else creates stack.yml.
     """
-    from pyfaas.cli.scaffold import TEMPLATES, add_to_stack, new_stack, stack_entry
+    from pyfaas.cli.scaffold import add_to_stack, copy_skeleton, new_stack, stack_entry
+    from pyfaas.provider.local.templates import TemplateError, find_template, list_templates
 
     try:
         validate_function_name(name, field="name")
     except ValidationFailed as exc:
         raise CliError(exc.message, hint="e.g. pyfaas new hello-world --lang python3-http") from exc
-    template = TEMPLATES.get(lang)
-    pulled = _pulled_template_folder(context.cwd, lang)
-    if template is None and pulled is None:
+    try:
+        template = find_template(lang, context.cwd)
+    except TemplateError as exc:
+        raise CliError(exc.message, hint="fix or re-pull the template") from exc
+    if template is None:
+        names = [t.name for t in list_templates(context.cwd)]
         raise CliError(
             f"unknown template {lang!r}",
-            hint=f"use one of: {', '.join([*TEMPLATES, *_local_templates(context.cwd)])}",
+            hint=f"use one of: {', '.join(names)}, or pull more with pyfaas template pull",
         )
     folder = context.cwd / name
     if folder.exists():
@@ -113,21 +78,16 @@ def new(
         if target and not stack_path.parent.is_dir():
             raise CliError(f"folder {stack_path.parent} does not exist", hint="create it first")
         updated = new_stack(normalise_gateway(gateway or DEFAULT_GATEWAY), stack_entry(name, lang, image))
-    if template is not None:
-        folder.mkdir(parents=True)
-        for filename, content in template.files.items():
-            (folder / filename).write_text(content)
-    elif pulled is not None:
-        shutil.copytree(pulled, folder)
+    copy_skeleton(template, folder)
     existed = stack_path.exists()
     stack_path.write_text(updated)
     if not quiet:
         out = context.output
-        out.success(f"Created {name}/ from template {lang}")
+        out.success(f"Created {name}/ from template {lang} ({template.origin})")
         out.success(f"{'Added' if existed else 'Wrote'} {name} {'to' if existed else 'in'} {stack_path.name}")
-        out.line(
-            f"Next: edit {name}/handler.py, then pyfaas deploy -f {stack_path.name} && pyfaas invoke {name}"
-        )
+        if template.welcome_message:
+            out.line(template.welcome_message)
+        out.line(f"Next: edit {name}/, then pyfaas deploy -f {stack_path.name} && pyfaas invoke {name}")
 
 
 @click.group()
@@ -138,17 +98,99 @@ def template() -> None:
 @template.command("list")
 @json_option
 @pass_context
-def list_templates(context: CliContext, as_json: bool) -> None:
-    """Templates `pyfaas new --lang` can use (built in, plus ./template/ if present)."""
-    from pyfaas.cli.scaffold import TEMPLATES
+def list_command(context: CliContext, as_json: bool) -> None:
+    """Templates `pyfaas new --lang` can use: ./template/ (pulled), then the built-in ones."""
+    from pyfaas.provider.local.templates import list_templates
 
-    rows = [(t.name, t.description) for t in TEMPLATES.values()]
-    rows += [
-        (name, description)
-        for name, description in _local_templates(context.cwd).items()
-        if name not in TEMPLATES
-    ]
+    templates = list_templates(context.cwd)
     if as_json:
-        context.output.json([{"name": name, "description": description} for name, description in rows])
+        context.output.json(
+            [
+                {
+                    "name": t.name,
+                    "language": t.language,
+                    "origin": t.origin,
+                    "fprocess": t.fprocess,
+                    "mode": t.image_env.get("mode") or ("fork" if t.fprocess else "image"),
+                }
+                for t in templates
+            ]
+        )
         return
-    context.output.table(["Template", "Description"], rows)
+    # the watchdog mode its image runs (a command with no mode set ran under the classic watchdog: fork)
+    rows = [
+        (t.name, t.language, t.origin, t.image_env.get("mode") or ("fork" if t.fprocess else "image"))
+        for t in templates
+    ]
+    context.output.table(["Template", "Language", "From", "Mode"], rows)
+
+
+@template.command("pull")
+@click.argument("source")
+@click.option("--overwrite", is_flag=True, help="Replace templates already in ./template/.")
+@pass_context
+def pull(context: CliContext, source: str, overwrite: bool) -> None:
+    """Fetch the templates of SOURCE into ./template/.
+
+    SOURCE is a git repository (URL, file:// or a path; REPO#REF for a branch or tag) or a local folder,
+    laid out as OpenFaaS's template repositories: template/<name>/template.yml.
+    """
+    from pyfaas.cli.template_pull import pull_templates
+
+    _report_pull(context, pull_templates(source, context.cwd, overwrite=overwrite, environ=context.environ))
+
+
+def _report_pull(context: CliContext, result: object) -> None:
+    from pyfaas.cli.template_pull import PullResult
+
+    assert isinstance(result, PullResult)
+    out = context.output
+    for problem in result.invalid:
+        out.warn(f"skipped {problem}")
+    if result.kept:
+        out.note(f"Kept {', '.join(result.kept)} already in ./template/ (pass --overwrite to replace)")
+    if result.fetched:
+        out.success(
+            f"Fetched {len(result.fetched)} template(s): {', '.join(result.fetched)} from {result.source}"
+        )
+
+
+@template.group("store")
+def store() -> None:
+    """The bundled index of templates (built in, and well-known OpenFaaS ones)."""
+
+
+@store.command("list")
+@json_option
+@pass_context
+def store_list(context: CliContext, as_json: bool) -> None:
+    """Templates in the bundled index; `local` ones run in local mode as they are."""
+    from pyfaas.cli.template_pull import store_index
+
+    entries = store_index()
+    if as_json:
+        context.output.json([entry.model_dump() for entry in entries])
+        return
+    context.output.table(
+        ["Name", "Language", "Source", "Local", "Description"],
+        [(e.template, e.language, e.source, "yes" if e.local else "no", e.description) for e in entries],
+    )
+
+
+@store.command("pull")
+@click.argument("name")
+@click.option("--source", "from_source", default=None, help="Pick the entry of this source (e.g. openfaas).")
+@click.option("--overwrite", is_flag=True, help="Replace templates already in ./template/.")
+@pass_context
+def store_pull(context: CliContext, name: str, from_source: str | None, overwrite: bool) -> None:
+    """Pull the repository of NAME from the bundled index (built-in templates need no pull)."""
+    from pyfaas.cli.template_pull import pull_templates, store_index
+
+    entries = [e for e in store_index() if e.template == name and from_source in (None, e.source)]
+    if not entries:
+        raise CliError(f"no template {name!r} in the index", hint="see pyfaas template store list")
+    if not entries[0].repo:  # built in first: pulling another of the same name would hide it
+        context.output.success(f"{name} is built in: pyfaas new NAME --lang {name} uses it as it is")
+        return
+    result = pull_templates(entries[0].repo, context.cwd, overwrite=overwrite, environ=context.environ)
+    _report_pull(context, result)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,12 +55,27 @@ def test_local_mode_runs_handlers_and_commands(
     web = prepare(defs["web"], tmp_path, local=True)
     assert web.envVars == {"a": "1", "mode": "python", "handler": str((tmp_path / "web").resolve())}
     assert web.envProcess is None and web.image == "ex/web:1" and web.secrets == ["s1"]
-    classic = prepare(defs["classic"], tmp_path, local=True)
-    assert classic.envVars == {"mode": "python", "handler": str((tmp_path / "classic").resolve())}
+    # the classic python3 template: built (copied) into the cache and run per request in fork mode
+    environ = {"PATH": os.environ["PATH"], "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    classic = prepare(defs["classic"], tmp_path, local=True, environ=environ)
+    # mode and timeouts as the template's image sets them
+    assert classic.envVars == {
+        "mode": "fork",
+        "combine_output": "false",
+        "exec_timeout": "30s",
+        "write_timeout": "35s",
+    }
+    assert classic.envProcess is not None
+    env_c, chdir, folder, python, script = classic.envProcess.split(" ")
+    assert (env_c, chdir, python, script) == ("env", "-C", sys.executable, "index.py")
+    assert Path(folder).parent.parent == tmp_path / "cache" / "pyfaas" / "builds"
+    assert (Path(folder) / "function" / "handler.py").read_text() == "def handle(req):\n    return req\n"
     command = prepare(defs["cmd"], tmp_path, local=True)
     assert command.envVars == {"mode": "fork"} and command.envProcess == "wc -l"
     assert prepare(defs["custom-mode"], tmp_path, local=True).envVars == {"mode": "http"}
-    with pytest.raises(CliError, match="local mode runs python3-http/python3 handlers or fprocess"):
+    with pytest.raises(
+        CliError, match="local mode runs python3-http handlers, template functions or fprocess"
+    ):
         prepare(defs["image-only"], tmp_path, local=True)
 
 

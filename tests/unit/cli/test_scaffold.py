@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -88,10 +89,24 @@ def test_new_error_paths(tmp_path: Path) -> None:
 def test_template_list_includes_pulled_templates(tmp_path: Path) -> None:
     (tmp_path / "template" / "go-http" / "function").mkdir(parents=True)
     (tmp_path / "template" / "go-http" / "template.yml").write_text("language: go\nfprocess: ./handler\n")
-    result = run_cli(["template", "list"], env=cli_env(tmp_path), cwd=tmp_path)
+    (tmp_path / "template" / "python3" / "function").mkdir(parents=True)  # hides the built-in python3
+    (tmp_path / "template" / "python3" / "template.yml").write_text(
+        "language: python3\nfprocess: python3 x.py\n"
+    )
+    result = run_cli(["template", "list", "--json"], env=cli_env(tmp_path), cwd=tmp_path)
     assert result.code == 0
-    names = [line.split()[0] for line in result.stdout.splitlines()[1:]]
-    assert names == ["python3-http", "python3", "go-http"]
+    listed = {t["name"]: (t["origin"], t["mode"]) for t in json.loads(result.stdout)}
+    assert listed == {
+        "go-http": ("./template", "fork"),
+        "python3": ("./template", "fork"),
+        "bash-streaming": ("built in", "streaming"),
+        "dockerfile": ("built in", "image"),
+        "golang-http": ("built in", "http"),
+        "node20": ("built in", "http"),
+        "python3-http": ("built in", "python"),
+    }
+    table = run_cli(["template", "list"], env=cli_env(tmp_path), cwd=tmp_path)
+    assert [line.split()[0] for line in table.stdout.splitlines()[1:]][:2] == ["go-http", "python3"]
     (tmp_path / "template" / "go-http" / "function" / "handler.go").write_text("package function\n")
     created = run_cli(["new", "gofn", "--lang", "go-http"], env=cli_env(tmp_path), cwd=tmp_path)
     assert created.code == 0, created.stderr

@@ -1,0 +1,7 @@
+module handler
+
+go 1.19
+
+require handler/function v0.0.0
+
+replace handler/function => ./function
