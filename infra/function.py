@@ -2,22 +2,38 @@
 
 ``pyfaas.core.k8s`` renders the bodies; this component only registers them, so a function deployed by
 ``pulumi up`` and one deployed through ``POST /system/functions`` are the same objects (the provider's update
-path adds only the ``uid`` rollout label). Pulumi owns these objects: a later API deploy of the same name
-changes them until the next ``pulumi up`` puts them back.
+path adds only the ``uid`` rollout label), plus :data:`~pyfaas.core.k8s.PULUMI_OWNERSHIP_ANNOTATIONS` on the
+objects' own metadata: pulumi-kubernetes applies them as the gateway's field manager, with force. A later API
+update of the same function changes them; the next ``pulumi up`` that applies them puts Pulumi's version back
+whole (fields only the API update set are removed too).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from pyfaas.core.k8s import FunctionWorkloadOptions, function_deployment, function_secret, function_service
+from pyfaas.core.k8s import (
+    PULUMI_OWNERSHIP_ANNOTATIONS,
+    FunctionWorkloadOptions,
+    function_deployment,
+    function_secret,
+    function_service,
+)
 from pyfaas.core.models import FunctionDeployment, Secret
 from pyfaas.infra import kube
 
 __all__ = ["Function", "FunctionArgs", "FunctionSecrets", "FunctionSecretsArgs"]
+
+
+def _owned(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **metadata,
+        "annotations": {**(metadata.get("annotations") or {}), **PULUMI_OWNERSHIP_ANNOTATIONS},
+    }
 
 
 @dataclass(frozen=True)
@@ -45,14 +61,14 @@ class Function(pulumi.ComponentResource):
         kube.resource(
             k8s.apps.v1.Deployment,
             f"{name}-deployment",
-            metadata=deployment["metadata"],
+            metadata=_owned(deployment["metadata"]),
             spec=deployment["spec"],
             opts=child,
         )
         kube.resource(
             k8s.core.v1.Service,
             f"{name}-service",
-            metadata=service["metadata"],
+            metadata=_owned(service["metadata"]),
             spec=service["spec"],
             opts=child,
         )
@@ -88,7 +104,7 @@ class FunctionSecrets(pulumi.ComponentResource):
                 kube.resource(
                     k8s.core.v1.Secret,
                     f"{name}-{secret_name}",
-                    metadata=body["metadata"],
+                    metadata=_owned(body["metadata"]),
                     type=body["type"],
                     data=pulumi.Output.secret(body["data"]),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),

@@ -27,16 +27,17 @@ PROVIDER_RULES: list[dict[str, Any]] = [
     {
         "apiGroups": ["apps"],
         "resources": ["deployments"],
-        "verbs": ["get", "list", "create", "update", "delete"],
+        "verbs": ["get", "list", "create", "patch", "delete"],
     },
     {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["update"]},
-    {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "create", "update", "delete"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update", "delete"]},
+    {"apiGroups": [""], "resources": ["services"], "verbs": ["create", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "patch", "delete"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
 ]
-"""What the Kubernetes provider (``runtime/provider/kubernetes``) does in a function namespace; no more."""
+"""What the Kubernetes provider (``runtime/provider/kubernetes``) does in a function namespace; no more.
+Writes are server-side applies: ``patch``, and ``create`` where an apply creates the object (Services)."""
 
 NAMESPACE_READ = ["get", "list"]
 NAMESPACE_MANAGE = ["get", "list", "create", "update", "delete"]

@@ -45,8 +45,10 @@ from pyfaas.core.models import (
 __all__ = [
     "ANNOTATION_PROMETHEUS_SCRAPE",
     "ENV_FPROCESS",
+    "FIELD_MANAGER",
     "LABEL_FUNCTION_NAMESPACE",
     "LABEL_ROLLOUT",
+    "PULUMI_OWNERSHIP_ANNOTATIONS",
     "FunctionWorkloadOptions",
     "function_deployment",
     "function_namespace",
@@ -67,6 +69,15 @@ LABEL_FUNCTION_NAMESPACE = "openfaas"
 """A namespace labelled ``openfaas=1`` holds functions (OpenFaaS's multi-namespace convention)."""
 FUNCTION_NAMESPACE_VALUE = "1"
 ENV_FPROCESS = "fprocess"
+FIELD_MANAGER = "pyfaas"
+"""Server-side apply field manager of every function object, whether the gateway or ``pulumi up`` writes."""
+PULUMI_OWNERSHIP_ANNOTATIONS = {
+    "pulumi.com/patchFieldManager": FIELD_MANAGER,
+    "pulumi.com/patchForce": "true",
+}
+"""On the function objects Pulumi declares: pulumi-kubernetes then applies them as :data:`FIELD_MANAGER`
+(not ``pulumi-kubernetes-<random>``) and forces conflicts (e.g. with a ``/scale`` call), so the gateway and
+``pulumi up`` each define the whole object when they write it (``pyfaas.provider.kubernetes.ownership``)."""
 NONROOT_UID = 12000
 """faas-netes's ``set_nonroot_user`` user id."""
 PORT_NAME = "http"

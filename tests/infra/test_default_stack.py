@@ -147,7 +147,13 @@ _KINDS = {
     "EndpointSlice": ("discovery.k8s.io", "endpointslices"),
     "Namespace": ("", "namespaces"),
 }
-_VERBS = {"replace": "update", "log": "get"}
+_VERBS = {"replace": "update", "log": "get", "apply": "patch"}
+_GENERIC_WRITES = {
+    r"_apply\(\s*(\w+)": {"patch", "create"},
+    r"adopt_created\(\s*self\.client,\s*(\w+)": {"patch"},
+}
+"""Helpers called with the kind they write: a server-side apply is a ``patch`` that may create the object (the
+API server then also checks ``create``); taking ownership is a JSON ``patch``."""
 
 
 def provider_api_calls() -> dict[tuple[str, str], set[str]]:
@@ -155,10 +161,16 @@ def provider_api_calls() -> dict[tuple[str, str], set[str]]:
     source = "".join(p.read_text() for p in sorted((ROOT / "runtime/provider/kubernetes").glob("*.py")))
     calls: dict[tuple[str, str], set[str]] = {}
     for verb, kind in re.findall(r"client\.(\w+)\(\s*(?:_object\(\s*)?(\w+)", source):
-        if verb == "close":
+        if verb == "close" or kind == "kind":  # ``kind``: the generic helpers, resolved at their call sites
             continue
         assert kind in _KINDS, f"the provider calls {verb} on {kind}: map it to an RBAC resource"
         calls.setdefault(_KINDS[kind], set()).add(_VERBS.get(verb, verb))
+    for pattern, verbs in _GENERIC_WRITES.items():
+        for kind in re.findall(pattern, source):
+            if kind in ("self", "kind"):
+                continue
+            assert kind in _KINDS, f"the provider writes {kind}: map it to an RBAC resource"
+            calls.setdefault(_KINDS[kind], set()).update(verbs)
     return calls
 
 

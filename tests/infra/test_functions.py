@@ -6,10 +6,17 @@ FunctionDeployment: both come from ``pyfaas.core.k8s``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pyfaas.core.errors import ConfigError
-from pyfaas.core.k8s import function_deployment, function_secret, function_service
+from pyfaas.core.k8s import (
+    PULUMI_OWNERSHIP_ANNOTATIONS,
+    function_deployment,
+    function_secret,
+    function_service,
+)
 from pyfaas.core.models import FunctionDeployment, Secret
 from pyfaas.core.stack import parse_stack
 from pyfaas.infra.config import PlatformConfig, load_config
@@ -47,16 +54,22 @@ def test_three_functions_are_deployed(three_functions: Rendered) -> None:
     ]
 
 
+def owned(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the annotations that make pulumi-kubernetes apply it as the gateway does (with force)."""
+    annotations = {**body["metadata"].get("annotations", {}), **PULUMI_OWNERSHIP_ANNOTATIONS}
+    return {**body, "metadata": {**body["metadata"], "annotations": annotations}}
+
+
 def test_bodies_equal_what_the_kubernetes_provider_sends(three_functions: Rendered, specs: Specs) -> None:
     deployments, config = specs
     options = workload_options(config)
     for spec in deployments:
         namespace = spec.namespace or "openfaas-fn"
-        assert three_functions.object("Deployment", spec.service, namespace) == function_deployment(
-            spec, namespace=namespace, options=options
+        assert three_functions.object("Deployment", spec.service, namespace) == owned(
+            function_deployment(spec, namespace=namespace, options=options)
         )
-        assert three_functions.object("Service", spec.service, namespace) == function_service(
-            spec, namespace=namespace, options=options
+        assert three_functions.object("Service", spec.service, namespace) == owned(
+            function_service(spec, namespace=namespace, options=options)
         )
 
 
@@ -116,8 +129,8 @@ def test_examples_stack_deploys() -> None:
 
 
 def test_function_secrets_are_created_as_the_secret_api_would(three_functions: Rendered) -> None:
-    assert three_functions.object("Secret", "api-key", "openfaas-fn") == function_secret(
-        Secret(name="api-key", value="s3cr3t-value"), namespace="openfaas-fn"
+    assert three_functions.object("Secret", "api-key", "openfaas-fn") == owned(
+        function_secret(Secret(name="api-key", value="s3cr3t-value"), namespace="openfaas-fn")
     )
     assert three_functions.object("Secret", "reports-token", "team-a")["data"] == {
         "reports-token": "dDBrZW4="

@@ -7,6 +7,7 @@ them back into API bodies (integral floats → ``int``) for schema validation.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -98,6 +99,15 @@ def kubernetes_objects(resources: list[Captured]) -> list[dict[str, Any]]:
     return [_api_value(r.inputs) for r in resources if r.typ.startswith("kubernetes:")]
 
 
+def _event_loop() -> None:
+    """Pulumi's mocks register resources on the current event loop; an async test run earlier in the session
+    (pytest-asyncio) may have closed and unset it, so give this thread a fresh one when there is none."""
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def render(
     config: Mapping[str, Any] | None = None,
     *,
@@ -107,6 +117,7 @@ def render(
     admin_password: str | None = None,
 ) -> Rendered:
     """Run the program with ``config`` (``pyfaas:<key>`` → value) under fresh mocks."""
+    _event_loop()
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="pyfaas", stack="test", preview=False)
     values = {
@@ -158,6 +169,7 @@ def run_entrypoint(config: Mapping[str, str]) -> list[Captured]:
     """Execute ``infra/__main__.py`` itself (as ``pulumi up`` would) under mocks with ``config`` set."""
     import runpy
 
+    _event_loop()
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="pyfaas", stack="test", preview=False)
     pulumi.runtime.set_all_config(dict(config))

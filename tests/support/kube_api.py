@@ -479,6 +479,7 @@ class KubeAPIServer:
             ("POST", True): "create",
             ("PUT", False): "update",
             ("DELETE", False): "delete",
+            ("PATCH", False): "patch",
         }.get((method, name is None), method.lower())
         if (verb, kind.plural) in self.forbidden:
             raise APIError(
@@ -498,7 +499,35 @@ class KubeAPIServer:
             return self._replace(kind, namespace, name, await self._checked(request, kind, namespace, name))
         if name is not None and method == "DELETE":
             return await self._delete(request, kind, namespace or "", name)
+        if name is not None and method == "PATCH":
+            return await self._patch(request, kind, namespace, name)
         raise APIError(405, "MethodNotAllowed", f"{method} is not supported on {request.path}")
+
+    async def _patch(
+        self, request: web.Request, kind: Kind, namespace: str | None, name: str
+    ) -> web.Response:
+        """Server-side apply of a whole object (what the provider sends), and the JSON patch that turns its
+        create's managedFields entry into an apply entry; this server keeps no managedFields, so that is a
+        no-op. Other patch types are not supported."""
+        content_type = request.headers.get("Content-Type", "")
+        if content_type == "application/json-patch+json":
+            body = json.loads(await request.read())
+            self.received.append((request.method, request.path, None))  # ops, not an object body
+            if not all(str(op.get("path", "")).startswith("/metadata/managedFields/") for op in body):
+                raise APIError(415, "UnsupportedMediaType", "this test server patches only managedFields")
+            return _json(self._get(kind, namespace or "", name))
+        if content_type != "application/apply-patch+yaml":
+            raise APIError(
+                415, "UnsupportedMediaType", f"{content_type} is not supported by this test server"
+            )
+        if not request.query.get("fieldManager"):
+            raise APIError(400, "BadRequest", "PATCH with apply requires a fieldManager")
+        applied = await self._checked(request, kind, namespace, name)
+        if (namespace or "", name) in self.objects[kind.plural]:
+            return self._replace(kind, namespace, name, applied)
+        if applied["metadata"].get("resourceVersion"):
+            raise APIError(409, "Conflict", f'{kind.plural} "{name}": the object no longer exists')
+        return self._create(kind, namespace, applied)
 
     async def _checked(
         self, request: web.Request, kind: Kind, namespace: str | None, name: str | None

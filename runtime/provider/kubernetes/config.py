@@ -22,7 +22,7 @@ from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 from pydantic import AliasChoices, Field
 
 from pyfaas.core.errors import ConfigError
-from pyfaas.core.k8s import FunctionWorkloadOptions
+from pyfaas.core.k8s import FIELD_MANAGER, FunctionWorkloadOptions
 from pyfaas.core.models import FunctionResources
 from pyfaas.core.settings import Duration, EnvBool, EnvSettings
 
@@ -52,7 +52,10 @@ class KubernetesProviderConfig:
     """Ceiling of the delay between attempts to re-establish a broken watch (doubles from 0.1 s)."""
     terminating_wait: float = 30.0
     """Seconds a deploy waits for a same-named function that is still being deleted (foreground) to go."""
-    field_manager: str = "pyfaas"
+    conflict_retry_for: float = 30.0
+    """Seconds an update keeps re-reading and re-applying while concurrent writers win the race (409)."""
+    field_manager: str = FIELD_MANAGER
+    """Server-side apply field manager; the Pulumi program applies function objects as the same one."""
 
 
 def _selected(loaded: KubeConfig, context: str | None) -> SingleConfig:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
@@ -32,6 +33,7 @@ from pyfaas.core.errors import (
     FunctionExists,
     FunctionNotFound,
     NamespaceNotFound,
+    NotFound,
     ProviderError,
     SecretExists,
     SecretNotFound,
@@ -69,6 +71,7 @@ from pyfaas.provider.kubernetes.config import KubernetesProviderConfig, kube_con
 from pyfaas.provider.kubernetes.endpoints import EndpointCache
 from pyfaas.provider.kubernetes.errors import ObjectConflict, ObjectMissing, api_errors
 from pyfaas.provider.kubernetes.logs import stream_logs
+from pyfaas.provider.kubernetes.ownership import adopt_created
 from pyfaas.provider.kubernetes.watch import SliceWatcher
 
 __all__ = ["KubernetesProvider"]
@@ -82,7 +85,6 @@ MANAGED_SECRET_VALUES = ("pyfaas", "openfaas")
 """Secrets labelled managed-by either value are listed (faas-netes labels its secrets ``openfaas``)."""
 SYSTEM_NAMESPACE_LABELS = ("kubernetes.io/metadata.name", LABEL_FUNCTION_NAMESPACE)
 """Namespace labels that are ours or the API server's, not the user's; hidden from FunctionNamespace."""
-_UPDATE_ATTEMPTS = 5
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 """Object names the API can hold (Deployments); anything else is absent without asking."""
 
@@ -126,6 +128,8 @@ class KubernetesProvider:
         self._function_namespaces: set[str] = {config.default_namespace}
         self._deleted: set[tuple[str, str]] = set()
         """Functions this provider deleted whose slices the watch has not yet seen go: never routed to."""
+        self.write_retries = 0
+        """Conditional writes repeated after losing a race (409); for tests and diagnostics."""
 
     @classmethod
     def for_api_server(cls, url: str, **options: Any) -> KubernetesProvider:
@@ -431,7 +435,10 @@ class KubernetesProvider:
                     not_found=NamespaceNotFound,
                     field="service",
                 ):
-                    await self.client.create(_object(Deployment, body))
+                    created = await self.client.create(_object(Deployment, body))
+                await adopt_created(
+                    self.client, Deployment, name, namespace, created.to_dict(), self.config.field_manager
+                )
                 return
             except FunctionExists:
                 # A function deleted a moment ago may still be terminating (foreground): wait for it to go.
@@ -446,36 +453,51 @@ class KubernetesProvider:
                 if existing is not None:
                     await asyncio.sleep(0.1)
 
-    async def _put_service(self, name: str, namespace: str, body: dict[str, Any]) -> None:
-        """Create the Service, or replace it when it exists (a leftover, or an update)."""
-        what = f"writing the Service of {name}.{namespace}"
-        for _ in range(_UPDATE_ATTEMPTS):
+    async def _apply(
+        self,
+        kind: type[Deployment] | type[Service] | type[SecretObject],
+        body: dict[str, Any],
+        what: str,
+        *,
+        not_found: type[NotFound] = ObjectMissing,
+        field: str | None = None,
+    ) -> None:
+        """Server-side apply as the provider's field manager, forcing (see :mod:`.ownership`).
+
+        ``ObjectConflict`` only when ``body`` carries a ``resourceVersion`` precondition that no longer holds.
+        """
+        with api_errors(what, conflict=ObjectConflict, not_found=not_found, field=field):
+            await self.client.apply(_object(kind, body), field_manager=self.config.field_manager, force=True)
+
+    async def _retrying(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Run ``write`` (read, then write conditionally on that read) again while it loses races (409).
+
+        Jittered doubling backoff, capped; gives up with the conflict after ``conflict_retry_for`` seconds.
+        """
+        deadline = time.monotonic() + self.config.conflict_retry_for
+        attempt = 0
+        while True:
             try:
-                with api_errors(what, not_found=ObjectMissing):
-                    current = (await self.client.get(Service, name, namespace=namespace)).to_dict()
-            except ObjectMissing:
-                try:
-                    with api_errors(what, conflict=ObjectConflict):
-                        await self.client.create(_object(Service, body))
-                    return
-                except ObjectConflict:
-                    continue
-            version = current["metadata"]["resourceVersion"]
-            replaced = {**body, "metadata": {**body["metadata"], "resourceVersion": version}}
-            try:
-                with api_errors(what, conflict=ObjectConflict, not_found=ObjectMissing):
-                    await self.client.replace(_object(Service, replaced))
+                await write()
                 return
-            except (ObjectConflict, ObjectMissing):
-                continue
-        raise ProviderError(f"{what}: kept conflicting with concurrent changes")
+            except ObjectConflict:
+                if time.monotonic() > deadline:
+                    raise
+            self.write_retries += 1
+            await asyncio.sleep(random.uniform(0, min(0.02 * 2**attempt, 0.5)))
+            attempt += 1
+
+    async def _put_service(self, name: str, namespace: str, body: dict[str, Any]) -> None:
+        """Create or update the Service (apply: no read, no race)."""
+        await self._apply(Service, body, f"writing the Service of {name}.{namespace}")
 
     async def update(self, spec: FunctionDeployment) -> None:
         validate_kubernetes_function_name(spec.service, "service")
         namespace = await self._admit(spec.namespace)
         registry = await self._registry_secrets(spec, namespace)
         policy = scaling_policy(spec.labels)
-        for attempt in range(_UPDATE_ATTEMPTS):
+
+        async def write() -> None:
             current = await self._read_function(spec.service, namespace)
             if current["metadata"].get("deletionTimestamp"):
                 raise FunctionNotFound(f"function {spec.service!r} is being deleted", field="service")
@@ -490,15 +512,12 @@ class KubernetesProvider:
                 image_pull_secrets=registry,
                 rollout_token=str(time.time_ns()),
             )
+            # The replica count was read above: apply only if nobody scaled (or updated) meanwhile.
             body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             what = f"updating function {spec.service}.{namespace}"
-            try:
-                with api_errors(what, not_found=FunctionNotFound, conflict=ObjectConflict, field="service"):
-                    await self.client.replace(_object(Deployment, body))
-                break
-            except ObjectConflict:
-                if attempt == _UPDATE_ATTEMPTS - 1:
-                    raise
+            await self._apply(Deployment, body, what, not_found=FunctionNotFound, field="service")
+
+        await self._retrying(write)
         await self._put_service(
             spec.service, namespace, function_service(spec, namespace=namespace, options=self._workload)
         )
@@ -558,22 +577,22 @@ class KubernetesProvider:
         body = function_secret(secret, namespace=namespace)
         what = f"creating secret {secret.name}"
         with api_errors(what, conflict=SecretExists, not_found=NamespaceNotFound, field="name"):
-            await self.client.create(_object(SecretObject, body))
+            created = await self.client.create(_object(SecretObject, body))
+        await adopt_created(
+            self.client, SecretObject, secret.name, namespace, created.to_dict(), self.config.field_manager
+        )
 
     async def update_secret(self, secret: Secret) -> None:
         namespace = await self._secret_namespace(secret)
-        for attempt in range(_UPDATE_ATTEMPTS):
+
+        async def write() -> None:
             current = await self._managed_secret(secret.name, namespace)
             body = function_secret(secret, namespace=namespace)
             body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-            try:
-                what = f"updating secret {secret.name}"
-                with api_errors(what, not_found=SecretNotFound, conflict=ObjectConflict, field="name"):
-                    await self.client.replace(_object(SecretObject, body))
-                return
-            except ObjectConflict:
-                if attempt == _UPDATE_ATTEMPTS - 1:
-                    raise
+            what = f"updating secret {secret.name}"
+            await self._apply(SecretObject, body, what, not_found=SecretNotFound, field="name")
+
+        await self._retrying(write)
 
     async def delete_secret(self, name: str, namespace: str) -> None:
         namespace = namespace or self.default_namespace

@@ -12,11 +12,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 import yaml
-from lightkube import AsyncClient, KubeConfig
+from lightkube import AsyncClient, KubeConfig, codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.meta_v1 import ObjectMeta
@@ -33,6 +33,7 @@ __all__ = [
     "fn",
     "live_kubeconfig",
     "live_provider",
+    "pulumi_apply",
     "scratch_namespace",
     "service_account_kubeconfig",
 ]
@@ -120,6 +121,24 @@ def _token_kubeconfig(kubeconfig: Path, user: str, token: str, out: Path) -> Pat
     }
     out.write_text(yaml.safe_dump(config))
     return out
+
+
+PULUMI_DEFAULT_MANAGER = "pulumi-kubernetes-5b1c2e7d"
+"""What pulumi-kubernetes (SSA mode) names itself without the annotation: ``pulumi-kubernetes-<random>``."""
+
+
+async def pulumi_apply(client: AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    """Apply ``body`` as pulumi-kubernetes v4 does in server-side apply mode.
+
+    Its ``fieldManagerName``: the ``pulumi.com/patchFieldManager`` annotation, else the name kept in the
+    stack's state, first ``pulumi-kubernetes-<random>``. Its ``patchForce``: force only with the
+    ``pulumi.com/patchForce: "true"`` annotation (or ``PULUMI_K8S_ENABLE_PATCH_FORCE``, unset here).
+    """
+    annotations = body["metadata"].get("annotations") or {}
+    manager = annotations.get("pulumi.com/patchFieldManager") or PULUMI_DEFAULT_MANAGER
+    force = annotations.get("pulumi.com/patchForce") == "true"
+    applied = await client.apply(codecs.from_dict(body), field_manager=manager, force=force)
+    return cast(dict[str, Any], applied.to_dict())
 
 
 def fn(name: str = "fn", image: str = IMAGE, **fields: Any) -> FunctionDeployment:

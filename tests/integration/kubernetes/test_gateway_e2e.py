@@ -53,7 +53,9 @@ def ready_pods(server: KubeAPIServer, name: str) -> list[str]:
 
 def sent_kinds(server: KubeAPIServer) -> set[str]:
     return {
-        str(body.get("kind")) for method, _, body in server.received if body and method in ("POST", "PUT")
+        str(body.get("kind"))
+        for method, _, body in server.received
+        if body and method in ("POST", "PUT", "PATCH")
     }
 
 
