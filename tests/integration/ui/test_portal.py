@@ -110,6 +110,26 @@ async def test_the_list_shows_deployed_functions(gateway: RunningGateway, browse
         await expect(page.get_by_role("dialog", name="Keyboard")).to_be_visible()
 
 
+async def test_credentials_in_the_address_open_the_portal(gateway: RunningGateway, browser: Browser) -> None:
+    """``http://admin:PASSWORD@host:port/ui/`` is a common way to open a basic-auth page: the document's URL
+    then carries the credentials, and ``fetch()`` refuses a relative URL resolved against it."""
+    user, password = CREDENTIALS
+    address = gateway.url.replace("://", f"://{user}:{password}@", 1)
+    errors: list[str] = []
+    async with portal(browser, gateway.url, credentials=None) as page:
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        await page.goto(f"{address}/ui/")
+        await expect(page.locator("tr[data-name=hello] td.replicas")).to_have_text("1/1")
+        await page.locator("tr[data-name=hello] a").click()
+        await expect(page.locator(".status-line")).to_contain_text("1/1 ready")
+        await page.get_by_label("Body", exact=True).fill("with credentials in the address")
+        await page.get_by_role("button", name="Invoke", exact=True).click()
+        await expect(page.locator(".reply-body")).to_have_text("hello with credentials in the address")
+        await expect(page.locator("ol.logs")).to_contain_text("hello called with with credentials")
+    assert errors == []
+
+
 async def test_the_namespace_selector_lists_each_namespace(
     gateway: RunningGateway, browser: Browser, handler_dir: Path
 ) -> None:

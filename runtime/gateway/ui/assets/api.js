@@ -1,5 +1,10 @@
 // The gateway's HTTP API as the portal uses it. Same origin, so the browser sends its basic-auth credentials.
 
+// Absolute URL on the page's origin. A page opened as http://user:password@host/ui/ has the credentials in its
+// own URL, and fetch() refuses a relative path resolved against it; the origin never carries them (the browser
+// still sends the credentials it authenticated the page with).
+const onOrigin = (path) => new URL(path, window.location.origin).href;
+
 export class ApiError extends Error {
   constructor(message, status, field) {
     super(message);
@@ -31,7 +36,7 @@ export async function request(method, path, body, { signal } = {}) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
   }
-  const response = await fetch(path, init);
+  const response = await fetch(onOrigin(path), init);
   if (!response.ok) throw await failure(response);
   const text = await response.text();
   if (!text) return { status: response.status, headers: response.headers };
@@ -84,7 +89,7 @@ export const api = {
 // Resolves when the stream ends (the gateway closes a follow after its write timeout).
 export async function followLogs({ name, namespace, tail = 100, since, signal, onLine }) {
   const path = `/system/logs${q({ name, namespace, tail, since, follow: "true" })}`;
-  const response = await fetch(path, { signal, headers: { Accept: "application/x-ndjson" } });
+  const response = await fetch(onOrigin(path), { signal, headers: { Accept: "application/x-ndjson" } });
   if (!response.ok) throw await failure(response);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -114,7 +119,7 @@ export async function invoke({ name, namespace, method, path, headers, body, sig
   const init = { method, headers, signal };
   if (body && !["GET", "HEAD"].includes(method)) init.body = body;
   const started = performance.now();
-  const response = await fetch(`/function/${encodeURIComponent(target)}${suffix}`, init);
+  const response = await fetch(onOrigin(`/function/${encodeURIComponent(target)}${suffix}`), init);
   const text = await response.text();
   const duration = performance.now() - started;
   return {
