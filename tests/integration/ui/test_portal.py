@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,6 +34,10 @@ pytestmark = [
 ]
 
 NAMESPACE = "openfaas-fn"
+NARROW = (420, 900)
+"""A phone held upright: the width at which the list used to overflow and paths wrapped a letter per line."""
+DOC_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
+"""Where PYFAAS_UPDATE_DOC_IMAGES=1 copies the screenshots that docs/ui.md shows."""
 HELLO = """
 import os
 
@@ -128,6 +134,62 @@ async def test_credentials_in_the_address_open_the_portal(gateway: RunningGatewa
         await expect(page.locator(".reply-body")).to_have_text("hello with credentials in the address")
         await expect(page.locator("ol.logs")).to_contain_text("hello called with with credentials")
     assert errors == []
+
+
+async def overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than the viewport (0: no sideways scrolling)."""
+    return int(await page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
+async def lines_of(page: Page, selector: str) -> list[float]:
+    """For each element: its height in lines of its own line height."""
+    heights: list[float] = await page.locator(selector).evaluate_all(
+        "els => els.map(el => el.getBoundingClientRect().height"
+        " / parseFloat(getComputedStyle(el).lineHeight))"
+    )
+    return heights
+
+
+def keep_screenshot(name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS / name
+
+
+def publish_screenshots(*names: str) -> None:
+    if os.environ.get("PYFAAS_UPDATE_DOC_IMAGES") == "1":
+        DOC_IMAGES.mkdir(exist_ok=True)
+        for name in names:
+            shutil.copyfile(ARTIFACTS / name, DOC_IMAGES / name)
+
+
+async def test_a_narrow_screen_shows_the_list_and_logs_without_overflow(
+    gateway: RunningGateway, browser: Browser
+) -> None:
+    async with portal(browser, gateway.url, credentials=CREDENTIALS, viewport=NARROW) as page:
+        await page.goto("/ui/")
+        row = page.locator("tr[data-name=hello]")
+        await expect(row.locator(".replicas")).to_have_text("1/1")
+        await page.screenshot(path=str(keep_screenshot("ui-narrow.png")), full_page=True)
+        assert await overflow(page) == 0
+        # the handler path wraps at most onto a second line, not a letter per line
+        [path_lines] = await lines_of(page, "tr[data-name=hello] .source code")
+        assert path_lines < 2.5, path_lines
+        box = await row.locator(".source code").bounding_box()
+        assert box is not None and box["width"] > NARROW[0] / 2, box
+
+        await row.locator("a").click()
+        await page.get_by_label("Body", exact=True).fill("on a narrow screen")
+        await page.get_by_role("button", name="Invoke", exact=True).click()
+        await expect(page.locator("ol.logs")).to_contain_text("hello called with on a narrow screen")
+        assert await overflow(page) == 0
+        # each log line's time and replica stay on one line
+        for selector in ("ol.logs time", "ol.logs .instance"):
+            lines = await lines_of(page, selector)
+            assert lines and max(lines) < 1.5, (selector, lines)
+        await page.locator("section[aria-labelledby=logs-title]").screenshot(
+            path=str(keep_screenshot("ui-narrow-logs.png"))
+        )
+    publish_screenshots("ui-narrow.png", "ui-narrow-logs.png")
 
 
 async def test_the_namespace_selector_lists_each_namespace(

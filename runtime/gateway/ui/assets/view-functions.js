@@ -79,13 +79,14 @@ export function renderFunctions(main, ctx) {
           "tr",
           { "data-name": fn.name },
           h("th", { scope: "row" }, h("a", { href: `#/function/${encodeURIComponent(namespace)}/${encodeURIComponent(fn.name)}`, class: "fn-link" }, fn.name)),
-          h("td", { class: `replicas ${state}`, title: `${ready} ready of ${desired} desired` }, `${ready}/${desired}`),
-          h("td", { class: "num" }, formatNumber(fn.invocationCount ?? 0, 0)),
-          h("td", { class: "num" }, formatNumber(s.rate ?? 0)),
-          h("td", { class: `num ${s.errorRatio > 0 ? "bad" : ""}` }, formatPercent(s.errorRatio ?? null)),
-          h("td", { class: "num" }, formatSeconds(s.p99 ?? null)),
-          h("td", {}, sourceCell(fn)),
-          h("td", {}, labelChips(fn.labels)),
+          // data-label: on a narrow screen each row is a card and each cell shows its column's name
+          h("td", { class: `replicas ${state}`, title: `${ready} ready of ${desired} desired`, "data-label": "Ready" }, `${ready}/${desired}`),
+          h("td", { class: "num", "data-label": "Invocations" }, formatNumber(fn.invocationCount ?? 0, 0)),
+          h("td", { class: "num", "data-label": "Req/s" }, formatNumber(s.rate ?? 0)),
+          h("td", { class: `num ${s.errorRatio > 0 ? "bad" : ""}`, "data-label": "Error rate" }, formatPercent(s.errorRatio ?? null)),
+          h("td", { class: "num", "data-label": "p99" }, formatSeconds(s.p99 ?? null)),
+          h("td", { class: "source-cell", "data-label": "Image or handler" }, sourceCell(fn)),
+          h("td", { "data-label": "Labels" }, labelChips(fn.labels)),
         );
       }),
     );
