@@ -11,7 +11,6 @@ timeouts ...) are read from the ``ENV`` instructions of the Dockerfile's last st
 
 from __future__ import annotations
 
-import importlib.resources
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pyfaas.core.errors import ValidationFailed
+from pyfaas.core.resources import bundled
 
 __all__ = [
     "PROJECT_TEMPLATE_DIR",
@@ -108,11 +108,8 @@ class TemplateSpec:
 
 
 def builtin_templates_dir() -> Path:
-    """The top-level ``templates/`` of a source checkout or editable install, else the packaged copy."""
-    checkout = Path(__file__).resolve().parents[3] / "templates"
-    if checkout.is_dir():
-        return checkout
-    return Path(str(importlib.resources.files("pyfaas") / "templates"))
+    """The top-level ``templates/``, bundled in the package (:mod:`pyfaas.core.resources`)."""
+    return bundled("templates")
 
 
 def dockerfile_env(text: str) -> dict[str, str]:
@@ -131,10 +128,15 @@ def dockerfile_env(text: str) -> dict[str, str]:
     if pending:
         logical.append(pending)
     env: dict[str, str] = {}
+    stages: dict[str, dict[str, str]] = {}
     for line in logical:
         instruction, _, rest = line.partition(" ")
         if instruction.upper() == "FROM":
-            env = {}  # a new stage: only the last one is the image that runs
+            # a new stage (the last one is the image that runs); FROM an earlier stage inherits its ENV
+            words = [w for w in rest.split() if not w.startswith("--")]
+            env = dict(stages.get(words[0].lower(), {})) if words else {}
+            if len(words) >= 3 and words[1].lower() == "as":
+                stages[words[2].lower()] = env
         elif instruction.upper() == "ENV" and rest.strip():
             try:
                 words = shlex.split(rest)

@@ -204,12 +204,15 @@ def test_node_dependencies_are_installed_per_function_with_npm_ci(project: Proje
     package.mkdir()
     (package / "package.json").write_text(json.dumps({"name": "shout", "version": "1.0.0"}))
     (package / "index.js").write_text("module.exports = (s) => s.toUpperCase() + '!'\n")
-    quiet = {"capture_output": True, "check": True, "timeout": 120, "env": {**os.environ, **project.env}}
-    subprocess.run([npm, "pack", "--silent"], cwd=package, **quiet)  # type: ignore[call-overload]
+
+    def run_npm(*args: str, cwd: Path) -> None:
+        env = {**os.environ, **project.env}
+        subprocess.run([npm, *args], cwd=cwd, env=env, capture_output=True, check=True, timeout=120)
+
+    run_npm("pack", "--silent", cwd=package)
     # what a user does: npm install --save, which writes the lockfile deploy then runs npm ci from
-    tarball = f"file:{package / 'shout-1.0.0.tgz'}"
-    subprocess.run(  # type: ignore[call-overload]
-        [npm, "install", "--offline", "--no-audit", "--no-fund", tarball], cwd=folder, **quiet
+    run_npm(
+        "install", "--offline", "--no-audit", "--no-fund", f"file:{package / 'shout-1.0.0.tgz'}", cwd=folder
     )
     assert (folder / "package-lock.json").is_file()
     (folder / "handler.js").write_text(
