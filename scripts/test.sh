@@ -12,7 +12,10 @@ cd "$ROOT"
 
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
-SYSTEM_PACKAGES=(prometheus prometheus-alertmanager chromium wrk)
+# golang-go, nodejs (and npm) are the toolchains local mode builds the Go and Node.js templates with.
+SYSTEM_PACKAGES=(prometheus prometheus-alertmanager chromium wrk golang-go nodejs)
+# NodeSource's nodejs bundles npm (and conflicts with Debian's npm package): ask for npm only when absent.
+command -v npm >/dev/null || SYSTEM_PACKAGES+=(npm)
 # What a throwaway Kubernetes needs (tests/support/kube_cluster.py), installed when PYFAAS_KUBE_ASSETS is set;
 # debootstrap builds the python base image of function pods (tests/support/kube_image.py).
 CLUSTER_PACKAGES=(etcd-server containerd runc containernetworking-plugins iptables conntrack socat iproute2
