@@ -218,7 +218,11 @@ class _Run:
         specs = []
         for definition in definitions:
             try:
-                specs.append(local_deployment(definition, source.folder))
+                # a template function may be built first (npm ci, go build): off the event loop
+                spec = await asyncio.to_thread(
+                    local_deployment, definition, source.folder, environ=self.environ
+                )
+                specs.append(spec)
             except CliError as exc:  # e.g. an image only: nothing to run without a container
                 self.reporter.event("note", "functions", f"skipped {definition.name}: {exc.message}")
         async with httpx.AsyncClient(
