@@ -143,15 +143,14 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _needs(tool: str, why: str, *, name: str, lang: str, environ: Mapping[str, str]) -> str:
+def _needs(tool: str, why: str, *, lang: str, environ: Mapping[str, str]) -> str:
     """The absolute path of ``tool`` on the function's PATH, or ``BuildFailed`` naming the Debian package."""
     found = shutil.which(tool, path=environ.get("PATH", os.defpath))
     if found:
         return found
     toolchain = TOOLCHAINS.get(tool, Toolchain(tool, tool, tool))
     raise BuildFailed(
-        f"function {name!r} (template {lang}) needs {toolchain.what} (`{tool}`) {why}, "
-        f"and there is no `{tool}` on PATH",
+        f"template {lang} needs {toolchain.what} (`{tool}`) {why}, and there is no `{tool}` on PATH",
         hint=f"install Debian's {toolchain.package} package: sudo apt-get install {toolchain.package}",
     )
 
@@ -206,7 +205,7 @@ def _steps(build: Path, template: TemplateSpec, program: str, function_root: Pat
     return steps
 
 
-def _run_step(step: _Step, executable: str, log: Path, environ: Mapping[str, str], name: str) -> None:
+def _run_step(step: _Step, executable: str, log: Path, environ: Mapping[str, str]) -> None:
     env = {**environ, **{k: v for k, v in step.env.items() if k not in environ}}
     with log.open("a") as output:
         output.write(f"$ (cd {step.cwd} && {step.describe()})\n")
@@ -224,14 +223,14 @@ def _run_step(step: _Step, executable: str, log: Path, environ: Mapping[str, str
             )
         except subprocess.TimeoutExpired as exc:
             raise BuildFailed(
-                f"building function {name!r}: `{step.describe()}` took over {STEP_TIMEOUT:.0f} s",
+                f"building it: `{step.describe()}` took over {STEP_TIMEOUT:.0f} s",
                 hint=f"see {log}",
             ) from exc
     if completed.returncode != 0:
         lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
         last = lines[-1] if lines else "(no output)"
         raise BuildFailed(
-            f"building function {name!r}: `{step.describe()}` failed (exit {completed.returncode}): {last}",
+            f"building it: `{step.describe()}` failed (exit {completed.returncode}): {last}",
             hint=f"the whole output is in {log}",
         )
 
@@ -276,20 +275,20 @@ def build_function(
     argv: Sequence[str] = (fprocess or template.fprocess).split()
     if not argv:
         raise BuildFailed(
-            f"function {name!r}: template {template.name} ({template.folder}) sets no fprocess",
+            f"template {template.name} ({template.folder}) sets no fprocess",
             hint="add fprocess to its template.yml, or to the function in the stack file",
         )
     if not handler_dir.is_dir():
         raise BuildFailed(
-            f"function {name!r}: handler folder {handler_dir} does not exist",
+            f"handler folder {handler_dir} does not exist",
             hint="check the function's handler (relative to the stack file)",
         )
     program = argv[0]
     if program in ("python", "python3"):
         argv = [python, *argv[1:]]
     elif "/" not in program:
-        _needs(program, "to run", name=name, lang=template.name, environ=environ)
-    _needs("env", "to start it in its build folder", name=name, lang=template.name, environ=environ)
+        _needs(program, "to run", lang=template.name, environ=environ)
+    _needs("env", "to start it in its build folder", lang=template.name, environ=environ)
     root = cache_root or default_cache_root(environ)
     key = hashlib.sha256(str(handler_dir.resolve()).encode()).hexdigest()[:10]
     function_root = root / f"{name}-{key}"
@@ -298,7 +297,7 @@ def build_function(
     build = function_root / digest[:20]
     if " " in str(build) or any(" " in part for part in argv):
         raise BuildFailed(
-            f"function {name!r}: fprocess is split on spaces, so its build folder {build} cannot hold one",
+            f"fprocess is split on spaces, so the build folder {build} cannot hold one",
             hint="point XDG_CACHE_HOME at a path without spaces",
         )
     ran: list[str] = []
@@ -318,12 +317,10 @@ def build_function(
             log.write_text("")
             started = time.monotonic()
             for step in _steps(build, template, program, function_root):
-                tool = _needs(
-                    step.argv[0], f"for `{step.describe()}`", name=name, lang=template.name, environ=environ
-                )
+                tool = _needs(step.argv[0], f"for `{step.describe()}`", lang=template.name, environ=environ)
                 if report is not None:
                     report(f"{name}: {step.describe()}")
-                _run_step(step, tool, log, environ, name)
+                _run_step(step, tool, log, environ)
                 ran.append(step.describe())
             (build / MARKER).write_text(
                 json.dumps(
