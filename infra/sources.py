@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pyfaas.core.definitions import FunctionDefinition, collect_functions
 from pyfaas.core.errors import ConfigError, PyfaasError, ValidationFailed
-from pyfaas.core.names import validate_kubernetes_function_name
+from pyfaas.core.names import validate_image, validate_kubernetes_function_name
 from pyfaas.core.stack import parse_stack
 from pyfaas.infra.config import PROJECT, PlatformConfig
 
@@ -65,6 +65,7 @@ def load_functions(config: PlatformConfig, root: Path, env: Mapping[str, str]) -
     for key, definition in found:
         try:
             validate_kubernetes_function_name(definition.name)
+            validate_image(definition.deployment.image)
         except ValidationFailed as exc:
             raise ConfigError(f"stack config {key}: {definition.origin}: {exc.message}", field=key) from exc
         namespace = definition.deployment.namespace or config.function_namespace

@@ -19,6 +19,7 @@ __all__ = [
     "qualified_name",
     "split_name",
     "validate_function_name",
+    "validate_image",
     "validate_kubernetes_function_name",
     "validate_namespace",
     "validate_secret_name",
@@ -59,6 +60,31 @@ def validate_kubernetes_function_name(name: str, field: str = "service") -> str:
     if not DNS1035_LABEL.match(name):
         raise ValidationFailed(f"function name {name!r} is invalid: {DNS1035_RULE}", field=field)
     return name
+
+
+# An image reference as container runtimes parse it (distribution/reference's grammar, without IPv6 hosts).
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(
+    rf"\A(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]+)?/)?{_PATH_PART}(?:/{_PATH_PART})*"
+    r"(?::[\w][\w.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?\Z"
+)
+
+
+def validate_image(image: str, field: str = "image") -> str:
+    """Return ``image`` if it is an image reference a container runtime accepts, else ``ValidationFailed``.
+
+    Kubernetes stores any string and only refuses the pods (surrounding spaces) or fails to pull them
+    (``InvalidImageName``) later, so a bad reference is refused here, before anything is written.
+    """
+    if not image or len(image) > 4096 or not _IMAGE.match(image):
+        raise ValidationFailed(
+            f"image {image!r} is not a valid image reference ([registry/]name[:tag][@digest], lowercase "
+            "name, no spaces)",
+            field=field,
+        )
+    return image
 
 
 def validate_namespace(namespace: str, field: str = "namespace") -> str:

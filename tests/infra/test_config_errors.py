@@ -112,6 +112,12 @@ def _project(tmp_path: Path, files: dict[str, str]) -> Path:
             "function name '1fn' is invalid: must be a DNS-1035 label",
         ),
         (
+            {"stack.yml": "functions:\n  fn:\n    image: ' x:1 '\n"},
+            {"pyfaas:stackFile": "stack.yml"},
+            "pyfaas:stackFile",
+            "image ' x:1 ' is not a valid image reference",
+        ),
+        (
             {"stack.yml": "functions:\n  f:\n    image: x:1\n    labels: [oops]\n"},
             {"pyfaas:stackFile": "stack.yml"},
             "pyfaas:stackFile",

@@ -61,6 +61,7 @@ from pyfaas.core.models import (
 )
 from pyfaas.core.names import (
     DNS1123_LABEL,
+    validate_image,
     validate_kubernetes_function_name,
     validate_namespace,
     validate_secret_name,
@@ -396,6 +397,7 @@ class KubernetesProvider:
 
     async def deploy(self, spec: FunctionDeployment) -> None:
         validate_kubernetes_function_name(spec.service, "service")
+        validate_image(spec.image, "image")
         namespace = await self._admit(spec.namespace)
         registry = await self._registry_secrets(spec, namespace)
         deployment = function_deployment(
@@ -493,6 +495,7 @@ class KubernetesProvider:
 
     async def update(self, spec: FunctionDeployment) -> None:
         validate_kubernetes_function_name(spec.service, "service")
+        validate_image(spec.image, "image")
         namespace = await self._admit(spec.namespace)
         registry = await self._registry_secrets(spec, namespace)
         policy = scaling_policy(spec.labels)

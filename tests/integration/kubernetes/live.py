@@ -1,20 +1,18 @@
-"""Helpers for tests against a real Kubernetes API server (the kit's v1.24 cluster).
+"""Helpers for tests against the session's real Kubernetes API server (``kube_cluster``, v1.24).
 
-The cluster is named by ``PYFAAS_TEST_KUBECONFIG``; without it these tests skip. Everything a test creates
-lives in a fresh namespace ``k2-<random>`` (labelled ``openfaas=1``) that is deleted afterwards.
+Everything a test creates lives in a fresh namespace ``k2-<random>`` (labelled ``openfaas=1``) that is
+deleted afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import pytest
 import yaml
 from lightkube import AsyncClient, KubeConfig, codecs
 from lightkube.core.exceptions import ApiError
@@ -27,28 +25,18 @@ from pyfaas.core.models import FunctionDeployment
 from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
 
 __all__ = [
-    "KUBECONFIG_VAR",
     "admin_client",
     "eventually",
     "fn",
-    "live_kubeconfig",
     "live_provider",
     "pulumi_apply",
     "scratch_namespace",
     "service_account_kubeconfig",
 ]
 
-KUBECONFIG_VAR = "PYFAAS_TEST_KUBECONFIG"
 IMAGE = "localhost/python:3.11-bookworm"
 """Imported into the kit's containerd (no registry); its command exits at once, so its pods crash-loop."""
 T = TypeVar("T")
-
-
-def live_kubeconfig() -> Path:
-    value = os.environ.get(KUBECONFIG_VAR, "")
-    if not value:
-        pytest.skip(f"set {KUBECONFIG_VAR} to a real cluster's kubeconfig to run the live Kubernetes tests")
-    return Path(value)
 
 
 @asynccontextmanager

@@ -1,7 +1,7 @@
 """Defects a real kube-apiserver (v1.24) showed and the test API server could not: each fixed, tested here.
 
-Runs against the cluster named by ``PYFAAS_TEST_KUBECONFIG`` (skips without it); every test works in its own
-``k2-*`` namespace.
+Runs on the session's real cluster (``kube_cluster``: ``PYFAAS_TEST_KUBECONFIG`` or ``PYFAAS_KUBE_ASSETS``;
+skips without either); every test works in its own ``k2-*`` namespace.
 """
 
 from __future__ import annotations
@@ -28,20 +28,20 @@ from pyfaas.provider.kubernetes import KubernetesProvider
 from tests.integration.kubernetes.live import (
     admin_client,
     fn,
-    live_kubeconfig,
     live_provider,
     pulumi_apply,
     scratch_namespace,
     service_account_kubeconfig,
 )
 from tests.support.infra import render
+from tests.support.kube_cluster import KubeCluster
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
-def kubeconfig() -> Path:
-    return live_kubeconfig()
+def kubeconfig(kube_cluster: KubeCluster) -> Path:
+    return kube_cluster.kubeconfig
 
 
 @pytest.fixture
@@ -123,7 +123,9 @@ async def test_a_namespace_being_deleted_is_not_served(
         await admin.patch(ConfigMap, "held", {"metadata": {"finalizers": None}}, namespace=dev)
 
 
-async def test_namespace_deleted_through_the_provider_is_gone_at_once(provider: KubernetesProvider) -> None:
+async def test_namespace_deleted_through_the_provider_is_gone_at_once(
+    provider: KubernetesProvider, admin: AsyncClient
+) -> None:
     # The contract test test_namespaces[kubernetes], on the real server: deletion is not instant there.
     await provider.create_namespace(FunctionNamespace(name="k2-contract-dev", labels={"team": "a"}))
     try:
@@ -136,9 +138,8 @@ async def test_namespace_deleted_through_the_provider_is_gone_at_once(provider: 
         with pytest.raises(NamespaceNotFound):
             await provider.delete_namespace("k2-contract-dev")
     finally:
-        async with admin_client(live_kubeconfig()) as admin:
-            with contextlib.suppress(ApiError):
-                await admin.delete(Namespace, "k2-contract-dev")
+        with contextlib.suppress(ApiError):
+            await admin.delete(Namespace, "k2-contract-dev")
 
 
 # a function namespace the gateway has no Role in -------------------------------------------------------
@@ -257,3 +258,19 @@ async def test_pulumi_puts_its_version_back_after_an_api_update(
     await provider.update(fn("api", envVars={"again": "1"}))
     status = await provider.get_function("api", namespace)
     assert status.envVars == {"again": "1"}
+
+
+# images and functions that cannot start ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "image", [" localhost/python:3.11-bookworm ", "python:3.11 ", "Python:3", "a b:1", "img:1\n"]
+)
+async def test_an_invalid_image_is_refused_before_anything_is_written(
+    provider: KubernetesProvider, admin: AsyncClient, namespace: str, image: str
+) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        await provider.deploy(fn("api", image=image))
+    assert raised.value.field == "image"
+    assert await names(admin, Deployment, namespace) == []
+    await provider.deploy(fn("api"))
+    with pytest.raises(ValidationFailed):
+        await provider.update(fn("api", image=image))
