@@ -59,7 +59,7 @@ def test_a_bad_definition_raises_the_public_error() -> None:
 
 def test_an_unknown_name_is_an_attribute_error_and_subpackages_still_import() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
-        _ = pyfaas.no_such_name  # type: ignore[attr-defined]
+        _ = pyfaas.no_such_name
     assert _fresh("from pyfaas import gateway; print(gateway.__name__)") == "pyfaas.gateway"
 
 
