@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 import httpx2
 import pytest
 from lightkube import ApiError
-from lightkube.models.meta_v1 import Status
+from lightkube.models.meta_v1 import Status, StatusCause, StatusDetails
 
 from pyfaas.core.errors import (
+    Forbidden,
     FunctionExists,
     FunctionNotFound,
     KubernetesAPIError,
+    NamespaceNotFound,
     PyfaasError,
     ValidationFailed,
 )
@@ -48,7 +50,7 @@ def api_error(code: int, reason: str) -> ApiError:
         (409, FunctionExists),
         (422, ValidationFailed),
         (400, ValidationFailed),
-        (403, KubernetesAPIError),
+        (403, Forbidden),
         (500, KubernetesAPIError),
     ],
 )
@@ -61,6 +63,21 @@ def test_api_errors_map_to_the_error_tree(code: int, expected: type[PyfaasError]
     assert raised.value.message == "doing x: Reason happened"
     if isinstance(raised.value, KubernetesAPIError):
         assert raised.value.code == code and raised.value.status == 502
+
+
+def test_a_write_into_a_terminating_namespace_is_that_namespace_not_found() -> None:
+    refused = Status(
+        code=403,
+        reason="Forbidden",
+        message='deployments "x" is forbidden: unable to create new content in namespace dev because it is '
+        "being terminated",
+        details=StatusDetails(
+            causes=[StatusCause(reason="NamespaceTerminating", field="metadata.namespace")]
+        ),
+    )
+    with pytest.raises(NamespaceNotFound) as raised, api_errors("creating x"):
+        raise ApiError(status=refused)
+    assert raised.value.status == 404 and raised.value.field == "namespace"
 
 
 def test_unmapped_404_and_transport_failures() -> None:
