@@ -4,9 +4,9 @@ Objects: ServiceAccount ``gateway`` with its RBAC (:mod:`pyfaas.infra.gateway_rb
 Secret (user + generated password); Deployment, Service ``gateway`` (8080 API, 8082 metrics), optional
 ``gateway-external``, and a PodDisruptionBudget.
 
-The provider and the gateway read one environment, in which ``secret_mount_path`` is also where function
-secrets are mounted. The gateway's own credentials are therefore mounted at that same path
-(``/var/openfaas/secrets``), so both readings agree.
+The provider and the gateway read one environment with two distinct settings: ``secret_mount_path`` is the
+folder of the gateway's own basic-auth files (the ``basic-auth`` Secret, mounted at ``/var/secrets``);
+``function_secrets_mount_path`` is where function pods get their secrets (``/var/openfaas/secrets``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ __all__ = ["Gateway", "GatewayArgs", "provider_environment"]
 
 API_PORT = 8080
 METRICS_PORT = 8082
-SECRETS_PATH = "/var/openfaas/secrets"
+AUTH_PATH = "/var/secrets"
+"""The gateway's ``secret_mount_path``: its ``basic-auth-user`` / ``basic-auth-password`` files."""
+FUNCTION_SECRETS_PATH = "/var/openfaas/secrets"
+"""``function_secrets_mount_path``: where function pods see their secrets (OpenFaaS's path)."""
 RUN_AS = 10001
 
 
@@ -47,7 +50,7 @@ def provider_environment(config: PlatformConfig) -> dict[str, str]:
         "http_probe": str(defaults.http_probe).lower(),
         "set_nonroot_user": str(defaults.set_non_root_user).lower(),
         "image_pull_policy": defaults.image_pull_policy,
-        "secret_mount_path": SECRETS_PATH,
+        "function_secrets_mount_path": FUNCTION_SECRETS_PATH,
         "default_function_memory_limit": defaults.memory_limit,
         "default_function_memory_request": defaults.memory_request,
         "default_function_cpu_request": defaults.cpu_request,
@@ -66,6 +69,7 @@ def gateway_environment(config: PlatformConfig) -> dict[str, str]:
         "read_timeout": gateway.read_timeout,
         "write_timeout": gateway.write_timeout,
         "upstream_timeout": gateway.upstream_timeout,
+        "secret_mount_path": AUTH_PATH,
         "nats_url": f"nats://nats.{ns}.svc:4222",
         "LOG_LEVEL": gateway.log_level,
         **provider_environment(config),
@@ -132,7 +136,7 @@ class Gateway(pulumi.ComponentResource):
             liveness=kube.http_probe("/healthz", "metrics", initial=5, period=10, failures=6),
             run_as_user=RUN_AS,
             mounts=[
-                {"name": "auth", "mountPath": SECRETS_PATH, "readOnly": True},
+                {"name": "auth", "mountPath": AUTH_PATH, "readOnly": True},
                 {"name": "tmp", "mountPath": "/tmp"},
             ],
         )

@@ -121,10 +121,11 @@ def test_gateway_runs_the_kubernetes_provider(default_stack: Rendered) -> None:
     assert env["basic_auth"] == "true"
     assert env["nats_url"] == "nats://nats.openfaas.svc:4222"
     assert env["faas_prometheus_host"] == "prometheus.openfaas.svc"
-    # One environment for gateway and provider: credentials live where function secrets are mounted.
-    assert env["secret_mount_path"] == "/var/openfaas/secrets"
+    # One environment, two settings: the gateway's basic-auth folder and where function pods get secrets.
+    assert env["secret_mount_path"] == "/var/secrets"
+    assert env["function_secrets_mount_path"] == "/var/openfaas/secrets"
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
-    assert mounts["/var/openfaas/secrets"]["readOnly"] is True
+    assert mounts["/var/secrets"]["readOnly"] is True
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 8080, "metrics": 8082}
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http", "scheme": "HTTP"}
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"

@@ -1,9 +1,13 @@
 """Configuration of the Kubernetes provider, and how it reaches the API server.
 
 :class:`KubernetesProviderSettings` reads faas-netes's environment names (``function_namespace``,
-``http_probe``, ``set_nonroot_user``, ``image_pull_policy``, ``secret_mount_path``, the ``readiness_probe_*``
-timings) plus ``KUBECONFIG`` / ``kube_context`` / ``kube_api_server``; a service's ``__main__`` builds it from
-``os.environ`` and calls :meth:`~KubernetesProviderSettings.config`.
+``http_probe``, ``set_nonroot_user``, ``image_pull_policy``, the ``readiness_probe_*`` timings) plus
+``function_secrets_mount_path`` and ``KUBECONFIG`` / ``kube_context`` / ``kube_api_server``; a service's
+``__main__`` builds it from ``os.environ`` and calls :meth:`~KubernetesProviderSettings.config`.
+
+``function_secrets_mount_path`` (default ``/var/openfaas/secrets``) is where function pods see their secrets.
+It is deliberately not ``secret_mount_path``: in the same environment the gateway reads that one as the
+folder of its own basic-auth files (OpenFaaS's meaning), and one name for both forced the two together.
 
 Where the API is (first match wins): ``api_server`` (a plain URL without credentials: tests and
 ``kubectl proxy``), ``kubeconfig`` (a kubeconfig file and optional context), else the in-cluster service
@@ -108,7 +112,8 @@ class KubernetesProviderSettings(EnvSettings):
     http_probe: EnvBool = True
     set_nonroot_user: EnvBool = False
     image_pull_policy: str = "Always"
-    secret_mount_path: str = "/var/openfaas/secrets"
+    function_secrets_mount_path: str = "/var/openfaas/secrets"
+    """Where function pods mount their secrets (not ``secret_mount_path``: see the module docstring)."""
     readiness_probe_initial_delay_seconds: int = Field(2, ge=0)
     readiness_probe_timeout_seconds: int = Field(1, ge=1)
     readiness_probe_period_seconds: int = Field(2, ge=1)
@@ -126,7 +131,7 @@ class KubernetesProviderSettings(EnvSettings):
             http_probe=self.http_probe,
             set_nonroot_user=self.set_nonroot_user,
             image_pull_policy=self.image_pull_policy,
-            secrets_mount_path=self.secret_mount_path,
+            secrets_mount_path=self.function_secrets_mount_path,
             probe_initial_delay_seconds=self.readiness_probe_initial_delay_seconds,
             probe_timeout_seconds=self.readiness_probe_timeout_seconds,
             probe_period_seconds=self.readiness_probe_period_seconds,

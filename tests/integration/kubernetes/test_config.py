@@ -113,7 +113,8 @@ def test_settings_map_faas_netes_names_to_workload_options() -> None:
             "http_probe": "false",
             "set_nonroot_user": "true",
             "image_pull_policy": "IfNotPresent",
-            "secret_mount_path": "/var/secrets",
+            "function_secrets_mount_path": "/var/secrets",
+            "secret_mount_path": "/var/gateway-auth",  # the gateway's basic-auth folder: not the provider's
             "readiness_probe_initial_delay_seconds": "5",
             "default_function_memory_limit": "256Mi",
             "kube_api_server": "http://127.0.0.1:1",
