@@ -32,6 +32,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "pyfaas.watchdog": frozenset({"pyfaas.core", "pyfaas.system"}),
     "pyfaas.store": frozenset({"pyfaas.core"}),
     "pyfaas.infra": frozenset({"pyfaas.core"}),
+    "pyfaas.operator": frozenset({"pyfaas.core", "pyfaas.provider"}),
     **{
         service: frozenset({"pyfaas.core", "pyfaas.system", "pyfaas.provider", "pyfaas.store"})
         for service in SERVICES

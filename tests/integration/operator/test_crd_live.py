@@ -3,7 +3,6 @@ server itself rejects invalid objects with 422 naming each bad field. Scale work
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,13 +10,7 @@ from lightkube import ApiError, AsyncClient
 
 from pyfaas.core.function_crd import function_object
 from pyfaas.core.models import FunctionDeployment, FunctionResources
-from tests.support.operator_cluster import (
-    FunctionResource,
-    cluster_client,
-    install_crd,
-    kubeconfig_path,
-    op_namespace,
-)
+from tests.support.operator_cluster import FunctionResource
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,19 +41,6 @@ spec:
   - api-key
   readOnlyRootFilesystem: true
 """
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[AsyncClient]:
-    async with cluster_client(kubeconfig_path()) as connected:
-        await install_crd(connected)
-        yield connected
-
-
-@pytest.fixture
-async def namespace(client: AsyncClient) -> AsyncIterator[str]:
-    async with op_namespace(client) as name:
-        yield name
 
 
 async def test_faas_cli_generate_output_is_accepted_unchanged(client: AsyncClient, namespace: str) -> None:
