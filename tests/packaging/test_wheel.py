@@ -104,7 +104,8 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Install:
             str(wheel)])  # fmt: skip
     purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     site = Path(_check([str(python), "-c", purelib]).stdout.strip())
-    (site / "_pyfaas_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (site / "_pyfaas_test_dependencies.pth").write_text("".join(f"{path}\n" for path in ours))
     home = work / "home"
     home.mkdir()
     return Install(venv=venv, wheel=wheel, home=home)
