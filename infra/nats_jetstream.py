@@ -1,13 +1,20 @@
 """``Nats``: NATS with JetStream as a StatefulSet on a persistent volume; 1 node, or a 3-node cluster.
 
 Clients use Service ``nats`` (4222). The headless Service ``nats-headless`` gives each pod a stable DNS name
-for cluster routes. The JetStream store lives on the pod's PersistentVolumeClaim (``data``), so queued calls
-survive a pod restart. Probes use the monitoring port's ``/healthz`` (``js-enabled-only`` for liveness: a
-node still catching up on streams is alive but not yet ready).
+for cluster routes. The JetStream store lives on the pod's PersistentVolumeClaim (``data-<size>``), so queued
+calls survive a pod restart. Probes use the monitoring port's ``/healthz`` (``js-enabled-only`` for liveness:
+a node still catching up on streams is alive but not yet ready).
+
+Changing ``nats.storageSize`` on an existing stack: a StatefulSet's ``volumeClaimTemplates`` are immutable
+(the API server refuses the update), so the StatefulSet is **replaced** (deleted, then created: the preview
+shows ``replace`` for it). The claim template is named after the size, so the new pods get new volumes of the
+new size; the old PVCs are kept (not deleted), and calls still queued on them are not carried over
+(``docs/deploy-kubernetes.md``, "Changing the NATS volume size").
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +38,11 @@ class NatsArgs:
     config: NatsConfig
     namespace: str
     depends_on: list[pulumi.Resource]
+
+
+def claim_name(storage_size: str) -> str:
+    """The volume claim template's name for ``storage_size`` (a pod volume name: a DNS-1123 label)."""
+    return "data-" + re.sub(r"[^a-z0-9]+", "-", storage_size.lower()).strip("-")
 
 
 def nats_conf(config: NatsConfig, namespace: str) -> str:
@@ -85,7 +97,7 @@ class Nats(pulumi.ComponentResource):
             run_as_user=RUN_AS,
             mounts=[
                 {"name": "config", "mountPath": "/etc/nats", "readOnly": True},
-                {"name": "data", "mountPath": "/data"},
+                {"name": claim_name(config.storage_size), "mountPath": "/data"},
             ],
         )
         # POD_NAME comes from the downward API (the plain env helper writes literal values only).
@@ -132,9 +144,21 @@ class Nats(pulumi.ComponentResource):
                     },
                     "spec": pod,
                 },
-                "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": app_labels}, "spec": claim}],
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": claim_name(config.storage_size), "labels": app_labels},
+                        "spec": claim,
+                    }
+                ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[conf, headless, *args.depends_on]),
+            # The claim templates cannot change in place: a new size replaces the StatefulSet (same name, so
+            # the old one goes first).
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[conf, headless, *args.depends_on],
+                replace_on_changes=["spec.volumeClaimTemplates"],
+                delete_before_replace=True,
+            ),
         )
         if config.replicas > 1:
             kube.resource(

@@ -263,7 +263,7 @@ def test_nats_single_node_jetstream_on_a_volume(default_stack: Rendered) -> None
     spec = nats["spec"]
     assert spec["replicas"] == 1 and spec["serviceName"] == "nats-headless"
     (claim,) = spec["volumeClaimTemplates"]
-    assert claim["metadata"]["name"] == "data"
+    assert claim["metadata"]["name"] == "data-2gi"  # named after the size: a new size gets new volumes
     assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
     (container,) = _containers(nats)
     assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/data", "/etc/nats"}

@@ -48,11 +48,29 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
+class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
+    """The mock engine, also keeping each registration's resource options (the mocks see only inputs)."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.options: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # the gRPC method's name
+        self.options[(request.type, request.name)] = {
+            "dependsOn": sorted(request.dependencies),
+            "replaceOnChanges": list(request.replaceOnChanges),
+            "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+        }
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+
+
 @dataclass
 class Rendered:
     resources: list[Captured]
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+    options: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """(type, name) → ``dependsOn`` (URNs), ``replaceOnChanges``, ``deleteBeforeReplace``."""
 
     def of_type(self, typ: str) -> list[Captured]:
         return [r for r in self.resources if r.typ == typ]
@@ -119,11 +137,12 @@ def render(
     """Run the program with ``config`` (``pyfaas:<key>`` → value) under fresh mocks."""
     _event_loop()
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="pyfaas", stack="test", preview=False)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="pyfaas", stack="test", preview=False, monitor=monitor)
     values = {
         key: value if isinstance(value, str) else json.dumps(value) for key, value in (config or {}).items()
     }
-    rendered = Rendered(resources=mocks.resources)
+    rendered = Rendered(resources=mocks.resources, options=monitor.options)
     holder: dict[str, Platform] = {}
 
     @_pulumi_test
