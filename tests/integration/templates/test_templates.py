@@ -5,11 +5,13 @@ the dockerfile template without an fprocess."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
 import stat
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -261,3 +263,58 @@ def test_new_copies_executable_bits_and_only_the_skeleton(project: Project) -> N
     script = project.folder / "tpl-bits" / "handler.sh"
     assert script.stat().st_mode & stat.S_IXUSR
     assert sorted(os.listdir(project.folder / "tpl-bits")) == ["handler.sh"]
+
+
+SLOW_HANDLERS = {
+    "node20": (
+        "handler.js",
+        """\
+module.exports = async (event, context) => {
+  console.log('started')
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  return context.succeed('done')
+}
+""",
+    ),
+    "golang-http": (
+        "handler.go",
+        """\
+package function
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+	"time"
+)
+
+func Handle(w http.ResponseWriter, r *http.Request) {
+	log.Print("started")
+	time.Sleep(1500 * time.Millisecond)
+	fmt.Fprint(w, "done")
+}
+""",
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", list(SLOW_HANDLERS))
+def test_http_mode_functions_drain_in_flight_calls_when_scaled_down(project: Project, lang: str) -> None:
+    name = f"tpl-drain-{lang}"
+    project.ok("new", name, "--lang", lang)
+    filename, source = SLOW_HANDLERS[lang]
+    (project.folder / name / filename).write_text(source)
+    project.ok("deploy")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            in_flight = pool.submit(project.call, name, b"")
+            project.logs_until(name, "started")
+            project.ok("scale", name, "--replicas", "0")  # SIGTERM to the replica while the call runs
+            answer = in_flight.result(timeout=30)
+        assert (answer.status_code, answer.text) == (200, "done")
+        deadline = time.monotonic() + 30
+        while json.loads(project.ok("describe", name, "--json").stdout).get("availableReplicas", 0) != 0:
+            assert time.monotonic() < deadline, "the replica did not exit after draining"
+            time.sleep(0.1)
+    finally:
+        project.run("remove", name)
