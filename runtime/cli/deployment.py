@@ -111,10 +111,8 @@ def _from_template(
         )
     except BuildFailed as exc:
         raise CliError(f"{_where(definition)}: {exc.message}", hint=exc.hint) from exc
+    # the stack's environment wins: e.g. upstream_url at the fixed port of a server ignoring http_port
     env = {**built.env, **(spec.envVars or {})}
-    if built.env.get("mode") == "http":  # the template's server listens where the watchdog says
-        env["upstream_url"] = built.env["upstream_url"]
-        env.pop("http_upstream_url", None)
     return spec.model_copy(update={"envVars": env, "envProcess": built.fprocess})
 
 

@@ -112,3 +112,20 @@ def test_overrides_merge_after_the_stack(tmp_path: Path, functions: dict[str, Fu
     assert spec.envVars == {"a": "2", "b": "3"}
     assert spec.labels == {"l": "v"} and spec.annotations == {"x": "y"}
     assert spec.secrets == ["s1", "s2"] and spec.namespace == "team"
+
+
+def test_template_functions_run_in_their_images_mode_and_the_stack_env_wins(tmp_path: Path) -> None:
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "handler.js").write_text("module.exports = async () => 'hi'\n")
+    stack = parse_stack(
+        "provider: {name: openfaas}\nfunctions:\n"
+        "  web:\n    lang: node20\n    handler: ./web\n    image: x\n"
+        "  fixed:\n    lang: node20\n    handler: ./web\n    image: x\n"
+        "    environment: {upstream_url: 'http://127.0.0.1:3000'}\n"
+    )
+    environ = {"PATH": os.environ["PATH"], "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    web, fixed = (prepare(f, tmp_path, local=True, environ=environ) for f in stack.functions)
+    assert web.envVars is not None and web.envVars["mode"] == "http"
+    assert web.envVars["upstream_url"] == "http://127.0.0.1:0"  # a free port per replica
+    assert web.envProcess is not None and web.envProcess.endswith(" node index.js")
+    assert fixed.envVars is not None and fixed.envVars["upstream_url"] == "http://127.0.0.1:3000"
