@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from pyfaas.infra.config import DEFAULT_IMAGES
@@ -157,9 +158,25 @@ _GENERIC_WRITES = {
 API server then also checks ``create``); taking ownership is a JSON ``patch``."""
 
 
+def _provider_modules() -> list[Path]:
+    """``provider.py`` and the package modules it imports, transitively: the gateway's provider, nothing else
+    that may live in the package (another mode's calls are its own service account's business)."""
+    package = ROOT / "runtime/provider/kubernetes"
+    seen: list[Path] = []
+    pending = [package / "provider.py"]
+    while pending:
+        module = pending.pop()
+        if module in seen or not module.is_file():
+            continue
+        seen.append(module)
+        for name in re.findall(r"from pyfaas\.provider\.kubernetes\.(\w+) import", module.read_text()):
+            pending.append(package / f"{name}.py")
+    return sorted(seen)
+
+
 def provider_api_calls() -> dict[tuple[str, str], set[str]]:
     """(group, resource) → verbs, read from the Kubernetes provider's own calls (``client.<verb>(<Kind>``)."""
-    source = "".join(p.read_text() for p in sorted((ROOT / "runtime/provider/kubernetes").glob("*.py")))
+    source = "".join(p.read_text() for p in _provider_modules())
     calls: dict[tuple[str, str], set[str]] = {}
     for verb, kind in re.findall(r"client\.(\w+)\(\s*(?:_object\(\s*)?(\w+)", source):
         if verb == "close" or kind == "kind":  # ``kind``: the generic helpers, resolved at their call sites

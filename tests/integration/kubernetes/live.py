@@ -81,10 +81,12 @@ async def live_provider(kubeconfig: Path, namespace: str, **config: Any) -> Asyn
 
 
 async def service_account_kubeconfig(
-    admin: AsyncClient, kubeconfig: Path, namespace: str, account: str, out: Path
+    admin: AsyncClient, kubeconfig: Path, namespace: str, account: str, out: Path, *, create: bool = True
 ) -> Path:
-    """A kubeconfig acting as ServiceAccount ``namespace/account`` with a real token (TokenRequest, 1 h)."""
-    await admin.create(ServiceAccount.from_dict({"metadata": {"name": account}}), namespace=namespace)
+    """A kubeconfig acting as ServiceAccount ``namespace/account`` with a real token (TokenRequest, 1 h);
+    the account is created first unless ``create`` is false."""
+    if create:
+        await admin.create(ServiceAccount.from_dict({"metadata": {"name": account}}), namespace=namespace)
     request = ServiceAccount.Token(
         metadata=ObjectMeta(name=account, namespace=namespace),
         spec=TokenRequestSpec(audiences=[], expirationSeconds=3600),
