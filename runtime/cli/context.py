@@ -34,6 +34,8 @@ class CliSettings(EnvSettings):
     openfaas_config: str = Field("", validation_alias="OPENFAAS_CONFIG")
     ci: EnvBool = Field(False, validation_alias="CI")
     openfaas_store: str = Field("", validation_alias="OPENFAAS_STORE")
+    pyfaas_store_sources: str = Field("", validation_alias="PYFAAS_STORE_SOURCES")
+    """Named stores for ``pyfaas store``: ``name=URL-or-path, ...`` (``pyfaas`` alone: the bundled one)."""
     openfaas_prefix: str = Field("", validation_alias="OPENFAAS_PREFIX")
     home: str = Field("", validation_alias="HOME")
     timeout: float = Field(60.0, gt=0, validation_alias="PYFAAS_CLI_TIMEOUT")

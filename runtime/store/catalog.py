@@ -1,10 +1,20 @@
-"""The function store catalog: OpenFaaS's store JSON (``functions.json``, format 0.2.0) plus local-mode code.
+"""The function store catalog: OpenFaaS's store JSON, both of its versions, and pyfaas's own catalog format.
 
-Each entry keeps OpenFaaS's keys (``title``, ``name``, ``description``, ``images`` by platform, ``fprocess``,
-``environment``, ``labels``, ``annotations``, ``repo_url`` ...), so a catalog written for faas-cli loads here
-and pyfaas's catalog loads in faas-cli. pyfaas adds two optional keys per entry: ``lang`` (the template, e.g.
-``python3-http``) and ``handler`` (a folder holding ``handler.py``, relative to the catalog file), which let
-local mode run the function from source with no image.
+Three formats load into one :class:`Catalog` (``Catalog.format`` says which):
+
+* ``openfaas-v1``: the first store (``store.json``), a bare JSON list of entries with one ``image`` each;
+* ``openfaas-v2``: ``functions.json``, ``{"version": "0.2.0", "functions": [...]}`` with ``images`` per
+  platform (``x86_64``, ``armhf``, ``arm64``);
+* ``pyfaas``: ``{"format": "pyfaas-catalog/v1", "title": ..., "functions": [...]}``, a team's internal
+  catalog of functions that run in local mode (``docs/cli.md``, ``pyfaas store init``).
+
+Every entry keeps OpenFaaS's keys (``title``, ``name``, ``description``, ``images``, ``fprocess``,
+``network``, ``environment``, ``labels``, ``annotations``, ``repo_url``, ``readOnlyRootFilesystem``), so a
+catalog written for faas-cli loads here and pyfaas's loads in faas-cli. pyfaas adds optional keys: ``lang``
+(alias ``template``: ``python3-http``, ``node20`` ...), ``handler`` (a folder relative to the catalog file),
+``files`` (the handler folder's files, which a catalog served by a plain static server must list: such a
+server cannot list folders), ``git`` (``repo``, ``ref``, ``path``: the handler lives in a git repository) and
+``secrets`` (the secrets the function reads). They let local mode run the function from source, no image.
 
 ``load_catalog(None)`` is the catalog bundled with pyfaas (``catalog.json`` beside this module, handlers in
 ``functions/``); a path or an ``http(s)://`` URL replaces it (the CLI passes ``--url`` or ``OPENFAAS_STORE``).
@@ -13,11 +23,12 @@ local mode run the function from source with no image.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from pyfaas.core.errors import PyfaasError
 from pyfaas.core.models import FunctionDeployment
@@ -26,11 +37,14 @@ from pyfaas.core.resources import package_path
 __all__ = [
     "BUNDLED_CATALOG",
     "DEFAULT_PLATFORM",
+    "PYFAAS_FORMAT",
     "Catalog",
     "CatalogError",
+    "GitSource",
     "StoreFunction",
     "load_catalog",
     "parse_catalog",
+    "unavailable_reason",
 ]
 
 BUNDLED_CATALOG = package_path("pyfaas.store", "catalog.json")
@@ -39,10 +53,23 @@ DEFAULT_PLATFORM = "x86_64"
 PYTHON_LANGS = frozenset({"python3-http", "python3", "python3-flask", "python3-http-debian"})
 """Templates whose handlers the pyfaas watchdog imports in-process (``mode=python``)."""
 _FETCH_TIMEOUT = 10.0
+PYFAAS_FORMAT = "pyfaas-catalog/v1"
+"""The ``format`` key of a pyfaas catalog index."""
 
 
 class CatalogError(PyfaasError):
     """The catalog cannot be read or is not store JSON; the message names the source."""
+
+
+class GitSource(BaseModel):
+    """A handler folder inside a git repository: ``git clone --branch ref repo``, then ``path``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    repo: str = Field(..., min_length=1)
+    ref: str = ""
+    """A branch or tag; empty: the repository's default branch."""
+    path: str = "."
 
 
 class StoreFunction(BaseModel):
@@ -54,7 +81,9 @@ class StoreFunction(BaseModel):
     title: str = ""
     description: str = ""
     images: dict[str, str] = Field(default_factory=dict)
-    fprocess: str = ""
+    single_image: str = Field("", alias="image")
+    """``image``: the first store format's single image (any platform)."""
+    fprocess: str = Field("", validation_alias=AliasChoices("fprocess", "envProcess"))
     environment: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
@@ -63,21 +92,34 @@ class StoreFunction(BaseModel):
     author: str = ""
     network: str = ""
     readOnlyRootFilesystem: bool = False
-    lang: str = ""
-    """pyfaas: the template language of ``handler`` (``python3-http`` or ``python3``)."""
+    lang: str = Field("", validation_alias=AliasChoices("lang", "template"))
+    """pyfaas: the template of ``handler`` (``python3-http``, ``python3``, ``node20`` ...)."""
     handler: str = ""
     """pyfaas: the handler folder as written in the catalog (relative to the catalog file)."""
+    files: list[str] = Field(default_factory=list)
+    """pyfaas: the files of ``handler`` (relative to it), fetched one by one from a catalog on HTTP."""
+    git: GitSource | None = None
+    """pyfaas: the handler folder is in this git repository instead."""
+    secrets: list[str] = Field(default_factory=list)
+    """pyfaas: secrets the function reads; they must exist in the namespace before it is deployed."""
     handler_path: Path | None = Field(None, exclude=True)
     """The handler folder resolved on this machine, or None when there is none (e.g. a catalog from a URL)."""
 
     def image(self, platform: str = DEFAULT_PLATFORM) -> str:
         """The image for ``platform``; empty when the entry has none for it."""
-        return self.images.get(platform, "")
+        return self.images.get(platform, "") or self.single_image
+
+    @property
+    def has_source(self) -> bool:
+        """True when the entry names its code (a handler folder or a git repository) and its template."""
+        return bool(self.lang and (self.handler or self.git))
 
     @property
     def runs_locally(self) -> bool:
         """True when local mode can run it with no image: a Python handler folder, or a command."""
-        return bool(self.handler_path and self.lang in PYTHON_LANGS) or bool(self.fprocess)
+        return bool(
+            self.handler_path and self.lang in PYTHON_LANGS and (self.handler_path / "handler.py").is_file()
+        ) or bool(self.fprocess)
 
     def deployment(
         self,
@@ -98,6 +140,10 @@ class StoreFunction(BaseModel):
         image = self.image(platform)
         if local:
             if self.handler_path is not None and self.lang in PYTHON_LANGS:
+                if not (self.handler_path / "handler.py").is_file():
+                    raise CatalogError(
+                        f"store function {self.name!r}: no handler.py in {self.handler_path}", field="handler"
+                    )
                 env.setdefault("mode", "python")
                 env["handler"] = str(self.handler_path)
                 process = None
@@ -109,12 +155,30 @@ class StoreFunction(BaseModel):
                     field="handler",
                 )
             image = image or next(iter(self.images.values()), "") or f"store/{self.name}:local"
+        elif not image and self.has_source:
+            raise CatalogError(
+                f"store function {self.name!r} has no image for platform {platform!r}: the catalog gives "
+                "its source only, which local mode runs (build and push an image to deploy it here)",
+                field="images",
+            )
         elif not image:
             available = ", ".join(sorted(self.images)) or "none"
             raise CatalogError(
                 f"store function {self.name!r} has no image for platform {platform!r} (has: {available})",
                 field="images",
             )
+        return self._spec(image, process, env, name=name, namespace=namespace)
+
+    def source_deployment(
+        self, *, name: str | None = None, namespace: str | None = None
+    ) -> FunctionDeployment:
+        """An entry run from its source, before local mode adds how (mode, handler, build)."""
+        image = self.image() or next(iter(self.images.values()), "") or f"store/{self.name}:local"
+        return self._spec(image, None, dict(self.environment), name=name, namespace=namespace)
+
+    def _spec(
+        self, image: str, process: str | None, env: dict[str, str], *, name: str | None, namespace: str | None
+    ) -> FunctionDeployment:
         return FunctionDeployment(
             service=name or self.name,
             image=image,
@@ -122,6 +186,7 @@ class StoreFunction(BaseModel):
             envVars=env or None,
             labels=dict(self.labels) or None,
             annotations=dict(self.annotations) or None,
+            secrets=list(self.secrets) or None,
             namespace=namespace or None,
             readOnlyRootFilesystem=self.readOnlyRootFilesystem,
         )
@@ -133,6 +198,9 @@ class Catalog(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     version: str = ""
+    title: str = ""
+    format: str = "openfaas-v2"
+    """``openfaas-v1`` (a bare list), ``openfaas-v2`` (``version`` + ``functions``) or ``pyfaas``."""
     functions: list[StoreFunction] = Field(default_factory=list)
     source: str = Field("", exclude=True)
 
@@ -157,10 +225,15 @@ def parse_catalog(text: str | bytes, *, source: str, base_dir: Path | None = Non
         raw: Any = json.loads(text)
     except ValueError as exc:
         raise CatalogError(f"{source}: not valid JSON: {exc}", field="catalog") from exc
+    kind = "openfaas-v2"
     if isinstance(raw, list):  # the store's first format was a bare list of functions
-        raw = {"functions": raw}
+        raw, kind = {"functions": raw}, "openfaas-v1"
     if not isinstance(raw, dict) or not isinstance(raw.get("functions", []), list):
         raise CatalogError(f"{source}: expected an object with a 'functions' list", field="functions")
+    if "format" in raw:
+        if raw["format"] != PYFAAS_FORMAT:
+            raise CatalogError(f"{source}: format {raw['format']!r} is not {PYFAAS_FORMAT!r}", field="format")
+        kind = "pyfaas"
     entries: list[StoreFunction] = []
     for index, item in enumerate(raw.get("functions") or []):
         try:
@@ -172,7 +245,13 @@ def parse_catalog(text: str | bytes, *, source: str, base_dir: Path | None = Non
                 f"{source}: functions[{index}].{where}: {first['msg']}", field=f"functions[{index}].{where}"
             ) from exc
         entries.append(entry.model_copy(update={"handler_path": _resolve_handler(entry.handler, base_dir)}))
-    return Catalog(version=str(raw.get("version", "")), functions=entries, source=source)
+    return Catalog(
+        version=str(raw.get("version", "")),
+        title=str(raw.get("title", "")),
+        format=kind,
+        functions=entries,
+        source=source,
+    )
 
 
 def _resolve_handler(handler: str, base_dir: Path | None) -> Path | None:
@@ -184,7 +263,7 @@ def _resolve_handler(handler: str, base_dir: Path | None) -> Path | None:
             return None
         path = base_dir / path
     path = path.resolve()
-    return path if (path / "handler.py").is_file() else None
+    return path if path.is_dir() else None
 
 
 def load_catalog(source: str | None = None) -> Catalog:
@@ -213,3 +292,27 @@ def load_catalog(source: str | None = None) -> Catalog:
     except OSError as exc:
         raise CatalogError(f"cannot read store {path}: {exc.strerror or exc}", field="url") from exc
     return parse_catalog(data, source=str(path), base_dir=path.resolve().parent)
+
+
+def unavailable_reason(entry: StoreFunction, *, local: bool, platform: str = DEFAULT_PLATFORM) -> str:
+    """Why ``entry`` cannot run on this gateway (local mode or not); empty when it can."""
+    if local:
+        if entry.has_source:
+            return ""
+        if entry.fprocess:
+            program = entry.fprocess.split()[0]
+            if shutil.which(program) is None:
+                return (
+                    f"local mode runs its command `{program}` per request, and there is no {program} on this "
+                    "machine's PATH (the image has it: deploy it on a Kubernetes gateway)"
+                )
+            return ""
+        return "image only: local mode runs no containers (deploy it on a Kubernetes gateway)"
+    if entry.image(platform):
+        return ""
+    if entry.has_source:
+        return (
+            f"source only, no image for {platform}: it runs in local mode (build and push an image to deploy "
+            "it on a cluster)"
+        )
+    return f"no image for platform {platform} (has: {', '.join(sorted(entry.images)) or 'none'})"

@@ -55,5 +55,5 @@ def test_store_functions_deploy_and_answer(
     failed.assert_one_error("st-sleep answered 400", "seconds must be a number")
 
     listed = pyfaas("store", "list").stdout.splitlines()
-    assert listed[0].split()[:3] == ["Function", "Title", "Local"] and len(listed) == 6
+    assert listed[0].split()[:3] == ["Function", "Store", "Local"] and len(listed) == 6
     pyfaas("remove", *names.values())

@@ -122,11 +122,13 @@ def test_url_catalog_via_environment(tmp_path: Path, catalog_server: str) -> Non
     env = cli_env(tmp_path, OPENFAAS_STORE=f"{catalog_server}/store.json")
     result = run_cli(["store", "list", "--json"], env=env, cwd=tmp_path)
     assert result.code == 0, result.stderr
-    assert [entry["name"] for entry in json.loads(result.stdout)] == ["remote"]
+    [listed] = json.loads(result.stdout)
+    assert listed["name"] == "default" and listed["up"] and listed["format"] == "openfaas-v2"
+    assert [entry["name"] for entry in listed["functions"]] == ["remote"]
     described = run_cli(["store", "describe", "remote"], env=env, cwd=tmp_path)
     assert "r/r" in described.stdout
     missing = run_cli(["store", "list", "--url", f"{catalog_server}/missing.json"], env=env, cwd=tmp_path)
     missing.assert_one_error("HTTP 404")
     run_cli(["store", "describe", "nope"], env=env, cwd=tmp_path).assert_one_error(
-        "not in the store", "remote"
+        "is in no store (default)", "remote"
     )
