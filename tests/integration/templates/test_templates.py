@@ -189,7 +189,11 @@ def test_builds_are_reused_until_a_source_changes(project: Project) -> None:
         (folder / "handler.go").write_text(source)
         changed = project.ok("deploy")
         assert f"Building {name}: go build" in changed.stderr
-        assert project.call(name, b"two").text == "Hello from pyfaas, you wrote: two"
+        # the rolling update: the old replica answers until the new one is ready
+        deadline = time.monotonic() + 30
+        while (answer := project.call(name, b"two").text) != "Hello from pyfaas, you wrote: two":
+            assert answer == "Hello from pyfaas, you said: two" and time.monotonic() < deadline, answer
+            time.sleep(0.05)
     finally:
         project.run("remove", name)
 
