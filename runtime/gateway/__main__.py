@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
+from pyfaas.core.booleans import parse_bool
 from pyfaas.core.errors import ConfigError, PyfaasError
 from pyfaas.gateway.app import Extension, create_app
 from pyfaas.gateway.metrics import create_metrics_app
@@ -49,6 +50,14 @@ def build_provider(settings: GatewaySettings, environ: Mapping[str, str]) -> Pro
         from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderSettings
 
         kube = KubernetesProviderSettings.from_env(environ)
+        try:
+            operator_mode = parse_bool(environ.get("operator", ""))
+        except ValueError as exc:
+            raise ConfigError(f"invalid value for operator: {exc}", field="operator") from exc
+        if operator_mode:  # functions are Function objects, reconciled by pyfaas-operator
+            from pyfaas.provider.kubernetes.operator_mode import OperatorProvider
+
+            return OperatorProvider(kube.config())
         return KubernetesProvider(kube.config())
     from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 

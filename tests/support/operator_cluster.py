@@ -1,22 +1,20 @@
-"""The real test cluster for operator-mode tests: kubeconfig, a throwaway ``op-`` namespace, the Function CRD.
+"""The real test cluster for operator-mode tests: a client, a throwaway ``op-`` namespace, the Function CRD.
 
-``PYFAAS_TEST_KUBECONFIG`` names the kubeconfig of a running cluster (the dev kit's ``/tmp/kdev/kubeconfig``);
-without it these tests are skipped. Every test namespace is ``op-<random>`` and is deleted afterwards, so
-engineers sharing the cluster never see each other's objects. The CRD is installed once (server-side apply,
-idempotent) and left in place: it is cluster-scoped and other sessions may hold Functions.
+The cluster is the session's ``kube_cluster`` (``tests.support.kube_live``). Every test namespace is
+``op-<random>`` and is deleted afterwards, so engineers sharing the cluster never see each other's objects.
+The CRD is installed by server-side apply (idempotent) and left in place: it is cluster-scoped and other
+sessions may hold Functions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 from lightkube import ApiError, AsyncClient, KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
@@ -25,27 +23,16 @@ from lightkube.resources.core_v1 import Namespace
 from pyfaas.core.function_crd import CRD_NAME, GROUP, KIND, PLURAL, VERSION, function_crd
 
 __all__ = [
-    "KUBECONFIG_ENV",
     "FunctionResource",
     "cluster_client",
     "install_crd",
-    "kubeconfig_path",
     "op_namespace",
     "wait_for",
 ]
 
-KUBECONFIG_ENV = "PYFAAS_TEST_KUBECONFIG"
 FIELD_MANAGER = "pyfaas-tests"
 FunctionResource = create_namespaced_resource(GROUP, VERSION, KIND, PLURAL)
 _T = TypeVar("_T")
-
-
-def kubeconfig_path() -> Path:
-    """The test cluster's kubeconfig, or skip the test."""
-    value = os.environ.get(KUBECONFIG_ENV, "")
-    if not value or not Path(value).is_file():
-        pytest.skip(f"{KUBECONFIG_ENV} does not name a kubeconfig of a running test cluster")
-    return Path(value)
 
 
 @contextlib.asynccontextmanager

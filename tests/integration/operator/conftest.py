@@ -1,4 +1,5 @@
-"""Fixtures of the operator tests on the real test cluster (skipped without ``PYFAAS_TEST_KUBECONFIG``)."""
+"""Fixtures of the operator tests on the session's real cluster (``kube_cluster`` of
+``tests.support.kube_live``: skipped without one). Each test gets a fresh ``op-`` namespace."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from pathlib import Path
 import pytest
 from lightkube import AsyncClient
 
-from tests.support.operator_cluster import cluster_client, install_crd, kubeconfig_path, op_namespace
-from tests.support.operator_image import ensure_http_image
+from tests.support.kube_cluster import KubeCluster
+from tests.support.operator_cluster import cluster_client, install_crd, op_namespace
 
 
 @pytest.fixture
-def kubeconfig() -> Path:
-    return kubeconfig_path()
+def kubeconfig(kube_cluster: KubeCluster) -> Path:
+    return Path(kube_cluster.kubeconfig)
 
 
 @pytest.fixture
@@ -31,6 +32,6 @@ async def namespace(client: AsyncClient) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def http_image() -> str:
-    """A function image that serves ``/_/health`` and ``/`` on 8080 (imported into the kit once)."""
-    return ensure_http_image(kubeconfig_path().parent)
+def http_image(echo_images: tuple[str, str]) -> str:
+    """A python3-http function image (pyfaas watchdog) answering ``v1:<pod>:<body>`` on 8080."""
+    return echo_images[0]

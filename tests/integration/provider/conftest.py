@@ -5,7 +5,9 @@ Params: ``local`` (LocalProvider); ``remote`` (RemoteProvider over HTTP in front
 (RemoteProvider in front of the real pyfaas gateway, ``pyfaas.gateway.app.create_app``, over a
 LocalProvider); ``kubernetes-live`` (KubernetesProvider against the session's real cluster, fixture
 ``kube_cluster`` of ``tests.support.kube_live``: skipped without one; it works in the namespaces
-``openfaas-fn`` and ``dev``, reset before each test). The schema-checking fake API server is no contract
+``openfaas-fn`` and ``dev``, reset before each test); ``operator-live`` (the same, in operator mode: an
+OperatorProvider writing Function objects and a ``pyfaas-operator`` process reconciling them,
+``tests.support.operator_live``). The schema-checking fake API server is no contract
 kind any more: it serves only the fault tests in ``tests/integration/kubernetes``.
 Markers narrow a test: ``local_processes`` (inspects the local provider's processes: local only) and
 ``invokes`` (calls replicas over HTTP: every kind but kubernetes-live, whose pods cannot load the handler
@@ -27,9 +29,10 @@ from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 from pyfaas.provider.remote import RemoteProvider
 from tests.support.kube_cluster import KubeCluster
 from tests.support.kube_live import live_contract_provider
+from tests.support.operator_live import contract_operator, live_operator_provider  # noqa: F401 (fixture)
 from tests.support.providers import faas_provider_app, local_provider, serve_app
 
-KINDS = ["local", "remote", "gateway", "kubernetes-live"]
+KINDS = ["local", "remote", "gateway", "kubernetes-live", "operator-live"]
 CREDENTIALS = ("admin", "s3cret-pass")
 
 
@@ -41,7 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _skip_unless_supported(request: pytest.FixtureRequest, kind: str) -> None:
     if request.node.get_closest_marker("local_processes") and kind != "local":
         pytest.skip("inspects local replica processes")
-    if request.node.get_closest_marker("invokes") and kind == "kubernetes-live":
+    if request.node.get_closest_marker("invokes") and kind in ("kubernetes-live", "operator-live"):
         pytest.skip("the handlers are files on the host; pods cannot load them")
 
 
@@ -79,6 +82,11 @@ async def any_provider(
                 await remote.close()
     elif provider_kind == "gateway":
         async with _gateway_provider(state_dir, tmp_path) as provider:
+            yield provider
+    elif provider_kind == "operator-live":
+        live = request.getfixturevalue("kube_cluster")
+        operator = request.getfixturevalue("contract_operator")  # one operator process for the session
+        async with live_operator_provider(live, operator) as provider:
             yield provider
     else:
         cluster: KubeCluster = request.getfixturevalue("kube_cluster")  # only this kind starts a cluster
