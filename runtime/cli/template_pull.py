@@ -31,7 +31,14 @@ from pyfaas.provider.local.templates import (
     load_template,
 )
 
-__all__ = ["PullResult", "StoreEntry", "pull_templates", "split_source", "store_index"]
+__all__ = [
+    "PullResult",
+    "StoreEntry",
+    "pull_stack_templates",
+    "pull_templates",
+    "split_source",
+    "store_index",
+]
 
 CLONE_TIMEOUT = 300.0
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -80,7 +87,9 @@ def _clone(repository: str, ref: str, into: Path, environ: Mapping[str, str]) ->
         )
 
 
-def _copy_templates(root: Path, source: str, destination: Path, *, overwrite: bool) -> PullResult:
+def _copy_templates(
+    root: Path, source: str, destination: Path, *, overwrite: bool, only: str | None = None
+) -> PullResult:
     folder = root / PROJECT_TEMPLATE_DIR
     if not folder.is_dir():
         raise CliError(
@@ -90,6 +99,8 @@ def _copy_templates(root: Path, source: str, destination: Path, *, overwrite: bo
     result = PullResult(source)
     for candidate in sorted(p for p in folder.iterdir() if p.is_dir()):
         name = candidate.name
+        if only is not None and name != only:
+            continue
         if not _NAME.fullmatch(name):
             result.invalid.append(f"{name}: not a template name")
             continue
@@ -108,8 +119,9 @@ def _copy_templates(root: Path, source: str, destination: Path, *, overwrite: bo
         shutil.copytree(candidate, target, symlinks=True, ignore=shutil.ignore_patterns(".git"))
         result.fetched.append(name)
     if not (result.fetched or result.kept):
+        wanted = f"template {only!r}" if only else "usable template"
         raise CliError(
-            f"{source} has no usable template under {PROJECT_TEMPLATE_DIR}/"
+            f"{source} has no {wanted} under {PROJECT_TEMPLATE_DIR}/"
             + (f" ({'; '.join(result.invalid)})" if result.invalid else ""),
             hint=f"each needs {PROJECT_TEMPLATE_DIR}/<name>/template.yml",
         )
@@ -117,17 +129,70 @@ def _copy_templates(root: Path, source: str, destination: Path, *, overwrite: bo
 
 
 def pull_templates(
-    source: str, project_dir: Path, *, overwrite: bool, environ: Mapping[str, str]
+    source: str,
+    project_dir: Path,
+    *,
+    overwrite: bool,
+    environ: Mapping[str, str],
+    only: str | None = None,
 ) -> PullResult:
-    """Copy SOURCE's templates into ``project_dir/template/``."""
+    """Copy SOURCE's templates (or only the one named ``only``) into ``project_dir/template/``."""
+    destination = project_dir / PROJECT_TEMPLATE_DIR
     local = Path(source).expanduser()
     if local.is_dir():
-        return _copy_templates(local, source, project_dir / PROJECT_TEMPLATE_DIR, overwrite=overwrite)
+        return _copy_templates(local, source, destination, overwrite=overwrite, only=only)
     repository, ref = split_source(source)
     with tempfile.TemporaryDirectory(prefix="pyfaas-template-") as scratch:
         checkout = Path(scratch) / "repository"
         _clone(repository, ref, checkout, environ)
-        return _copy_templates(checkout, source, project_dir / PROJECT_TEMPLATE_DIR, overwrite=overwrite)
+        return _copy_templates(checkout, source, destination, overwrite=overwrite, only=only)
+
+
+def pull_stack_templates(
+    stack_file: Path, *, overwrite: bool, environ: Mapping[str, str]
+) -> tuple[list[PullResult], list[str]]:
+    """faas-cli's ``template pull stack``: each ``configuration.templates`` entry of the stack file, from its
+    ``source`` (a repository or folder) or else from the store index. Returns the pulls and the names that
+    are built in (nothing to pull)."""
+    from pyfaas.core.errors import ValidationFailed
+    from pyfaas.core.stack import parse_stack
+
+    try:
+        stack = parse_stack(
+            stack_file.read_text(),
+            filename=str(stack_file),
+            env=environ,
+            env_files=lambda name: (stack_file.parent / name).read_text(),
+        )
+    except OSError as exc:
+        raise CliError(f"cannot read {stack_file}: {exc.strerror}", hint="pass -f FILE") from exc
+    except ValidationFailed as exc:
+        raise CliError(exc.message, hint="fix the stack file") from exc
+    if not stack.templates:
+        raise CliError(
+            f"{stack_file.name} lists no configuration.templates",
+            hint="add configuration: templates: [{name: NAME, source: URL}]",
+        )
+    results: list[PullResult] = []
+    built_in: list[str] = []
+    index = store_index()
+    for entry in stack.templates:
+        source = entry.source
+        if not source:
+            known = [e for e in index if e.template == entry.name]
+            if known and not known[0].repo:
+                built_in.append(entry.name)
+                continue
+            if not known:
+                raise CliError(
+                    f"{stack_file.name}: template {entry.name!r} has no source and is not in the index",
+                    hint="give it a source (a repository URL or folder)",
+                )
+            source = known[0].repo
+        results.append(
+            pull_templates(source, stack_file.parent, overwrite=overwrite, environ=environ, only=entry.name)
+        )
+    return results, built_in
 
 
 class StoreEntry(BaseModel):

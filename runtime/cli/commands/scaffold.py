@@ -128,15 +128,29 @@ def list_command(context: CliContext, as_json: bool) -> None:
 @template.command("pull")
 @click.argument("source")
 @click.option("--overwrite", is_flag=True, help="Replace templates already in ./template/.")
+@click.option(
+    "-f", "--yaml", "stack_file", default=None, metavar="FILE", help="With `pull stack`: the stack."
+)
 @pass_context
-def pull(context: CliContext, source: str, overwrite: bool) -> None:
+def pull(context: CliContext, source: str, overwrite: bool, stack_file: str | None) -> None:
     """Fetch the templates of SOURCE into ./template/.
 
     SOURCE is a git repository (URL, file:// or a path; REPO#REF for a branch or tag) or a local folder,
-    laid out as OpenFaaS's template repositories: template/<name>/template.yml.
+    laid out as OpenFaaS's template repositories: template/<name>/template.yml. `pull stack` fetches the
+    configuration.templates of the stack file instead (each from its source, else from the store index).
     """
-    from pyfaas.cli.template_pull import pull_templates
+    from pyfaas.cli.template_pull import pull_stack_templates, pull_templates
 
+    if source == "stack" and not (context.cwd / source).is_dir():
+        path = context.path(stack_file) if stack_file else find_stack_file(context.cwd)
+        if path is None:
+            raise CliError("no stack.yaml or stack.yml here", hint="pass -f FILE")
+        results, built_in = pull_stack_templates(path, overwrite=overwrite, environ=context.environ)
+        for result in results:
+            _report_pull(context, result)
+        if built_in:
+            context.output.note(f"Built in, nothing to pull: {', '.join(built_in)}")
+        return
     _report_pull(context, pull_templates(source, context.cwd, overwrite=overwrite, environ=context.environ))
 
 

@@ -151,3 +151,21 @@ def test_pull_errors(project: Project, tmp_path: Path) -> None:
     assert failed.code != 0 and "bad" in failed.stderr and "build_options" in failed.stderr
     built_in = project.ok("template", "store", "pull", "node20")
     assert "built in" in built_in.stdout and not (project.folder / "template").exists()
+
+
+def test_pull_stack_fetches_the_templates_the_stack_lists(project: Project, repository: Path) -> None:
+    """faas-cli's ``template pull stack``: configuration.templates, each from its source or the index."""
+    (project.folder / "stack.yml").write_text(
+        "version: 1.0\nprovider:\n  name: openfaas\nfunctions: {}\nconfiguration:\n  templates:\n"
+        f"    - name: py-mini\n      source: file://{repository}#v1\n"
+        "    - name: node20\n"
+    )
+    pulled = project.ok("template", "pull", "stack")
+    assert "Fetched 1 template(s): py-mini" in pulled.stdout
+    assert "Built in, nothing to pull: node20" in pulled.stderr
+    assert "welcome_message: first" in (project.folder / "template" / "py-mini" / "template.yml").read_text()
+    assert sorted(p.name for p in (project.folder / "template").iterdir()) == ["py-mini"]  # not no-spec
+    (project.folder / "stack.yml").write_text(
+        "provider:\n  name: openfaas\nfunctions: {}\nconfiguration:\n  templates:\n    - name: cobol\n"
+    )
+    project.run("template", "pull", "stack").assert_one_error("cobol", "no source")
