@@ -305,8 +305,14 @@ def build_function(
         rebuilt = not (build / MARKER).is_file()
         if rebuilt:
             shutil.rmtree(build, ignore_errors=True)
-            skip = IGNORED | {template.handler_folder}
-            shutil.copytree(template.folder, build, ignore=lambda d, names: [n for n in names if n in skip])
+            top = str(template.folder)  # the template's own skeleton folder is replaced by the handler's
+
+            def template_files(directory: str, names: list[str]) -> list[str]:
+                return [
+                    n for n in names if n in IGNORED or (directory == top and n == template.handler_folder)
+                ]
+
+            shutil.copytree(top, build, ignore=template_files)
             shutil.copytree(
                 handler_dir,
                 build / template.handler_folder,
