@@ -21,6 +21,7 @@ COMMANDS = {
     "list": "pyfaas.cli.commands.functions:list_functions",
     "describe": "pyfaas.cli.commands.functions:describe",
     "deploy": "pyfaas.cli.commands.deploy:deploy",
+    "generate": "pyfaas.cli.commands.generate:generate",
     "remove": "pyfaas.cli.commands.functions:remove",
     "invoke": "pyfaas.cli.commands.invoke:invoke",
     "logs": "pyfaas.cli.commands.logs:logs",

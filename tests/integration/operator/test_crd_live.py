@@ -3,6 +3,7 @@ server itself rejects invalid objects with 422 naming each bad field. Scale work
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,3 +118,28 @@ async def test_scale_subresource_sets_spec_replicas(client: AsyncClient, namespa
     await client.replace(scale, "scaled", namespace=namespace)
     current = (await client.get(FunctionResource, "scaled", namespace=namespace)).to_dict()
     assert current["spec"]["replicas"] == 3
+
+
+async def test_pyfaas_generate_output_applies_with_kubectl(
+    client: AsyncClient, namespace: str, kubeconfig: Path, tmp_path: Path
+) -> None:
+    from tests.support.cli import cli_env, run_cli
+    from tests.support.operator_process import kubectl
+
+    (tmp_path / "stack.yml").write_text(
+        "provider:\n  name: openfaas\nfunctions:\n"
+        "  one:\n    image: localhost/one:1\n    labels:\n      com.openfaas.scale.min: 2\n"
+        "    limits:\n      memory: 64Mi\n"
+        "  two:\n    image: localhost/two:1\n    fprocess: cat\n    readonly_root_filesystem: true\n"
+    )
+    generated = run_cli(["generate", "-n", namespace], env=cli_env(tmp_path), cwd=tmp_path)
+    assert generated.code == 0, generated.stderr
+    applied = kubectl(kubeconfig, "apply", "-f", "-", input=generated.stdout)
+    assert "function.openfaas.com/one created" in applied and "function.openfaas.com/two created" in applied
+    two = (await client.get(FunctionResource, "two", namespace=namespace)).to_dict()
+    assert two["spec"] == {
+        "name": "two",
+        "image": "localhost/two:1",
+        "handler": "cat",
+        "readOnlyRootFilesystem": True,
+    }
