@@ -234,6 +234,17 @@ def test_node_dependencies_are_installed_per_function_with_npm_ci(project: Proje
         installed = build / "function" / "node_modules" / "shout"
         assert installed.is_dir() and not installed.is_symlink()  # in the function's own build folder
         assert project.folder not in build.parents
+        # a handler change with the same lockfile: a new build, its node_modules linked from the last one
+        (folder / "handler.js").write_text(
+            "const shout = require('shout')\n"
+            "module.exports = async (event, context) => context.succeed(shout('again ' + event.body))\n"
+        )
+        again = project.ok("deploy")
+        assert "npm ci" not in again.stderr
+        deadline = time.monotonic() + 30
+        while (answer := project.call(name, b"x").text) != "AGAIN X!":
+            assert answer == "X!" and time.monotonic() < deadline, answer  # the old replica, until replaced
+            time.sleep(0.05)
     finally:
         project.run("remove", name)
 
