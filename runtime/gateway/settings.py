@@ -19,19 +19,50 @@ the ledger; keep it above the worker's ``ack_wait``), ``async_replay_max_bytes``
 oldest evicted), ``async_replay_max_body`` (256 KiB; larger answers are not kept),
 ``async_replay_issued_ttl`` (1h: how long an id issued at ``/async-function`` stays eligible, i.e. the longest
 queue wait covered) and ``async_replay_max_calls`` (100,000 issued ids remembered).
+Portal and stores (``docs/ui.md``): ``store_sources`` (``pyfaas``: the bundled catalog; a list of
+``name=URL-or-path`` in the order the store page shows them, see :mod:`pyfaas.store.sources`),
+``store_timeout`` (5s per source), ``store_cache_dir`` (``<state_dir>/store-cache``); ``ui_title``
+(``pyfaas``), ``ui_logo`` (an SVG/PNG/JPEG/WebP file on the gateway's host, served as ``/ui/brand-logo``),
+``ui_accent`` (``#rgb`` or ``#rrggbb``) and ``ui_links`` (``Label=https://url, ...`` in the header).
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pyfaas.core.settings import Duration, EnvBool, EnvSettings
 
-__all__ = ["GatewaySettings", "ProviderKind"]
+__all__ = ["LOGO_TYPES", "GatewaySettings", "ProviderKind", "ui_links"]
 
 ProviderKind = Literal["local", "remote", "kubernetes"]
+LOGO_TYPES = {
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+}
+_ACCENT = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_MAX_LOGO_BYTES = 512 * 1024
+
+
+def ui_links(text: str) -> list[tuple[str, str]]:
+    """``Label=URL`` pairs (comma-separated) of ``ui_links``; ValueError for a bad one."""
+    links: list[tuple[str, str]] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        label, _, url = (piece.strip() for piece in item.partition("="))
+        if not label or not url:
+            raise ValueError(f"{item!r}: expected Label=URL")
+        if not (
+            url.startswith(("https://", "http://")) or (url.startswith("/") and not url.startswith("//"))
+        ):
+            raise ValueError(f"{url!r}: a link must be an http(s) URL or a path on this gateway")
+        links.append((label, url))
+    return links
 
 
 class GatewaySettings(EnvSettings):
@@ -60,6 +91,52 @@ class GatewaySettings(EnvSettings):
     async_replay_max_body: int = Field(256 * 1024, ge=0)
     async_replay_issued_ttl: Duration = Field(3600.0, gt=0)
     async_replay_max_calls: int = Field(100_000, ge=0)
+    store_sources: str = "pyfaas"
+    store_timeout: Duration = Field(5.0, gt=0)
+    store_cache_dir: str = ""
+    ui_title: str = Field("pyfaas", min_length=1, max_length=60)
+    ui_logo: str = ""
+    ui_accent: str = ""
+    ui_links: str = ""
+
+    @field_validator("store_sources")
+    @classmethod
+    def _sources_parse(cls, value: str) -> str:
+        from pyfaas.core.errors import PyfaasError
+        from pyfaas.store.sources import parse_sources
+
+        try:
+            parse_sources(value)
+        except PyfaasError as exc:
+            raise ValueError(exc.message) from exc
+        return value
+
+    @field_validator("ui_accent")
+    @classmethod
+    def _accent_is_a_colour(cls, value: str) -> str:
+        if value and not _ACCENT.match(value):
+            raise ValueError("expected a colour as #rgb or #rrggbb")
+        return value
+
+    @field_validator("ui_links")
+    @classmethod
+    def _links_parse(cls, value: str) -> str:
+        ui_links(value)
+        return value
+
+    @field_validator("ui_logo")
+    @classmethod
+    def _logo_is_an_image_file(cls, value: str) -> str:
+        if not value:
+            return value
+        path = Path(value)
+        if path.suffix.lower() not in LOGO_TYPES:
+            raise ValueError(f"the logo must be one of {', '.join(sorted(LOGO_TYPES))}")
+        if not path.is_file():
+            raise ValueError(f"no file {value}")
+        if path.stat().st_size > _MAX_LOGO_BYTES:
+            raise ValueError(f"the logo is over {_MAX_LOGO_BYTES // 1024} KiB")
+        return value
 
     @model_validator(mode="before")
     @classmethod

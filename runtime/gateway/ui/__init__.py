@@ -3,7 +3,8 @@
 ``setup_ui(app)`` is called by the gateway's ``create_app`` when this package is present. It registers:
 
 * ``GET /ui`` → ``/ui/``, ``GET /ui/`` (the page) and ``GET /ui/<asset>`` (files of ``assets/``, read once);
-* the ``/system/ui/*`` endpoints of :mod:`pyfaas.gateway.ui.api`;
+* ``GET /ui/theme.css`` and ``GET /ui/brand-logo``: the company theme of :mod:`pyfaas.gateway.ui.theme`;
+* the ``/system/ui/*`` endpoints of :mod:`pyfaas.gateway.ui.api` and :mod:`pyfaas.gateway.ui.store`;
 * a sampler (``cleanup_ctx``) that records every function's calls, errors and latency once a second.
 
 Both ``/ui/`` and ``/system/`` are behind the gateway's basic auth, so the browser asks once and sends the
@@ -22,9 +23,11 @@ from pathlib import Path
 from aiohttp import web
 
 from pyfaas.core.resources import package_path
-from pyfaas.gateway.keys import METRICS
+from pyfaas.gateway.keys import METRICS, SETTINGS
 from pyfaas.gateway.ui.api import UiApi
 from pyfaas.gateway.ui.series import SeriesStore, run_sampler
+from pyfaas.gateway.ui.store import StoreApi
+from pyfaas.gateway.ui.theme import setup_theme
 
 __all__ = ["ASSETS_DIR", "SERIES", "setup_ui"]
 
@@ -92,8 +95,10 @@ def setup_ui(app: web.Application, *, sample_interval: float = 1.0, window_secon
 
     app.router.add_get("/ui", to_page)
     app.router.add_get("/ui/", page)
+    setup_theme(app, app[SETTINGS], _SECURITY_HEADERS)
     app.router.add_get("/ui/{file:[A-Za-z0-9_-]+\\.[a-z]+}", asset)
     UiApi(store).register(app.router)
+    StoreApi().register(app.router)
 
     async def sampler(app: web.Application) -> AsyncIterator[None]:
         metrics = app[METRICS]

@@ -3,27 +3,26 @@
 * ``GET /system/ui/info``                         provider, local mode?, async enabled?, chart source
 * ``GET /system/ui/summary?namespace=NS``         per function: last minute's requests, errors, rate, p50/p99
 * ``GET /system/ui/series?name=FN&namespace=NS&seconds=300``   chart lines (gateway ring or Prometheus)
-* ``GET /system/ui/store``                        the function store catalog, each entry with the
-  ``FunctionDeployment`` that deploys it on this gateway's provider (the portal POSTs it to
-  ``/system/functions``), or the reason it cannot run here
+
+The store's endpoints are in :mod:`pyfaas.gateway.ui.store`; ``info`` carries the portal's theme
+(:mod:`pyfaas.gateway.ui.theme`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
 
 from aiohttp import web
 
-from pyfaas.core.errors import ProviderError, PyfaasError, ValidationFailed
+from pyfaas.core.errors import ProviderError, ValidationFailed
 from pyfaas.core.names import qualified_name, validate_function_name
 from pyfaas.gateway.inputs import namespace_of
 from pyfaas.gateway.keys import HTTP_SESSION, PROVIDER, SETTINGS
 from pyfaas.gateway.ui.prometheus import PrometheusSeries, PrometheusUnavailable
 from pyfaas.gateway.ui.series import SeriesStore
-from pyfaas.store.catalog import load_catalog
+from pyfaas.gateway.ui.theme import theme_info
 
 __all__ = ["LOCAL_PROVIDER", "UiApi"]
 
@@ -43,7 +42,6 @@ class UiApi:
         router.add_get("/system/ui/info", self.info)
         router.add_get("/system/ui/summary", self.summary)
         router.add_get("/system/ui/series", self.series)
-        router.add_get("/system/ui/store", self.store)
 
     async def info(self, request: web.Request) -> web.Response:
         provider = await request.app[PROVIDER].info()
@@ -60,6 +58,7 @@ class UiApi:
                 "async": async_enabled,
                 "chartSource": "prometheus" if settings.prometheus_url else "gateway",
                 "sampleInterval": self._store.interval,
+                "theme": theme_info(settings),
             }
         )
 
@@ -109,29 +108,6 @@ class UiApi:
                 body["fallback"] = f"Prometheus query failed ({exc}); showing the gateway's own series"
         lines = self._store.series(function_name, seconds=seconds)
         return web.json_response({**body, "source": "gateway", "interval": self._store.interval, **lines})
-
-    async def store(self, request: web.Request) -> web.Response:
-        catalog = await asyncio.to_thread(load_catalog, None)
-        provider = await request.app[PROVIDER].info()
-        local = provider.provider == LOCAL_PROVIDER
-        entries: list[dict[str, Any]] = []
-        for entry in catalog.functions:
-            item: dict[str, Any] = {
-                "name": entry.name,
-                "title": entry.title or entry.name,
-                "description": entry.description,
-                "repoUrl": entry.repo_url,
-                "lang": entry.lang,
-                "image": entry.image(),
-                "labels": entry.labels,
-            }
-            try:
-                item["deployment"] = entry.deployment(local=local).wire()
-            except PyfaasError as exc:
-                item["deployment"] = None
-                item["reason"] = exc.message
-            entries.append(item)
-        return web.json_response({"version": catalog.version, "local": local, "functions": entries})
 
 
 def _seconds(raw: str) -> float:

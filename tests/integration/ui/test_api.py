@@ -133,13 +133,19 @@ async def test_bad_series_queries_name_the_field(gateway: RunningGateway) -> Non
                 assert (await response.json())["field"] == field, query
 
 
-async def test_store_entries_come_with_a_deployment_for_this_provider(gateway: RunningGateway) -> None:
+async def test_store_entries_say_if_they_run_here_and_come_with_a_deployment(gateway: RunningGateway) -> None:
     async with gateway.session() as session:
         async with session.get("/system/ui/store") as response:
             store = await response.json()
-        assert store["local"] is True and store["functions"]
-        echo = next(entry for entry in store["functions"] if entry["name"] == "echo")
-        deployment = echo["deployment"]
+        assert store["local"] is True
+        [bundled] = store["sources"]  # store_sources defaults to the bundled catalog alone
+        assert bundled["name"] == "pyfaas" and bundled["up"] and bundled["format"] == "openfaas-v2"
+        echo = next(entry for entry in bundled["functions"] if entry["name"] == "echo")
+        assert echo["runnable"] is True and echo["reason"] == "" and echo["secrets"] == []
+        wanted = {"source": "pyfaas", "name": "echo", "namespace": "openfaas-fn"}
+        async with session.post("/system/ui/store/deployment", json=wanted) as response:
+            assert response.status == 200, await response.text()
+            deployment = (await response.json())["deployment"]
         assert deployment["envVars"]["mode"] == "python"
         assert (Path(deployment["envVars"]["handler"]) / "handler.py").is_file()
         async with session.post("/system/functions", json=deployment) as response:
@@ -148,3 +154,12 @@ async def test_store_entries_come_with_a_deployment_for_this_provider(gateway: R
         async with session.post("/function/echo", data=b"from the store") as response:
             assert response.status == 200
             assert "from the store" in await response.text()
+        for body, status, field in (
+            ({"source": "elsewhere", "name": "echo"}, 404, "source"),
+            ({"source": "pyfaas", "name": "absent"}, 404, "name"),
+            ({"source": "pyfaas", "name": "echo", "service": "Not_A_Name"}, 400, "service"),
+            ({"source": "pyfaas"}, 400, "name"),
+        ):
+            async with session.post("/system/ui/store/deployment", json=body) as response:
+                assert response.status == status, body
+                assert (await response.json())["field"] == field, body

@@ -79,6 +79,8 @@ export const api = {
   series: (name, namespace, seconds) =>
     request("GET", `/system/ui/series${q({ name, namespace, seconds })}`),
   store: () => request("GET", "/system/ui/store"),
+  storeDeployment: (source, name, namespace) =>
+    request("POST", "/system/ui/store/deployment", { source, name, namespace }),
   asyncCall: (callId) => request("GET", `/system/async/${encodeURIComponent(callId)}`),
   deadLetters: () => request("GET", "/system/async/dead-letters"),
   redrive: (callId) => request("POST", `/system/async/dead-letters/${encodeURIComponent(callId)}/redrive`),

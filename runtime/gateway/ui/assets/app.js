@@ -114,6 +114,21 @@ document.addEventListener("keydown", (event) => {
 });
 document.getElementById("help-button").addEventListener("click", () => help.showModal());
 
+// The company's theme (gateway settings ui_title, ui_logo, ui_links; ui_accent is /ui/theme.css).
+function applyTheme(theme) {
+  if (!theme) return;
+  const brand = document.getElementById("brand");
+  document.title = `${theme.title} portal`;
+  brand.setAttribute("aria-label", `${theme.title} portal home`);
+  brand.querySelector(".brand-title").textContent = theme.title;
+  if (theme.logo) {
+    brand.querySelector(".logo").replaceWith(h("img", { class: "brand-logo", src: theme.logo, alt: "" }));
+  }
+  const links = document.getElementById("brand-links");
+  clear(links, (theme.links || []).map((link) => h("li", {}, h("a", { href: link.url, rel: "noreferrer" }, link.label))));
+  links.parentElement.hidden = !theme.links || theme.links.length === 0;
+}
+
 async function start() {
   try {
     ctx.info = await api.uiInfo();
@@ -121,6 +136,7 @@ async function start() {
     clear(main, h("h1", {}, "Cannot reach the gateway"), h("p", { class: "error" }, error.message));
     return;
   }
+  applyTheme(ctx.info.theme);
   document.body.classList.toggle("no-async", !ctx.info.async);
   await loadNamespaces();
   window.addEventListener("hashchange", route);
