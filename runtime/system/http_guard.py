@@ -11,7 +11,8 @@ It also answers a header line or header section over aiohttp's limits with **431
 Large** (aiohttp answers 400), and any other malformed head with a JSON 400, without logging or echoing the
 offending bytes (they may carry credentials).
 
-Shared by two services that may not import each other, hence here; it does no I/O of its own.
+Shared by two services that may not import each other, hence in this layer. The aiohttp internals it needs
+(a custom connection handler behind an ``AppRunner``) are in :mod:`pyfaas.system.aiohttp_internals`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
+
+from pyfaas.system.aiohttp_internals import ServerWrappingAppRunner, server_arguments
 
 __all__ = ["DEFAULT_READ_HEADER_TIMEOUT", "GuardedAppRunner", "GuardedServer"]
 
@@ -151,10 +154,23 @@ class GuardedServer(web.Server):
         handler: Callable[[BaseRequest], Awaitable[web.StreamResponse]],
         *,
         read_header_timeout: float = DEFAULT_READ_HEADER_TIMEOUT,
+        request_factory: Any = None,
+        handler_cancellation: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(handler, **kwargs)
+        super().__init__(
+            handler,
+            request_factory=request_factory,
+            handler_cancellation=handler_cancellation,
+            loop=loop,
+            **kwargs,
+        )
         self.read_header_timeout = read_header_timeout
+        # web.Server keeps these privately; its __call__ is redone below with another handler class. The
+        # remaining keyword arguments are the connection handler's (aiohttp's handler_args).
+        self._handler_loop = loop or asyncio.get_running_loop()
+        self._handler_kwargs = kwargs
         self._head_clock = _HeadClock(read_header_timeout)
         make_request = self.request_factory
 
@@ -171,10 +187,12 @@ class GuardedServer(web.Server):
 
     def __call__(self) -> RequestHandler:
         # As web.Server.__call__, with the guarded handler class (same constructor arguments).
-        return _GuardedHandler(self, loop=self._loop, head_clock=self._head_clock, **self._kwargs)
+        return _GuardedHandler(
+            self, loop=self._handler_loop, head_clock=self._head_clock, **self._handler_kwargs
+        )
 
 
-class GuardedAppRunner(web.AppRunner):
+class GuardedAppRunner(ServerWrappingAppRunner):
     """``web.AppRunner`` serving its application through a :class:`GuardedServer`."""
 
     def __init__(
@@ -183,13 +201,13 @@ class GuardedAppRunner(web.AppRunner):
         super().__init__(app, **kwargs)
         self.read_header_timeout = read_header_timeout
 
-    async def _make_server(self) -> web.Server:
-        plain = await super()._make_server()  # starts the app, merges its handler_args
+    def wrap_server(self, plain: web.Server) -> web.Server:
+        loop, kwargs = server_arguments(plain)
         return GuardedServer(
             plain.request_handler,
             request_factory=plain.request_factory,
             handler_cancellation=plain.handler_cancellation,
-            loop=plain._loop,
+            loop=loop,
             read_header_timeout=self.read_header_timeout,
-            **plain._kwargs,
+            **kwargs,
         )

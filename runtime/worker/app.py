@@ -137,9 +137,8 @@ class Worker:
         await runner.setup()
         site = web.TCPSite(runner, self.settings.metrics_host, self.settings.metrics_port)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.metrics_port = sockets[0].getsockname()[1] if sockets else self.settings.metrics_port
+        addresses = runner.addresses  # (host, port, ...) of each bound socket
+        self.metrics_port = addresses[0][1] if addresses else self.settings.metrics_port
         return runner
 
     async def _metrics_handler(self, request: web.Request) -> web.Response:

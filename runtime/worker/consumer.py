@@ -30,6 +30,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError, NotFoundError
 
 from pyfaas.core.queue_layout import QueueLayout
+from pyfaas.system.nats_internals import buffered_deliveries
 from pyfaas.worker.aio import sleep_or_stop
 from pyfaas.worker.calls import RELEASED, CallProcessor, Settlement
 from pyfaas.worker.jetstream import ensure_layout
@@ -383,10 +384,8 @@ class CallConsumer:
         except Exception as exc:
             log.warning("NATS did not confirm the unsubscriptions: %s", exc)
         for queue in queues:
-            inbox = queue.sub._sub  # nats-py's PullSubscription has no drain; its inbox holds the deliveries
             try:
-                while inbox is not None and queue.sub.pending_msgs > 0:
-                    msg = await inbox.next_msg(timeout=1.0)
+                async for msg in buffered_deliveries(queue.sub):
                     if msg.reply and msg.reply.startswith("$JS.ACK."):  # not a status message
                         self._alive[id(msg)] = msg
                         queue.buffer.append(msg)

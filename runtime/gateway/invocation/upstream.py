@@ -3,7 +3,8 @@
 Why not ``aiohttp.ClientSession`` for every call: its per-request machinery (request object, auto headers,
 connector bookkeeping, response object, timers) costs more CPU than the rest of the gateway together; this
 client writes the request head as one buffer and reads the answer with aiohttp's own C response parser
-(``aiohttp.client_proto.ResponseHandler``), so parsing stays robust (chunked, content-length, close-delimited
+(``aiohttp.client_proto.ResponseHandler``, through :mod:`pyfaas.system.aiohttp_internals`, the one module
+allowed aiohttp's internals), so parsing stays robust (chunked, content-length, close-delimited
 bodies, 1xx) while the Python work per call is a few dict operations. ``bench/gateway.py`` measures it.
 
 Connections are kept per ``(host, port)`` in LIFO stacks (the most recently used socket is the warmest) and
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from aiohttp.client_exceptions import ClientConnectionError, ClientOSError, ServerDisconnectedError
-from aiohttp.client_proto import ResponseHandler
 from aiohttp.http_parser import RawResponseMessage
 from aiohttp.streams import EofStream, StreamReader
+
+from pyfaas.system.aiohttp_internals import ResponseHandler, drain
 
 __all__ = ["Endpoint", "UpstreamClient", "UpstreamConnectError", "UpstreamResponse", "endpoint_of"]
 
@@ -216,7 +218,7 @@ async def _send_body(protocol: ResponseHandler, body: AsyncIterator[bytes], *, c
         if transport is None or transport is not for_transport:
             raise ClientOSError("upstream connection lost while sending the request body")
         transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
-        await protocol._drain_helper()
+        await drain(protocol)
     if chunked:
         transport = protocol.transport
         if transport is None:

@@ -60,7 +60,8 @@ async def test_sigterm_while_nats_is_unreachable(tmp_path: Path) -> None:
     )
     worker.start()
     try:
-        await asyncio.sleep(1.0)  # let it fail to connect a few times
+        # Its first connection error is logged from the running loop, after the signal handlers are installed.
+        await until(lambda: "nats:" in worker.logs(), limit=20, what=f"a failed connect\n{worker.logs()}")
         assert worker.process is not None and worker.process.poll() is None
         assert await asyncio.to_thread(worker.terminate, 10.0) == 0, worker.logs()
         assert worker.logs().count("nats:") <= 3, worker.logs()  # repeated errors are throttled
