@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from pyfaas.infra import kube
 from pyfaas.infra.config import AlertManagerConfig
+from pyfaas.infra.workload import Workload, register_workload
 
 __all__ = ["SECRETS_PATH", "AlertManager", "AlertManagerArgs"]
 
@@ -30,7 +30,6 @@ class AlertManagerArgs:
     files: dict[str, str]
     """File name → content; must contain ``alertmanager.yml``."""
     credentials_secret: str
-    depends_on: list[pulumi.Resource]
 
 
 class AlertManager(pulumi.ComponentResource):
@@ -41,15 +40,6 @@ class AlertManager(pulumi.ComponentResource):
         if "alertmanager.yml" not in args.files:
             raise ValueError("AlertManager needs an alertmanager.yml in its files")
         config, ns = args.config, args.namespace
-        child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
-        app_labels = kube.labels("alertmanager", "monitoring")
-        config_map = kube.resource(
-            k8s.core.v1.ConfigMap,
-            f"{name}-config",
-            metadata={"name": "alertmanager-config", "namespace": ns, "labels": app_labels},
-            data=dict(sorted(args.files.items())),
-            opts=child,
-        )
         container = kube.container(
             "alertmanager",
             config.image,
@@ -78,30 +68,15 @@ class AlertManager(pulumi.ComponentResource):
             ],
             fs_group=RUN_AS,
         )
-        kube.resource(
-            k8s.apps.v1.Deployment,
-            f"{name}-deployment",
-            metadata={"name": "alertmanager", "namespace": ns, "labels": app_labels},
-            spec={
-                "replicas": 1,
-                "strategy": {"type": "Recreate"},
-                "selector": {"matchLabels": kube.selector("alertmanager")},
-                "template": {
-                    "metadata": {
-                        "labels": app_labels,
-                        "annotations": {kube.CONFIG_HASH: kube.config_digest(args.files)},
-                    },
-                    "spec": pod,
-                },
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[config_map, *args.depends_on]),
+        workload = Workload(
+            app="alertmanager",
+            component="monitoring",
+            namespace=ns,
+            pod=pod,
+            strategy={"type": "Recreate"},
+            config_files=args.files,
+            service_ports={"web": PORT},
         )
-        kube.resource(
-            k8s.core.v1.Service,
-            f"{name}-service",
-            metadata={"name": "alertmanager", "namespace": ns, "labels": app_labels},
-            spec=kube.service_body("alertmanager", {"web": PORT}),
-            opts=child,
-        )
+        register_workload(self, name, workload, opts)
         self.url = f"http://alertmanager.{ns}.svc:{PORT}"
         self.register_outputs({"url": self.url})

@@ -25,6 +25,7 @@ from pyfaas.core.k8s import (
 )
 from pyfaas.core.models import FunctionDeployment, Secret
 from pyfaas.infra import kube
+from pyfaas.infra.workload import children
 
 __all__ = ["Function", "FunctionArgs", "FunctionSecrets", "FunctionSecretsArgs"]
 
@@ -42,7 +43,6 @@ class FunctionArgs:
     namespace: str
     """Used when the spec names no namespace."""
     options: FunctionWorkloadOptions
-    depends_on: list[pulumi.Resource]
 
 
 class Function(pulumi.ComponentResource):
@@ -57,7 +57,7 @@ class Function(pulumi.ComponentResource):
         namespace = spec.namespace or args.namespace
         deployment = function_deployment(spec, namespace=namespace, options=args.options)
         service = function_service(spec, namespace=namespace, options=args.options)
-        child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
+        child = children(self, opts)
         kube.resource(
             k8s.apps.v1.Deployment,
             f"{name}-deployment",
@@ -83,7 +83,6 @@ class FunctionSecretsArgs:
     namespace: str
     values: dict[str, str]
     """Secret name → value (plain text here; registered as a Pulumi secret)."""
-    depends_on: list[pulumi.Resource]
 
 
 class FunctionSecrets(pulumi.ComponentResource):
@@ -107,7 +106,7 @@ class FunctionSecrets(pulumi.ComponentResource):
                     metadata=_owned(body["metadata"]),
                     type=body["type"],
                     data=pulumi.Output.secret(body["data"]),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
+                    opts=children(self, opts),
                 )
             )
         self.register_outputs({"names": sorted(args.values)})

@@ -21,6 +21,7 @@ import pulumi_random as random
 from pyfaas.infra import kube
 from pyfaas.infra.config import PlatformConfig
 from pyfaas.infra.gateway_rbac import gateway_rbac
+from pyfaas.infra.workload import Workload, children, register_workload
 
 __all__ = ["Gateway", "GatewayArgs", "provider_environment"]
 
@@ -36,8 +37,10 @@ RUN_AS = 10001
 @dataclass(frozen=True)
 class GatewayArgs:
     config: PlatformConfig
-    namespaces: list[pulumi.Resource]
-    """Namespace resources to wait for."""
+    nats_url: str
+    """From the ``Nats`` component (``Nats.url``)."""
+    prometheus: tuple[str, int] | None = None
+    """Host and port from the ``Prometheus`` component; None when it is not deployed."""
     admin_password: pulumi.Input[str] | None = None
     """A configured password (kept secret); None generates one with ``random.RandomPassword``."""
 
@@ -54,29 +57,31 @@ def provider_environment(config: PlatformConfig) -> dict[str, str]:
         "default_function_memory_limit": defaults.memory_limit,
         "default_function_memory_request": defaults.memory_request,
         "default_function_cpu_request": defaults.cpu_request,
+        "operator": str(config.functions_as == "crd").lower(),  # Function objects, reconciled by the operator
     }
 
 
-def gateway_environment(config: PlatformConfig) -> dict[str, str]:
-    ns = config.control_namespace
+def gateway_environment(args: GatewayArgs) -> dict[str, str]:
+    config = args.config
     gateway = config.gateway
     env = {
         "port": str(API_PORT),
         "metrics_port": str(METRICS_PORT),
         "provider": "kubernetes",
         "basic_auth": str(gateway.basic_auth).lower(),
+        "secret_mount_path": AUTH_PATH,
         "scale_from_zero": str(gateway.scale_from_zero).lower(),
         "read_timeout": gateway.read_timeout,
         "write_timeout": gateway.write_timeout,
         "upstream_timeout": gateway.upstream_timeout,
-        "secret_mount_path": AUTH_PATH,
-        "nats_url": f"nats://nats.{ns}.svc:4222",
+        "nats_url": args.nats_url,
         "LOG_LEVEL": gateway.log_level,
         **provider_environment(config),
     }
-    if config.prometheus.enabled:
-        env["faas_prometheus_host"] = f"prometheus.{ns}.svc"
-        env["faas_prometheus_port"] = "9090"
+    if args.prometheus is not None:
+        host, port = args.prometheus
+        env["faas_prometheus_host"] = host
+        env["faas_prometheus_port"] = str(port)
     return env
 
 
@@ -95,16 +100,15 @@ class Gateway(pulumi.ComponentResource):
         super().__init__("pyfaas:index:Gateway", name, None, opts)
         config = args.config
         ns = config.control_namespace
-        child = pulumi.ResourceOptions(parent=self, depends_on=args.namespaces)
         app_labels = kube.labels("gateway", "gateway")
 
         account = kube.resource(
             k8s.core.v1.ServiceAccount,
             f"{name}-sa",
             metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
-            opts=child,
+            opts=children(self, opts),
         )
-        gateway_rbac(self, name, config, account=account, namespaces=args.namespaces)
+        gateway_rbac(self, name, config, account=account, opts=opts)
 
         admin_password = args.admin_password
         if admin_password is None:
@@ -121,7 +125,7 @@ class Gateway(pulumi.ComponentResource):
             metadata={"name": self.credentials_secret, "namespace": ns, "labels": app_labels},
             type="Opaque",
             string_data={"basic-auth-user": config.admin_user, "basic-auth-password": self.admin_password},
-            opts=child,
+            opts=children(self, opts),
         )
 
         container = kube.container(
@@ -129,7 +133,7 @@ class Gateway(pulumi.ComponentResource):
             config.image,
             image_pull_policy=config.image_pull_policy,
             command=["pyfaas-gateway"],
-            env=gateway_environment(config),
+            env=gateway_environment(args),
             resources=config.gateway.resources,
             ports={"http": API_PORT, "metrics": METRICS_PORT},
             readiness=kube.http_probe("/healthz", "http", period=5),
@@ -149,34 +153,17 @@ class Gateway(pulumi.ComponentResource):
             ],
             termination_grace_seconds=75,
         )
-        kube.resource(
-            k8s.apps.v1.Deployment,
-            f"{name}-deployment",
-            metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
-            spec={
-                "replicas": config.gateway.replicas,
-                "selector": {"matchLabels": kube.selector("gateway")},
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-                "template": {
-                    "metadata": {
-                        "labels": app_labels,
-                        "annotations": {
-                            "prometheus.io/scrape": "true",
-                            "prometheus.io/port": str(METRICS_PORT),
-                        },
-                    },
-                    "spec": pod,
-                },
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[secret, account, *args.namespaces]),
+        workload = Workload(
+            app="gateway",
+            component="gateway",
+            namespace=ns,
+            pod=pod,
+            replicas=config.gateway.replicas,
+            strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            service_ports={"http": API_PORT, "metrics": METRICS_PORT},
+            metrics_port=METRICS_PORT,
         )
-        kube.resource(
-            k8s.core.v1.Service,
-            f"{name}-service",
-            metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
-            spec=kube.service_body("gateway", {"http": API_PORT, "metrics": METRICS_PORT}),
-            opts=child,
-        )
+        register_workload(self, name, workload, opts, depends_on=[secret, account])
         if config.gateway.service_type != "ClusterIP":
             external = kube.service_body(
                 "gateway", {"http": API_PORT}, service_type=config.gateway.service_type
@@ -188,7 +175,7 @@ class Gateway(pulumi.ComponentResource):
                 f"{name}-external",
                 metadata={"name": "gateway-external", "namespace": ns, "labels": app_labels},
                 spec=external,
-                opts=child,
+                opts=children(self, opts),
             )
         budget: dict[str, Any] = {"selector": {"matchLabels": kube.selector("gateway")}}
         if config.gateway.replicas > 1:
@@ -200,7 +187,7 @@ class Gateway(pulumi.ComponentResource):
             f"{name}-pdb",
             metadata={"name": "gateway", "namespace": ns, "labels": app_labels},
             spec=budget,
-            opts=child,
+            opts=children(self, opts),
         )
         self.internal_url = f"http://gateway.{ns}.svc:{API_PORT}"
         self.url = pulumi.Output.from_input(self.internal_url)

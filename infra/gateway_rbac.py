@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from pyfaas.infra import kube
 from pyfaas.infra.config import PlatformConfig
+from pyfaas.infra.workload import children
 
 __all__ = ["PROVIDER_RULES", "cluster_rules", "gateway_rbac"]
 
@@ -62,20 +63,20 @@ def gateway_rbac(
     config: PlatformConfig,
     *,
     account: pulumi.Resource,
-    namespaces: list[pulumi.Resource],
+    opts: pulumi.ResourceOptions | None,
 ) -> None:
-    """Register the gateway service account's Roles, ClusterRole and bindings as children of ``owner``."""
+    """Register the gateway service account's Roles, ClusterRole and bindings as children of ``owner``
+    (waiting for what ``owner`` waits for: ``opts.depends_on``)."""
     ns = config.control_namespace
     labels = kube.labels("gateway", "gateway")
     subjects = [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": ns}]
-    child = pulumi.ResourceOptions(parent=owner, depends_on=namespaces)
     for fn_ns in [] if config.gateway.manage_namespaces else config.function_namespaces:
         role = kube.resource(
             k8s.rbac.v1.Role,
             f"{name}-role-{fn_ns}",
             metadata={"name": ROLE_NAME, "namespace": fn_ns, "labels": labels},
             rules=PROVIDER_RULES,
-            opts=child,
+            opts=children(owner, opts),
         )
         kube.resource(
             k8s.rbac.v1.RoleBinding,
@@ -83,7 +84,7 @@ def gateway_rbac(
             metadata={"name": ROLE_NAME, "namespace": fn_ns, "labels": labels},
             role_ref={"apiGroup": RBAC_GROUP, "kind": "Role", "name": ROLE_NAME},
             subjects=subjects,
-            opts=pulumi.ResourceOptions(parent=owner, depends_on=[role, account, *namespaces]),
+            opts=children(owner, opts, role, account),
         )
     cluster_role_name = f"{ROLE_NAME}-{ns}"  # cluster-scoped: unique per platform installation
     cluster_role = kube.resource(
@@ -91,7 +92,7 @@ def gateway_rbac(
         f"{name}-clusterrole",
         metadata={"name": cluster_role_name, "labels": labels},
         rules=cluster_rules(config.gateway.manage_namespaces),
-        opts=child,
+        opts=children(owner, opts),
     )
     kube.resource(
         k8s.rbac.v1.ClusterRoleBinding,
@@ -99,5 +100,5 @@ def gateway_rbac(
         metadata={"name": cluster_role_name, "labels": labels},
         role_ref={"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": cluster_role_name},
         subjects=subjects,
-        opts=pulumi.ResourceOptions(parent=owner, depends_on=[cluster_role, account]),
+        opts=children(owner, opts, cluster_role, account),
     )

@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 
 from pyfaas.infra import kube
 from pyfaas.infra.config import NatsConfig
+from pyfaas.infra.workload import Workload, children, register_workload
 
 __all__ = ["Nats", "NatsArgs", "nats_conf"]
 
@@ -37,7 +38,6 @@ RUN_AS = 1000
 class NatsArgs:
     config: NatsConfig
     namespace: str
-    depends_on: list[pulumi.Resource]
 
 
 def claim_name(storage_size: str) -> str:
@@ -69,22 +69,16 @@ def nats_conf(config: NatsConfig, namespace: str) -> str:
 
 class Nats(pulumi.ComponentResource):
     url: str
+    """The client URL of its Service, for the gateway's and the queue-worker's settings."""
 
     def __init__(self, name: str, args: NatsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pyfaas:index:Nats", name, None, opts)
         config, ns = args.config, args.namespace
-        child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         app_labels = kube.labels("nats", "queue")
-        conf = kube.resource(
-            k8s.core.v1.ConfigMap,
-            f"{name}-config",
-            metadata={"name": "nats-config", "namespace": ns, "labels": app_labels},
-            data={"nats.conf": nats_conf(config, ns)},
-            opts=child,
-        )
         ports = {"client": CLIENT_PORT, "monitor": MONITOR_PORT}
         if config.replicas > 1:
             ports["cluster"] = CLUSTER_PORT
+        claim = claim_name(config.storage_size)
         container = kube.container(
             "nats",
             config.image,
@@ -97,7 +91,7 @@ class Nats(pulumi.ComponentResource):
             run_as_user=RUN_AS,
             mounts=[
                 {"name": "config", "mountPath": "/etc/nats", "readOnly": True},
-                {"name": claim_name(config.storage_size), "mountPath": "/data"},
+                {"name": claim, "mountPath": "/data"},
             ],
         )
         # POD_NAME comes from the downward API (the plain env helper writes literal values only).
@@ -108,65 +102,46 @@ class Nats(pulumi.ComponentResource):
             fs_group=RUN_AS,
             termination_grace_seconds=60,
         )
-        claim: dict[str, Any] = {
+        claim_spec: dict[str, Any] = {
             "accessModes": ["ReadWriteOnce"],
             "resources": {"requests": {"storage": config.storage_size}},
         }
         if config.storage_class:
-            claim["storageClassName"] = config.storage_class
+            claim_spec["storageClassName"] = config.storage_class
         headless = kube.resource(
             k8s.core.v1.Service,
             f"{name}-headless",
             metadata={"name": "nats-headless", "namespace": ns, "labels": app_labels},
             spec={**kube.service_body("nats", ports), "clusterIP": "None", "publishNotReadyAddresses": True},
-            opts=child,
+            opts=children(self, opts),
         )
-        kube.resource(
-            k8s.core.v1.Service,
-            f"{name}-service",
-            metadata={"name": "nats", "namespace": ns, "labels": app_labels},
-            spec=kube.service_body("nats", {"client": CLIENT_PORT}),
-            opts=child,
-        )
-        kube.resource(
-            k8s.apps.v1.StatefulSet,
-            f"{name}-statefulset",
-            metadata={"name": "nats", "namespace": ns, "labels": app_labels},
-            spec={
+        workload = Workload(
+            app="nats",
+            component="queue",
+            namespace=ns,
+            pod=pod,
+            replicas=config.replicas,
+            config_files={"nats.conf": nats_conf(config, ns)},
+            service_ports={"client": CLIENT_PORT},
+            pod_annotations={"prometheus.io/scrape": "false"},
+            stateful={
                 "serviceName": "nats-headless",
-                "replicas": config.replicas,
                 "podManagementPolicy": "Parallel",
-                "selector": {"matchLabels": kube.selector("nats")},
-                "template": {
-                    "metadata": {
-                        "labels": app_labels,
-                        "annotations": {"prometheus.io/scrape": "false"},
-                    },
-                    "spec": pod,
-                },
                 "volumeClaimTemplates": [
-                    {
-                        "metadata": {"name": claim_name(config.storage_size), "labels": app_labels},
-                        "spec": claim,
-                    }
+                    {"metadata": {"name": claim, "labels": app_labels}, "spec": claim_spec}
                 ],
             },
-            # The claim templates cannot change in place: a new size replaces the StatefulSet (same name, so
-            # the old one goes first).
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[conf, headless, *args.depends_on],
-                replace_on_changes=["spec.volumeClaimTemplates"],
-                delete_before_replace=True,
-            ),
+            # The claim templates cannot change in place: a new size replaces the StatefulSet.
+            replace_on_changes=["spec.volumeClaimTemplates"],
         )
+        register_workload(self, name, workload, opts, depends_on=[headless])
         if config.replicas > 1:
             kube.resource(
                 k8s.policy.v1.PodDisruptionBudget,
                 f"{name}-pdb",
                 metadata={"name": "nats", "namespace": ns, "labels": app_labels},
                 spec={"maxUnavailable": 1, "selector": {"matchLabels": kube.selector("nats")}},
-                opts=child,
+                opts=children(self, opts),
             )
         self.url = f"nats://nats.{ns}.svc:{CLIENT_PORT}"
         self.register_outputs({"url": self.url})

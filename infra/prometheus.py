@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 from pyfaas.core.alerting import CLUSTER_TIMINGS, prom_duration
 from pyfaas.infra import kube
 from pyfaas.infra.config import PrometheusConfig
+from pyfaas.infra.workload import Workload, children, register_workload
 
 __all__ = ["DISCOVERY_RULES", "Prometheus", "PrometheusArgs"]
 
@@ -31,10 +32,12 @@ class PrometheusArgs:
     namespace: str
     files: dict[str, str]
     """File name → content for the ConfigMap; must contain ``prometheus.yml``."""
-    depends_on: list[pulumi.Resource]
 
 
 class Prometheus(pulumi.ComponentResource):
+    host: str
+    """In-cluster host name of its Service, for the gateway's and the idler's settings."""
+    port: int
     url: str
 
     def __init__(self, name: str, args: PrometheusArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -42,40 +45,27 @@ class Prometheus(pulumi.ComponentResource):
         if "prometheus.yml" not in args.files:
             raise ValueError("Prometheus needs a prometheus.yml in its files")
         config, ns = args.config, args.namespace
-        child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         app_labels = kube.labels("prometheus", "monitoring")
         account = kube.resource(
             k8s.core.v1.ServiceAccount,
             f"{name}-sa",
             metadata={"name": "prometheus", "namespace": ns, "labels": app_labels},
-            opts=child,
+            opts=children(self, opts),
         )
-        for target in [ns]:
-            role = kube.resource(
-                k8s.rbac.v1.Role,
-                f"{name}-role-{target}",
-                metadata={"name": "pyfaas-prometheus", "namespace": target, "labels": app_labels},
-                rules=DISCOVERY_RULES,
-                opts=child,
-            )
-            kube.resource(
-                k8s.rbac.v1.RoleBinding,
-                f"{name}-binding-{target}",
-                metadata={"name": "pyfaas-prometheus", "namespace": target, "labels": app_labels},
-                role_ref={
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "Role",
-                    "name": "pyfaas-prometheus",
-                },
-                subjects=[{"kind": "ServiceAccount", "name": "prometheus", "namespace": ns}],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[role, account, *args.depends_on]),
-            )
-        config_map = kube.resource(
-            k8s.core.v1.ConfigMap,
-            f"{name}-config",
-            metadata={"name": "prometheus-config", "namespace": ns, "labels": app_labels},
-            data=dict(sorted(args.files.items())),
-            opts=child,
+        role = kube.resource(
+            k8s.rbac.v1.Role,
+            f"{name}-role-{ns}",
+            metadata={"name": "pyfaas-prometheus", "namespace": ns, "labels": app_labels},
+            rules=DISCOVERY_RULES,
+            opts=children(self, opts),
+        )
+        kube.resource(
+            k8s.rbac.v1.RoleBinding,
+            f"{name}-binding-{ns}",
+            metadata={"name": "pyfaas-prometheus", "namespace": ns, "labels": app_labels},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pyfaas-prometheus"},
+            subjects=[{"kind": "ServiceAccount", "name": "prometheus", "namespace": ns}],
+            opts=children(self, opts, role, account),
         )
         container = kube.container(
             "prometheus",
@@ -105,31 +95,17 @@ class Prometheus(pulumi.ComponentResource):
             ],
             fs_group=RUN_AS,
         )
-        kube.resource(
-            k8s.apps.v1.Deployment,
-            f"{name}-deployment",
-            metadata={"name": "prometheus", "namespace": ns, "labels": app_labels},
-            spec={
-                "replicas": 1,
-                "strategy": {"type": "Recreate"},
-                "selector": {"matchLabels": kube.selector("prometheus")},
-                "template": {
-                    # A config change rolls the pod: the checksum annotation changes with the ConfigMap.
-                    "metadata": {
-                        "labels": app_labels,
-                        "annotations": {kube.CONFIG_HASH: kube.config_digest(args.files)},
-                    },
-                    "spec": pod,
-                },
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[config_map, account, *args.depends_on]),
+        workload = Workload(
+            app="prometheus",
+            component="monitoring",
+            namespace=ns,
+            pod=pod,
+            strategy={"type": "Recreate"},
+            config_files=args.files,
+            service_ports={"web": PORT},
         )
-        kube.resource(
-            k8s.core.v1.Service,
-            f"{name}-service",
-            metadata={"name": "prometheus", "namespace": ns, "labels": app_labels},
-            spec=kube.service_body("prometheus", {"web": PORT}),
-            opts=child,
-        )
-        self.url = f"http://prometheus.{ns}.svc:{PORT}"
+        register_workload(self, name, workload, opts, depends_on=[account])
+        self.host = f"prometheus.{ns}.svc"
+        self.port = PORT
+        self.url = f"http://{self.host}:{PORT}"
         self.register_outputs({"url": self.url})

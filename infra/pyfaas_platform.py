@@ -64,25 +64,30 @@ class Platform(pulumi.ComponentResource):
             NamespacesArgs(control=ns, functions=config.function_namespaces, create=config.create_namespaces),
             opts=child,
         )
-        ready = namespaces.ready
-        gateway = Gateway(
-            f"{name}-gateway",
-            GatewayArgs(config=config, namespaces=ready, admin_password=args.admin_password),
-            opts=child,
-        )
-        gateway_url = gateway.internal_url
-        nats = Nats(f"{name}-nats", NatsArgs(config=config.nats, namespace=ns, depends_on=ready), opts=child)
+        # Everything else waits for the namespaces: Pulumi's dependsOn, passed on by each component.
+        placed = pulumi.ResourceOptions(parent=self, depends_on=namespaces.ready)
+        nats = Nats(f"{name}-nats", NatsArgs(config=config.nats, namespace=ns), opts=placed)
+        prometheus = None
         if config.prometheus.enabled:
-            Prometheus(
+            prometheus = Prometheus(
                 f"{name}-prometheus",
                 PrometheusArgs(
-                    config=config.prometheus,
-                    namespace=ns,
-                    files=prometheus_files(args.alerts, namespace=ns),
-                    depends_on=ready,
+                    config=config.prometheus, namespace=ns, files=prometheus_files(args.alerts, namespace=ns)
                 ),
-                opts=child,
+                opts=placed,
             )
+        gateway = Gateway(
+            f"{name}-gateway",
+            GatewayArgs(
+                config=config,
+                nats_url=nats.url,
+                prometheus=(prometheus.host, prometheus.port) if prometheus is not None else None,
+                admin_password=args.admin_password,
+            ),
+            opts=placed,
+        )
+        gateway_url = gateway.internal_url
+        after_gateway = pulumi.ResourceOptions(parent=self, depends_on=[*namespaces.ready, gateway])
         if config.alertmanager.enabled:
             AlertManager(
                 f"{name}-alertmanager",
@@ -98,9 +103,8 @@ class Platform(pulumi.ComponentResource):
                         else None,
                     ),
                     credentials_secret=gateway.credentials_secret,
-                    depends_on=ready,
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+                opts=after_gateway,
             )
         if config.queue_worker.enabled:
             QueueWorker(
@@ -112,9 +116,8 @@ class Platform(pulumi.ComponentResource):
                     namespace=ns,
                     nats_url=nats.url,
                     gateway_url=gateway_url,
-                    depends_on=ready,
                 ),
-                opts=child,
+                opts=placed,
             )
         if config.idler.enabled:
             Idler(
@@ -125,32 +128,27 @@ class Platform(pulumi.ComponentResource):
                     image_pull_policy=config.image_pull_policy,
                     namespace=ns,
                     gateway_url=gateway_url,
-                    prometheus_host=f"prometheus.{ns}.svc" if config.prometheus.enabled else "",
-                    prometheus_port=PROMETHEUS_PORT,
+                    prometheus_host=prometheus.host if prometheus is not None else "",
+                    prometheus_port=prometheus.port if prometheus is not None else PROMETHEUS_PORT,
                     function_namespace=config.function_namespace,
                     credentials_secret=gateway.credentials_secret,
-                    depends_on=ready,
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+                opts=after_gateway,
             )
-        secrets: list[pulumi.Resource] = []
         for secret_namespace, values in config.secrets_by_namespace().items():
-            group = FunctionSecrets(
+            FunctionSecrets(
                 f"{name}-secrets-{secret_namespace}",
-                FunctionSecretsArgs(namespace=secret_namespace, values=values, depends_on=ready),
-                opts=child,
+                FunctionSecretsArgs(namespace=secret_namespace, values=values),
+                opts=placed,
             )
-            secrets += group.resources
         options = workload_options(config)
         self.function_names = []
         for spec in args.functions:
             target = spec.namespace or config.function_namespace
             Function(
                 f"{name}-fn-{target}-{spec.service}",
-                FunctionArgs(
-                    spec=spec, namespace=config.function_namespace, options=options, depends_on=ready
-                ),
-                opts=child,
+                FunctionArgs(spec=spec, namespace=config.function_namespace, options=options),
+                opts=placed,
             )
             self.function_names.append(f"{spec.service}.{target}")
         self.gateway_url = gateway.url

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from pyfaas.infra import kube
 from pyfaas.infra.config import ComponentResources, IdlerConfig, QueueWorkerConfig
+from pyfaas.infra.workload import Workload, register_workload
 
 __all__ = ["Idler", "IdlerArgs", "QueueWorker", "QueueWorkerArgs"]
 
@@ -18,36 +18,21 @@ IDLER_METRICS_PORT = 8083
 IDLER_SECRETS_PATH = "/var/secrets"
 
 
-def _deployment(
-    owner: pulumi.ComponentResource,
-    name: str,
-    *,
+def _workload(
     app: str,
     namespace: str,
     replicas: int,
     container: dict[str, object],
-    volumes: list[dict[str, object]],
     metrics_port: int,
-    depends_on: list[pulumi.Resource],
-) -> k8s.apps.v1.Deployment:
-    app_labels = kube.labels(app, app)
-    pod = kube.pod_spec([container], volumes=volumes, termination_grace_seconds=45)
-    return kube.resource(
-        k8s.apps.v1.Deployment,
-        f"{name}-deployment",
-        metadata={"name": app, "namespace": namespace, "labels": app_labels},
-        spec={
-            "replicas": replicas,
-            "selector": {"matchLabels": kube.selector(app)},
-            "template": {
-                "metadata": {
-                    "labels": app_labels,
-                    "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(metrics_port)},
-                },
-                "spec": pod,
-            },
-        },
-        opts=pulumi.ResourceOptions(parent=owner, depends_on=depends_on),
+    volumes: list[dict[str, object]],
+) -> Workload:
+    return Workload(
+        app=app,
+        component=app,
+        namespace=namespace,
+        pod=kube.pod_spec([container], volumes=volumes, termination_grace_seconds=45),
+        replicas=replicas,
+        metrics_port=metrics_port,
     )
 
 
@@ -83,8 +68,8 @@ class QueueWorkerArgs:
     image_pull_policy: str
     namespace: str
     nats_url: str
+    """From the ``Nats`` component (``Nats.url``)."""
     gateway_url: str
-    depends_on: list[pulumi.Resource]
 
 
 class QueueWorker(pulumi.ComponentResource):
@@ -112,17 +97,15 @@ class QueueWorker(pulumi.ComponentResource):
             WORKER_METRICS_PORT,
             [],
         )
-        _deployment(
-            self,
-            name,
-            app="queue-worker",
-            namespace=args.namespace,
-            replicas=config.replicas,
-            container=container,
-            volumes=[{"name": "tmp", "emptyDir": {}}],
-            metrics_port=WORKER_METRICS_PORT,
-            depends_on=args.depends_on,
+        workload = _workload(
+            "queue-worker",
+            args.namespace,
+            config.replicas,
+            container,
+            WORKER_METRICS_PORT,
+            [{"name": "tmp", "emptyDir": {}}],
         )
+        register_workload(self, name, workload, opts)
         self.register_outputs({})
 
 
@@ -134,10 +117,10 @@ class IdlerArgs:
     namespace: str
     gateway_url: str
     prometheus_host: str
+    """From the ``Prometheus`` component (``Prometheus.host``/``port``); empty without Prometheus."""
     prometheus_port: int
     function_namespace: str
     credentials_secret: str
-    depends_on: list[pulumi.Resource]
 
 
 class Idler(pulumi.ComponentResource):
@@ -171,18 +154,10 @@ class Idler(pulumi.ComponentResource):
             IDLER_METRICS_PORT,
             mounts,
         )
-        _deployment(
-            self,
-            name,
-            app="idler",
-            namespace=args.namespace,
-            replicas=1,
-            container=container,
-            volumes=[
-                {"name": "tmp", "emptyDir": {}},
-                {"name": "auth", "secret": {"secretName": args.credentials_secret}},
-            ],
-            metrics_port=IDLER_METRICS_PORT,
-            depends_on=args.depends_on,
-        )
+        volumes: list[dict[str, object]] = [
+            {"name": "tmp", "emptyDir": {}},
+            {"name": "auth", "secret": {"secretName": args.credentials_secret}},
+        ]
+        workload = _workload("idler", args.namespace, 1, container, IDLER_METRICS_PORT, volumes)
+        register_workload(self, name, workload, opts)
         self.register_outputs({})

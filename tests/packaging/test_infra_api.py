@@ -47,8 +47,8 @@ def test_platform_and_function_register_from_a_users_program() -> None:
                 spec=function("reports", image="ghcr.io/acme/reports:2.0.1").deployment,
                 namespace="openfaas-fn",
                 options=pyfaas_infra.workload_options(config),
-                depends_on=[platform],
             ),
+            opts=pulumi.ResourceOptions(depends_on=[platform]),
         )
         assert extra.url == "http://reports.openfaas-fn.svc:8080"
         return platform.gateway_url
