@@ -1,10 +1,10 @@
-"""The Pulumi program that deploys pyfaas to Kubernetes (``Pulumi.yaml``: ``main: infra/``).
+"""The Pulumi program that deploys pyfaas to Kubernetes (``Pulumi.yaml``: ``main: pulumi-program/``).
 
-``__main__`` gathers the stack config and runs :func:`pyfaas.infra.program.run`: validate the
-config (:mod:`pyfaas.infra.config`), load functions (:mod:`pyfaas.infra.sources`), then register the
-``Platform`` component (:mod:`pyfaas.infra.pyfaas_platform`), which wires one component per module:
-``namespaces``, ``gateway``, ``nats_jetstream``, ``prometheus``, ``alertmanager``, ``services`` (queue-worker,
-idler) and ``function``.
+``pulumi-program/__main__.py`` gathers the stack config and runs :func:`pyfaas.infra.program.run`:
+validate the config (:mod:`pyfaas.infra.config`), load functions (:mod:`pyfaas.infra.sources`), then
+register the ``Platform`` component (:mod:`pyfaas.infra.pyfaas_platform`), which wires one component per
+module: ``namespaces``, ``gateway``, ``nats_jetstream``, ``prometheus``, ``alertmanager``, ``services``
+(queue-worker, idler) and ``function``; each registers its workload through :mod:`pyfaas.infra.workload`.
 Imports only ``pyfaas.core``. See ``docs/deploy-kubernetes.md``.
 
 The components are also for a Pulumi program of your own: ``__all__`` lists what it may use

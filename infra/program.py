@@ -1,4 +1,5 @@
-"""The program's body, importable (``__main__`` only gathers inputs): config, functions, ``Platform``."""
+"""The program's body, importable (``pulumi-program/__main__.py`` only gathers inputs): config, functions,
+``Platform``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pulumi
 from pyfaas.core.errors import ConfigError
 from pyfaas.infra.alerts import read_alert_sources
 from pyfaas.infra.config import PROJECT, load_config
+from pyfaas.infra.operator import operator_mode
 from pyfaas.infra.pyfaas_platform import Platform, PlatformArgs
 from pyfaas.infra.sources import load_functions
 
@@ -33,15 +35,16 @@ def run(
         alerts = read_alert_sources(alerts_dir)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the alert files in {alerts_dir}: {exc}", field="alerts") from exc
+    specs = [definition.deployment for definition in definitions]
+    as_objects = config.functions_as == "crd"
     platform = Platform(
         "pyfaas",
         PlatformArgs(
-            config=config,
-            alerts=alerts,
-            functions=[definition.deployment for definition in definitions],
-            admin_password=admin_password,
+            config=config, alerts=alerts, functions=[] if as_objects else specs, admin_password=admin_password
         ),
     )
+    if config.operator.enabled:
+        platform.function_names += operator_mode(platform, config, specs if as_objects else [])
     pulumi.export("gatewayUrl", platform.gateway_url)
     pulumi.export("adminUser", platform.admin_user)
     pulumi.export("adminPassword", platform.admin_password)

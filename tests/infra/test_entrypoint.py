@@ -1,4 +1,4 @@
-"""``infra/__main__.py`` (the program ``pulumi up`` runs) reads the stack config the way Pulumi passes it."""
+"""``pulumi-program/`` (what ``pulumi up`` runs) reads the stack config the way Pulumi passes it."""
 
 from __future__ import annotations
 

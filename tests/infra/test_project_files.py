@@ -41,10 +41,10 @@ def _example() -> dict[str, Any]:
 def test_pulumi_project_file() -> None:
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     assert project["name"] == PROJECT
-    assert project["main"] == "infra/"
+    assert project["main"] == "pulumi-program/"
     assert project["runtime"]["name"] == "python"
     assert project["runtime"]["options"]["virtualenv"] == ".venv"
-    assert (ROOT / "infra" / "__main__.py").is_file()
+    assert (ROOT / "pulumi-program" / "__main__.py").is_file()
 
 
 def test_example_stack_documents_every_setting_with_its_default() -> None:
@@ -101,11 +101,9 @@ def test_workflow_previews_pull_requests_and_updates_main() -> None:
     assert any("scripts/test.sh" in str(step.get("run", "")) for step in jobs["test"]["steps"])
 
 
-def test_infra_modules_shadow_no_top_level_module() -> None:
-    """Pulumi runs ``infra/`` as a script folder (on ``sys.path``); its module names must not hide others."""
-    import importlib.metadata
-    import sys
-
-    taken = set(sys.stdlib_module_names) | set(importlib.metadata.packages_distributions())
-    ours = {path.stem for path in (ROOT / "infra").glob("*.py")} - {"__init__", "__main__"}
-    assert not ours & taken
+def test_the_program_folder_holds_only_the_entry_point() -> None:
+    """Pulumi runs ``main`` as a script folder, first on ``sys.path``: anything else in it would shadow
+    installed modules (the components live in the package ``pyfaas.infra``, never on that path)."""
+    folder = ROOT / "pulumi-program"
+    assert sorted(p.name for p in folder.iterdir() if p.name != "__pycache__") == ["__main__.py"]
+    assert "import sys" not in (folder / "__main__.py").read_text()  # nothing rewrites sys.path

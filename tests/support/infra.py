@@ -185,7 +185,7 @@ def render(
 
 
 def run_entrypoint(config: Mapping[str, str]) -> list[Captured]:
-    """Execute ``infra/__main__.py`` itself (as ``pulumi up`` would) under mocks with ``config`` set."""
+    """Execute ``pulumi-program/`` itself (as ``pulumi up`` would) under mocks with ``config`` set."""
     import runpy
 
     _event_loop()
@@ -195,7 +195,7 @@ def run_entrypoint(config: Mapping[str, str]) -> list[Captured]:
 
     @_pulumi_test
     def program() -> None:
-        runpy.run_path(str(ROOT / "infra"), run_name="__main__")
+        runpy.run_path(str(ROOT / "pulumi-program"), run_name="__main__")
 
     try:
         program()
