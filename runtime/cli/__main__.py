@@ -33,6 +33,8 @@ COMMANDS = {
     "store": "pyfaas.cli.commands.store:store",
     "version": "pyfaas.cli.commands.system:version",
     "async": "pyfaas.cli.commands.async_calls:async_group",
+    "build": "pyfaas.cli.commands.build:build",
+    "push": "pyfaas.cli.commands.build:push",
     "up": "pyfaas.cli.local.commands:up",
     "down": "pyfaas.cli.local.commands:down",
 }

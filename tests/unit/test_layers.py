@@ -33,10 +33,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     "pyfaas.store": frozenset({"pyfaas.core"}),
     "pyfaas.infra": frozenset({"pyfaas.core"}),
     "pyfaas.operator": frozenset({"pyfaas.core", "pyfaas.provider"}),
+    "pyfaas.build": frozenset({"pyfaas.core"}),  # the image builder; the CLI's build/push commands use it
     **{
         service: frozenset({"pyfaas.core", "pyfaas.system", "pyfaas.provider", "pyfaas.store"})
         for service in SERVICES
     },
+    "pyfaas.cli": frozenset({"pyfaas.core", "pyfaas.system", "pyfaas.provider", "pyfaas.store", "pyfaas.build"}),
 }
 """Layer → the other layers it may import (its own layer is always allowed)."""
 

@@ -1,0 +1,7 @@
+"""Container images without a Docker daemon: ``pyfaas build`` and ``pyfaas push``.
+
+Images are assembled from a base image's layers plus layers of files, the way ``ko``, ``jib`` and ``apko``
+work. :mod:`~pyfaas.build.function` reads a Python template's Dockerfile; :mod:`~pyfaas.build.platform`
+makes the platform's images; :mod:`~pyfaas.build.oci` writes reproducible layers, layouts and archives;
+:mod:`~pyfaas.build.registry` speaks the OCI distribution API. This layer imports only ``pyfaas.core``.
+"""
