@@ -3,10 +3,11 @@
 What ``faas-cli build`` does before ``docker build`` (the template's files with the handler copied into its
 ``function/`` folder), then what the template's Dockerfile would run, with the machine's own toolchains:
 ``npm ci`` where a ``package-lock.json`` is (``npm install`` for a ``package.json`` with dependencies and no
-lockfile), ``go build`` where a ``go.mod`` is. Every function gets build folders of its own, one per content
-digest (template files + handler files), so a build is reused until a source changes, and a replica still
-running from an older build keeps its files while the next one starts. ``node_modules`` are hard-linked from
-the previous build when its lockfile is the same.
+lockfile), ``go build`` where a ``go.mod`` is, ``pip install --target`` for a Python function's
+``requirements.txt`` (on its process's ``PYTHONPATH`` only). Every function gets build folders of its own, one
+per content digest (template files + handler files), so a build is reused until a source changes, and a
+replica still running from an older build keeps its files while the next one starts. ``node_modules`` and
+Python packages are hard-linked from the previous build when its lockfile or requirements are the same.
 
 Layout under the cache root (``~/.cache/pyfaas/builds`` by default)::
 
@@ -46,8 +47,10 @@ BUILD_FORMAT = "1"
 KEEP_BUILDS = 3
 STEP_TIMEOUT = 900.0
 MARKER = ".pyfaas-build.json"
+PYTHON_PACKAGES = ".python-packages"
+"""A Python function's requirements, installed into its build folder (on its PYTHONPATH)."""
 BUILD_LOG = ".pyfaas-build.log"
-IGNORED = frozenset({"node_modules", ".git", "__pycache__", ".venv", MARKER, BUILD_LOG})
+IGNORED = frozenset({"node_modules", ".git", "__pycache__", ".venv", PYTHON_PACKAGES, MARKER, BUILD_LOG})
 """Never copied from a handler folder nor hashed: installed or generated, not source."""
 
 
@@ -101,6 +104,10 @@ class _Step:
 
     def describe(self) -> str:
         return " ".join(self.argv)
+
+
+def _is_python(program: str) -> bool:
+    return Path(program).name.startswith("python")
 
 
 def default_cache_root(environ: Mapping[str, str]) -> Path:
@@ -163,38 +170,47 @@ def _has_dependencies(package_json: Path) -> bool:
     return isinstance(data, dict) and bool(data.get("dependencies"))
 
 
-def _node_modules_from_previous(function_root: Path, build: Path, folder: Path) -> bool:
-    """Hard-link ``node_modules`` of ``folder`` from an earlier complete build with the same lockfile."""
-    relative = folder.relative_to(build)
-    lock = (folder / "package-lock.json").read_bytes()
+def _linked_from_previous(function_root: Path, build: Path, manifest: Path, installed: Path) -> bool:
+    """Hard-link ``installed`` (``node_modules``, the Python packages) from an earlier complete build whose
+    ``manifest`` (lockfile, requirements) is the same, instead of installing again."""
+    manifest_at, installed_at = manifest.relative_to(build), installed.relative_to(build)
+    wanted = manifest.read_bytes()
     for previous in function_root.iterdir():
-        source = previous / relative
+        source = previous / installed_at
         if (
             previous != build
             and (previous / MARKER).is_file()
-            and (source / "node_modules").is_dir()
-            and (source / "package-lock.json").is_file()
-            and (source / "package-lock.json").read_bytes() == lock
+            and source.is_dir()
+            and (previous / manifest_at).is_file()
+            and (previous / manifest_at).read_bytes() == wanted
         ):
             try:
-                shutil.copytree(
-                    source / "node_modules", folder / "node_modules", symlinks=True, copy_function=os.link
-                )
+                shutil.copytree(source, installed, symlinks=True, copy_function=os.link)
             except (OSError, shutil.Error):
-                shutil.rmtree(folder / "node_modules", ignore_errors=True)
+                shutil.rmtree(installed, ignore_errors=True)
                 continue
             return True
     return False
 
 
-def _steps(build: Path, template: TemplateSpec, program: str, function_root: Path) -> list[_Step]:
+def _has_requirements(path: Path) -> bool:
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return any(line.strip() and not line.strip().startswith("#") for line in lines)
+
+
+def _steps(build: Path, template: TemplateSpec, argv: Sequence[str], function_root: Path) -> list[_Step]:
     steps: list[_Step] = []
+    program = argv[0]
     for folder in (build, build / template.handler_folder):
         package_json = folder / "package.json"
         if not package_json.is_file():
             continue
         if (folder / "package-lock.json").is_file():
-            if not _node_modules_from_previous(function_root, build, folder):
+            lock, installed = folder / "package-lock.json", folder / "node_modules"
+            if not _linked_from_previous(function_root, build, lock, installed):
                 steps.append(_Step(["npm", "ci", "--omit=dev", "--no-audit", "--no-fund"], folder))
         elif _has_dependencies(package_json):
             steps.append(_Step(["npm", "install", "--omit=dev", "--no-audit", "--no-fund"], folder))
@@ -202,6 +218,12 @@ def _steps(build: Path, template: TemplateSpec, program: str, function_root: Pat
         output = program[2:] if program.startswith("./") and "/" not in program[2:] else "handler"
         # -mod=mod: the function's go.mod may add modules the template's go.mod does not list yet
         steps.append(_Step(["go", "build", "-o", output, "."], build, {"GOFLAGS": "-mod=mod"}))
+    requirements = build / template.handler_folder / "requirements.txt"
+    if _is_python(program) and _has_requirements(requirements):
+        packages = build / PYTHON_PACKAGES
+        if not _linked_from_previous(function_root, build, requirements, packages):
+            pip = [program, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+            steps.append(_Step([*pip, "--target", str(packages), "-r", str(requirements)], build))
     return steps
 
 
@@ -322,7 +344,7 @@ def build_function(
             log = build / BUILD_LOG
             log.write_text("")
             started = time.monotonic()
-            for step in _steps(build, template, program, function_root):
+            for step in _steps(build, template, argv, function_root):
                 tool = _needs(step.argv[0], f"for `{step.describe()}`", lang=template.name, environ=environ)
                 if report is not None:
                     report(f"{name}: {step.describe()}")
@@ -336,7 +358,10 @@ def build_function(
         else:
             os.utime(build)  # newest first when pruning
         _prune(function_root, keep=build)
-    command = " ".join(["env", "-C", str(build), *argv])
+    prefix = ["env", "-C", str(build)]
+    if (build / PYTHON_PACKAGES).is_dir():  # the function's packages, for its process only (not the watchdog)
+        prefix.append(f"PYTHONPATH={build / PYTHON_PACKAGES}")
+    command = " ".join([*prefix, *argv])
     return LocalBuild(
         folder=build, fprocess=command, env=_run_env(template, build), rebuilt=rebuilt, steps=ran
     )

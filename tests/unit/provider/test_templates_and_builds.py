@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -124,3 +128,69 @@ def test_build_errors_say_what_to_do(tmp_path: Path) -> None:
             cache_root=tmp_path,
         )
     assert no_node.value.hint.endswith("apt-get install nodejs")
+
+
+def _wheel(folder: Path) -> Path:
+    """A one-module wheel (``shoutpy``) written by hand, so pip installs it with no index and no build."""
+    files = {
+        "shoutpy.py": "def shout(s):\n    return s.upper() + '!'\n",
+        "shoutpy-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: shoutpy\nVersion: 1.0\n",
+        "shoutpy-1.0.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+
+    def digest(text: str) -> str:
+        raw = hashlib.sha256(text.encode()).digest()
+        return "sha256=" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    record = "".join(f"{name},{digest(text)},{len(text.encode())}\n" for name, text in files.items())
+    path = folder / "shoutpy-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name, text in files.items():
+            wheel.writestr(name, text)
+        wheel.writestr("shoutpy-1.0.dist-info/RECORD", record + "shoutpy-1.0.dist-info/RECORD,,\n")
+    return path
+
+
+def test_python_requirements_are_installed_into_the_build_and_only_the_function_sees_them(
+    tmp_path: Path,
+) -> None:
+    template = find_template("python3", None)
+    assert template is not None
+    handler = _python3_function(tmp_path)
+    (handler / "handler.py").write_text(
+        "import shoutpy\n\n\ndef handle(req):\n    return shoutpy.shout(req)\n"
+    )
+    (handler / "requirements.txt").write_text(f"# local wheel, no index\n{_wheel(tmp_path)}\n")
+    steps: list[str] = []
+    built = build_function(
+        name="fn",
+        template=template,
+        handler_dir=handler,
+        environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+        cache_root=tmp_path / "cache",
+        report=steps.append,
+    )
+    assert len(steps) == 1 and "pip install" in steps[0] and (built.folder / ".python-packages").is_dir()
+    assert f"PYTHONPATH={built.folder / '.python-packages'}" in built.fprocess.split(" ")
+    answer = subprocess.run(
+        built.fprocess.split(" "), input=b"hi", capture_output=True, timeout=60, check=True, env={}
+    )
+    assert answer.stdout == b"HI!"
+    # a handler change with the same requirements: no pip, the packages linked from the last build
+    (handler / "handler.py").write_text(
+        "import shoutpy\n\n\ndef handle(req):\n    return shoutpy.shout(req * 2)\n"
+    )
+    again = build_function(
+        name="fn",
+        template=template,
+        handler_dir=handler,
+        environ={"PATH": os.environ["PATH"]},
+        cache_root=tmp_path / "cache",
+    )
+    assert again.rebuilt and again.steps == [] and again.folder != built.folder
+    rerun = subprocess.run(
+        again.fprocess.split(" "), input=b"ho", capture_output=True, timeout=60, check=True
+    )
+    assert rerun.stdout == b"HOHO!"
