@@ -159,6 +159,14 @@ class FunctionDefaultsConfig(_Section):
     cpu_request: str = "50m"
 
 
+class OperatorConfig(_Section):
+    """``pyfaas-operator`` (operator mode): installs the Function CRD and runs the operator."""
+
+    enabled: bool = False
+    replicas: int = Field(2, ge=1, le=5)
+    """Pods; one acts (Lease leader election), the others stand by."""
+
+
 class PlatformConfig(_Section):
     """Every ``pyfaas:*`` key."""
 
@@ -188,6 +196,9 @@ class PlatformConfig(_Section):
     queue_worker: QueueWorkerConfig = Field(default_factory=QueueWorkerConfig)
     idler: IdlerConfig = Field(default_factory=IdlerConfig)
     function_defaults: FunctionDefaultsConfig = Field(default_factory=FunctionDefaultsConfig)
+    operator: OperatorConfig = Field(default_factory=OperatorConfig)
+    functions_as: Literal["deployments", "crd"] = "deployments"
+    """``crd``: functions are ``Function`` objects, reconciled by the operator (gateway in operator mode)."""
 
     @field_validator("control_namespace", "function_namespace")
     @classmethod
@@ -237,6 +248,10 @@ class PlatformConfig(_Section):
         for namespace in self.secrets_by_namespace():
             if namespace not in self.function_namespaces:
                 raise _KeyedError("functionSecrets", f"namespace {namespace!r} is not a function namespace")
+        if self.functions_as == "crd" and not self.operator.enabled:
+            raise _KeyedError(
+                "functionsAs", "crd needs operator.enabled (nothing would reconcile the Functions)"
+            )
         if self.alertmanager.enabled and not self.prometheus.enabled:
             raise _KeyedError("alertmanager.enabled", "AlertManager needs Prometheus (prometheus.enabled)")
         return self
