@@ -49,6 +49,9 @@ def test_every_built_in_template_loads_with_its_mode() -> None:
         spec = load_template(folder)
         assert spec.skeleton.is_dir(), folder
         assert spec.welcome_message, folder
+        assert spec.build_options or spec.name == "dockerfile", folder  # ADDITIONAL_PACKAGE in the Dockerfile
+        if spec.build_options:
+            assert "ARG ADDITIONAL_PACKAGE" in (folder / "Dockerfile").read_text(), folder
         modes[spec.name] = spec.image_env.get("mode")
     assert modes == {
         "bash-streaming": "streaming",
