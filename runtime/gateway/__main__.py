@@ -20,7 +20,8 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from pyfaas.core.booleans import parse_bool
 from pyfaas.core.errors import ConfigError, PyfaasError
-from pyfaas.gateway.app import Extension, create_app
+from pyfaas.gateway.app import create_app
+from pyfaas.gateway.async_calls.routes import AsyncSettings
 from pyfaas.gateway.metrics import create_metrics_app
 from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.provider.base import Provider
@@ -66,19 +67,16 @@ def build_provider(settings: GatewaySettings, environ: Mapping[str, str]) -> Pro
     )
 
 
-def build_extensions(environ: Mapping[str, str]) -> list[Extension]:
-    """Async invocation when NATS is configured (as OpenFaaS registers /async-function only then)."""
+def build_async_settings(environ: Mapping[str, str]) -> AsyncSettings | None:
+    """Async invocation only when NATS is configured (as OpenFaaS registers /async-function only then)."""
     if not any(environ.get(name) for name in _NATS_VARIABLES):
-        return []
-    from pyfaas.gateway.async_calls.routes import AsyncSettings, setup_async
-
-    async_settings = AsyncSettings.from_env(environ)
-    return [lambda app: setup_async(app, async_settings)]
+        return None
+    return AsyncSettings.from_env(environ)
 
 
-async def serve(settings: GatewaySettings, provider: Provider, extensions: list[Extension]) -> None:
+async def serve(settings: GatewaySettings, provider: Provider, async_settings: AsyncSettings | None) -> None:
     registry = CollectorRegistry()
-    app = create_app(settings, provider, registry=registry, extensions=extensions)
+    app = create_app(settings, provider, registry=registry, async_settings=async_settings)
     runner = GuardedAppRunner(
         app,
         read_header_timeout=settings.read_header_timeout,
@@ -118,7 +116,7 @@ def main() -> None:
     try:
         settings = GatewaySettings.from_env(os.environ)
         provider = build_provider(settings, os.environ)
-        extensions = build_extensions(os.environ)
+        async_settings = build_async_settings(os.environ)
     except ConfigError as exc:
         print(f"pyfaas-gateway: {exc.message}", file=sys.stderr)
         sys.exit(2)
@@ -129,7 +127,7 @@ def main() -> None:
     else:
         run = uvloop.run
     try:
-        run(serve(settings, provider, extensions))
+        run(serve(settings, provider, async_settings))
     except PyfaasError as exc:  # e.g. a state directory that is read-only or on a full disk
         print(f"pyfaas-gateway: cannot start: {exc.message}", file=sys.stderr)
         sys.exit(1)

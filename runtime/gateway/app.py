@@ -1,12 +1,11 @@
-"""The gateway's composition root: ``create_app(settings, provider, registry=..., extensions=...)``.
+"""The gateway's composition root: ``create_app(settings, provider, registry=..., async_settings=...)``.
 
-It stores the typed keys of :mod:`pyfaas.gateway.keys` (PROVIDER, REGISTRY, SETTINGS, plus METRICS, ROUTER
-and HTTP_SESSION for extensions, and ``call_ledger.CALL_LEDGER`` where the async routes record issued ids),
-installs the middlewares (errors → JSON, basic auth on ``/system/*`` and ``/ui/*``, body limit), registers
-every route of OpenFaaS's gateway (system routes call the provider in-process), then lets extensions add
-theirs: each ``extensions`` callable, then ``pyfaas.gateway.system_api.alerts.setup_alerts(app)``,
-``pyfaas.gateway.ui.setup_ui(app)`` and ``pyfaas.gateway.system_api.openapi.setup_openapi(app)`` when those
-modules exist.
+It stores the typed keys of :mod:`pyfaas.gateway.keys` (PROVIDER, REGISTRY, SETTINGS, METRICS, ROUTER; PROXY
+and HTTP_SESSION once the app has started; ``call_ledger.CALL_LEDGER`` where the async routes record issued
+ids), installs the middlewares (errors → JSON, basic auth on ``/system/*`` and ``/ui/*``, body limit) and
+registers every route, one group after the other: the system API, ``/function/NAME``, the async routes (only
+with ``async_settings``, as OpenFaaS registers them only when NATS is configured), ``/system/alert``, the
+portal and, last because it describes the routes registered before it, ``/system/openapi.json``.
 
 The provider's lifecycle belongs to the app: it is started (after the router subscribed to it) on start-up
 and closed on clean-up, after the listener has stopped accepting and in-flight calls have drained.
@@ -16,9 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -27,29 +25,27 @@ from prometheus_client import CollectorRegistry
 from pyfaas.core.names import qualified_name
 from pyfaas.core.version import __version__
 from pyfaas.gateway.async_calls.call_ledger import CALL_LEDGER, CallLedger
+from pyfaas.gateway.async_calls.routes import AsyncSettings, setup_async
 from pyfaas.gateway.invocation.proxy import FunctionProxy, upstream_session
 from pyfaas.gateway.invocation.routing import ReplicaRouter
 from pyfaas.gateway.invocation.upstream import UpstreamClient
-from pyfaas.gateway.keys import HTTP_SESSION, METRICS, PROVIDER, REGISTRY, ROUTER, SETTINGS
+from pyfaas.gateway.keys import HTTP_SESSION, METRICS, PROVIDER, PROXY, REGISTRY, ROUTER, SETTINGS
 from pyfaas.gateway.metrics import GatewayMetrics
 from pyfaas.gateway.middlewares import auth_middleware, body_limit_middleware, error_middleware
 from pyfaas.gateway.settings import GatewaySettings
+from pyfaas.gateway.system_api.alerts import setup_alerts
+from pyfaas.gateway.system_api.openapi import setup_openapi
 from pyfaas.gateway.system_api.routes import SystemRoutes
+from pyfaas.gateway.ui import setup_ui
 from pyfaas.provider.base import Provider
 from pyfaas.system.credentials import BasicAuthCredentials
 
-__all__ = ["SERVICE_COUNT_INTERVAL", "Extension", "create_app"]
+__all__ = ["SERVICE_COUNT_INTERVAL", "create_app"]
 
 log = logging.getLogger("pyfaas.gateway")
 
-Extension = Callable[[web.Application], None]
 SERVICE_COUNT_INTERVAL = 5.0
 """Seconds between refreshes of ``gateway_service_count`` (OpenFaaS refreshes every 5 s too)."""
-_OPTIONAL_SETUPS = (
-    ("pyfaas.gateway.system_api.alerts", "setup_alerts"),
-    ("pyfaas.gateway.ui", "setup_ui"),
-    ("pyfaas.gateway.system_api.openapi", "setup_openapi"),
-)
 
 
 def create_app(
@@ -57,7 +53,7 @@ def create_app(
     provider: Provider,
     *,
     registry: CollectorRegistry,
-    extensions: Sequence[Extension] = (),
+    async_settings: AsyncSettings | None = None,
 ) -> web.Application:
     """Build the gateway application on ``provider`` (started and closed with the app)."""
     middlewares: list[Middleware] = [error_middleware]
@@ -103,30 +99,23 @@ def create_app(
         prometheus_url=settings.prometheus_url,
     )
     system.register(app.router)
-    proxy_holder: list[FunctionProxy] = []
-
-    async def invoke(request: web.Request) -> web.StreamResponse:
-        return await proxy_holder[0].handle(request)
-
-    app.router.add_route("*", "/function/{name:[-a-zA-Z_0-9.]+}{tail:(/.*)?}", invoke)
+    app.router.add_route("*", "/function/{name:[-a-zA-Z_0-9.]+}{tail:(/.*)?}", _invoke)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        # The HTTP clients need the running loop, so the proxy is built here, before the first request.
         session = upstream_session(settings.upstream_timeout)
         client = UpstreamClient(connect_timeout=min(5.0, settings.upstream_timeout))
         app[HTTP_SESSION] = session
-        system.http = session
-        proxy_holder.append(
-            FunctionProxy(
-                router,
-                session,
-                client,
-                served_by=f"pyfaas/{version}",
-                user_agent=f"pyfaas-gateway/{version}",
-                max_body_bytes=settings.max_body_bytes,
-                upstream_timeout=settings.upstream_timeout,
-                ledger=ledger,
-                count_replay=metrics.async_replays.inc,
-            )
+        app[PROXY] = FunctionProxy(
+            router,
+            session,
+            client,
+            served_by=f"pyfaas/{version}",
+            user_agent=f"pyfaas-gateway/{version}",
+            max_body_bytes=settings.max_body_bytes,
+            upstream_timeout=settings.upstream_timeout,
+            ledger=ledger,
+            count_replay=metrics.async_replays.inc,
         )
         router.attach()
         try:
@@ -150,25 +139,16 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
 
-    for extension in extensions:
-        extension(app)
-    for module_name, function_name in _OPTIONAL_SETUPS:
-        setup = _optional(module_name, function_name)
-        if setup is not None:
-            setup(app)
+    if async_settings is not None:
+        setup_async(app, async_settings)
+    setup_alerts(app)
+    setup_ui(app)
+    setup_openapi(app)
     return app
 
 
-def _optional(module_name: str, function_name: str) -> Extension | None:
-    """An extension's setup function if its module is present (other parts of pyfaas add them)."""
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
-            return None
-        raise
-    setup: Extension | None = getattr(module, function_name, None)
-    return setup
+async def _invoke(request: web.Request) -> web.StreamResponse:
+    return await request.app[PROXY].handle(request)
 
 
 async def _refresh_service_count(provider: Provider, metrics: GatewayMetrics, default_namespace: str) -> None:

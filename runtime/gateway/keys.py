@@ -1,6 +1,6 @@
 """Typed application keys of the gateway app (never string keys).
 
-The gateway's ``create_app`` stores these; extension modules (async routes, alerts, UI) read them.
+The gateway's ``create_app`` stores these; the route groups (async routes, alerts, UI) read them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from pyfaas.provider.base import Provider
 
 if TYPE_CHECKING:
+    from pyfaas.gateway.invocation.proxy import FunctionProxy
     from pyfaas.gateway.invocation.routing import ReplicaRouter
     from pyfaas.gateway.metrics import GatewayMetrics
     from pyfaas.gateway.settings import GatewaySettings
@@ -23,8 +24,10 @@ REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("registry", CollectorRegist
 SETTINGS: web.AppKey[GatewaySettings] = web.AppKey("settings")
 
 METRICS: web.AppKey[GatewayMetrics] = web.AppKey("metrics")
-"""The gateway's series (``gateway_function_invocation_inflight`` etc.) for extensions such as alerts."""
+"""The gateway's series (``gateway_function_invocation_inflight`` etc.) for route groups such as alerts."""
 ROUTER: web.AppKey[ReplicaRouter] = web.AppKey("router")
-"""Per-function ready sets (read-only for extensions)."""
+"""Per-function ready sets (read-only outside the invocation group)."""
+PROXY: web.AppKey[FunctionProxy] = web.AppKey("proxy")
+"""The ``/function/NAME`` handler; present once the app has started (it owns the pooled HTTP clients)."""
 HTTP_SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("http_session", aiohttp.ClientSession)
 """The shared pooled client session; present once the app has started (cleanup_ctx)."""

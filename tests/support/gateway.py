@@ -37,7 +37,8 @@ from pyfaas.core.models import (
     Secret,
     VersionInfo,
 )
-from pyfaas.gateway.app import Extension, create_app
+from pyfaas.gateway.app import create_app
+from pyfaas.gateway.async_calls.routes import AsyncSettings
 from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.provider.base import LogRequest, Provider, Replica, ReplicaListener
 from pyfaas.provider.local import LocalProvider, LocalProviderConfig
@@ -111,7 +112,7 @@ async def running_gateway(
     env: dict[str, str] | None = None,
     provider: Provider | None = None,
     auth: bool = False,
-    extensions: Sequence[Extension] = (),
+    async_settings: AsyncSettings | None = None,
     **provider_overrides: Any,
 ) -> AsyncIterator[RunningGateway]:
     """The real gateway app on a real LocalProvider (unless ``provider`` is given), on an ephemeral port."""
@@ -129,7 +130,7 @@ async def running_gateway(
             )
         )
     registry = CollectorRegistry()
-    app = create_app(settings, provider, registry=registry, extensions=extensions)
+    app = create_app(settings, provider, registry=registry, async_settings=async_settings)
     async with serve(app) as url:
         yield RunningGateway(
             url=url,

@@ -37,6 +37,7 @@ from pyfaas.core.names import (
 )
 from pyfaas.core.replica_owner import REPLICA_OWNER_HEADER, ScaleResult, replica_ownership
 from pyfaas.gateway.inputs import namespace_of, query_bool, query_int, query_time, read_model
+from pyfaas.gateway.keys import HTTP_SESSION
 from pyfaas.gateway.metrics import GatewayMetrics
 from pyfaas.provider.base import LogRequest, Provider
 
@@ -88,7 +89,6 @@ class SystemRoutes:
         version: str,
         write_timeout: float,
         prometheus_url: str | None,
-        http: aiohttp.ClientSession | None = None,
     ) -> None:
         self._provider = provider
         self._metrics = metrics
@@ -96,8 +96,6 @@ class SystemRoutes:
         self._version = version
         self._write_timeout = write_timeout
         self._prometheus_url = prometheus_url
-        self.http = http
-        """Session for Prometheus queries; set by the app once its shared session exists."""
 
     def register(self, router: web.UrlDispatcher) -> None:
         name = "{name:[-a-zA-Z_0-9.]+}"
@@ -140,7 +138,7 @@ class SystemRoutes:
     async def list_functions(self, request: web.Request) -> web.Response:
         namespace = namespace_of(request, self._default_namespace)
         functions = await self._provider.list_functions(namespace)
-        counts = await self._invocation_counts(namespace, functions)
+        counts = await self._invocation_counts(request.app.get(HTTP_SESSION), namespace, functions)
         body = [
             status.model_copy(
                 update={"invocationCount": float(counts.get(qualified_name(status.name, namespace), 0))}
@@ -149,19 +147,22 @@ class SystemRoutes:
         ]
         return web.json_response(body)
 
-    async def _invocation_counts(self, namespace: str, functions: list[FunctionStatus]) -> dict[str, float]:
+    async def _invocation_counts(
+        self, http: aiohttp.ClientSession | None, namespace: str, functions: list[FunctionStatus]
+    ) -> dict[str, float]:
+        """The gateway's own counts, or Prometheus's (over every gateway replica) when it answers."""
         own = {
             qualified_name(status.name, namespace): float(
                 self._metrics.invocation_count(qualified_name(status.name, namespace))
             )
             for status in functions
         }
-        if not functions or self._prometheus_url is None or self.http is None:
+        if not functions or self._prometheus_url is None or http is None:
             return own
         selector = f'function_name=~".*.{namespace}"'
         query = f"sum(gateway_function_invocation_total{{{selector}}}) by (function_name)"
         try:
-            async with self.http.get(
+            async with http.get(
                 f"{self._prometheus_url}/api/v1/query",
                 params={"query": query},
                 timeout=aiohttp.ClientTimeout(total=2.0),

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from pyfaas.gateway.async_calls.routes import ASYNC_QUEUE, AsyncSettings, setup_async
+from pyfaas.gateway.async_calls.routes import ASYNC_QUEUE, AsyncSettings
 from tests.support.async_calls import CallbackReceiver, until
 from tests.support.gateway import running_gateway, wait_available
 from tests.support.nats import NatsServer
@@ -50,12 +49,9 @@ async def test_chaos_through_gateway_and_watchdog(tmp_path: Path) -> None:
     log = tmp_path / "executions.log"
     settings = AsyncSettings.from_env({"nats_url": nats_server.url})
 
-    def extension(app: web.Application) -> None:
-        setup_async(app, settings)
-
     worker: WorkerProcess | None = None
     try:
-        async with running_gateway(tmp_path / "state", extensions=[extension]) as gateway:
+        async with running_gateway(tmp_path / "state", async_settings=settings) as gateway:
             await asyncio.wait_for(gateway.app[ASYNC_QUEUE].ready.wait(), 10)
             async with gateway.session(connector=aiohttp.TCPConnector(limit=64)) as session:
                 handler = write_handler(tmp_path / "handler", HANDLER)

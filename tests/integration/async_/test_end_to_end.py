@@ -11,9 +11,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from pyfaas.gateway.async_calls.routes import ASYNC_QUEUE, AsyncSettings, setup_async
+from pyfaas.gateway.async_calls.routes import ASYNC_QUEUE, AsyncSettings
 from tests.integration.async_.conftest import Queue, WorkerFactory
 from tests.support.async_calls import CallbackReceiver, eventually, until
 from tests.support.gateway import RunningGateway, running_gateway, wait_available
@@ -53,10 +52,7 @@ async def stack(queue: Queue, nats_server: NatsServer, tmp_path: Path) -> AsyncI
     handler = write_handler(tmp_path / "flaky", HANDLER)
     settings = AsyncSettings.from_env({"nats_url": nats_server.url})
 
-    def extension(app: web.Application) -> None:
-        setup_async(app, settings)
-
-    async with running_gateway(tmp_path / "state", extensions=[extension]) as gateway:
+    async with running_gateway(tmp_path / "state", async_settings=settings) as gateway:
         await asyncio.wait_for(gateway.app[ASYNC_QUEUE].ready.wait(), 10)
         async with gateway.session() as session:
             deploy = python_function(
@@ -153,10 +149,7 @@ async def test_unknown_function_is_404_at_submission(stack: Stack) -> None:
 async def test_async_system_routes_need_auth(queue: Queue, nats_server: NatsServer, tmp_path: Path) -> None:
     settings = AsyncSettings.from_env({"nats_url": nats_server.url})
 
-    def extension(app: web.Application) -> None:
-        setup_async(app, settings)
-
-    async with running_gateway(tmp_path / "state", auth=True, extensions=[extension]) as gateway:
+    async with running_gateway(tmp_path / "state", auth=True, async_settings=settings) as gateway:
         await asyncio.wait_for(gateway.app[ASYNC_QUEUE].ready.wait(), 10)
         async with aiohttp.ClientSession(gateway.url) as anonymous:
             for method, path in (

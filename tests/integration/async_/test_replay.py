@@ -11,9 +11,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from pyfaas.gateway.async_calls.routes import ASYNC_QUEUE, AsyncSettings, setup_async
+from pyfaas.gateway.async_calls.routes import ASYNC_QUEUE, AsyncSettings
 from tests.support.gateway import RunningGateway, running_gateway, wait_available
 from tests.support.nats import NatsServer
 from tests.support.providers import python_function, write_handler
@@ -65,11 +64,8 @@ class Stack:
 async def stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Stack]:
     settings = AsyncSettings.from_env({"nats_url": nats_server.url})
 
-    def extension(app: web.Application) -> None:
-        setup_async(app, settings)
-
     log = tmp_path / "executions.log"
-    async with running_gateway(tmp_path / "state", extensions=[extension]) as gateway:
+    async with running_gateway(tmp_path / "state", async_settings=settings) as gateway:
         await asyncio.wait_for(gateway.app[ASYNC_QUEUE].ready.wait(), 10)
         async with gateway.session() as session:
             handler = write_handler(tmp_path / "handler", HANDLER)

@@ -23,6 +23,7 @@ from openapi_core.datatypes import RequestParameters
 from prometheus_client.exposition import generate_latest
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+from pyfaas.gateway.async_calls.routes import AsyncSettings
 from pyfaas.gateway.metrics import create_metrics_app
 from tests.support.gateway import RunningGateway, running_gateway, serve, wait_available
 from tests.support.nats import NatsServer, nats_server
@@ -128,13 +129,8 @@ class Checker:
 
 @pytest.fixture
 async def gateway(tmp_path: Path, nats_server: NatsServer) -> AsyncIterator[RunningGateway]:
-    extensions = []
-    if importlib.util.find_spec("pyfaas.gateway.async_calls.routes") is not None:
-        from pyfaas.gateway.async_calls.routes import AsyncSettings, setup_async
-
-        settings = AsyncSettings.from_env({"nats_url": nats_server.url})
-        extensions.append(lambda app: setup_async(app, settings))
-    async with running_gateway(tmp_path / "state", extensions=extensions) as running:
+    settings = AsyncSettings.from_env({"nats_url": nats_server.url})
+    async with running_gateway(tmp_path / "state", async_settings=settings) as running:
         yield running
 
 
@@ -251,13 +247,10 @@ async def test_own_document_is_served_behind_auth_and_lists_the_registered_route
 ) -> None:
     from openapi_spec_validator import validate
 
-    from pyfaas.gateway.async_calls.routes import AsyncSettings, setup_async
     from pyfaas.gateway.system_api.openapi import OPENAPI_PATH
 
     async_settings = AsyncSettings.from_env({"nats_url": nats_server.url})
-    async with running_gateway(
-        tmp_path / "state", auth=True, extensions=[lambda app: setup_async(app, async_settings)]
-    ) as running:
+    async with running_gateway(tmp_path / "state", auth=True, async_settings=async_settings) as running:
         async with aiohttp.ClientSession(running.url) as anonymous, anonymous.get(OPENAPI_PATH) as response:
             assert response.status == 401
             assert response.headers["WWW-Authenticate"] == 'Basic realm="Restricted"'

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import nats
 import pytest
-from aiohttp import web
 from playwright.async_api import expect
 from prometheus_client import CollectorRegistry
 
 from pyfaas.core.queue_layout import QueueLayout
-from pyfaas.gateway.async_calls.routes import ASYNC_QUEUE, AsyncSettings, setup_async
+from pyfaas.gateway.async_calls.routes import ASYNC_QUEUE, AsyncSettings
 from pyfaas.worker.app import Worker
 from pyfaas.worker.settings import WorkerSettings
 from tests.support.async_calls import reset_layout
@@ -55,10 +54,7 @@ async def gateway(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Runn
         await connection.close()
     settings = AsyncSettings.from_env({"nats_url": nats_server.url})
 
-    def extension(app: web.Application) -> None:
-        setup_async(app, settings)
-
-    async with running_gateway(tmp_path / "state", auth=True, extensions=[extension]) as gateway:
+    async with running_gateway(tmp_path / "state", auth=True, async_settings=settings) as gateway:
         await asyncio.wait_for(gateway.app[ASYNC_QUEUE].ready.wait(), 10)
         async with gateway.session() as session:
             spec = python_function("flaky", write_handler(tmp_path / "flaky", FLAKY))

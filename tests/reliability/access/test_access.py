@@ -1,7 +1,7 @@
 """Access control on a real gateway process: every ``/system/*`` route and ``/ui/`` need valid credentials.
 
-The routes are enumerated from the router ``create_app`` builds with the same extensions as the process (NATS
-configured, so the async routes are there; the portal and alert routes when installed), so a route added
+The routes are enumerated from the router ``create_app`` builds with the same settings as the process (NATS
+configured, so the async routes are there), so a route added
 later is covered without editing this file. Each is asked with no, wrong and malformed credentials, and under
 spellings of its path that must not slip past the check.
 """
@@ -19,7 +19,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from pyfaas.gateway.__main__ import build_extensions
+from pyfaas.gateway.__main__ import build_async_settings
 from pyfaas.gateway.app import create_app
 from pyfaas.gateway.settings import GatewaySettings
 from tests.support.fuzz import LiveGateway, gateway_process, raw_request
@@ -64,7 +64,7 @@ def protected_routes() -> list[tuple[str, str]]:
         GatewaySettings.from_env({"basic_auth": "false"}),
         MemoryProvider(),
         registry=CollectorRegistry(),
-        extensions=build_extensions(environ),
+        async_settings=build_async_settings(environ),
     )
     found: set[tuple[str, str]] = set()
     for route in app.router.routes():

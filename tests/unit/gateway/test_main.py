@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pyfaas.core.errors import ConfigError
-from pyfaas.gateway.__main__ import build_extensions, build_provider
+from pyfaas.gateway.__main__ import build_async_settings, build_provider
 from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.provider.local import LocalProvider
 from pyfaas.provider.remote import RemoteProvider
@@ -46,5 +46,6 @@ def test_missing_auth_files_are_a_config_error(tmp_path: Path) -> None:
 
 
 def test_async_routes_only_with_nats() -> None:
-    assert build_extensions({}) == []
-    assert len(build_extensions({"faas_nats_address": "127.0.0.1", "faas_nats_port": "4222"})) == 1
+    assert build_async_settings({}) is None
+    configured = build_async_settings({"faas_nats_address": "127.0.0.1", "faas_nats_port": "4222"})
+    assert configured is not None and configured.nats_servers() == ["nats://127.0.0.1:4222"]

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from pyfaas.core import models
 from pyfaas.gateway.app import create_app
-from pyfaas.gateway.async_calls.routes import AsyncSettings, setup_async
+from pyfaas.gateway.async_calls.routes import AsyncSettings
 from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.gateway.system_api.openapi import OPENAPI_PATH, build_document, operations
 from tests.support.gateway import MemoryProvider
@@ -98,7 +98,7 @@ def full_app_routes() -> set[tuple[str, str]]:
         settings,
         MemoryProvider(),
         registry=CollectorRegistry(),
-        extensions=[lambda app: setup_async(app, async_settings)],
+        async_settings=async_settings,
     )
     return {
         (route.method.lower(), route.resource.canonical)

@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from pyfaas.core.errors import ConfigError
 from pyfaas.core.models import LogMessage
 from pyfaas.core.replica_owner import REPLICA_OWNER_HEADER
+from pyfaas.gateway.app import create_app
+from pyfaas.gateway.async_calls.routes import AsyncSettings
 from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.gateway.system_api.routes import SCALE_CLAMPED_HEADER
 from pyfaas.system.credentials import BasicAuthCredentials
@@ -237,10 +240,22 @@ async def test_info_health_root_and_unknown_routes(gateway: RunningGateway) -> N
             assert r.status == 405
 
 
-async def test_extensions_are_called(tmp_path: Path) -> None:
-    seen: list[web.Application] = []
-    async with running_gateway(tmp_path, provider=MemoryProvider(), extensions=[seen.append]) as gateway:
-        assert seen == [gateway.app]
+async def test_async_routes_only_with_async_settings() -> None:
+    def async_routes(app: web.Application) -> set[str]:
+        return {route.resource.canonical for route in app.router.routes() if route.resource is not None} & {
+            "/async-function/{name}",
+            "/system/async/{call_id}",
+        }
+
+    without = create_app(GatewaySettings.from_env({}), MemoryProvider(), registry=CollectorRegistry())
+    assert async_routes(without) == set()
+    with_nats = create_app(
+        GatewaySettings.from_env({}),
+        MemoryProvider(),
+        registry=CollectorRegistry(),
+        async_settings=AsyncSettings.from_env({"nats_url": "nats://127.0.0.1:1"}),
+    )
+    assert async_routes(with_nats) == {"/async-function/{name}", "/system/async/{call_id}"}
 
 
 def test_settings_defaults_and_provider_choice() -> None:
