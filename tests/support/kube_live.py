@@ -190,11 +190,20 @@ async def kube_namespace(kube_cluster: KubeCluster) -> AsyncIterator[str]:
 
 
 ECHO_HANDLER = """
+import os
 import socket
 
 def handle(event, context):
-    print("called with " + event.body.decode(), flush=True)
-    return "{version}:" + socket.gethostname() + ":" + event.body.decode()
+    body = event.body.decode()
+    print("called with " + body, flush=True)
+    if body.startswith("secret:"):
+        folder = os.environ.get("secret_mount_path", "/var/openfaas/secrets")
+        try:
+            with open(os.path.join(folder, body[len("secret:"):])) as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return {"statusCode": 404, "body": "absent"}
+    return "VERSION:" + socket.gethostname() + ":" + body
 """
 
 
@@ -202,7 +211,8 @@ def handle(event, context):
 def echo_images(kube_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """Two python3-http images, ``…/echo:v1`` and ``…/echo:v2``, imported into the cluster's containerd.
 
-    Their handler answers ``<version>:<pod name>:<body>`` and logs ``called with <body>``.
+    Their handler logs ``called with <body>`` and answers ``<version>:<pod name>:<body>``, or for a body
+    ``secret:<name>`` the content of that secret file (404 when the function has no such secret).
     """
     if kube_cluster.containerd_address is None:
         pytest.skip("images cannot be imported into this cluster (no kit.env beside the kubeconfig)")
@@ -210,7 +220,7 @@ def echo_images(kube_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFact
     references = []
     for version in ("v1", "v2"):
         reference = f"localhost/pyfaas-test/echo:{version}"
-        function_image(reference, out / f"{version}.tar", handler=ECHO_HANDLER.format(version=version))
+        function_image(reference, out / f"{version}.tar", handler=ECHO_HANDLER.replace("VERSION", version))
         import_archive(kube_cluster.containerd_address, out / f"{version}.tar")
         (out / f"{version}.tar").unlink()
         references.append(reference)
