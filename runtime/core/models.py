@@ -31,6 +31,7 @@ __all__ = [
     "LogMessage",
     "ProviderInfo",
     "QueueRequest",
+    "ReplicaFailure",
     "ScaleServiceRequest",
     "Secret",
     "VersionInfo",
@@ -184,10 +185,36 @@ class FunctionUsage(WireModel):
     totalMemoryBytes: float = 0.0
 
 
+class ReplicaFailure(WireModel):
+    """Why a function's replicas do not become ready: the last unexpected end of one (a pyfaas addition to
+    FunctionStatus; OpenFaaS clients ignore it). Providers set it when they can tell and clear it once a
+    replica of the current spec is ready again."""
+
+    reason: str
+    """What happened, e.g. ``exited with code 1 before it was ready`` or ``CrashLoopBackOff``."""
+    message: str = ""
+    """The replica's last words: the last lines of its output (a traceback), or the orchestrator's message."""
+    beforeReady: bool = False
+    """The replica ended before it was ever ready (it crashes at start): waiting for it is pointless."""
+    restarts: int = 0
+    """Unexpected ends of this function's replicas so far."""
+    at: datetime | None = None
+
+    @field_serializer("at")
+    def _ser_at(self, value: datetime | None) -> str | None:
+        return None if value is None else format_rfc3339(value)
+
+    def summary(self) -> str:
+        """One line: the reason and the last line of the message (``SyntaxError: ...``)."""
+        last = next((line.strip() for line in reversed(self.message.splitlines()) if line.strip()), "")
+        return f"{self.reason}: {last}" if last else self.reason
+
+
 class FunctionStatus(_FunctionFields):
     """An item of GET ``/system/functions`` and the body of GET ``/system/function/{name}``."""
 
     _always = frozenset({"name", "image", "createdAt"})
+    _keep_empty = frozenset({"labels", "annotations", "updatedReplicas"})
 
     name: str
     invocationCount: float = 0.0
@@ -195,8 +222,13 @@ class FunctionStatus(_FunctionFields):
     """Desired replicas."""
     availableReplicas: int = Field(0, ge=0)
     """Replicas that are ready to serve."""
+    updatedReplicas: int | None = Field(None, ge=0)
+    """pyfaas: ready replicas of the current spec (during a rolling update the others still serve); None
+    when the provider does not tell. ``pyfaas deploy`` waits on it."""
     createdAt: datetime = ZERO_TIME
     usage: FunctionUsage | None = None
+    replicaFailure: ReplicaFailure | None = None
+    """pyfaas: why replicas do not become ready, when the provider can tell (None: nothing known)."""
 
     @field_serializer("createdAt")
     def _ser_created(self, value: datetime) -> str:
@@ -205,7 +237,16 @@ class FunctionStatus(_FunctionFields):
     def deployment(self) -> FunctionDeployment:
         """The FunctionDeployment this status describes (for updates and redeploys)."""
         data = self.model_dump(
-            exclude={"name", "invocationCount", "replicas", "availableReplicas", "createdAt", "usage"}
+            exclude={
+                "name",
+                "invocationCount",
+                "replicas",
+                "availableReplicas",
+                "updatedReplicas",
+                "createdAt",
+                "usage",
+                "replicaFailure",
+            }
         )
         return FunctionDeployment(service=self.name, **data)
 

@@ -56,7 +56,8 @@ class LogRequest:
 
 
 ReplicaListener = Callable[[str, str, list[Replica]], None]
-"""Called with (name, namespace, ready replicas) whenever a function's ready set changes."""
+"""Called with (name, namespace, ready replicas) whenever a function's ready set changes, and (with the same
+set) when a replica fails, so that a caller waiting for one re-reads ``FunctionStatus.replicaFailure``."""
 
 
 @dataclass(slots=True)
@@ -89,7 +90,11 @@ class Provider(Protocol):
     async def list_functions(self, namespace: str) -> list[FunctionStatus]: ...
 
     async def get_function(self, name: str, namespace: str) -> FunctionStatus:
-        """Raise ``FunctionNotFound`` when absent."""
+        """Raise ``FunctionNotFound`` when absent.
+
+        Optional: ``replicaFailure`` says why replicas do not become ready (the last error of a crashing
+        replica: its output's last lines, or the orchestrator's reason), cleared once a replica of the current
+        spec is ready; ``beforeReady`` when it never was (the gateway then fails calls at once with it)."""
         ...
 
     async def deploy(self, spec: FunctionDeployment) -> None:

@@ -50,6 +50,19 @@ __all__ = ["deploy"]
 @click.option(
     "--handler", default="", help="Without a stack file: a python3-http handler folder (local mode)."
 )
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until a replica of each function is ready; fail with its error if it crashes at start.",
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for a ready replica per function.",
+)
 @pass_context
 def deploy(
     context: CliContext,
@@ -71,6 +84,8 @@ def deploy(
     name: str,
     fprocess: str,
     handler: str,
+    wait: bool,
+    wait_timeout: float,
 ) -> None:
     """Deploy functions: PUT (update) first, POST (create) when the gateway does not know them.
 
@@ -127,6 +142,7 @@ def deploy(
             replace=replace,
             update=update,
             announce=not as_json,
+            wait_within=wait_timeout if wait else None,
         )
     if as_json:
         context.output.json(results)
@@ -149,8 +165,10 @@ def _deploy_all(
     replace: bool,
     update: bool,
     announce: bool,
+    wait_within: float | None,
 ) -> list[dict[str, object]]:
     from pyfaas.cli.deployment import prepare
+    from pyfaas.cli.readiness import wait_ready
 
     out = context.output
     results: list[dict[str, object]] = []
@@ -170,6 +188,10 @@ def _deploy_all(
                     client.delete(spec.service, spec.namespace or "")
             with out.progress(f"Deploying {spec.service}"):
                 result = client.deploy(spec, update=update and not replace)
+            if wait_within is not None:
+                with out.progress(f"Waiting for a ready replica of {spec.service}"):
+                    wait_ready(client, spec.service, spec.namespace or "", within=wait_within)
+                entry["ready"] = True
         except (CliError, PyfaasError) as exc:
             message = exc.line() if isinstance(exc, CliError) else f"Error: {exc.message}"
             if len(definitions) == 1:

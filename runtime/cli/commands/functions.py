@@ -121,14 +121,23 @@ def describe(
     status = FunctionStatus.model_validate(raw)
     qualified = f"{name}.{namespace}" if namespace else name
     ready = status.availableReplicas > 0
+    failure = status.replicaFailure
+    state = "Ready" if ready else "Not Ready"
+    if failure is not None and failure.beforeReady:
+        state = "Crashing at start" if not ready else "Ready (new replicas crash at start)"
     env = dict(status.envVars or {})
     context.output.fields(
         [
             ("Name", status.name),
             ("Namespace", status.namespace or namespace or "-"),
-            ("Status", "Ready" if ready else "Not Ready"),
+            ("Status", state),
             ("Replicas", status.replicas),
             ("Available Replicas", status.availableReplicas),
+            *(
+                [("Last Failure", f"{failure.summary()} (restarts: {failure.restarts})")]
+                if failure is not None
+                else []
+            ),
             ("Invocations", _invocations(status.invocationCount)),
             ("Image", status.image),
             ("Function Process", status.envProcess or "-"),

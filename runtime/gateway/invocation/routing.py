@@ -7,8 +7,13 @@ exists. Listeners are expected on the event loop's thread (all providers call th
 
 Scale from zero is single-flight per function: the first call that finds no ready replica starts one waker
 task; every concurrent caller awaits that same task. The waker reads the function once, scales it to
-``max(1, com.openfaas.scale.min)`` if its desired count is 0, then sleeps on the ready-set subscription (no
-polling) until a ready replica appears or ``scale_from_zero_timeout`` passes (503 + ``Retry-After``).
+``max(1, com.openfaas.scale.min)`` if its desired count is 0, then sleeps on the ready-set subscription until
+a ready replica appears or ``scale_from_zero_timeout`` passes (503 + ``Retry-After``).
+
+A function whose replicas crash at start is not waited for: when the provider reports a ``replicaFailure``
+that happened before the replica was ever ready, and nothing is ready, the call fails at once with 503 and
+the replica's last words. The provider's failure notice wakes the waker; the status is also re-read every
+``_RECHECK`` seconds for providers that learn of failures without telling listeners.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from pyfaas.core.errors import FunctionNotFound, FunctionUnavailable
 from pyfaas.core.labels import scaling_policy
+from pyfaas.core.models import FunctionStatus, ReplicaFailure
 from pyfaas.core.names import qualified_name, split_name
 from pyfaas.gateway.metrics import FunctionMetrics, GatewayMetrics
 from pyfaas.provider.base import Provider, Replica
@@ -30,6 +37,8 @@ __all__ = ["FunctionRoute", "ReplicaRouter"]
 log = logging.getLogger("pyfaas.gateway.invocation.routing")
 
 _RAW_NAME_CACHE_LIMIT = 10_000
+_RECHECK = 1.0
+"""Seconds between status reads while waiting for a replica (a failure notice wakes the waiter sooner)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -42,6 +51,8 @@ class FunctionRoute:
     replicas: list[Replica] = field(default_factory=list)
     waker: asyncio.Task[None] | None = None
     changed: asyncio.Event | None = None
+    failure: ReplicaFailure | None = None
+    """The provider's last reported replica failure, as of the last status read (for error messages)."""
     _turn: int = 0
 
     @property
@@ -192,7 +203,10 @@ class ReplicaRouter:
         if route.pick() is not None:
             return
         scaled = False
-        if status.replicas == 0:
+        woken_at: datetime | None = None
+        if status.replicas > 0:  # (at zero, a failure before the sleep does not count: waking is a new try)
+            self._check_failure(route, status)
+        else:
             if not self._scale_from_zero:
                 raise FunctionUnavailable(
                     f"function {route.function_name} has 0 replicas and scale_from_zero is disabled",
@@ -200,21 +214,46 @@ class ReplicaRouter:
                 )
             replicas = max(1, scaling_policy(status.labels).min_replicas)
             log.info("scaling %s from zero to %d", route.function_name, replicas)
+            woken_at = datetime.now(UTC)
             await self._provider.scale(route.name, route.namespace, replicas)
             scaled = True
         deadline = started + self._timeout
         while route.pick() is None:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not await route.wait_change(remaining):
+            if remaining <= 0:
                 raise self._unavailable(route)
+            await route.wait_change(min(remaining, _RECHECK))
+            if route.pick() is None:  # a failure notice, or time to ask again
+                self._check_failure(route, await self._status(route), since=woken_at)
         if scaled:
             route.metrics.cold_start(time.monotonic() - started)
 
+    async def _status(self, route: FunctionRoute) -> FunctionStatus:
+        try:
+            return await self._provider.get_function(route.name, route.namespace)
+        except FunctionNotFound:
+            self._forget(route)
+            raise
+
+    def _check_failure(
+        self, route: FunctionRoute, status: FunctionStatus, *, since: datetime | None = None
+    ) -> None:
+        """Fail now when the function's replicas crash at start (after ``since``) and none is ready."""
+        failure = route.failure = status.replicaFailure
+        if failure is None or not failure.beforeReady or route.pick() is not None:
+            return
+        if since is not None and failure.at is not None and failure.at < since:
+            return  # from before the function was woken
+        message = f"{route.function_name} cannot start: {failure.summary()} (restarts: {failure.restarts})"
+        if failure.message:
+            message += "; last output of the replica:\n" + failure.message
+        raise FunctionUnavailable(message, retry_after=max(1.0, self._timeout / 10))
+
     def _unavailable(self, route: FunctionRoute) -> FunctionUnavailable:
-        return FunctionUnavailable(
-            f"no ready replica of {route.function_name} within {self._timeout:g}s",
-            retry_after=max(1.0, self._timeout / 10),
-        )
+        message = f"no ready replica of {route.function_name} within {self._timeout:g}s"
+        if route.failure is not None:
+            message += f" (last replica failure: {route.failure.summary()})"
+        return FunctionUnavailable(message, retry_after=max(1.0, self._timeout / 10))
 
 
 def _retrieve_exception(task: asyncio.Task[None]) -> None:

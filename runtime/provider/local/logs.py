@@ -31,7 +31,7 @@ from pathlib import Path
 from pyfaas.core.models import LogMessage
 from pyfaas.provider.base import LogRequest
 
-__all__ = ["LogCollector"]
+__all__ = ["LogCollector", "last_lines"]
 
 log = logging.getLogger("pyfaas.provider.local")
 
@@ -284,6 +284,26 @@ class LogCollector:
                 followers = self._followers.get(key)
                 if followers:
                     followers.queues.discard(queue)
+
+
+def last_lines(path: Path, count: int, *, max_bytes: int = 16 << 10) -> str:
+    """The last ``count`` non-empty lines of a replica's raw output file, without the watchdog's time prefix
+    and without the import machinery's frames of a traceback (what a replica said before it ended); empty
+    when the file is gone."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read(max_bytes)
+    except OSError:
+        return ""
+    lines = data.decode("utf-8", "replace").splitlines()
+    if size > max_bytes and lines:
+        lines = lines[1:]  # the first line was cut
+    epoch = datetime.fromtimestamp(0, UTC)
+    texts = [_split_timestamp(line.rstrip(), epoch)[1] for line in lines]
+    kept = [text for text in texts if text.strip() and not text.lstrip().startswith('File "<frozen ')]
+    return "\n".join(kept[-count:])
 
 
 def _split_timestamp(text: str, default: datetime) -> tuple[datetime, str]:

@@ -276,6 +276,8 @@ class LocalProvider:
             created_at=function.created_at,
         )
         status.namespace = function.namespace
+        status.replicaFailure = function.supervisor.failure
+        status.updatedReplicas = function.supervisor.updated
         return status
 
     async def list_functions(self, namespace: str) -> list[FunctionStatus]:

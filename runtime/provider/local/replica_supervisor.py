@@ -5,7 +5,10 @@ for the current spec *generation*. It publishes a ready set: the ready replicas 
 A rolling update bumps the generation; new replicas start next to the old ones, and only when as many of
 them are ready as desired does the serving generation switch (listeners are told), after which the old
 replicas drain. Scaling down and draining always remove a replica from the ready set, and notify, *before*
-SIGTERM reaches it. An unexpected exit is restarted after an exponential backoff and counted.
+SIGTERM reaches it. An unexpected exit is restarted after an exponential backoff and counted; for a replica of
+the current spec it also becomes the function's ``failure`` (with the last lines of the replica's output),
+which listeners are told about and which lasts until a replica of the current spec is ready again (or the
+spec changes, or the function is woken from zero).
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pyfaas.core.errors import ProcessSpawnError
-from pyfaas.core.models import FunctionDeployment
+from pyfaas.core.models import FunctionDeployment, ReplicaFailure
 from pyfaas.provider.base import Replica
 from pyfaas.provider.local.config import LocalProviderConfig
-from pyfaas.provider.local.logs import LogCollector
+from pyfaas.provider.local.logs import LogCollector, last_lines
 from pyfaas.provider.local.readiness import NotReady, wait_ready
 from pyfaas.provider.local.spawner import ReplicaProcess, Spawner
 from pyfaas.system.processes import ProcessRecord, group_alive, kill_by_environment, kill_group
@@ -36,6 +39,8 @@ __all__ = ["ExitRecord", "FunctionSupervisor", "ReplicaInfo", "ReplicaState", "S
 log = logging.getLogger("pyfaas.provider.local")
 
 PID_SUFFIX = ".pid"
+FAILURE_LINES = 12
+"""Lines of a failed replica's output kept as the function's failure message (a traceback's tail)."""
 
 
 class ReplicaState(enum.Enum):
@@ -116,6 +121,8 @@ class FunctionSupervisor:
         self.serving_generation = 1
         self.restarts = 0
         self.last_exit: ExitRecord | None = None
+        self.failure: ReplicaFailure | None = None
+        """Why replicas of the current spec do not stay ready; None once one is ready."""
         self._crash_streak = 0
         self._next_start_at = 0.0
         self._handles: dict[str, _Handle] = {}
@@ -147,6 +154,8 @@ class FunctionSupervisor:
 
     # desired state ---------------------------------------------------------------------------------
     def scale(self, replicas: int) -> None:
+        if self.desired == 0:
+            self.failure = None  # woken from zero: a fresh attempt, not the crash before the sleep
         self.desired = replicas
         self._wake.set()
 
@@ -154,6 +163,7 @@ class FunctionSupervisor:
         """Roll out a new spec: new replicas first, switch when ready, then drain the old ones."""
         self.spec = spec
         self.generation += 1
+        self.failure = None
         self._crash_streak = 0
         self._next_start_at = 0.0
         self._wake.set()
@@ -161,6 +171,15 @@ class FunctionSupervisor:
     @property
     def ready(self) -> list[Replica]:
         return list(self._published)
+
+    @property
+    def updated(self) -> int:
+        """Ready replicas of the current spec (fewer than ``ready`` while a rolling update is under way)."""
+        return sum(
+            1
+            for h in self._handles.values()
+            if h.state is ReplicaState.READY and h.generation == self.generation
+        )
 
     def status(self) -> SupervisorStatus:
         return SupervisorStatus(
@@ -287,7 +306,7 @@ class FunctionSupervisor:
                 env=self._environment(handle), cwd=self.run_dir, log_path=log_path
             )
         except ProcessSpawnError as exc:
-            self._end(handle, expected=False, code=None, reason=f"spawn failed: {exc}")
+            self._end(handle, expected=False, code=None, reason=f"spawn failed: {exc}", output="")
             return
         process = handle.process
         spawned = time.monotonic()
@@ -311,6 +330,8 @@ class FunctionSupervisor:
                         handle.replica = Replica(
                             id=handle.id, url=f"http://127.0.0.1:{port}", started_at=handle.started_at
                         )
+                        if handle.generation == self.generation:
+                            self.failure = None
                         self._reconcile()  # publish at once: a caller may be waiting on a cold start
                         log.info(
                             "replica %s of %s.%s ready in %.0f ms (spawned in %.0f ms)",
@@ -328,21 +349,28 @@ class FunctionSupervisor:
         if group_alive(process.pid):
             kill_group(process.pid, signal.SIGKILL)
         await asyncio.to_thread(kill_by_environment, f"port_file={self.run_dir / handle.id}.port")
+        expected = handle.state is ReplicaState.DRAINING
+        # Its last words (a traceback) before the collector takes the raw file away.
+        output = "" if expected else last_lines(log_path, FAILURE_LINES)
         self._ctx.collector.release(log_path)
         for leftover in (pid_path, self.run_dir / f"{handle.id}.port", self.run_dir / f"{handle.id}.lock"):
             with contextlib.suppress(OSError):
                 leftover.unlink()
-        expected = handle.state is ReplicaState.DRAINING
-        self._end(handle, expected=expected, code=code, reason=reason or f"exited with code {code}")
+        self._end(
+            handle, expected=expected, code=code, reason=reason or f"exited with code {code}", output=output
+        )
 
-    def _end(self, handle: _Handle, *, expected: bool, code: int | None, reason: str) -> None:
+    def _end(self, handle: _Handle, *, expected: bool, code: int | None, reason: str, output: str) -> None:
         handle.state = ReplicaState.EXITED
+        failed = False
         if expected:
             log.info("replica %s of %s.%s stopped (code %s)", handle.id, self.name, self.namespace, code)
         else:
-            self._crashed(handle, code=code, reason=reason)
+            failed = self._crashed(handle, code=code, reason=reason, output=output)
         self._handles.pop(handle.id, None)
         self._publish()
+        if failed:  # the ready set may be unchanged: tell waiting callers anyway, they read the failure
+            self._ctx.on_ready_change(self.name, self.namespace, list(self._published))
         self._wake.set()
 
     async def _until_ready_or_drained(
@@ -388,9 +416,10 @@ class FunctionSupervisor:
             )
             handle.process.kill()
 
-    def _crashed(self, handle: _Handle, *, code: int | None, reason: str) -> None:
+    def _crashed(self, handle: _Handle, *, code: int | None, reason: str, output: str) -> bool:
+        """Count an unexpected end and schedule the restart; True when it became the function's failure."""
         if self._stopping:
-            return
+            return False
         now = time.monotonic()
         if handle.ready_at is not None and now - handle.ready_at >= self._ctx.config.backoff_reset_after:
             self._crash_streak = 0
@@ -401,8 +430,16 @@ class FunctionSupervisor:
         )
         self.restarts += 1
         self.last_exit = ExitRecord(replica=handle.id, code=code, reason=reason, at=datetime.now(UTC))
-        if handle.generation == self.generation:
+        current = handle.generation == self.generation
+        if current:
             self._next_start_at = now + delay
+            self.failure = ReplicaFailure(
+                reason=reason,
+                message=output,
+                beforeReady=handle.ready_at is None,
+                restarts=self.restarts,
+                at=self.last_exit.at,
+            )
         log.warning(
             "replica %s of %s.%s ended unexpectedly (%s); restarting in %.2fs (restart #%d)",
             handle.id,
@@ -413,6 +450,7 @@ class FunctionSupervisor:
             self.restarts,
         )
         self._wake.set()
+        return current
 
     @staticmethod
     def _record_pid(path: Path, pid: int) -> None:

@@ -31,6 +31,13 @@ CASES: list[tuple[type[models.WireModel], dict[str, Any], tuple[str | int, ...]]
     (models.FunctionStatus, {"name": "echo", "availableReplicas": "two"}, ("availableReplicas",)),
     (models.FunctionStatus, {"name": "echo", "createdAt": "last tuesday"}, ("createdAt",)),
     (models.FunctionStatus, {"name": "echo", "usage": {"cpu": "lots"}}, ("usage", "cpu")),
+    (models.FunctionStatus, {"name": "echo", "updatedReplicas": -1}, ("updatedReplicas",)),
+    (
+        models.FunctionStatus,
+        {"name": "echo", "replicaFailure": {"message": "x"}},
+        ("replicaFailure", "reason"),
+    ),
+    (models.ReplicaFailure, {"reason": "r", "restarts": "often"}, ("restarts",)),
     (models.FunctionResources, {"nvidia.com/gpu": 1}, ("nvidia.com/gpu",)),
     (models.DeleteFunctionRequest, {}, ("functionName",)),
     (models.DeleteFunctionRequest, {"functionName": ""}, ("functionName",)),

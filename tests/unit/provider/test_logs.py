@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pyfaas.core.models import LogMessage
 from pyfaas.provider.base import LogRequest
-from pyfaas.provider.local.logs import LogCollector
+from pyfaas.provider.local.logs import LogCollector, last_lines
 
 
 def _collector(tmp_path: Path, **options: int) -> LogCollector:
@@ -121,3 +121,15 @@ async def test_a_line_without_end_is_cut_into_pieces(tmp_path: Path) -> None:
     collector.flush()
     pieces = await _read(collector)
     assert pieces and sum(len(m.text) for m in pieces) == 200 << 10
+
+
+def test_last_lines_of_a_raw_file_without_time_prefixes(tmp_path: Path) -> None:
+    raw = tmp_path / "crashed.log"
+    assert last_lines(raw, 3) == ""  # gone
+    lines = [f"2026-01-02T03:04:05.123456Z line {n}" for n in range(50)]
+    frozen = '  File "<frozen importlib._bootstrap>", line 1204, in _gcd_import'
+    raw.write_text("\n".join([*lines, frozen, "", "SyntaxError: expected ':'", ""]))
+    assert last_lines(raw, 3).splitlines() == ["line 48", "line 49", "SyntaxError: expected ':'"]
+    cut = last_lines(raw, 100, max_bytes=120)  # the tail only, without the line it cut through
+    assert cut.splitlines()[-1] == "SyntaxError: expected ':'"
+    assert all(line.startswith(("line ", "SyntaxError")) for line in cut.splitlines())
