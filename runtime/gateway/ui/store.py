@@ -73,8 +73,9 @@ def _source(result: SourceResult, *, local: bool) -> dict[str, Any]:
     catalog = result.catalog
     return {
         "name": result.source.name,
-        "location": result.source.index,
-        "title": (catalog.title if catalog else "") or result.source.name,
+        "location": result.source.index if result.source.location else "bundled with pyfaas",
+        "title": (catalog.title if catalog else "")
+        or ("pyfaas store" if not result.source.location else result.source.name),
         "format": catalog.format if catalog else "",
         "up": result.up,
         "error": result.error,

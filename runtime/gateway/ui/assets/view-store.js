@@ -15,7 +15,7 @@ function promptSecrets(entry, names, namespace) {
       "form",
       { class: "secret-prompt", method: "dialog" },
       h("h2", { id: titleId }, `Secrets for ${entry.title}`),
-      h("p", { class: "muted" }, `${entry.title} reads ${names.length === 1 ? "this secret" : "these secrets"}, missing in ${namespace}. They are created before the deploy and never shown again.`),
+      h("p", { class: "muted" }, `${entry.title} reads ${names.length === 1 ? "this secret" : "these secrets"}, missing in ${namespace}. ${names.length === 1 ? "It is" : "They are"} created before the deploy and never shown again.`),
       names.map((name, index) => field(name, inputs[index], "secret value")),
       h("div", { class: "actions" }, cancel, h("button", { type: "submit" }, "Create and deploy")),
     );
