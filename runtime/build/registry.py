@@ -126,6 +126,7 @@ class RegistryClient:
         plain_http: bool | None = None,
         timeout: float = 300.0,
         progress: Progress | None = None,
+        chunk_size: int = CHUNK_SIZE,
     ) -> None:
         host = DOCKER_HUB_API if registry == DEFAULT_REGISTRY else registry
         insecure = LOOPBACK.match(host) is not None if plain_http is None else plain_http
@@ -135,6 +136,7 @@ class RegistryClient:
         self.progress = progress or (lambda _line: None)
         self.http = httpx.Client(timeout=timeout, follow_redirects=True, trust_env=False)
         self._authorization: dict[str, str] = {}
+        self.chunk_size = chunk_size
 
     def close(self) -> None:
         self.http.close()
@@ -229,7 +231,7 @@ class RegistryClient:
         location = started.headers["location"]
         offset = 0
         with path.open("rb") as source:
-            while chunk := source.read(CHUNK_SIZE):
+            while chunk := source.read(self.chunk_size):
                 end = offset + len(chunk) - 1
                 response = self.request(
                     "PATCH",
