@@ -228,6 +228,8 @@ def function_deployment(
         "readinessProbe": _probe(options),
         "livenessProbe": _probe(options),
         "securityContext": security,
+        # A crashed container's status then carries the end of its output: why the function cannot start.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     if mounts:
         container["volumeMounts"] = mounts

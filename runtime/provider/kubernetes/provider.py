@@ -23,7 +23,7 @@ from lightkube.core.client import LabelSelector
 from lightkube.models.autoscaling_v1 import ScaleSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Namespace, Service
+from lightkube.resources.core_v1 import Namespace, Pod, Service
 from lightkube.resources.core_v1 import Secret as SecretObject
 from lightkube.types import CascadeType
 
@@ -71,9 +71,11 @@ from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
 from pyfaas.provider.kubernetes.config import KubernetesProviderConfig, kube_config
 from pyfaas.provider.kubernetes.endpoints import EndpointCache
 from pyfaas.provider.kubernetes.errors import ObjectConflict, ObjectMissing, api_errors
+from pyfaas.provider.kubernetes.failures import replica_failure
 from pyfaas.provider.kubernetes.logs import stream_logs
 from pyfaas.provider.kubernetes.ownership import adopt_created
 from pyfaas.provider.kubernetes.watch import SliceWatcher
+from pyfaas.provider.listeners import ReplicaListeners
 
 __all__ = ["KubernetesProvider"]
 
@@ -123,8 +125,8 @@ class KubernetesProvider:
         self._workload = config.workload
         self._transport = transport
         self._client: AsyncClient | None = None
-        self._listeners: list[ReplicaListener] = []
-        self._cache = EndpointCache(self._notify)
+        self._listeners = ReplicaListeners()
+        self._cache = EndpointCache(self._listeners.notify)
         self._watchers: dict[str, SliceWatcher] = {}
         self._function_namespaces: set[str] = {config.default_namespace}
         self._deleted: set[tuple[str, str]] = set()
@@ -187,14 +189,7 @@ class KubernetesProvider:
 
     # listeners and the ready set -------------------------------------------------------------------
     def subscribe(self, listener: ReplicaListener) -> None:
-        self._listeners.append(listener)
-
-    def _notify(self, name: str, namespace: str, replicas: list[Replica]) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(name, namespace, list(replicas))
-            except Exception:
-                log.exception("a replica listener failed")
+        self._listeners.subscribe(listener)
 
     def _watch(self, namespace: str) -> SliceWatcher:
         watcher = self._watchers.get(namespace)
@@ -380,7 +375,17 @@ class KubernetesProvider:
         body = await self._read_function(name, namespace)
         if (body.get("metadata") or {}).get("deletionTimestamp"):
             raise FunctionNotFound(f"function {name!r} is being deleted", field="name")
-        return _public_status(function_status(body))
+        status = _public_status(function_status(body))
+        if status.availableReplicas < status.replicas:  # something is not ready: say why, if we can tell
+            status.replicaFailure = replica_failure(body, await self._pods(name, namespace))
+        return status
+
+    async def _pods(self, name: str, namespace: str) -> list[dict[str, Any]]:
+        selector: LabelSelector = {LABEL_FUNCTION: name}
+        with api_errors(f"listing the pods of {name}.{namespace}"):
+            return [
+                item.to_dict() async for item in self.client.list(Pod, namespace=namespace, labels=selector)
+            ]
 
     async def _registry_secrets(self, spec: FunctionDeployment, namespace: str) -> list[str]:
         """Check every named secret exists; return those holding registry credentials (imagePullSecrets)."""

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
@@ -20,13 +21,17 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import ConfigMap, Namespace, ResourceQuota, Service
 from lightkube.resources.core_v1 import Secret as SecretObject
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding, Role, RoleBinding
+from prometheus_client import CollectorRegistry
 
 from pyfaas.core.errors import Forbidden, NamespaceNotFound, ValidationFailed
-from pyfaas.core.models import FunctionNamespace, Secret
+from pyfaas.core.models import FunctionNamespace, ReplicaFailure, Secret
+from pyfaas.gateway.app import create_app
+from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.infra.gateway_rbac import PROVIDER_RULES, cluster_rules
-from pyfaas.provider.kubernetes import KubernetesProvider
+from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderSettings
 from tests.integration.kubernetes.live import (
     admin_client,
+    eventually,
     fn,
     live_provider,
     pulumi_apply,
@@ -35,6 +40,7 @@ from tests.integration.kubernetes.live import (
 )
 from tests.support.infra import render
 from tests.support.kube_cluster import KubeCluster
+from tests.support.providers import serve_app
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -274,3 +280,73 @@ async def test_an_invalid_image_is_refused_before_anything_is_written(
     await provider.deploy(fn("api"))
     with pytest.raises(ValidationFailed):
         await provider.update(fn("api", image=image))
+
+
+async def failure_of(provider: KubernetesProvider, name: str) -> ReplicaFailure:
+    status = await eventually(
+        lambda: provider.get_function(name, provider.default_namespace),
+        lambda s: s.replicaFailure is not None and s.replicaFailure.beforeReady,
+        within=90,
+    )
+    assert status.replicaFailure is not None
+    return status.replicaFailure
+
+
+async def test_an_image_that_cannot_be_pulled_is_reported(provider: KubernetesProvider) -> None:
+    await provider.deploy(fn("api", image="registry.invalid/nothing:1"))
+    failure = await failure_of(provider, "api")
+    assert failure.reason in ("ErrImagePull", "ImagePullBackOff")
+    assert "registry.invalid/nothing:1" in failure.message
+
+
+async def test_a_refused_pod_is_reported(
+    provider: KubernetesProvider, admin: AsyncClient, namespace: str
+) -> None:
+    quota = {"metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}}
+    await admin.create(ResourceQuota.from_dict(quota), namespace=namespace)
+    await provider.deploy(fn("api"))
+    failure = await failure_of(provider, "api")
+    assert failure.reason == "FailedCreate" and "exceeded quota" in failure.message
+
+
+async def test_a_crash_looping_function_is_reported_with_its_last_output(
+    provider: KubernetesProvider, echo_images: tuple[str, str]
+) -> None:
+    # The python3-http image, with Python unable to find its standard library: it dies at start.
+    await provider.deploy(fn("api", image=echo_images[0], envVars={"PYTHONHOME": "/nonexistent"}))
+    failure = await failure_of(provider, "api")
+    assert failure.reason == "CrashLoopBackOff"
+    assert "exit code 1" in failure.message and "encodings" in failure.message, failure.message
+    assert failure.restarts >= 1
+
+
+@pytest.mark.parametrize(("why", "reason"), [("pull", "ErrImagePull"), ("crash", "CrashLoopBackOff")])
+async def test_a_call_waiting_for_a_function_that_cannot_start_is_told_why(
+    kubeconfig: Path, namespace: str, echo_images: tuple[str, str], why: str, reason: str
+) -> None:
+    # The gateway on the host with provider=kubernetes; a long scale-from-zero timeout, so an answer that
+    # names the reason comes from the failure, not from giving up.
+    env = {
+        "KUBECONFIG": str(kubeconfig),
+        "function_namespace": namespace,
+        "image_pull_policy": "IfNotPresent",
+    }
+    provider = KubernetesProvider(KubernetesProviderSettings.from_env(env).config())
+    settings = GatewaySettings.from_env(
+        {"provider": "kubernetes", "function_namespace": namespace, "scale_from_zero_timeout": "120s"}
+    )
+    app = create_app(settings, provider, registry=CollectorRegistry())
+    spec: dict[str, Any] = {"service": "api", "image": "registry.invalid/nothing:1"}
+    if why == "crash":
+        spec = {"service": "api", "image": echo_images[0], "envVars": {"PYTHONHOME": "/nonexistent"}}
+    async with serve_app(app) as url, aiohttp.ClientSession(base_url=url) as http:
+        async with http.post("/system/functions", json=spec) as response:
+            assert response.status == 202, await response.text()
+        async with http.post("/function/api", data=b"hello") as response:
+            status, text = response.status, await response.text()
+        assert status == 503 and "cannot start" in text and reason in text, (status, text)
+        if why == "crash":
+            assert "encodings" in text  # the crashed process's own last words
+        async with http.get("/system/function/api") as response:
+            failure = (await response.json())["replicaFailure"]
+        assert failure["reason"] in (reason, "ImagePullBackOff") and failure["beforeReady"] is True
