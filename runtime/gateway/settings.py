@@ -10,7 +10,9 @@ gateway's own counters unless a Prometheus host is named).
 pyfaas additions: ``provider`` (``local`` | ``remote`` | ``kubernetes``; ``remote`` whenever
 ``functions_provider_url`` is set), ``state_dir`` (``.pyfaas``, local provider), ``scale_from_zero_timeout``
 (30s: a call to a function at zero replicas gets 503 + ``Retry-After`` after this long), ``max_body_bytes``
-(request body limit, 413 above it; 0 = unlimited), ``bind_address`` (``0.0.0.0``), ``read_header_timeout``
+(request body limit of sync calls and the system API, 32 MiB as the watchdog's; JSON 413 above it; 0 =
+unlimited; the local provider gives replicas the same limit, see ``pyfaas.core.limits``), ``bind_address``
+(``0.0.0.0``), ``read_header_timeout``
 (10s: a connection whose request head is not complete this long after its first byte is closed — slowloris).
 
 Async call ledger (``runtime/gateway/async_calls/call_ledger.py``): ``async_replay_ttl`` (5m: how long the
@@ -34,6 +36,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from pyfaas.core.limits import DEFAULT_MAX_BODY_BYTES
 from pyfaas.core.settings import Duration, EnvBool, EnvSettings
 
 __all__ = ["LOGO_TYPES", "GatewaySettings", "ProviderKind", "ui_links"]
@@ -83,7 +86,7 @@ class GatewaySettings(EnvSettings):
     functions_provider_url: str = ""
     faas_prometheus_host: str = ""
     faas_prometheus_port: int = Field(9090, ge=1, le=65535)
-    max_body_bytes: int = Field(32 * 1024 * 1024, ge=0)
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=0)
     provider: ProviderKind = "local"
     state_dir: str = ".pyfaas"
     async_replay_ttl: Duration = Field(300.0, ge=0)

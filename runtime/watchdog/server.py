@@ -10,6 +10,7 @@ import traceback
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
+from pyfaas.core.limits import MAX_BODY_HEADER
 from pyfaas.watchdog.health import Health
 from pyfaas.watchdog.httputil import DURATION_HEADER, BodyTooLarge, plain
 from pyfaas.watchdog.logs import LogSink
@@ -73,7 +74,7 @@ class Dispatcher:
                     raise BodyTooLarge(self._max_body)
                 response = await self._runner.handle(request, started)
             except BodyTooLarge as exc:
-                response = plain(413, f"{exc}\n")
+                response = plain(413, f"{exc}\n", {MAX_BODY_HEADER: str(exc.limit)})
             except TimeoutError:
                 response = plain(408, "Timed out reading the request body\n")
             except Exception:

@@ -33,7 +33,8 @@ pyfaas extensions:
     python mode: ``auto`` (from the signature), ``http`` (``handle(event, context)``) or ``classic``
     (``handle(req)``).
 ``max_body_bytes``
-    request body limit, default 10 MiB; larger bodies get 413.
+    request body limit, default 32 MiB as the gateway's (``pyfaas.core.limits``); larger bodies get 413,
+    marked with ``X-Pyfaas-Max-Body-Bytes`` so that the gateway answers it as its own JSON 413.
 ``read_header_timeout``
     a connection whose request head is not complete this long after its first byte is closed (default 10s;
     slowloris defence, ``pyfaas.system.http_guard``). Oversized headers get 431.
@@ -66,6 +67,7 @@ from typing import Any, Literal, Self, get_args
 from pyfaas.core.booleans import parse_bool
 from pyfaas.core.durations import parse_duration
 from pyfaas.core.errors import ConfigError
+from pyfaas.core.limits import DEFAULT_MAX_BODY_BYTES
 
 __all__ = ["Mode", "WatchdogSettings", "lock_file_for"]
 
@@ -201,7 +203,7 @@ class WatchdogSettings:
     metrics_port: int = 8081
     handler: str = "./function"
     handler_style: HandlerStyle = "auto"
-    max_body_bytes: int = 10 * 1024 * 1024
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     python_workers: int = 16
     python_inline: InlinePolicy = "never"
     bind_address: str = "0.0.0.0"

@@ -24,12 +24,14 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from pydantic import Field
 
 from pyfaas.core.errors import (
+    ConfigError,
     FunctionNotFound,
     NotFound,
     PayloadTooLarge,
     QueueUnavailable,
     ValidationFailed,
 )
+from pyfaas.core.limits import DEFAULT_ASYNC_MAX_BODY_BYTES
 from pyfaas.core.models import AsyncCallRecord, CallbackURL, FunctionStatus, QueueRequest
 from pyfaas.core.names import DNS1123_LABEL, split_name
 from pyfaas.core.queue_layout import QueueSettings, is_valid_call_id
@@ -37,7 +39,7 @@ from pyfaas.core.settings import Duration
 from pyfaas.gateway.async_calls.call_ledger import CALL_LEDGER
 from pyfaas.gateway.async_calls.dead_letters import add_dead_letter_routes
 from pyfaas.gateway.async_calls.queue import AsyncQueue
-from pyfaas.gateway.keys import PROVIDER
+from pyfaas.gateway.keys import PROVIDER, SETTINGS
 from pyfaas.provider.base import Provider
 
 __all__ = ["ASYNC_QUEUE", "ASYNC_SETTINGS", "AsyncSettings", "setup_async"]
@@ -48,8 +50,9 @@ log = logging.getLogger("pyfaas.gateway.async")
 class AsyncSettings(QueueSettings):
     """Async-path settings (NATS location and layout names come from :class:`QueueSettings`)."""
 
-    async_max_body_bytes: int = Field(1024 * 1024, ge=1)
-    """Largest async request body (OpenFaaS CE: 256,000 bytes); 413 above it."""
+    async_max_body_bytes: int = Field(DEFAULT_ASYNC_MAX_BODY_BYTES, ge=1)
+    """Largest async request body (OpenFaaS CE: 256,000 bytes); 413 above it. At most the gateway's
+    ``max_body_bytes``: the queued call later runs as a synchronous one."""
     async_publish_timeout: Duration = 5.0
     """Seconds to wait for JetStream's publish acknowledgement before answering 503."""
     async_lookup_cache: Duration = 2.0
@@ -84,6 +87,14 @@ _FUNCTIONS: web.AppKey[_FunctionCache] = web.AppKey("async_function_cache", _Fun
 
 def setup_async(app: web.Application, settings: AsyncSettings) -> None:
     """Register the async routes and the NATS connection (a ``cleanup_ctx``) on the gateway app."""
+    gateway = app.get(SETTINGS)  # absent when the async routes are mounted on an app of their own
+    sync_limit = gateway.max_body_bytes if gateway is not None else 0
+    if sync_limit and settings.async_max_body_bytes > sync_limit:
+        raise ConfigError(
+            f"async_max_body_bytes={settings.async_max_body_bytes} exceeds max_body_bytes={sync_limit}: "
+            "such a call would be queued, then refused when it runs",
+            field="async_max_body_bytes",
+        )
     app[ASYNC_SETTINGS] = settings
     app[_FUNCTIONS] = _FunctionCache(settings.async_lookup_cache)
     app[ASYNC_QUEUE] = AsyncQueue(settings.nats_servers(), settings.layout(), request_timeout=5.0)
