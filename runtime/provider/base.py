@@ -12,7 +12,7 @@ Errors are raised from :mod:`pyfaas.core.errors` (``FunctionNotFound``, ``Valida
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -58,15 +58,6 @@ class LogRequest:
 ReplicaListener = Callable[[str, str, list[Replica]], None]
 """Called with (name, namespace, ready replicas) whenever a function's ready set changes, and (with the same
 set) when a replica fails, so that a caller waiting for one re-reads ``FunctionStatus.replicaFailure``."""
-
-
-@dataclass(slots=True)
-class ProviderCapabilities:
-    """What a provider supports beyond the required protocol."""
-
-    namespaces_mutable: bool = True
-    logs: bool = True
-    extra: dict[str, bool] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -48,6 +48,7 @@ from pyfaas.core.models import (
     format_rfc3339,
 )
 from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
+from pyfaas.provider.listeners import ReplicaListeners
 
 __all__ = ["RemoteProvider"]
 
@@ -87,7 +88,7 @@ class RemoteProvider:
         self._poll_for = scale_poll_for
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
-        self._listeners: list[ReplicaListener] = []
+        self._listeners = ReplicaListeners()
         self._availability: dict[tuple[str, str], _Availability] = {}
         self._refreshing: dict[tuple[str, str], asyncio.Task[_Availability]] = {}
         self._pollers: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -195,7 +196,7 @@ class RemoteProvider:
             not_found=FunctionNotFound,
         )
         self._availability.pop((namespace, name), None)
-        self._notify(name, namespace, [])
+        self._listeners.notify(name, namespace, [])
 
     async def scale(self, name: str, namespace: str, replicas: int) -> None:
         namespace = self._ns(namespace)
@@ -241,7 +242,7 @@ class RemoteProvider:
         entry.available = available
         entry.fetched_at = time.monotonic()
         if changed:
-            self._notify(name, namespace, [entry.replica] if available > 0 else [])
+            self._listeners.notify(name, namespace, [entry.replica] if available > 0 else [])
 
     def _poll_after_scale(self, name: str, namespace: str, replicas: int) -> None:
         key = (namespace, name)
@@ -267,14 +268,7 @@ class RemoteProvider:
             self._pollers.pop((namespace, name), None)
 
     def subscribe(self, listener: ReplicaListener) -> None:
-        self._listeners.append(listener)
-
-    def _notify(self, name: str, namespace: str, replicas: list[Replica]) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(name, namespace, list(replicas))
-            except Exception:
-                log.exception("a replica listener failed")
+        self._listeners.subscribe(listener)
 
     # secrets ---------------------------------------------------------------------------------------
     async def list_secrets(self, namespace: str) -> list[Secret]:

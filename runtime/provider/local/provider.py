@@ -37,6 +37,7 @@ from pyfaas.core.models import (
 from pyfaas.core.names import validate_function_name, validate_namespace, validate_secret_name
 from pyfaas.core.version import __version__
 from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
+from pyfaas.provider.listeners import ReplicaListeners
 from pyfaas.provider.local.config import LocalProviderConfig
 from pyfaas.provider.local.logs import LogCollector
 from pyfaas.provider.local.replica_supervisor import (
@@ -121,7 +122,7 @@ class LocalProvider:
         self._spawner: Spawner | None = None
         self._functions: dict[tuple[str, str], _Function] = {}
         self._namespaces: dict[str, FunctionNamespace] = {}
-        self._listeners: list[ReplicaListener] = []
+        self._listeners = ReplicaListeners()
         self._retiring: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self._started = False
@@ -224,7 +225,7 @@ class LocalProvider:
             collector=self._collector,
             run_dir=self._store.run_dir,
             mount_dir=self._store.mount_dir,
-            on_ready_change=self._notify,
+            on_ready_change=self._listeners.notify,
         )
 
     async def close(self) -> None:
@@ -253,14 +254,7 @@ class LocalProvider:
 
     # listeners -------------------------------------------------------------------------------------
     def subscribe(self, listener: ReplicaListener) -> None:
-        self._listeners.append(listener)
-
-    def _notify(self, name: str, namespace: str, replicas: list[Replica]) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(name, namespace, list(replicas))
-            except Exception:
-                log.exception("a replica listener failed")
+        self._listeners.subscribe(listener)
 
     # functions -------------------------------------------------------------------------------------
     def _function(self, name: str, namespace: str) -> _Function:
