@@ -63,7 +63,11 @@ def build_provider(settings: GatewaySettings, environ: Mapping[str, str]) -> Pro
     from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 
     return LocalProvider(
-        LocalProviderConfig(state_dir=Path(settings.state_dir), default_namespace=settings.function_namespace)
+        LocalProviderConfig(
+            state_dir=Path(settings.state_dir),
+            default_namespace=settings.function_namespace,
+            max_body_bytes=settings.max_body_bytes,  # replicas accept what the gateway accepts
+        )
     )
 
 

@@ -27,6 +27,7 @@ from multidict import CIMultiDictProxy, istr
 from yarl import URL
 
 from pyfaas.core.errors import PayloadTooLarge, ProviderError
+from pyfaas.core.limits import MAX_BODY_HEADER
 from pyfaas.gateway.async_calls.call_ledger import ATTEMPT_HEADER, CallLedger
 from pyfaas.gateway.invocation.deadlines import Deadlines
 from pyfaas.gateway.invocation.routing import FunctionRoute, ReplicaRouter
@@ -297,6 +298,10 @@ class FunctionProxy:
         start_time: str,
     ) -> web.StreamResponse:
         # A list, not a CIMultiDict: the response builds its own from it (one copy instead of two).
+        if status == 413 and MAX_BODY_HEADER in upstream_headers:
+            # The function's watchdog refused the body (its limit is below ours): answer as for our own.
+            limit = upstream_headers[MAX_BODY_HEADER]
+            raise PayloadTooLarge(f"request body exceeds the function's max_body_bytes={limit}", field="body")
         headers: list[tuple[str, str]] = []
         served_by = start = call = False
         for key, value in upstream_headers.items():

@@ -41,6 +41,10 @@ class LocalProviderConfig:
     """Seconds between reads of the replicas' raw log files."""
     python_executable: str = sys.executable
     """Interpreter that runs ``python -m pyfaas.watchdog`` (and the zygote)."""
+    max_body_bytes: int | None = None
+    """The watchdog's request body limit for every replica unless its envVars set one: the gateway passes
+    its own ``max_body_bytes``, so that it never accepts a body its functions refuse. None: the watchdog's
+    default (the same as the gateway's)."""
     use_zygote: bool = True
     """Fork replicas from a warm zygote process; falls back to a plain subprocess if it cannot start."""
     inherited_env: Mapping[str, str] = field(default_factory=_inherited_from_this_process)

@@ -277,6 +277,8 @@ class FunctionSupervisor:
         spec = handle.spec
         env = dict(config.inherited_env)
         env.update(config.replica_env_defaults)
+        if config.max_body_bytes is not None:
+            env["max_body_bytes"] = str(config.max_body_bytes)
         env.update(spec.envVars or {})
         if spec.envProcess:
             env["fprocess"] = spec.envProcess

@@ -20,6 +20,13 @@ def test_local_provider_by_default(tmp_path: Path) -> None:
     assert provider.default_namespace == "team-x"
 
 
+def test_local_replicas_get_the_gateways_body_limit(tmp_path: Path) -> None:
+    env = {"state_dir": str(tmp_path), "max_body_bytes": "70000000"}
+    provider = build_provider(GatewaySettings.from_env(env), env)
+    assert isinstance(provider, LocalProvider)
+    assert provider.config.max_body_bytes == 70_000_000
+
+
 def test_remote_provider_when_a_provider_url_is_given(tmp_path: Path) -> None:
     (tmp_path / "basic-auth-user").write_text("admin")
     (tmp_path / "basic-auth-password").write_text("pw")

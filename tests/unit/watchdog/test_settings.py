@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, field_validator
 
 from pyfaas.core.errors import ConfigError
 from pyfaas.core.settings import Duration, EnvBool, EnvSettings
+from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.watchdog.settings import WatchdogSettings
 
 
@@ -23,7 +24,7 @@ def test_defaults_follow_of_watchdog() -> None:
     assert settings.prefix_logs is True
     assert settings.cgi_headers is True and settings.combine_output is True
     assert settings.lock_file == "/tmp/.lock"
-    assert settings.max_body_bytes == 10 * 1024 * 1024
+    assert settings.max_body_bytes == GatewaySettings.from_env({}).max_body_bytes == 32 * 1024 * 1024
     assert settings.handler == "./function"
 
 
@@ -111,7 +112,7 @@ class _Reference(EnvSettings):
     metrics_port: int = Field(8081, ge=0, le=65535)
     handler: str = "./function"
     handler_style: Literal["auto", "http", "classic"] = "auto"
-    max_body_bytes: int = Field(10 * 1024 * 1024, ge=0)
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=0)
     python_workers: int = Field(16, ge=1)
     python_inline: Literal["never", "auto"] = "never"
     bind_address: str = "0.0.0.0"
