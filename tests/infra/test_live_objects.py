@@ -4,7 +4,7 @@ No Pulumi CLI can run here, so the program is rendered under Pulumi's mocks (:mo
 every Kubernetes object it registers is applied the way pulumi-kubernetes v4 applies it: server-side apply
 with its field manager (``pulumi-kubernetes-<random>``, or the object's ``pulumi.com/patchFieldManager``),
 forced only where the object says ``pulumi.com/patchForce``. Three stacks (default, functions, every option),
-each in fresh ``k2...`` namespaces, then the next version of each (changed image tags, replicas, NATS 1 → 3
+each in fresh ``k2-...`` namespaces, then the next version of each (changed image tags, replicas, NATS 1 → 3
 nodes) applied over it. The API server must accept every object.
 
 Then the gateway's ServiceAccount, with a real token from TokenRequest, is asked what it may do: the API
@@ -60,7 +60,8 @@ RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"
 class Names:
     """Unique namespace names for one stack on the shared cluster."""
 
-    prefix: str = field(default_factory=lambda: f"k2{uuid.uuid4().hex[:6]}")
+    prefix: str = field(default_factory=lambda: f"k2-{uuid.uuid4().hex[:6]}")
+    """``k2-``: the namespaces the contract suite's reset leaves alone (tests may share the cluster)."""
 
     @property
     def control(self) -> str:
@@ -126,7 +127,7 @@ def functions_stack(names: Names, version: int, root: Path) -> Rendered:
 
 
 def full_stack(names: Names, version: int, root: Path) -> Rendered:
-    node_port = 30000 + int(names.prefix[2:], 16) % 2700  # on a shared cluster: unlikely to be taken
+    node_port = 30000 + int(names.prefix[3:], 16) % 2700  # on a shared cluster: unlikely to be taken
     config = {
         "pyfaas:gateway": {"replicas": 1 + version, "serviceType": "NodePort", "nodePort": node_port},
         "pyfaas:nats": {"replicas": 3, "storageClass": "fast", "storageSize": "5Gi"},
