@@ -157,7 +157,7 @@ class LeaderElection:
                     and task.exception() is None
                     and not shutdown.is_set()
                 ):
-                    log.info("the operator stopped by itself; leaving")
+                    log.info("the operator stopped (a signal kopf received, or a fatal error); leaving")
                     return
                 log.info("stopped leading (%s)", s.identity)
         finally:
