@@ -239,7 +239,10 @@ async def test_pulumi_puts_its_version_back_after_an_api_update(
 ) -> None:
     objects = pulumi_function_objects(namespace, tmp_path)
     assert sorted(o["kind"] for o in objects) == ["Deployment", "Secret", "Service"]
+    # The secret exists first, created through the API, and is then declared in functionSecrets.
+    await provider.create_secret(Secret(name="api-key", namespace=namespace, value="from-the-api-first"))
     pulumi_version = {o["kind"]: await pulumi_apply(admin, o) for o in objects}  # pulumi up
+    assert base64.b64decode(pulumi_version["Secret"]["data"]["api-key"]) == b"from-pulumi"
 
     # Through the API: a new image, another env var, no labels, a scale; the secret gets a new value.
     await provider.update(fn("api", image="localhost/python:3.11-other", envVars={"added_by": "api"}))
