@@ -1,6 +1,7 @@
 """A team's store catalog as tests use it: made by ``pyfaas store init``, then given a two-file handler that
-reads a secret (``greeter``), a handler in a local git repository (``shout``, at tag ``v1``) and an
-image-only entry (``scanner``)."""
+reads a secret (``greeter``), a handler in a local git repository (``shout``, at tag ``v1``), an
+image-only entry (``scanner``) and a ``bash-streaming`` template function (``numbered``, built by local
+mode like any template function)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ def handle(event, context):
     return {"statusCode": 200, "body": punctuate(f"{greeting}, {event.body.decode().strip()}")}
 """
 WORDS = 'def punctuate(text):\n    return text + "!"\n'
+NUMBERED = """#!/usr/bin/env bash
+set -euo pipefail
+count=0
+while IFS= read -r line || [ -n "$line" ]; do
+  count=$((count + 1))
+  printf '%d: %s\\n' "$count" "$line"
+done
+"""
 SHOUT = "def handle(event, context):\n    return {'statusCode': 200, 'body': event.body.decode().upper()}\n"
 
 
@@ -45,6 +54,9 @@ def team_catalog(root: Path, tmp_path: Path) -> Path:
     greeter.mkdir(parents=True)
     (greeter / "handler.py").write_text(GREETER)
     (greeter / "words.py").write_text(WORDS)
+    numbered = root / "functions" / "numbered"
+    numbered.mkdir(parents=True)
+    (numbered / "handler.sh").write_text(NUMBERED)
     repository = tmp_path / "shout-repo"
     (repository / "fns" / "shout").mkdir(parents=True)
     (repository / "fns" / "shout" / "handler.py").write_text(SHOUT)
@@ -69,6 +81,14 @@ def team_catalog(root: Path, tmp_path: Path) -> Path:
             "description": "Upper-cases the body; its handler is in a git repository.",
             "template": "python3-http",
             "git": {"repo": repository.as_uri(), "ref": "v1", "path": "fns/shout"},
+        },
+        {
+            "name": "numbered",
+            "title": "Numbered",
+            "description": "Numbers the lines of the body (a bash-streaming template function).",
+            "template": "bash-streaming",
+            "handler": "functions/numbered",
+            "files": ["handler.sh"],
         },
         {
             "name": "scanner",

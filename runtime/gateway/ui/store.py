@@ -161,5 +161,6 @@ def _local_deployment(
     built = build_function(name=service, template=template, handler_dir=folder, environ=os.environ)
     env = {**built.env, **(spec.envVars or {})}
     if built.env.get("mode") == "http":  # the template's server listens where the watchdog says
+        env["upstream_url"] = built.env["upstream_url"]
         env.pop("http_upstream_url", None)
     return spec.model_copy(update={"envVars": env, "envProcess": built.fprocess})

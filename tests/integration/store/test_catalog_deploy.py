@@ -51,13 +51,14 @@ def test_deploy_from_a_catalog_served_as_static_files_then_invoke(
 
     assert run_cli(["store", "validate", str(tmp_path / "www" / "team")], env=env, cwd=tmp_path).code == 0
     listed = [row.split()[:4] for row in pyfaas("store", "list").stdout.splitlines()[1:]]
-    assert listed[:4] == [
+    assert listed[:5] == [
         ["hello", "team", "yes", "no"],
         ["greeter", "team", "yes", "no"],
         ["shout", "team", "yes", "no"],
+        ["numbered", "team", "yes", "no"],
         ["scanner", "team", "no", "yes"],
     ]
-    assert [row[1] for row in listed[4:]] == ["pyfaas"] * 5
+    assert [row[1] for row in listed[5:]] == ["pyfaas"] * 5
 
     # the scaffolded example: its one listed file is fetched over HTTP into the CLI's cache
     deployed = json.loads(pyfaas("store", "deploy", "hello", "--name", "team-hello", "--json").stdout)
@@ -76,6 +77,9 @@ def test_deploy_from_a_catalog_served_as_static_files_then_invoke(
     # a handler in a git repository (cloned at its tag), and an image-only entry that says why not
     pyfaas("store", "deploy", "shout")
     assert pyfaas("invoke", "shout", stdin=b"quiet please").stdout == "QUIET PLEASE"
+    # a template other than Python's: built by local mode (bash-streaming needs only bash)
+    pyfaas("store", "deploy", "numbered")
+    assert pyfaas("invoke", "numbered", stdin=b"first\nsecond\n").stdout == "1: first\n2: second\n"
     refused = run_cli(["store", "deploy", "scanner"], env=env, cwd=tmp_path)
     refused.assert_one_error("scanner (store team) cannot run in local mode", "image only")
     # an unknown entry names the stores it looked in
@@ -90,4 +94,4 @@ def test_deploy_from_a_catalog_served_as_static_files_then_invoke(
     assert pyfaas("invoke", "team-hello", stdin=b"Ada").stdout == "hi again, Ada\n"
     assert [seen.status for seen in served.requests_for("/team/functions/hello/handler.py")] == [200, 200]
     assert 304 in {seen.status for seen in served.requests_for("/team/catalog.json")}
-    pyfaas("remove", "team-hello", "greeter", "shout")
+    pyfaas("remove", "team-hello", "greeter", "shout", "numbered")

@@ -160,7 +160,7 @@ async def test_the_store_page_lists_every_source_and_deploys_from_the_team_catal
         ]
         team = page.locator("section[data-source=team]")
         await expect(team.get_by_role("heading", level=2)).to_have_text("Team functions team")
-        await expect(team.locator("li.store-item")).to_have_count(4)
+        await expect(team.locator("li.store-item")).to_have_count(5)
         await expect(page.locator("section[data-source=pyfaas] li.store-item")).to_have_count(5)
         archive = page.locator("section[data-source=archive]")
         await expect(archive.locator(".badge.down")).to_have_text("down")
@@ -192,4 +192,15 @@ async def test_the_store_page_lists_every_source_and_deploys_from_the_team_catal
             assert await reply.text() == "Howdy, Bob!"
         async with session.get("/system/secrets") as reply:
             assert [secret["name"] for secret in await reply.json()] == ["greeting"]
+        # a template function from the team catalog: the gateway fetches and builds it for local mode
+        wanted = {"source": "team", "name": "numbered", "namespace": "openfaas-fn"}
+        async with session.post("/system/ui/store/deployment", json=wanted) as reply:
+            assert reply.status == 200, await reply.text()
+            deployment = (await reply.json())["deployment"]
+        async with session.post("/system/functions", json=deployment) as reply:
+            assert reply.status == 202, await reply.text()
+        await wait_available(session, "numbered", 1)
+        async with session.post("/function/numbered", data=b"a\nb\n") as reply:
+            assert reply.status == 200
+            assert await reply.text() == "1: a\n2: b\n"
     publish_screenshots("ui-store-sources.png", "ui-store-secret.png")
