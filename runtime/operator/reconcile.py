@@ -150,6 +150,9 @@ class Reconciler:
         """Reconcile the Function ``namespace/name`` as it is now (a child changed); None when it is gone."""
         function = await self.read_function(namespace, name)
         if function is None or (function.get("metadata") or {}).get("deletionTimestamp"):
+            lock = self._locks.get((namespace, name))
+            if lock is not None and not lock.locked():
+                del self._locks[(namespace, name)]  # a deleted function's lock is not kept forever
             return None
         try:
             return await self.reconcile(function, apply=apply)

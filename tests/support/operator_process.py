@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["OperatorProcess", "kubectl", "running_operator"]
+__all__ = ["OperatorProcess", "kubectl", "kubectl_binary", "running_operator"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,10 +96,22 @@ def running_operator(
         running.stop()
 
 
-def kubectl(kubeconfig: Path, *args: str, input: str | None = None, check: bool = True) -> str:
-    """Run the cluster's kubectl (next to the kubeconfig in the kit, else on PATH)."""
+def kubectl_binary(kubeconfig: Path) -> Path:
+    """The dev kit's (``DIR/bin`` beside its kubeconfig), else the throwaway cluster's assets', else PATH."""
     candidate = kubeconfig.parent / "bin" / "kubectl"
-    binary = str(candidate) if candidate.exists() else shutil.which("kubectl") or "kubectl"
+    if candidate.exists():
+        return candidate
+    assets = os.environ.get("PYFAAS_KUBE_ASSETS")
+    if assets:
+        from tests.support.kube_assets import resolve_assets
+
+        return resolve_assets(REPO_ROOT / assets) / "kubectl"
+    return Path(shutil.which("kubectl") or "kubectl")
+
+
+def kubectl(kubeconfig: Path, *args: str, input: str | None = None, check: bool = True) -> str:
+    """Run the cluster's kubectl (:func:`kubectl_binary`) against ``kubeconfig``."""
+    binary = str(kubectl_binary(kubeconfig))
     result = subprocess.run(
         [binary, "--kubeconfig", str(kubeconfig), *args],
         input=input,

@@ -4,6 +4,7 @@ retries for missing secrets, conditions for bad objects, restarts and two replic
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +270,30 @@ async def test_two_replicas_one_acts_and_the_other_takes_over(
 
 async def _is(read: Any, expected: str) -> bool:
     return bool(await read() == expected)
+
+
+async def test_a_stopped_leader_hands_over_at_once(
+    client: AsyncClient, namespace: str, kubeconfig: Path, http_image: str, tmp_path: Path
+) -> None:
+    # A long lease: a takeover by expiry would take 15 s; SIGTERM releases the Lease, so it takes about one
+    # retry period.
+    slow = {"lease_duration": "15", "renew_deadline": "10"}
+    with (
+        running_operator(kubeconfig, namespace, tmp_path, identity="one", **slow) as one,
+        running_operator(kubeconfig, namespace, tmp_path, identity="two", **slow) as two,
+    ):
+
+        async def holder() -> str:
+            lease = await get_or_none(client, Lease, namespace, "pyfaas-operator")
+            return str(((lease or {}).get("spec") or {}).get("holderIdentity") or "")
+
+        leader_name = await wait_for(holder, what="a leader")
+        leader, follower = (one, two) if leader_name == "one" else (two, one)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert leader.stop() == 0, leader.log_text()[-2000:]
+        await wait_for(lambda: _is(holder, follower.identity), what="the follower to take over", within=14)
+        assert loop.time() - started < 14  # well inside the 15 s lease
+        kubectl(kubeconfig, "apply", "-f", "-", input=manifest("after", namespace, http_image))
+        await wait_condition(client, namespace, "after", "Ready")
+        assert "released leadership (" + leader.identity + ")" in leader.log_text()
