@@ -1,7 +1,8 @@
-"""The one interface every mode implements, and the factory that picks a mode from the settings."""
+"""The one interface every mode implements, and the factory that builds the mode the settings name."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -10,6 +11,7 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
 from pyfaas.watchdog.logs import LogSink
+from pyfaas.watchdog.modes import MODES
 from pyfaas.watchdog.settings import WatchdogSettings
 
 __all__ = ["Runner", "RunnerContext", "StartupFailed", "create_runner"]
@@ -49,27 +51,9 @@ class Runner(Protocol):
 
 
 def create_runner(context: RunnerContext) -> Runner:
-    mode = context.settings.mode
-    if mode == "python":
-        from pyfaas.watchdog.modes.python.mode import PythonRunner
-
-        return PythonRunner(context)
-    if mode == "http":
-        from pyfaas.watchdog.modes.http import HttpRunner
-
-        return HttpRunner(context)
-    if mode == "static":
-        from pyfaas.watchdog.modes.static import StaticRunner
-
-        return StaticRunner(context)
-    if mode == "serializing":
-        from pyfaas.watchdog.modes.serializing import SerializingRunner
-
-        return SerializingRunner(context)
-    if mode == "fork":
-        from pyfaas.watchdog.modes.fork import ForkRunner
-
-        return ForkRunner(context)
-    from pyfaas.watchdog.modes.streaming import StreamingRunner
-
-    return StreamingRunner(context)
+    """The runner of ``settings.mode``, from the registry ``pyfaas.watchdog.modes.MODES``."""
+    module_name, _, class_name = MODES[context.settings.mode].partition(":")
+    runner_class: Callable[[RunnerContext], Runner] = getattr(
+        importlib.import_module(module_name), class_name
+    )
+    return runner_class(context)

@@ -68,13 +68,14 @@ from pyfaas.core.booleans import parse_bool
 from pyfaas.core.durations import parse_duration
 from pyfaas.core.errors import ConfigError
 from pyfaas.core.limits import DEFAULT_MAX_BODY_BYTES
+from pyfaas.watchdog.modes import MODES, PROCESS_MODES
 
 __all__ = ["Mode", "WatchdogSettings", "lock_file_for"]
 
-Mode = Literal["streaming", "serializing", "fork", "http", "static", "python"]
+Mode = str
+"""A name registered in ``pyfaas.watchdog.modes.MODES``."""
 HandlerStyle = Literal["auto", "http", "classic"]
 InlinePolicy = Literal["never", "auto"]
-FORKING_MODES: frozenset[str] = frozenset({"streaming", "serializing", "fork"})
 
 
 class _Invalid(ValueError):
@@ -229,7 +230,7 @@ class WatchdogSettings:
             except _Invalid as exc:
                 raise ConfigError(f"invalid value for {variable}={raw!r}: {exc}", field=variable) from None
         settings = cls(**values)
-        if settings.mode in {*FORKING_MODES, "http"} and not settings.argv:
+        if settings.mode in PROCESS_MODES and not settings.argv:
             raise ConfigError(f"fprocess is required in mode {settings.mode}", field="fprocess")
         if settings.mode == "http" and not settings.upstream_url:
             raise ConfigError("upstream_url is required in mode http", field="upstream_url")
@@ -253,7 +254,7 @@ class WatchdogSettings:
 _FIELDS: dict[str, tuple[tuple[str, ...], _Parser]] = {
     # field: (environment names, preferred first; parser)
     "fprocess": (("function_process", "fprocess"), _text),
-    "mode": (("mode",), _one_of(get_args(Mode))),
+    "mode": (("mode",), _one_of(tuple(MODES))),
     "upstream_url": (("http_upstream_url", "upstream_url"), _text),
     "port": (("port",), _integer(ge=0, le=65535)),
     "read_timeout": (("read_timeout",), _duration()),

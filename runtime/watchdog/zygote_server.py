@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import importlib
 import json
 import os
 import selectors
@@ -41,13 +42,11 @@ import prometheus_client  # noqa: F401
 import yarl  # noqa: F401
 from aiohttp import web  # noqa: F401
 
-import pyfaas.watchdog.modes.fork
-import pyfaas.watchdog.modes.http
-import pyfaas.watchdog.modes.python.mode
-import pyfaas.watchdog.modes.serializing
-import pyfaas.watchdog.modes.static
-import pyfaas.watchdog.modes.streaming  # noqa: F401
+from pyfaas.watchdog.modes import MODES
 from pyfaas.watchdog.service import loop_factory, run
+
+for _target in MODES.values():  # every registered mode: a forked replica may run any of them
+    importlib.import_module(_target.partition(":")[0])
 
 with contextlib.suppress(ImportError):
     import uvloop  # noqa: F401

@@ -13,32 +13,16 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
 from pyfaas.watchdog.cgi import cgi_environment
-from pyfaas.watchdog.function_processes import PIPE, STDOUT, Spawner, describe_exit, resolve_program
+from pyfaas.watchdog.function_processes import PIPE, STDOUT, describe_exit
 from pyfaas.watchdog.httputil import plain, read_body
-from pyfaas.watchdog.runner import RunnerContext
+from pyfaas.watchdog.modes.per_request import ProcessPerRequestRunner
 
 __all__ = ["ForkRunner"]
 
 ALLOWED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
 
-class ForkRunner:
-    def __init__(self, context: RunnerContext) -> None:
-        self._settings = context.settings
-        self._environ = dict(context.environ)
-        self._sink = context.sink
-        self._argv = resolve_program(context.settings.argv, self._environ)
-        self._spawner = Spawner()
-
-    async def start(self) -> None:
-        return None
-
-    async def ready(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        self._spawner.close()
-
+class ForkRunner(ProcessPerRequestRunner):
     async def handle(self, request: BaseRequest, started: float) -> web.StreamResponse:
         settings = self._settings
         if request.method not in ALLOWED_METHODS:
@@ -55,13 +39,9 @@ class ForkRunner:
                 }
             ).encode()
         env = cgi_environment(self._environ, request, classic=True) if settings.cgi_headers else self._environ
-        try:
-            process = await self._spawner.spawn(
-                self._argv, env, stderr=STDOUT if settings.combine_output else PIPE
-            )
-        except OSError as exc:
-            self._sink.line(f"cannot start {self._argv[0]}: {exc}")
-            return plain(500, f"{exc}\n")
+        process = await self._spawn(env, stderr=STDOUT if settings.combine_output else PIPE)
+        if isinstance(process, web.Response):
+            return process
         assert process.stdout is not None
         errors: asyncio.Future[bytes] | None = None
         if process.stderr is not None:

@@ -11,40 +11,26 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
 from pyfaas.watchdog.cgi import cgi_environment
-from pyfaas.watchdog.function_processes import Spawner, describe_exit, resolve_program
+from pyfaas.watchdog.function_processes import describe_exit
 from pyfaas.watchdog.httputil import plain, read_body
+from pyfaas.watchdog.modes.per_request import ProcessPerRequestRunner
 from pyfaas.watchdog.runner import RunnerContext
 
 __all__ = ["SerializingRunner"]
 
 
-class SerializingRunner:
+class SerializingRunner(ProcessPerRequestRunner):
     def __init__(self, context: RunnerContext) -> None:
-        self._settings = context.settings
-        self._environ = dict(context.environ)
-        self._sink = context.sink
-        self._argv = resolve_program(context.settings.argv, self._environ)
-        self._spawner = Spawner()
+        super().__init__(context)
         self._content_type = context.settings.content_type or "application/octet-stream"
-
-    async def start(self) -> None:
-        return None
-
-    async def ready(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        self._spawner.close()
 
     async def handle(self, request: BaseRequest, started: float) -> web.StreamResponse:
         settings = self._settings
         body = await read_body(request, settings.max_body_bytes, settings.read_timeout)
         env = cgi_environment(self._environ, request, classic=False)
-        try:
-            process = await self._spawner.spawn(self._argv, env)
-        except OSError as exc:
-            self._sink.line(f"cannot start {self._argv[0]}: {exc}")
-            return plain(500, f"{exc}\n")
+        process = await self._spawn(env)
+        if isinstance(process, web.Response):
+            return process
         assert process.stdout is not None and process.stderr is not None
         relay = asyncio.ensure_future(
             process.relay(process.stderr, self._sink, "stderr", settings.log_buffer_size)

@@ -1,0 +1,43 @@
+"""What the three process-per-request modes (``fork``, ``serializing``, ``streaming``) share: the program
+resolved once from ``fprocess``, a ``Spawner``, nothing to prepare at start, the spawner closed at stop, and
+a failed spawn answered with 500 and logged."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from pyfaas.watchdog.function_processes import PIPE, ChildProcess, Spawner, resolve_program
+from pyfaas.watchdog.httputil import plain
+from pyfaas.watchdog.runner import RunnerContext
+
+__all__ = ["ProcessPerRequestRunner"]
+
+
+class ProcessPerRequestRunner:
+    """Base of the modes that start ``fprocess`` for every request; subclasses implement ``handle``."""
+
+    def __init__(self, context: RunnerContext) -> None:
+        self._settings = context.settings
+        self._environ = dict(context.environ)
+        self._sink = context.sink
+        self._argv = resolve_program(context.settings.argv, self._environ)
+        self._spawner = Spawner()
+
+    async def start(self) -> None:
+        return None
+
+    async def ready(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self._spawner.close()
+
+    async def _spawn(self, env: Mapping[str, str], *, stderr: int = PIPE) -> ChildProcess | web.Response:
+        """The function process for one request, or the 500 to answer when it cannot be started."""
+        try:
+            return await self._spawner.spawn(self._argv, env, stderr=stderr)
+        except OSError as exc:
+            self._sink.line(f"cannot start {self._argv[0]}: {exc}")
+            return plain(500, f"{exc}\n")
