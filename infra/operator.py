@@ -144,7 +144,24 @@ class Operator(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[lease_role, account]),
         )
         gateway = [{"kind": "ServiceAccount", "name": GATEWAY_ACCOUNT, "namespace": ns}]
-        for fn_ns in config.function_namespaces:
+        manage = config.gateway.manage_namespaces
+        if manage:  # namespaces created through the API later: cluster-wide, as the gateway's own rules are
+            gateway_cluster_role = kube.resource(
+                k8s.rbac.v1.ClusterRole,
+                f"{name}-gateway-functions",
+                metadata={"name": "pyfaas-gateway-functions", "labels": labels},
+                rules=GATEWAY_FUNCTION_RULES,
+                opts=child,
+            )
+            kube.resource(
+                k8s.rbac.v1.ClusterRoleBinding,
+                f"{name}-gateway-functions-binding",
+                metadata={"name": "pyfaas-gateway-functions", "labels": labels},
+                role_ref={"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": "pyfaas-gateway-functions"},
+                subjects=gateway,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway_cluster_role]),
+            )
+        for fn_ns in [] if manage else config.function_namespaces:
             gateway_role = kube.resource(
                 k8s.rbac.v1.Role,
                 f"{name}-gateway-functions-{fn_ns}",
@@ -162,7 +179,8 @@ class Operator(pulumi.ComponentResource):
             )
         env = {
             **args.environment,
-            "operator_namespaces": ",".join(config.function_namespaces),
+            # every namespace when the gateway creates namespaces (they appear after the operator starts)
+            "operator_namespaces": "" if manage else ",".join(config.function_namespaces),
             "lease_name": LEASE,
             "lease_namespace": ns,
         }

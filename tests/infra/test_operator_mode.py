@@ -90,3 +90,14 @@ def test_crd_mode_needs_the_operator() -> None:
     with pytest.raises(ConfigError) as raised:
         load_config({"pyfaas:functionsAs": "crd"})
     assert raised.value.field == "pyfaas:functionsAs"
+
+
+def test_managed_namespaces_make_the_operator_and_gateway_rights_cluster_wide(project: Path) -> None:
+    config = {**CRD_MODE, "pyfaas:gateway": {"manageNamespaces": True}}
+    rendered = render(config, root=project, env={"TAG": "3.1.0"})
+    (operator,) = [d for d in objects(rendered, "Deployment") if d["metadata"]["name"] == "pyfaas-operator"]
+    env = {e["name"]: e.get("value") for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["operator_namespaces"] == ""
+    assert [r for r in objects(rendered, "Role") if r["metadata"]["name"] == "pyfaas-gateway-functions"] == []
+    cluster_roles = {r["metadata"]["name"] for r in objects(rendered, "ClusterRole")}
+    assert "pyfaas-gateway-functions" in cluster_roles
