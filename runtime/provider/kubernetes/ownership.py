@@ -71,7 +71,7 @@ async def adopt_created(
                     await client.patch(kind, name, ops, namespace=namespace, patch_type=PatchType.JSON)
                     return
                 except ApiError as exc:
-                    if status_code(exc) not in (409, 422, 500):  # a failed "test" (the API uses 422 or 500)
+                    if status_code(exc) not in (409, 422):  # a failed "test" op is 422 Unprocessable Entity
                         raise
                 body = (await client.get(kind, name, namespace=namespace)).to_dict()  # type: ignore[attr-defined]
         except ObjectMissing:
