@@ -18,14 +18,13 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from pyfaas.core.booleans import parse_bool
 from pyfaas.core.errors import ConfigError, PyfaasError
 from pyfaas.gateway.app import create_app
 from pyfaas.gateway.async_calls.routes import AsyncSettings
 from pyfaas.gateway.metrics import create_metrics_app
 from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.provider.base import Provider
-from pyfaas.system.credentials import BasicAuthCredentials
+from pyfaas.provider.factory import ProviderChoice, create_provider
 from pyfaas.system.http_guard import GuardedAppRunner
 
 log = logging.getLogger("pyfaas.gateway")
@@ -34,39 +33,17 @@ _NATS_VARIABLES = ("nats_url", "faas_nats_address", "nats_host")
 
 
 def build_provider(settings: GatewaySettings, environ: Mapping[str, str]) -> Provider:
-    """The provider named by ``settings.provider`` (the Kubernetes one is imported only when chosen)."""
-    if settings.provider == "remote":
-        from pyfaas.provider.remote import RemoteProvider
-
-        credentials = None
-        if settings.basic_auth:
-            credentials = BasicAuthCredentials.load(settings.secret_mount_path).pair()
-        return RemoteProvider(
-            settings.functions_provider_url,
-            credentials=credentials,
+    """The provider named by ``settings.provider``, from the provider layer's factory."""
+    return create_provider(
+        ProviderChoice(
+            kind=settings.provider,
+            environ=environ,
             default_namespace=settings.function_namespace,
-            timeout=settings.upstream_timeout,
-        )
-    if settings.provider == "kubernetes":
-        from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderSettings
-
-        kube = KubernetesProviderSettings.from_env(environ)
-        try:
-            operator_mode = parse_bool(environ.get("operator", ""))
-        except ValueError as exc:
-            raise ConfigError(f"invalid value for operator: {exc}", field="operator") from exc
-        if operator_mode:  # functions are Function objects, reconciled by pyfaas-operator
-            from pyfaas.provider.kubernetes.operator_mode import OperatorProvider
-
-            return OperatorProvider(kube.config())
-        return KubernetesProvider(kube.config())
-    from pyfaas.provider.local import LocalProvider, LocalProviderConfig
-
-    return LocalProvider(
-        LocalProviderConfig(
             state_dir=Path(settings.state_dir),
-            default_namespace=settings.function_namespace,
             max_body_bytes=settings.max_body_bytes,  # replicas accept what the gateway accepts
+            remote_url=settings.functions_provider_url,
+            credentials_dir=settings.secret_mount_path if settings.basic_auth else None,
+            timeout=settings.upstream_timeout,
         )
     )
 

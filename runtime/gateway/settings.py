@@ -32,16 +32,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from pyfaas.core.limits import DEFAULT_MAX_BODY_BYTES
 from pyfaas.core.settings import Duration, EnvBool, EnvSettings
+from pyfaas.provider.factory import PROVIDERS
 
 __all__ = ["LOGO_TYPES", "GatewaySettings", "ProviderKind", "ui_links"]
 
-ProviderKind = Literal["local", "remote", "kubernetes"]
+ProviderKind = str
+"""A name registered in ``pyfaas.provider.factory.PROVIDERS``."""
 LOGO_TYPES = {
     ".svg": "image/svg+xml",
     ".png": "image/png",
@@ -139,6 +140,13 @@ class GatewaySettings(EnvSettings):
             raise ValueError(f"no file {value}")
         if path.stat().st_size > _MAX_LOGO_BYTES:
             raise ValueError(f"the logo is over {_MAX_LOGO_BYTES // 1024} KiB")
+        return value
+
+    @field_validator("provider")
+    @classmethod
+    def _registered_provider(cls, value: str) -> str:
+        if value not in PROVIDERS:
+            raise ValueError(f"Input should be one of {', '.join(repr(name) for name in PROVIDERS)}")
         return value
 
     @model_validator(mode="before")
