@@ -1,9 +1,9 @@
 """Settings of ``pyfaas-operator``, from the environment.
 
 Function workloads take the Kubernetes provider's settings (faas-netes's names: ``http_probe``,
-``image_pull_policy``, ``set_nonroot_user``, ``secret_mount_path``, the probe timings, default limits), so the
-gateway's provider and the operator build identical objects. The operator adds where to look, leader election
-and retry timing.
+``image_pull_policy``, ``set_nonroot_user``, the probe timings, default limits; and
+``function_secrets_mount_path``), so the gateway's provider and the operator build identical objects. The
+operator adds where to look, leader election and retry timing.
 """
 
 from __future__ import annotations
