@@ -110,7 +110,7 @@ async def main() -> None:
     namespace = f"op-bench-{uuid.uuid4().hex[:6]}"
     async with admin_client(kubeconfig) as client:
         await install_crd(client)
-        await client.create(Namespace(metadata=ObjectMeta(name=namespace, labels={"openfaas": "1"})))
+        await client.create(Namespace(metadata=ObjectMeta(name=namespace)))
         try:
             with (
                 tempfile.TemporaryDirectory() as logs,
