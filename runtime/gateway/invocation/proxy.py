@@ -115,9 +115,15 @@ class FunctionProxy:
         self._endpoints: dict[str, Endpoint | None] = {}
         self._deadlines = Deadlines(upstream_timeout)
 
-    async def handle(self, request: web.Request, *, ledger_checked: bool = False) -> web.StreamResponse:
-        if self._issued and not ledger_checked and ATTEMPT_HEADER in request.headers:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """``/function/NAME``: a worker's delivery of an issued async call goes through the ledger; every
+        other call runs straight away."""
+        if self._issued and ATTEMPT_HEADER in request.headers:
             return await self._replay_or_run(request)
+        return await self._run(request)
+
+    async def _run(self, request: web.Request) -> web.StreamResponse:
+        """One call: resolve the function, count it, forward it."""
         name = request.match_info["name"]
         route = self._router.cached(name) or await self._router.route(name)
         metrics = route.metrics
@@ -140,7 +146,7 @@ class FunctionProxy:
         name = request.match_info["name"]
         call_id = request.headers.get(X_CALL_ID)
         if ledger is None or call_id is None or not ledger.eligible(call_id, name):
-            return await self.handle(request, ledger_checked=True)
+            return await self._run(request)
         while True:
             answer = ledger.answer(call_id)
             if answer is None:
@@ -157,7 +163,7 @@ class FunctionProxy:
         ledger.begin(call_id)
         response: web.StreamResponse | None = None
         try:
-            response = await self.handle(request, ledger_checked=True)
+            response = await self._run(request)
             return response
         finally:
             ledger.finish(call_id, name, response)
