@@ -11,6 +11,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -173,3 +175,53 @@ def test_errors_name_the_cause(tmp_path: Path, base_layout: Path, registry: Regi
     run_cli(["push", "-o", "elsewhere"], env=env, cwd=root).assert_one_error("run pyfaas build first")
     with pytest.raises(BuildError, match=r"MANIFEST_UNKNOWN|manifest unknown|404"):
         load_base(f"{registry.host}/fn/none@sha256:{'0' * 64}", scratch=tmp_path / "s", cache=tmp_path / "c")
+
+
+def test_python3_template_with_requirements(
+    tmp_path: Path, base_layout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The classic template (fork mode, its index.py) and a requirement installed by pip: a wheel made
+    here, found with --no-index (nothing is downloaded)."""
+    package = tmp_path / "tinydep"
+    (package / "tinydep").mkdir(parents=True)
+    (package / "tinydep" / "__init__.py").write_text("VALUE = 42\n")
+    (package / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "tinydep"\nversion = "1.0"\n'
+    )
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+            str(package),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    root = tmp_path / "p"
+    (root / "classic").mkdir(parents=True)
+    (root / "classic" / "handler.py").write_text("def handle(req):\n    return req\n")
+    (root / "classic" / "requirements.txt").write_text("tinydep==1.0\n")
+    (root / "stack.yml").write_text(
+        "version: 1.0\nprovider: {name: openfaas}\nfunctions:\n"
+        "  classic:\n    lang: python3\n    handler: ./classic\n    image: localhost/classic:1\n"
+    )
+    built = _build(root, str(base_layout))
+    run = read_layout(Path(built["layout"])).config["config"]
+    assert {"mode=fork", "fprocess=python3 index.py"} <= set(run["Env"])
+    members = _layer_members(Path(built["layout"]))
+    assert "home/app/index.py" in members and "home/app/function/handler.py" in members
+    assert "usr/local/lib/python3.11/dist-packages/tinydep/__init__.py" in members
+    again = _build(root, str(base_layout))
+    assert again["digest"] == built["digest"]
