@@ -1,0 +1,73 @@
+"""The test cluster's own guarantees: registry pulls never leave the machine, and the leftover check sees
+what a teardown could leave behind (so that its "nothing left" can be believed)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from lightkube.resources.core_v1 import Pod
+
+from tests.support.kube_cluster import KubeCluster
+from tests.support.kube_host import leftovers
+from tests.support.kube_live import admin_client
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def test_a_registry_image_is_refused_at_once_without_leaving_the_machine(
+    kube_cluster: KubeCluster, kube_namespace: str
+) -> None:
+    if kube_cluster.containerd_address is None:
+        pytest.skip("not a kit cluster: its image pulls may be allowed")
+    pod = {
+        "metadata": {"name": "pull"},
+        "spec": {"containers": [{"name": "c", "image": "registry.example.org/nothing:1"}]},
+    }
+    async with admin_client(kube_cluster.kubeconfig) as client:
+        await client.create(Pod.from_dict(pod), namespace=kube_namespace)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while True:
+            found = await client.get(Pod, "pull", namespace=kube_namespace)
+            statuses = (found.status and found.status.containerStatuses) or []
+            waiting = statuses[0].state.waiting if statuses and statuses[0].state else None
+            if waiting is not None and waiting.reason in ("ErrImagePull", "ImagePullBackOff"):
+                break
+            assert loop.time() < deadline, f"no pull failure after 60 s: {statuses}"
+            await asyncio.sleep(0.2)
+    assert "proxyconnect tcp: dial tcp 127.0.0.1:9" in (waiting.message or ""), waiting.message
+
+
+def local_leftovers(folder: Path, bridge: str, settle: float) -> list[str]:
+    """Leftovers of this folder and bridge (iptables chains and kubepods cgroups are host-wide: a running
+    dev cluster owns some)."""
+    host_wide = ("iptables-save", "ip6tables-save", "cgroup ")
+    return [f for f in leftovers(folder, bridge, settle=settle) if not f.startswith(host_wide)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creates a bridge and a mount (root)")
+def test_the_leftover_check_sees_processes_mounts_and_bridges(tmp_path: Path) -> None:
+    folder = tmp_path / "cluster"
+    (folder / "mnt").mkdir(parents=True)
+    bridge = f"pyft{uuid.uuid4().hex[:6]}"
+    assert local_leftovers(folder, bridge, settle=0) == []
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(folder)])
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(folder / "mnt")], check=True)
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    try:
+        found = local_leftovers(folder, bridge, settle=0)
+        assert any(f.startswith(f"process {sleeper.pid}:") for f in found), found
+        assert f"mount {folder / 'mnt'}" in found and f"bridge {bridge}" in found
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        subprocess.run(["umount", str(folder / "mnt")], check=True)
+        subprocess.run(["ip", "link", "del", bridge], check=True)
+    assert local_leftovers(folder, bridge, settle=5) == []
