@@ -14,7 +14,7 @@ PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 # golang-go, nodejs (and npm) are the toolchains local mode builds the Go and Node.js templates with.
 # docker-registry is the OCI registry pyfaas push/pull are tested against (tests/integration/build).
-SYSTEM_PACKAGES=(prometheus prometheus-alertmanager chromium wrk golang-go nodejs docker-registry)
+SYSTEM_PACKAGES=(prometheus prometheus-alertmanager chromium wrk golang-go nodejs docker-registry bubblewrap)
 # NodeSource's nodejs bundles npm (and conflicts with Debian's npm package): ask for npm only when absent.
 command -v npm >/dev/null || SYSTEM_PACKAGES+=(npm)
 # What a throwaway Kubernetes needs (tests/support/kube_cluster.py), installed when PYFAAS_KUBE_ASSETS is set;

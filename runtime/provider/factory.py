@@ -43,11 +43,19 @@ class ProviderChoice:
 def _local(choice: ProviderChoice) -> Provider:
     from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 
+    try:  # each function in a sandbox of its own unless local_sandbox=false (docs/reliability.md)
+        sandbox = parse_bool(choice.environ.get("local_sandbox", "true"))
+    except ValueError as exc:
+        raise ConfigError(f"invalid value for local_sandbox: {exc}", field="local_sandbox") from exc
+    hidden = tuple(Path(p) for p in (choice.environ.get("secret_mount_path"),) if p)
     return LocalProvider(
         LocalProviderConfig(
             state_dir=choice.state_dir,
             default_namespace=choice.default_namespace,
             max_body_bytes=choice.max_body_bytes,
+            sandbox=sandbox,
+            bwrap=choice.environ.get("PYFAAS_BWRAP", "bwrap"),
+            sandbox_hidden=hidden,
         )
     )
 

@@ -160,6 +160,10 @@ def up(
         ensure_credentials(layout.root, os.environ.get("PYFAAS_ADMIN_PASSWORD"))
     except OSError as exc:
         _fail(f"cannot use state directory {layout.root}: {exc.strerror}", "choose another with --state-dir")
+    from pyfaas.provider.local.sandbox import startup_warning
+
+    if (warning := startup_warning(os.environ)) is not None:
+        click.echo(f"warning: {warning}", err=True)
     options = UpOptions(
         state_dir=layout.root, port=port, source=source, monitoring=monitoring, ready_timeout=timeout
     )

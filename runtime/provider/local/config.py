@@ -47,6 +47,15 @@ class LocalProviderConfig:
     default (the same as the gateway's)."""
     use_zygote: bool = True
     """Fork replicas from a warm zygote process; falls back to a plain subprocess if it cannot start."""
+    sandbox: bool = False
+    """Run each function in a bubblewrap sandbox of its own (``pyfaas.provider.local.sandbox``); where the
+    machine cannot, replicas run as before and the reason is logged. The gateway turns it on unless its
+    ``local_sandbox`` setting is false."""
+    bwrap: str = "bwrap"
+    """The bubblewrap program."""
+    sandbox_hidden: tuple[Path, ...] = ()
+    """Paths a sandbox must never show even when they lie inside a folder it shows (the state directory
+    always is one): e.g. the gateway's credentials."""
     inherited_env: Mapping[str, str] = field(default_factory=_inherited_from_this_process)
     """Variables every replica inherits (PATH, HOME, TMPDIR ...); the function's envVars come on top."""
     replica_env_defaults: Mapping[str, str] = field(

@@ -38,6 +38,7 @@ from pyfaas.core.names import validate_function_name, validate_namespace, valida
 from pyfaas.core.version import __version__
 from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
 from pyfaas.provider.listeners import ReplicaListeners
+from pyfaas.provider.local import sandbox
 from pyfaas.provider.local.config import LocalProviderConfig
 from pyfaas.provider.local.logs import LogCollector
 from pyfaas.provider.local.replica_supervisor import (
@@ -151,6 +152,16 @@ class LocalProvider:
         )
 
     def _make_spawner(self) -> Spawner:
+        if self.config.sandbox:
+            found = sandbox.probe(self.config.bwrap)
+            if found.available:
+                return sandbox.SandboxSpawner(
+                    python=self.config.python_executable,
+                    bwrap=self.config.bwrap,
+                    zygote_env={**self.config.inherited_env, STATE_MARKER: str(self._store.root)},
+                    hidden=[self._store.root, *self.config.sandbox_hidden],
+                )
+            log.warning("functions are NOT isolated from each other (no sandbox): %s", found.reason)
         subprocess = SubprocessSpawner(self.config.python_executable)
         if not self.config.use_zygote:
             return subprocess
@@ -166,8 +177,11 @@ class LocalProvider:
 
     @property
     def spawner_kind(self) -> str:
-        """``zygote`` when replicas are forked from the warm zygote, else ``subprocess``."""
+        """``sandbox`` (forked from a zygote in each function's sandbox), ``zygote`` (forked from the shared
+        warm zygote) or ``subprocess``."""
         spawner = self._spawner
+        if isinstance(spawner, sandbox.SandboxSpawner):
+            return "sandbox"
         if isinstance(spawner, FallbackSpawner) and spawner.using_primary:
             return "zygote"
         return "subprocess"

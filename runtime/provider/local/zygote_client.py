@@ -21,7 +21,7 @@ import signal
 import tempfile
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +89,11 @@ class ZygoteSpawner:
         log_path: Path,
         env: Mapping[str, str] | None = None,
         start_timeout: float = 20.0,
+        wrapper: Sequence[str] = (),
     ) -> None:
         self._python = python
+        self._wrapper = list(wrapper)
+        """A command the zygote runs under (the function's sandbox: ``bwrap ... --``)."""
         self._env = dict(env) if env is not None else None
         self._log_path = log_path
         self._start_timeout = start_timeout
@@ -125,6 +128,7 @@ class ZygoteSpawner:
             log_fd = os.open(self._log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
                 self._process = await asyncio.create_subprocess_exec(
+                    *self._wrapper,
                     self._python,
                     "-c",
                     _LAUNCH,
