@@ -408,10 +408,12 @@ class KubernetesProvider:
         deployment = function_deployment(
             spec, namespace=namespace, options=self._workload, image_pull_secrets=registry
         )
-        await self._create_deployment(spec.service, namespace, deployment)
+        created = await self._create_deployment(spec.service, namespace, deployment)
         self._deleted.discard((namespace, spec.service))
         service = function_service(spec, namespace=namespace, options=self._workload)
         try:
+            field_manager = self.config.field_manager
+            await adopt_created(self.client, Deployment, spec.service, namespace, created, field_manager)
             await self._put_service(spec.service, namespace, service)
         except BaseException:
             await self._undo_create(spec.service, namespace)
@@ -432,7 +434,7 @@ class KubernetesProvider:
         except ProviderError as exc:
             log.error("could not remove the Deployment of failed deploy %s.%s: %s", name, namespace, exc)
 
-    async def _create_deployment(self, name: str, namespace: str, body: dict[str, Any]) -> None:
+    async def _create_deployment(self, name: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         deadline = time.monotonic() + self.config.terminating_wait
         while True:
             try:
@@ -443,10 +445,7 @@ class KubernetesProvider:
                     field="service",
                 ):
                     created = await self.client.create(_object(Deployment, body))
-                await adopt_created(
-                    self.client, Deployment, name, namespace, created.to_dict(), self.config.field_manager
-                )
-                return
+                return cast(dict[str, Any], created.to_dict())
             except FunctionExists:
                 # A function deleted a moment ago may still be terminating (foreground): wait for it to go.
                 try:
