@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import yaml
-from lightkube import AsyncClient, KubeConfig, codecs
+from lightkube import AsyncClient, codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.meta_v1 import ObjectMeta
@@ -23,9 +23,10 @@ from lightkube.resources.core_v1 import Namespace, ServiceAccount
 from pyfaas.core.k8s import FunctionWorkloadOptions
 from pyfaas.core.models import FunctionDeployment
 from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
+from tests.support.kube_live import admin_client
 
 __all__ = [
-    "admin_client",
+    "admin_client",  # the suite's (tests.support.kube_live), re-exported for these tests
     "eventually",
     "fn",
     "live_provider",
@@ -37,15 +38,6 @@ __all__ = [
 IMAGE = "localhost/python:3.11-bookworm"
 """Imported into the kit's containerd (no registry); its command exits at once, so its pods crash-loop."""
 T = TypeVar("T")
-
-
-@asynccontextmanager
-async def admin_client(kubeconfig: Path) -> AsyncIterator[AsyncClient]:
-    client = AsyncClient(KubeConfig.from_file(kubeconfig), field_manager="k2-tests", trust_env=False)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @asynccontextmanager
