@@ -24,6 +24,7 @@ from pyfaas.cli.errors import CliError
 from pyfaas.cli.options import parse_pairs
 from pyfaas.core.definitions import FunctionDefinition
 from pyfaas.core.models import FunctionDeployment
+from pyfaas.core.timeouts import WATCHDOG_VARIABLES, declared_timeout
 from pyfaas.store.catalog import PYTHON_LANGS
 
 __all__ = ["Overrides", "local_deployment", "prepare"]
@@ -112,7 +113,12 @@ def _from_template(
     except BuildFailed as exc:
         raise CliError(f"{_where(definition)}: {exc.message}", hint=exc.hint) from exc
     # the stack's environment wins: e.g. upstream_url at the fixed port of a server ignoring http_port
-    env = {**built.env, **(spec.envVars or {})}
+    template_env = dict(built.env)
+    if declared_timeout(spec.annotations) is not None:
+        # the template's timeouts are defaults, not the function's choice: its declared timeout wins over them
+        for name in WATCHDOG_VARIABLES:
+            template_env.pop(name, None)
+    env = {**template_env, **(spec.envVars or {})}
     return spec.model_copy(update={"envVars": env, "envProcess": built.fprocess})
 
 

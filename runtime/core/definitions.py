@@ -24,9 +24,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pyfaas.core.durations import format_go_duration
 from pyfaas.core.errors import ValidationFailed
 from pyfaas.core.models import FunctionDeployment, FunctionResources
 from pyfaas.core.names import validate_function_name, validate_namespace
+from pyfaas.core.timeouts import ANNOTATION_TIMEOUT, validate_timeout_annotation
 
 __all__ = ["DefinitionError", "FunctionDefinition", "collect_functions", "function"]
 
@@ -78,12 +80,19 @@ def function(
     namespace: str | None = None,
     read_only_root_filesystem: bool = False,
     constraints: Iterable[str] | None = None,
+    timeout: str | float | None = None,
 ) -> FunctionDefinition:
     """Declare one function with stack.yml's vocabulary (``environment``, ``fprocess``, ``limits`` ...).
+
+    ``timeout`` (seconds or a Go duration such as ``"90s"``) is the function's one timeout, stored as the
+    ``com.openfaas.timeout`` annotation (:mod:`pyfaas.core.timeouts`).
 
     Raises :class:`DefinitionError` naming the function and the field on a bad value.
     """
     where = f"function {name!r}"
+    if timeout is not None:
+        value = format_go_duration(float(timeout)) if isinstance(timeout, int | float) else str(timeout)
+        annotations = {**(annotations or {}), ANNOTATION_TIMEOUT: value}
     try:
         validate_function_name(name, field="name")
         if namespace:
@@ -102,6 +111,7 @@ def function(
             readOnlyRootFilesystem=read_only_root_filesystem,
             constraints=list(constraints) if constraints else None,
         )
+        validate_timeout_annotation(deployment.annotations)
     except ValidationFailed as exc:
         raise DefinitionError(f"{where}: {exc.message}", field=exc.field) from exc
     except ValidationError as exc:

@@ -41,6 +41,7 @@ from pyfaas.core.models import (
     FunctionStatus,
     Secret,
 )
+from pyfaas.core.timeouts import watchdog_env
 
 __all__ = [
     "ANNOTATION_PROMETHEUS_SCRAPE",
@@ -166,6 +167,7 @@ def _probe(options: FunctionWorkloadOptions) -> dict[str, Any]:
 
 def _env(spec: FunctionDeployment) -> list[dict[str, str]]:
     values = dict(spec.envVars or {})
+    values.update(watchdog_env(spec.annotations, spec.envVars))  # from com.openfaas.timeout; envVars win
     if spec.envProcess:
         values[ENV_FPROCESS] = spec.envProcess
     return [{"name": key, "value": values[key]} for key in sorted(values)]
@@ -373,6 +375,9 @@ def function_status(deployment: Mapping[str, Any]) -> FunctionStatus:
     container = containers[0]
     env = {item["name"]: item.get("value", "") for item in container.get("env") or [] if "name" in item}
     fprocess = env.pop(ENV_FPROCESS, None)
+    for name, value in watchdog_env(pod_meta.get("annotations"), None).items():
+        if env.get(name) == value:  # derived from the declared timeout, not the function's own envVars
+            del env[name]
     resources = container.get("resources") or {}
     read_only = bool((container.get("securityContext") or {}).get("readOnlyRootFilesystem", False))
     return FunctionStatus(

@@ -528,6 +528,8 @@ class AsyncCallRecord(WireModel):
     finishedAt: datetime | None = None
     callbackUrl: str | None = None
     callbackStatus: int | None = None
+    traceId: str | None = None
+    """The W3C trace id the call carries (pyfaas extension)."""
 
     @field_serializer("queuedAt", "startedAt", "finishedAt")
     def _ser_times(self, value: datetime | None) -> str | None:

@@ -16,20 +16,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 
 from pyfaas.core.names import qualified_name
+from pyfaas.core.telemetry import tracing_from_env
 from pyfaas.core.version import __version__
 from pyfaas.gateway.async_calls.call_ledger import CALL_LEDGER, CallLedger
 from pyfaas.gateway.async_calls.routes import AsyncSettings, setup_async
+from pyfaas.gateway.invocation.credentials import CredentialStore
+from pyfaas.gateway.invocation.function_auth import ASYNC_CALL_TOKEN_TTL, FunctionGuard, setup_function_auth
 from pyfaas.gateway.invocation.proxy import FunctionProxy, upstream_session
 from pyfaas.gateway.invocation.routing import ReplicaRouter
 from pyfaas.gateway.invocation.upstream import UpstreamClient
-from pyfaas.gateway.keys import HTTP_SESSION, METRICS, PROVIDER, PROXY, REGISTRY, ROUTER, SETTINGS
+from pyfaas.gateway.keys import HTTP_SESSION, METRICS, PROVIDER, PROXY, REGISTRY, ROUTER, SETTINGS, TRACING
 from pyfaas.gateway.metrics import GatewayMetrics
 from pyfaas.gateway.middlewares import auth_middleware, body_limit_middleware, error_middleware
 from pyfaas.gateway.settings import GatewaySettings
@@ -61,6 +66,14 @@ def create_app(
         middlewares.append(auth_middleware(BasicAuthCredentials.load(settings.secret_mount_path)))
     if settings.max_body_bytes:
         middlewares.append(body_limit_middleware(settings.max_body_bytes))
+    # private functions (com.pyfaas.private): credentials checked and removed before the proxy or the queue
+    guard = FunctionGuard(
+        provider,
+        CredentialStore.open(Path(settings.state_dir) / "function-auth"),
+        default_namespace=settings.function_namespace,
+        async_ttl=ASYNC_CALL_TOKEN_TTL,
+    )
+    middlewares.append(guard.middleware)
     app = web.Application(
         middlewares=middlewares,
         client_max_size=settings.max_body_bytes or 2**62,
@@ -88,6 +101,7 @@ def create_app(
         count_uncached=lambda reason: metrics.async_replay_uncached.labels(reason).inc(),
     )
     app[CALL_LEDGER] = ledger
+    tracing = app[TRACING] = tracing_from_env(os.environ, "pyfaas-gateway")
 
     version = __version__
     system = SystemRoutes(
@@ -99,6 +113,7 @@ def create_app(
         prometheus_url=settings.prometheus_url,
     )
     system.register(app.router)
+    setup_function_auth(app, guard)
     app.router.add_route("*", "/function/{name:[-a-zA-Z_0-9.]+}{tail:(/.*)?}", _invoke)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -116,6 +131,7 @@ def create_app(
             upstream_timeout=settings.upstream_timeout,
             ledger=ledger,
             count_replay=metrics.async_replays.inc,
+            tracing=tracing,
         )
         router.attach()
         try:
@@ -136,6 +152,8 @@ def create_app(
             await provider.close()
             await client.close()
             await session.close()
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)  # sends the spans still batched
 
     app.cleanup_ctx.append(lifecycle)
 

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from pyfaas.provider.base import Provider
 
 if TYPE_CHECKING:
+    from pyfaas.core.telemetry import Tracing
     from pyfaas.gateway.invocation.proxy import FunctionProxy
     from pyfaas.gateway.invocation.routing import ReplicaRouter
     from pyfaas.gateway.metrics import GatewayMetrics
@@ -31,3 +32,5 @@ PROXY: web.AppKey[FunctionProxy] = web.AppKey("proxy")
 """The ``/function/NAME`` handler; present once the app has started (it owns the pooled HTTP clients)."""
 HTTP_SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("http_session", aiohttp.ClientSession)
 """The shared pooled client session; present once the app has started (cleanup_ctx)."""
+TRACING: web.AppKey[Tracing | None] = web.AppKey("tracing")
+"""OpenTelemetry span export, or None when off (the default; :mod:`pyfaas.core.telemetry`)."""

@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from pyfaas.core.errors import PayloadTooLarge, PyfaasError, Unavailable
+from pyfaas.core.timeouts import TIMEOUT_HEADER, FunctionTimedOut
 from pyfaas.gateway.auth import is_protected, unauthorized
 from pyfaas.system.credentials import BasicAuthCredentials
 
@@ -27,6 +28,8 @@ def error_response(exc: PyfaasError) -> web.Response:
     headers: dict[str, str] = {}
     if isinstance(exc, Unavailable):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    elif isinstance(exc, FunctionTimedOut):  # tells the queue worker this 504 is the function's timeout
+        headers[TIMEOUT_HEADER] = exc.limit_text
     status = exc.status if 400 <= exc.status <= 599 else 500
     return web.json_response(exc.to_json(), status=status, headers=headers)
 

@@ -11,6 +11,8 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
 from pyfaas.core.limits import MAX_BODY_HEADER
+from pyfaas.core.telemetry import ActiveSpan, Tracing
+from pyfaas.core.tracecontext import TRACEPARENT, TRACESTATE, trace_id_of
 from pyfaas.watchdog.health import Health
 from pyfaas.watchdog.httputil import DURATION_HEADER, BodyTooLarge, plain
 from pyfaas.watchdog.logs import LogSink
@@ -42,8 +44,11 @@ class Dispatcher:
         health: Health,
         metrics: WatchdogMetrics,
         sink: LogSink,
+        tracing: Tracing | None = None,
     ) -> None:
         self._settings = settings
+        self._tracing = tracing
+        self._span_name = f"function {settings.hostname}"
         self._runner = runner
         self._health = health
         self._metrics = metrics
@@ -64,6 +69,9 @@ class Dispatcher:
     async def invoke(self, request: BaseRequest, started: float) -> web.StreamResponse:
         """Run the function for ``request`` with limits, metrics and the access log."""
         response: web.StreamResponse
+        span: ActiveSpan | None = None
+        if self._tracing is not None:
+            request, span = self._traced(request)
         if self._limit and self.in_flight >= self._limit:
             response = self.too_many()
         else:
@@ -89,7 +97,24 @@ class Dispatcher:
             response.headers[DURATION_HEADER] = f"{elapsed:f}"
         self._metrics.observe(request.method, response.status, elapsed)
         self._access_log(request, response, elapsed)
+        if span is not None:
+            span.end(status=response.status)
         return response
+
+    def _traced(self, request: BaseRequest) -> tuple[BaseRequest, ActiveSpan]:
+        """The function's span; the function sees it as its parent (header, and python mode's context)."""
+        assert self._tracing is not None
+        headers = request.headers
+        span = self._tracing.start(
+            self._span_name,
+            headers.get(TRACEPARENT),
+            headers.get(TRACESTATE),
+            kind="server",
+            attributes={"http.request.method": request.method},
+        )
+        forwarded = headers.copy()
+        forwarded[TRACEPARENT] = span.traceparent
+        return request.clone(headers=forwarded), span
 
     async def wait_idle(self, deadline: float) -> bool:
         """Wait until no function request is running; ``False`` if ``deadline`` seconds passed first."""
@@ -124,6 +149,9 @@ class Dispatcher:
         )
         if self._settings.log_callid:
             line += f" [{request.headers.get('X-Call-Id', 'none')}]"
+        traceparent = request.headers.get(TRACEPARENT)
+        if traceparent is not None:
+            line += f" [trace {trace_id_of(traceparent) or 'invalid'}]"
         self._sink.single_line(line)
 
     async def _internal(self, request: BaseRequest, started: float) -> web.StreamResponse | None:

@@ -21,6 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from pyfaas.core.errors import ConfigError
+from pyfaas.core.telemetry import tracing_from_env
 from pyfaas.system.http_guard import GuardedServer
 from pyfaas.watchdog.health import Health, lock_present
 from pyfaas.watchdog.logs import LineWriter, LogSink, SinkHandler
@@ -147,11 +148,17 @@ async def _serve(settings: WatchdogSettings, environ: Mapping[str, str], sink: L
         sink.line(f"start-up failed: {exc}")
         return 1
 
+    try:
+        tracing = tracing_from_env(environ, environ.get("OPENFAAS_NAME") or settings.hostname)
+    except ConfigError as exc:
+        sink.line(f"start-up failed: {exc}")
+        await runner.stop()
+        return 1
     health = Health(settings.lock_file, suppress_lock=settings.suppress_lock)
     registry = CollectorRegistry()
     dispatcher: Dispatcher | None = None
     metrics = WatchdogMetrics(registry, lambda: float(dispatcher.in_flight if dispatcher else 0))
-    dispatcher = Dispatcher(settings, runner, health, metrics, sink)
+    dispatcher = Dispatcher(settings, runner, health, metrics, sink, tracing)
     main_runner = web.ServerRunner(
         GuardedServer(dispatcher, read_header_timeout=settings.read_header_timeout, access_log=None),
         handle_signals=False,
@@ -209,6 +216,8 @@ async def _serve(settings: WatchdogSettings, environ: Mapping[str, str], sink: L
         await main_runner.cleanup()
         await metrics_runner.cleanup()
         await runner.stop()
+        if tracing is not None:
+            await asyncio.to_thread(tracing.shutdown)  # sends the spans still batched
         sink.line("stopped")
     return int(outcome["code"])
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 
 import aiohttp
 from aiohttp import web
 from nats.aio.client import Client as NATS
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from pyfaas.core.telemetry import tracing_from_env
 from pyfaas.worker.aio import sleep_or_stop
 from pyfaas.worker.callbacks import CallbackSender
 from pyfaas.worker.calls import CallProcessor
@@ -71,7 +73,9 @@ class Worker:
             connector = aiohttp.TCPConnector(limit=settings.max_inflight + settings.callback_max_inflight)
             async with aiohttp.ClientSession(connector=connector) as session:
                 invoker = Invoker(session, gateway=settings.gateway_base(), timeout=settings.upstream_timeout)
+                tracing = tracing_from_env(os.environ, "pyfaas-queue-worker")
                 self.processor = CallProcessor(
+                    tracing=tracing,
                     js=js,
                     layout=layout,
                     records=records,
@@ -118,7 +122,11 @@ class Worker:
                     settings.gateway_base(),
                     settings.max_inflight,
                 )
-                await asyncio.gather(self.consumer.run(), self.callbacks.run())
+                try:
+                    await asyncio.gather(self.consumer.run(), self.callbacks.run())
+                finally:
+                    if tracing is not None:
+                        await asyncio.to_thread(tracing.shutdown)  # sends the spans still batched
         finally:
             if self._nc is not None:
                 with contextlib.suppress(Exception):

@@ -51,6 +51,8 @@ def callback_headers(job: CallbackJob) -> CIMultiDict[str]:
     headers["X-Duration-Seconds"] = f"{job.durationSeconds:f}"
     headers["X-Function-Attempts"] = str(job.attempts)
     headers["User-Agent"] = "pyfaas-queue-worker"
+    if job.traceparent:  # the callback continues the call's trace (not the function's response's)
+        headers["traceparent"] = job.traceparent
     return headers
 
 

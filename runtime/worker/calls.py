@@ -27,6 +27,8 @@ from pydantic import ValidationError
 from pyfaas.core.labels import RetryPolicy, retry_policy
 from pyfaas.core.models import AsyncCallRecord, CallState, QueueRequest
 from pyfaas.core.queue_layout import CallbackJob, DeadLetterHeaders, QueueLayout, is_valid_call_id
+from pyfaas.core.telemetry import ActiveSpan, Tracing
+from pyfaas.core.tracecontext import TRACEPARENT, TRACESTATE, trace_id_of
 from pyfaas.worker.invoker import NOT_FORWARDED, CallResult, Invoker
 from pyfaas.worker.metrics import WorkerMetrics
 from pyfaas.worker.records import TERMINAL_STATES, RecordStore
@@ -99,7 +101,9 @@ class CallProcessor:
         stop: asyncio.Event,
         record_patience: float,
         max_payload: Callable[[], int] = lambda: 1024 * 1024,
+        tracing: Tracing | None = None,
     ) -> None:
+        self._tracing = tracing
         self._js = js
         self._layout = layout
         self._records = records
@@ -132,6 +136,7 @@ class CallProcessor:
             call_id = f"seq-{meta.sequence.stream}"
         policy = retry_policy(request.Annotations, self._default_policy)
         queued_at = meta.timestamp
+        traceparent = request.header(TRACEPARENT)
         base = AsyncCallRecord(
             callId=call_id,
             function=request.Function,
@@ -139,6 +144,7 @@ class CallProcessor:
             attempts=attempt,
             queuedAt=queued_at,
             callbackUrl=request.CallbackUrl.url() if request.CallbackUrl else None,
+            traceId=trace_id_of(traceparent),
         )
 
         if attempt > 1:
@@ -171,11 +177,19 @@ class CallProcessor:
             _RUNNING_AFTER, lambda: running.append(asyncio.ensure_future(self._records.put(base)))
         )
         self._metrics.inflight.inc()
+        span = self._spans(request, label, call_id, attempt, queued_at) if self._tracing is not None else None
         try:
-            result = await self._invoker.invoke(request, call_id=call_id, attempt=attempt)
+            result = await self._invoker.invoke(
+                request,
+                call_id=call_id,
+                attempt=attempt,
+                traceparent=span.traceparent if span is not None else None,
+            )
         finally:
             timer.cancel()
             self._metrics.inflight.dec()
+        if span is not None:
+            span.end(status=result.status, error=result.error if result.status >= 500 else None)
             for write in running:
                 try:
                     await write
@@ -183,6 +197,8 @@ class CallProcessor:
                     log.warning("could not record %s as running: %s", call_id, exc)
         self._metrics.run_time.labels(label).observe(result.duration)
         outcome = classify(status=result.status, internal=result.internal, attempt=attempt, policy=policy)
+        if result.timed_out:  # it used its whole time: another attempt would hold a replica as long again
+            outcome = Outcome.FAILED
         if outcome is Outcome.RETRY:
             delay = backoff_delay(attempt, min_wait=policy.min_wait, max_wait=policy.max_wait)
             waiting = base.model_copy(
@@ -239,6 +255,7 @@ class CallProcessor:
                 durationSeconds=result.duration,
                 sequence=msg.metadata.sequence.stream,
                 record=final,
+                traceparent=request.header(TRACEPARENT),
             )
             payload = job.model_dump_json().encode()
             if len(payload) > self._max_payload():
@@ -256,6 +273,27 @@ class CallProcessor:
         else:
             self.counters.dead_lettered += 1
             self._metrics.dead_lettered.labels(label).inc()
+
+    def _spans(
+        self, request: QueueRequest, label: str, call_id: str, attempt: int, queued_at: datetime
+    ) -> ActiveSpan:
+        """The queue wait (from submission to now) as a finished span, and the worker's call span."""
+        assert self._tracing is not None
+        traceparent = request.header(TRACEPARENT)
+        tracestate = request.header(TRACESTATE)
+        submitted = request.header("X-Start-Time") or ""
+        start_ns = int(submitted) if submitted.isdigit() else int(queued_at.timestamp() * 1e9)
+        attributes: dict[str, str | int] = {
+            "faas.function": label,
+            "faas.call_id": call_id,
+            "faas.attempt": attempt,
+        }
+        self._tracing.start(
+            "queue wait", traceparent, tracestate, kind="consumer", start_ns=start_ns, attributes=attributes
+        ).end()
+        return self._tracing.start(
+            "worker call", traceparent, tracestate, kind="client", attributes=attributes
+        )
 
     async def _dead_letter(
         self, msg: Msg, call_id: str, name: str, namespace: str, status: int, error: str, attempts: int

@@ -36,10 +36,11 @@ from pyfaas.core.models import AsyncCallRecord, CallbackURL, FunctionStatus, Que
 from pyfaas.core.names import DNS1123_LABEL, split_name
 from pyfaas.core.queue_layout import QueueSettings, is_valid_call_id
 from pyfaas.core.settings import Duration
+from pyfaas.core.tracecontext import TRACEPARENT, TRACESTATE, ensure, trace_id_of
 from pyfaas.gateway.async_calls.call_ledger import CALL_LEDGER
 from pyfaas.gateway.async_calls.dead_letters import add_dead_letter_routes
 from pyfaas.gateway.async_calls.queue import AsyncQueue
-from pyfaas.gateway.keys import PROVIDER, SETTINGS
+from pyfaas.gateway.keys import PROVIDER, SETTINGS, TRACING
 from pyfaas.provider.base import Provider
 
 __all__ = ["ASYNC_QUEUE", "ASYNC_SETTINGS", "AsyncSettings", "setup_async"]
@@ -172,6 +173,22 @@ async def submit_call(request: web.Request) -> web.Response:
     headers = _headers_of(request)
     headers["X-Call-Id"] = [call_id]
     headers["X-Start-Time"] = [start_time]
+    # the queued call carries the trace (this submission's span when exporting) to the worker and callback
+    traceparent, _ = ensure(request.headers)
+    tracing = request.app.get(TRACING)
+    span = None
+    if tracing is not None:
+        span = tracing.start(
+            "gateway",
+            traceparent,
+            request.headers.get(TRACESTATE),
+            kind="server",
+            attributes={"faas.function": typed, "faas.invocation": "async", "faas.call_id": call_id},
+        )
+        traceparent = span.traceparent
+    for key in [key for key in headers if key.lower() == TRACEPARENT]:
+        del headers[key]
+    headers[TRACEPARENT] = [traceparent]
     # OpenFaaS's Path: what follows /async-function/<name> ("" when nothing does)
     path = request.path[len("/async-function/") + len(typed) :]
     queued = QueueRequest(
@@ -203,15 +220,20 @@ async def submit_call(request: web.Request) -> web.Response:
         )
     except Exception as exc:
         queue.repair()
+        if span is not None:
+            span.end(status=503, error=str(exc))
         raise QueueUnavailable(
             f"the call was not queued: {type(exc).__name__}: {exc}", retry_after=2.0
         ) from exc
+    if span is not None:
+        span.end(status=202)
     record = AsyncCallRecord(
         callId=call_id,
         function=typed,
         state="queued",
         queuedAt=datetime.now(UTC),
         callbackUrl=callback.url() if callback else None,
+        traceId=trace_id_of(traceparent),
     )
     try:
         # create, never overwrite: the worker may already have written "running"

@@ -28,6 +28,10 @@ from yarl import URL
 
 from pyfaas.core.errors import PayloadTooLarge, ProviderError
 from pyfaas.core.limits import MAX_BODY_HEADER
+from pyfaas.core.telemetry import ActiveSpan, Tracing
+from pyfaas.core.timeouts import FunctionTimedOut
+from pyfaas.core.tracecontext import new_traceparent
+from pyfaas.core.tracecontext import parse as parse_traceparent
 from pyfaas.gateway.async_calls.call_ledger import ATTEMPT_HEADER, CallLedger
 from pyfaas.gateway.invocation.deadlines import Deadlines
 from pyfaas.gateway.invocation.routing import FunctionRoute, ReplicaRouter
@@ -99,8 +103,10 @@ class FunctionProxy:
         upstream_timeout: float,
         ledger: CallLedger | None = None,
         count_replay: Callable[[], None] = lambda: None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._router = router
+        self._tracing = tracing
         self._ledger = ledger
         # The hot path's whole cost for the ledger: the truthiness of this dict (empty until an async call is
         # issued), then a header lookup.
@@ -114,6 +120,17 @@ class FunctionProxy:
         self._timeout = upstream_timeout
         self._endpoints: dict[str, Endpoint | None] = {}
         self._deadlines = Deadlines(upstream_timeout)
+        self._timed: dict[float, Deadlines] = {}
+        """One timer per distinct declared function timeout (each keeps its calls in deadline order)."""
+
+    def _deadlines_for(self, route: FunctionRoute) -> tuple[Deadlines, float]:
+        timeout = route.timeout
+        if timeout is None:
+            return self._deadlines, self._timeout
+        deadlines = self._timed.get(timeout)
+        if deadlines is None:
+            deadlines = self._timed[timeout] = Deadlines(timeout)
+        return deadlines, timeout
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """``/function/NAME``: a worker's delivery of an issued async call goes through the ledger; every
@@ -130,8 +147,17 @@ class FunctionProxy:
         metrics.begin()
         started = time.perf_counter()
         code = 502
+        span: ActiveSpan | None = None
+        if self._tracing is not None:
+            span = self._tracing.start(
+                "gateway",
+                request.headers.get("traceparent"),
+                request.headers.get("tracestate"),
+                kind="server",
+                attributes={"faas.function": route.function_name, "http.request.method": request.method},
+            )
         try:
-            response = await self._forward(request, route)
+            response = await self._forward(request, route, span)
             code = response.status
             return response
         except Exception as exc:
@@ -139,6 +165,8 @@ class FunctionProxy:
             raise
         finally:
             metrics.completed(code, time.perf_counter() - started)
+            if span is not None:
+                span.end(status=code)
 
     async def _replay_or_run(self, request: web.Request) -> web.StreamResponse:
         """A worker's request for an async call: run it once, give repeated requests the same answer."""
@@ -178,15 +206,19 @@ class FunctionProxy:
             return endpoint
 
     def _upstream_headers(
-        self, request: web.Request, call_id: str | None, start_time: str
+        self, request: web.Request, call_id: str | None, start_time: str, span: ActiveSpan | None = None
     ) -> list[tuple[str, str]]:
         connection = request.headers.get("Connection")
         dropped = hop_by_hop(connection, also=_NOT_FORWARDED) if connection else _NOT_FORWARDED
         headers: list[tuple[str, str]] = []
         forwarded_host = forwarded_for = user_agent = False
+        traceparent: str | None = None
         for key, value in request.headers.items():
             lowered = key.lower()
             if lowered in dropped:
+                continue
+            if lowered == "traceparent":
+                traceparent = value
                 continue
             if lowered == "x-forwarded-host":
                 forwarded_host = True
@@ -204,12 +236,21 @@ class FunctionProxy:
         headers.append(("X-Start-Time", start_time))
         if not user_agent:
             headers.append(("User-Agent", self._user_agent))
+        # W3C trace context: the function always gets a traceparent (this hop's span when exporting)
+        if span is not None:
+            headers.append(("traceparent", span.traceparent))
+        elif traceparent is None or parse_traceparent(traceparent) is None:
+            headers.append(("traceparent", new_traceparent()))
+        else:
+            headers.append(("traceparent", traceparent))
         return headers
 
-    async def _forward(self, request: web.Request, route: FunctionRoute) -> web.StreamResponse:
+    async def _forward(
+        self, request: web.Request, route: FunctionRoute, span: ActiveSpan | None = None
+    ) -> web.StreamResponse:
         start_time = str(time.time_ns())
         call_id = None if X_CALL_ID in request.headers else _new_call_id()
-        headers = self._upstream_headers(request, call_id, start_time)
+        headers = self._upstream_headers(request, call_id, start_time, span)
 
         data: bytes | AsyncIterator[bytes] | None = None
         counted: _CountedBody | None = None
@@ -225,11 +266,12 @@ class FunctionProxy:
 
         tail = _tail(request.raw_path)
         exclude: Replica | None = None
+        deadlines, limit = self._deadlines_for(route)
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             replica = route.pick(exclude) or await self._router.ready_replica(route, exclude)
             endpoint = self._endpoint(replica.url)
             replica.in_flight += 1
-            call = self._deadlines.enter()
+            call = deadlines.enter()
             try:
                 if endpoint is not None:
                     upstream = await self._client.request(
@@ -258,6 +300,7 @@ class FunctionProxy:
                     headers=wire_headers,
                     data=data,
                     allow_redirects=False,
+                    timeout=self._session.timeout if route.timeout is None else _client_timeout(limit),
                 ) as response:
                     _check_body(counted, self._max_body)
                     return await self._relay(
@@ -273,23 +316,21 @@ class FunctionProxy:
                 if not replayable or attempt == _MAX_ATTEMPTS:
                     raise ProviderError(f"cannot reach {route.function_name}: {exc}") from exc
                 exclude = replica
-                self._deadlines.leave(call)  # the next attempt gets a deadline of its own
+                deadlines.leave(call)  # the next attempt gets a deadline of its own
                 if route.pick(exclude) is None:
                     await route.wait_change(_RETRY_WAIT)
                     if route.pick(exclude) is None:
                         raise ProviderError(f"cannot reach {route.function_name}: {exc}") from exc
             except TimeoutError as exc:
-                raise ProviderError(f"{route.function_name} did not answer within upstream_timeout") from exc
+                raise FunctionTimedOut(route.function_name, limit) from exc
             except asyncio.CancelledError:
                 if call.expired:
-                    raise ProviderError(
-                        f"{route.function_name} did not answer within upstream_timeout"
-                    ) from None
+                    raise FunctionTimedOut(route.function_name, limit) from None
                 raise
             except (aiohttp.ClientError, ConnectionError) as exc:
                 raise ProviderError(f"upstream error from {route.function_name}: {exc}") from exc
             finally:
-                self._deadlines.leave(call)
+                deadlines.leave(call)
                 replica.in_flight -= 1
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -369,6 +410,10 @@ def _new_call_id() -> str:
     # str(uuid.UUID(int=bits, version=4)) in about a third of the time.
     text = f"{random.getrandbits(128) & _UUID_V4_CLEAR | _UUID_V4_SET:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _client_timeout(limit: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=limit, sock_connect=min(5.0, limit))
 
 
 def _check_body(counted: _CountedBody | None, limit: int) -> None:

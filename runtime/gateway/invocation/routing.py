@@ -29,6 +29,7 @@ from pyfaas.core.errors import FunctionNotFound, FunctionUnavailable
 from pyfaas.core.labels import scaling_policy
 from pyfaas.core.models import FunctionStatus, ReplicaFailure
 from pyfaas.core.names import qualified_name, split_name
+from pyfaas.core.timeouts import declared_timeout
 from pyfaas.gateway.metrics import FunctionMetrics, GatewayMetrics
 from pyfaas.provider.base import Provider, Replica
 
@@ -53,6 +54,9 @@ class FunctionRoute:
     changed: asyncio.Event | None = None
     failure: ReplicaFailure | None = None
     """The provider's last reported replica failure, as of the last status read (for error messages)."""
+    timeout: float | None = None
+    """The function's declared ``com.openfaas.timeout`` (None: the gateway's ``upstream_timeout``)."""
+    timeout_read: asyncio.Task[None] | None = None
     _turn: int = 0
 
     @property
@@ -130,6 +134,20 @@ class ReplicaRouter:
         self._routes[(name, namespace)] = route
         return route
 
+    async def _read_timeout(self, route: FunctionRoute) -> None:
+        """Learn the function's declared timeout (a changed one comes with new replicas, so each change of
+        the ready set re-reads it)."""
+        try:
+            status = await self._provider.get_function(route.name, route.namespace)
+        except Exception as exc:  # the route works with the default timeout meanwhile
+            log.debug("cannot read the timeout of %s: %s", route.function_name, exc)
+            return
+        route.timeout = declared_timeout(status.annotations)
+
+    def _refresh_timeout(self, route: FunctionRoute) -> None:
+        if route.timeout_read is None or route.timeout_read.done():
+            route.timeout_read = asyncio.get_running_loop().create_task(self._read_timeout(route))
+
     def _on_change(self, name: str, namespace: str, replicas: list[Replica]) -> None:
         ready = [replica for replica in replicas if replica.ready]
         route = self._routes.get((name, namespace))
@@ -137,6 +155,8 @@ class ReplicaRouter:
             route = self._new_route(name, namespace, ready)
         else:
             route.replicas = ready
+        with contextlib.suppress(RuntimeError):  # no running loop: a provider notifying at shutdown
+            self._refresh_timeout(route)
         route._notify()
 
     def _forget(self, route: FunctionRoute) -> None:
@@ -163,6 +183,9 @@ class ReplicaRouter:
             route = self._routes.get((name, namespace)) or self._new_route(
                 name, namespace, [replica for replica in replicas if replica.ready]
             )
+            self._refresh_timeout(route)
+        if route.timeout_read is not None and not route.timeout_read.done():
+            await asyncio.shield(route.timeout_read)  # the first call of a function knows its timeout
         if len(self._by_raw_name) < _RAW_NAME_CACHE_LIMIT:
             self._by_raw_name[raw_name] = route
         return route

@@ -36,6 +36,7 @@ from pyfaas.core.names import (
     validate_secret_name,
 )
 from pyfaas.core.replica_owner import REPLICA_OWNER_HEADER, ScaleResult, replica_ownership
+from pyfaas.core.timeouts import validate_timeout_annotation
 from pyfaas.gateway.inputs import namespace_of, query_bool, query_int, query_time, read_model
 from pyfaas.gateway.keys import HTTP_SESSION
 from pyfaas.gateway.metrics import GatewayMetrics
@@ -177,6 +178,7 @@ class SystemRoutes:
     async def _deployment(self, request: web.Request) -> FunctionDeployment:
         spec = await read_model(request, FunctionDeployment)
         validate_function_name(spec.service, field="service")
+        validate_timeout_annotation(spec.annotations)
         namespace = spec.namespace or namespace_of(request, self._default_namespace)
         validate_namespace(namespace)
         return spec.model_copy(update={"namespace": namespace})

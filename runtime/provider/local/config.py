@@ -16,7 +16,15 @@ _INHERITED = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "PYTHONPATH")
 def _inherited_from_this_process() -> dict[str, str]:
     # A container gets PATH/HOME from its image; a local replica gets them from the process that runs the
     # provider. Callers that build config in __main__ may pass their own mapping instead.
-    return {name: os.environ[name] for name in _INHERITED if name in os.environ}
+    inherited = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+    # OpenTelemetry export settings reach the functions too (their spans join the gateway's traces); the
+    # service name stays each replica's own (its function's name).
+    inherited.update(
+        (name, value)
+        for name, value in os.environ.items()
+        if name.startswith("OTEL_") and name != "OTEL_SERVICE_NAME"
+    )
+    return inherited
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pyfaas.core.errors import ProcessSpawnError
 from pyfaas.core.models import FunctionDeployment, ReplicaFailure
+from pyfaas.core.timeouts import watchdog_env
 from pyfaas.provider.base import Replica
 from pyfaas.provider.local.config import LocalProviderConfig
 from pyfaas.provider.local.logs import LogCollector, last_lines
@@ -280,6 +281,7 @@ class FunctionSupervisor:
         if config.max_body_bytes is not None:
             env["max_body_bytes"] = str(config.max_body_bytes)
         env.update(spec.envVars or {})
+        env.update(watchdog_env(spec.annotations, spec.envVars))  # from com.openfaas.timeout; envVars win
         if spec.envProcess:
             env["fprocess"] = spec.envProcess
         env.update(

@@ -14,6 +14,7 @@ import aiohttp.web
 import pytest
 from yarl import URL
 
+from pyfaas.core.tracecontext import trace_id_of
 from tests.support.gateway import MemoryProvider, RunningGateway, free_port, running_gateway, serve
 from tests.unit.gateway.upstream import upstream_app
 
@@ -177,11 +178,17 @@ async def test_upstream_down_is_502_fast(tmp_path: Path) -> None:
         )
 
 
-async def test_upstream_timeout_is_502_not_a_hang(gateway: RunningGateway) -> None:
+async def test_upstream_timeout_is_504_naming_the_function_not_a_hang(gateway: RunningGateway) -> None:
     async with gateway.session() as session:
         started = time.monotonic()
         async with session.get("/function/echo/sleep?s=5") as response:
-            assert response.status == 502
+            assert response.status == 504
+            assert await response.json() == {
+                "error": "function echo.openfaas-fn did not answer within its timeout of 1s",
+                "function": "echo.openfaas-fn",
+                "timeout": "1s",
+            }
+            assert response.headers["X-Pyfaas-Timeout"] == "1s"
         assert time.monotonic() - started < 4.0
 
 
@@ -312,3 +319,21 @@ async def test_idle_pool_forgets_replicas_that_are_gone(tmp_path: Path) -> None:
     client._sweep()
     assert endpoint not in client._idle
     await client.close()
+
+
+async def test_trace_context_is_forwarded_or_created(gateway: RunningGateway) -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    async with gateway.session() as session:
+        sent = {"traceparent": traceparent, "tracestate": "vendor=1"}
+        async with session.get("/function/echo/echo", headers=sent) as response:
+            seen = (await response.json())["headers"]
+        assert seen["traceparent"] == traceparent and seen["tracestate"] == "vendor=1"
+        created: list[str] = []
+        for headers in ({}, {"traceparent": "00-not-a-trace"}):
+            async with session.get("/function/echo/echo", headers=headers) as response:
+                forwarded = [
+                    v for k, v in (await response.json())["headers"].items() if k.lower() == "traceparent"
+                ]
+            assert len(forwarded) == 1 and trace_id_of(forwarded[0]) is not None
+            created.append(forwarded[0])
+    assert created[0] != created[1]

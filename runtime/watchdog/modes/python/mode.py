@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDictProxy, MultiMapping
 
+from pyfaas.core.tracecontext import trace_id_of
 from pyfaas.watchdog.httputil import INTERNAL_HEADER, plain, read_body
 from pyfaas.watchdog.modes.python.handler_pool import HandlerPool
 from pyfaas.watchdog.modes.python.inline_policy import InlinePolicy
@@ -50,12 +51,19 @@ class Event:
 
 
 class Context:
-    """What a python3-http handler receives as ``context``."""
+    """What a python3-http handler receives as ``context``: ``hostname``, and the call's W3C trace context
+    (``traceparent``, ``tracestate``, ``trace_id``; None when the call carries none, pyfaas extension)."""
 
-    __slots__ = ("hostname",)
+    __slots__ = ("hostname", "traceparent", "tracestate")
 
-    def __init__(self, hostname: str) -> None:
+    def __init__(self, hostname: str, traceparent: str | None = None, tracestate: str | None = None) -> None:
         self.hostname = hostname
+        self.traceparent = traceparent
+        self.tracestate = tracestate
+
+    @property
+    def trace_id(self) -> str | None:
+        return trace_id_of(self.traceparent)
 
 
 class PythonRunner:
@@ -94,7 +102,13 @@ class PythonRunner:
         )
         args: tuple[Any, ...]
         if handler.style == "http":
-            args = (Event(body, request), self._context)
+            traceparent = request.headers.get("traceparent")
+            context = (
+                self._context
+                if traceparent is None
+                else Context(self._context.hostname, traceparent, request.headers.get("tracestate"))
+            )
+            args = (Event(body, request), context)
         else:
             args = (body.decode("utf-8", "replace"),)
         try:
