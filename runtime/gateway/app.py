@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 
 from pyfaas.core.names import qualified_name
+from pyfaas.core.telemetry import tracing_from_env
 from pyfaas.core.version import __version__
 from pyfaas.gateway.async_calls.call_ledger import CALL_LEDGER, CallLedger
 from pyfaas.gateway.async_calls.routes import AsyncSettings, setup_async
@@ -32,7 +34,7 @@ from pyfaas.gateway.invocation.function_auth import ASYNC_CALL_TOKEN_TTL, Functi
 from pyfaas.gateway.invocation.proxy import FunctionProxy, upstream_session
 from pyfaas.gateway.invocation.routing import ReplicaRouter
 from pyfaas.gateway.invocation.upstream import UpstreamClient
-from pyfaas.gateway.keys import HTTP_SESSION, METRICS, PROVIDER, PROXY, REGISTRY, ROUTER, SETTINGS
+from pyfaas.gateway.keys import HTTP_SESSION, METRICS, PROVIDER, PROXY, REGISTRY, ROUTER, SETTINGS, TRACING
 from pyfaas.gateway.metrics import GatewayMetrics
 from pyfaas.gateway.middlewares import auth_middleware, body_limit_middleware, error_middleware
 from pyfaas.gateway.settings import GatewaySettings
@@ -99,6 +101,7 @@ def create_app(
         count_uncached=lambda reason: metrics.async_replay_uncached.labels(reason).inc(),
     )
     app[CALL_LEDGER] = ledger
+    tracing = app[TRACING] = tracing_from_env(os.environ, "pyfaas-gateway")
 
     version = __version__
     system = SystemRoutes(
@@ -128,6 +131,7 @@ def create_app(
             upstream_timeout=settings.upstream_timeout,
             ledger=ledger,
             count_replay=metrics.async_replays.inc,
+            tracing=tracing,
         )
         router.attach()
         try:
@@ -148,6 +152,8 @@ def create_app(
             await provider.close()
             await client.close()
             await session.close()
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)  # sends the spans still batched
 
     app.cleanup_ctx.append(lifecycle)
 
