@@ -118,6 +118,14 @@ ensure_cluster_packages
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
 
+# The cluster tests' python base image (a debootstrapped Debian root filesystem, cached in ~/.cache/pyfaas/kube):
+# built here, once, so that its 1-2 minutes never count against a test's timeout.
+if [ -n "${PYFAAS_KUBE_ASSETS:-}" ] && is_root; then
+    step "python base image for the cluster tests (cached after the first run)"
+    python -c 'from tests.support.kube_image import python_base_layer; print(python_base_layer().path)' \
+        || echo "test.sh: warning: no python base image; the cluster tests that run pods will fail" >&2
+fi
+
 failed=()
 run() {
     local name="$1"
