@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The pyfaas platform image: one image, the service chosen by its command:
-#   pyfaas-gateway | pyfaas-worker | pyfaas-idler | pyfaas (CLI) | pyfaas-watchdog
+#   pyfaas-gateway | pyfaas-worker | pyfaas-idler | pyfaas-operator | pyfaas (CLI) | pyfaas-watchdog
 # The Pulumi program (infra/) runs it with `command: [pyfaas-gateway]` and so on, as uid 10001 with a
 # read-only root filesystem (/tmp is an emptyDir), so nothing here writes outside /tmp at run time.
 # Function images are built from templates/python3-http/Dockerfile (the function template), not this one.
