@@ -490,7 +490,7 @@ class KubernetesProvider:
                 if time.monotonic() > deadline:
                     raise
             self.write_retries += 1
-            await asyncio.sleep(random.uniform(0, min(0.02 * 2**attempt, 0.5)))
+            await asyncio.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.1)))
             attempt += 1
 
     async def _put_service(self, name: str, namespace: str, body: dict[str, Any]) -> None:
