@@ -27,6 +27,7 @@ COMMANDS = {
     "logs": "pyfaas.cli.commands.logs:logs",
     "scale": "pyfaas.cli.commands.functions:scale",
     "secret": "pyfaas.cli.commands.secrets:secret",
+    "key": "pyfaas.cli.commands.function_keys:key",
     "namespaces": "pyfaas.cli.commands.system:namespaces",
     "new": "pyfaas.cli.commands.scaffold:new",
     "template": "pyfaas.cli.commands.scaffold:template",

@@ -124,10 +124,14 @@ class GatewayClient:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        anonymous: bool = False,
     ) -> httpx.Response:
-        """One request; transport failures become CliError, HTTP statuses are left to the caller."""
+        """One request; transport failures become CliError, HTTP statuses are left to the caller.
+        ``anonymous``: without the saved gateway credentials (function calls: they are not the function's)."""
         query = tuple(params.items()) if isinstance(params, Mapping) else tuple(params or ())
         extra: dict[str, Any] = {}
+        if anonymous:
+            extra["auth"] = None
         if timeout is not None:
             extra["timeout"] = httpx.Timeout(timeout, connect=10.0)
         try:
@@ -298,6 +302,7 @@ class GatewayClient:
             headers=headers,
             params=list(query) or None,
             timeout=timeout,
+            anonymous=True,
         )
         return InvokeResult(response.status_code, response.headers, response.content)
 

@@ -38,6 +38,12 @@ _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 )
 @click.option("--key", default="", metavar="SECRET", help="The HMAC key for --sign.")
 @click.option(
+    "--function-key",
+    default="",
+    metavar="KEY",
+    help="API key or token of a private function (sent as Authorization: Bearer; env PYFAAS_FUNCTION_KEY).",
+)
+@click.option(
     "--timeout", type=click.FloatRange(min=0.1), default=None, help="Seconds to wait for the answer."
 )
 @json_option
@@ -57,6 +63,7 @@ def invoke(
     callback_url: str,
     sign: str,
     key: str,
+    function_key: str,
     timeout: float | None,
     as_json: bool,
 ) -> None:
@@ -69,6 +76,9 @@ def invoke(
     if bool(sign) != bool(key):
         raise CliError("--sign and --key go together", hint="e.g. --sign X-Hub-Signature --key SECRET")
     request_headers = {"Content-Type": content_type, **parse_pairs(headers, "--header", separators="=:")}
+    function_key = function_key or context.environ.get("PYFAAS_FUNCTION_KEY", "")
+    if function_key:
+        request_headers["Authorization"] = f"Bearer {function_key.strip()}"
     if callback_url:
         if not asynchronous:
             raise CliError("--callback-url needs --async")
