@@ -60,6 +60,8 @@ export function renderFunction(main, ctx, name, namespace) {
   const path = h("input", { id: "invoke-path", type: "text", value: "/", autocomplete: "off" });
   const headers = h("textarea", { id: "invoke-headers", rows: 3, placeholder: "Content-Type: application/json", spellcheck: "false" });
   const body = h("textarea", { id: "invoke-body", rows: 5, spellcheck: "false" });
+  // private functions (com.pyfaas.private): an API key or token, sent as Authorization: Bearer, kept in the page only
+  const functionKey = h("input", { id: "invoke-key", type: "password", autocomplete: "off", spellcheck: "false" });
   const send = h("button", { type: "submit" }, "Invoke");
   const result = h("div", { class: "invoke-result", "aria-live": "polite" });
   const invokeForm = h(
@@ -68,6 +70,7 @@ export function renderFunction(main, ctx, name, namespace) {
     h("h2", { id: "invoke-title" }, "Invoke"),
     h("div", { class: "row" }, field("Method", method), field("Path", path, "appended to /function/NAME")),
     field("Headers", headers, "one Name: value per line"),
+    field("Function key", functionKey, "private functions: API key or token (pyfaas key create NAME)"),
     field("Body", body),
     h("div", { class: "actions" }, send, h("small", { class: "muted" }, "Ctrl+Enter sends")),
     result,
@@ -263,6 +266,7 @@ export function renderFunction(main, ctx, name, namespace) {
       headers.focus();
       return;
     }
+    if (functionKey.value.trim()) headerMap.Authorization = `Bearer ${functionKey.value.trim()}`;
     send.disabled = true;
     clear(result, h("p", { class: "muted" }, "Calling…"));
     try {
