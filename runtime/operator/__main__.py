@@ -79,6 +79,9 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per API request otherwise
+    if logging.getLogger().level > logging.DEBUG:
+        # kopf says "Handler ... succeeded" for every watch event of every pod; our own lines say what changed
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     try:
         settings = OperatorSettings.from_env(os.environ)
         settings.config()

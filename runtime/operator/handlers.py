@@ -72,15 +72,15 @@ def build_registry(
 
     selector = {LABEL_FUNCTION: kopf.PRESENT}
 
-    @kopf.on.event("apps", "v1", "deployments", labels=selector, registry=registry)
+    @kopf.on.event("apps", "v1", "deployments", labels=selector, registry=registry, id="deployment")
     async def deployment_event(body: kopf.Body, **_: Any) -> None:
         await child_changed(body, apply=True, name=owner_of(body))
 
-    @kopf.on.event("", "v1", "services", labels=selector, registry=registry)
+    @kopf.on.event("", "v1", "services", labels=selector, registry=registry, id="service")
     async def service_event(body: kopf.Body, **_: Any) -> None:
         await child_changed(body, apply=True, name=owner_of(body))
 
-    @kopf.on.event("", "v1", "pods", labels=selector, registry=registry)
+    @kopf.on.event("", "v1", "pods", labels=selector, registry=registry, id="pod")
     async def pod_event(body: kopf.Body, **_: Any) -> None:
         # Pods belong to ReplicaSets; the faas_function label names the function.
         await child_changed(
