@@ -225,3 +225,24 @@ def test_python3_template_with_requirements(
     assert "usr/local/lib/python3.11/dist-packages/tinydep/__init__.py" in members
     again = _build(root, str(base_layout))
     assert again["digest"] == built["digest"]
+
+
+def test_bearer_token_auth(tmp_path: Path, base_layout: Path, bearer_registry: Registry) -> None:
+    """Docker's token auth: the registry's 401 names a realm; pyfaas asks it for a token for the
+    repository with its basic credentials, and pushes and pulls with that token."""
+    image = f"{bearer_registry.host}/fn/hello:1"
+    root = _project(tmp_path / "p", image)
+    built = _build(root, str(base_layout))
+    env = cli_env(root / "home")
+    run_cli(["push"], env=env, cwd=root).assert_one_error("refused a token")
+    pushed = run_cli(
+        ["push", "--username", USER, "--password-stdin"], env=env, cwd=root, stdin=PASSWORD.encode()
+    )
+    assert pushed.code == 0, pushed.stderr
+    pulled = load_base(
+        f"{bearer_registry.host}/fn/hello@{built['digest']}",
+        scratch=tmp_path / "s",
+        cache=tmp_path / "cache",
+        credentials=Credentials(USER, PASSWORD),
+    )
+    assert pulled.digest == built["digest"]
