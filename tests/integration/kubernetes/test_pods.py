@@ -179,12 +179,16 @@ async def test_gateway_process_configured_for_kubernetes_from_its_environment(
             async with http.post("/function/hello", data=b"hi") as response:
                 text = await response.text()
                 assert response.status == 200 and text.startswith("v1:hello-") and text.endswith(":hi"), text
-            async with http.get("/system/functions") as response:
-                [listed] = await response.json()
-            assert (listed["name"], listed["availableReplicas"], listed["namespace"]) == (
-                "hello",
-                1,
-                kube_namespace,
+
+            async def listed() -> list[dict[str, Any]]:
+                async with http.get("/system/functions") as response:
+                    found: list[dict[str, Any]] = await response.json()
+                    return found
+
+            # the Deployment's status counts the pod a moment after its endpoint served the call
+            [hello] = await eventually(
+                listed, lambda found: [f.get("availableReplicas") for f in found] == [1]
             )
+            assert (hello["name"], hello["namespace"]) == ("hello", kube_namespace)
     finally:
         assert await process.stop() == 0
