@@ -578,10 +578,12 @@ iptables: {{masqueradeAll: false, syncPeriod: 10s, minSyncPeriod: 0s}}   # apply
                 timeout=120,
                 check=False,
             )
+        self._mark("teardown: kubelet, kube-proxy, pods", began)
         self._stop("containerd", "apiserver-forward", "kube-controller-manager", "kube-scheduler")
         self._stop("kube-apiserver")
         self._stop("etcd")
         self._stop(*[c.name for c in self._components])  # anything left after a failed start
+        self._mark("teardown: processes", began)
         unmount_all(self.directory)
         self.network.tear_down(self.binaries / "kube-proxy")
         remove_kubepods_cgroups()
@@ -590,7 +592,7 @@ iptables: {{masqueradeAll: false, syncPeriod: 10s, minSyncPeriod: 0s}}   # apply
             remove_run_containerd()
         if not self.leftover_mounts():
             subprocess.run(["rm", "-rf", "--one-file-system", str(self.directory)], check=False, timeout=120)
-        self.timings["teardown"] = round(time.monotonic() - began, 2)
+        self._mark("teardown", began)
 
     def leftover_mounts(self) -> bool:
         return bool(mounts_under(self.directory))

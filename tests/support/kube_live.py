@@ -83,7 +83,10 @@ def kube_cluster() -> Iterator[KubeCluster]:
     finally:
         cluster.stop()
         left = cluster.leftovers()
-        _report.append(f"stopped in {cluster.timings['teardown']:.1f} s; left behind: {left or 'nothing'}")
+        steps = {k: v for k, v in cluster.timings.items() if k.startswith("teardown:")}
+        _report.append(
+            f"stopped in {cluster.timings['teardown']:.1f} s ({steps}); left behind: {left or 'nothing'}"
+        )
         if left:
             raise ClusterError(f"the test cluster left things behind: {left}")
 
