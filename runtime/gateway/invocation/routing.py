@@ -135,8 +135,8 @@ class ReplicaRouter:
         return route
 
     async def _read_timeout(self, route: FunctionRoute) -> None:
-        """Learn the function's declared timeout (a changed one comes with new replicas, so each change of
-        the ready set re-reads it)."""
+        """Learn the function's declared timeout. A changed one comes with new replicas (a rollout), so a
+        ready set with a replica not seen before re-reads it; a scale from zero reads it with the status."""
         try:
             status = await self._provider.get_function(route.name, route.namespace)
         except Exception as exc:  # the route works with the default timeout meanwhile
@@ -153,10 +153,14 @@ class ReplicaRouter:
         route = self._routes.get((name, namespace))
         if route is None:
             route = self._new_route(name, namespace, ready)
+            arrived = bool(ready)
         else:
+            known = {id(replica) for replica in route.replicas}
+            arrived = any(id(replica) not in known for replica in ready)
             route.replicas = ready
-        with contextlib.suppress(RuntimeError):  # no running loop: a provider notifying at shutdown
-            self._refresh_timeout(route)
+        if arrived and (route.waker is None or route.waker.done()):
+            with contextlib.suppress(RuntimeError):  # no running loop: a provider notifying at shutdown
+                self._refresh_timeout(route)
         route._notify()
 
     def _forget(self, route: FunctionRoute) -> None:
@@ -183,7 +187,8 @@ class ReplicaRouter:
             route = self._routes.get((name, namespace)) or self._new_route(
                 name, namespace, [replica for replica in replicas if replica.ready]
             )
-            self._refresh_timeout(route)
+            if route.replicas:  # else the scale from zero reads the status, the timeout with it
+                self._refresh_timeout(route)
         if route.timeout_read is not None and not route.timeout_read.done():
             await asyncio.shield(route.timeout_read)  # the first call of a function knows its timeout
         if len(self._by_raw_name) < _RAW_NAME_CACHE_LIMIT:
@@ -223,6 +228,7 @@ class ReplicaRouter:
         except FunctionNotFound:
             self._forget(route)
             raise
+        route.timeout = declared_timeout(status.annotations)
         if route.pick() is not None:
             return
         scaled = False
