@@ -24,7 +24,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,8 +61,20 @@ class Action:
         return qualified_name(self.name, self.namespace)
 
 
+Pause = Callable[[asyncio.Event, float], Awaitable[None]]
+"""Waits between rounds: ``pause(stop, seconds)`` returns after ``seconds`` or as soon as ``stop`` is set."""
+
+
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
 class Controller:
-    """Reconciles replicas of every function against its labels and load; see the module docstring."""
+    """Reconciles replicas of every function against its labels and load; see the module docstring.
+
+    ``clock`` and ``pause`` are the loop's time: the defaults are the monotonic clock and a sleep that
+    ``stop`` ends; tests pass a fake pair and see every pause the loop asks for."""
 
     def __init__(
         self,
@@ -72,12 +84,14 @@ class Controller:
         metrics: IdlerMetrics,
         *,
         clock: Callable[[], float] = time.monotonic,
+        pause: Pause = wait_or_stop,
     ) -> None:
         self._settings = settings
         self._gateway = gateway
         self._source = source
         self._metrics = metrics
         self._clock = clock
+        self._pause = pause
         self._activity = ActivityTracker()
         self._stabiliser = Stabiliser(settings.scale_down_window)
         self._floors = Floors()
@@ -120,8 +134,7 @@ class Controller:
             pause = max(0.0, self._settings.reconcile_interval - (now - started))
             if self._next_due is not None:
                 pause = min(pause, max(_MIN_PAUSE, self._next_due - now))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=pause)
+            await self._pause(stop, pause)
 
     async def reconcile(self) -> list[Action]:
         """One round: observe, decide, apply. Returns the decisions (applied unless dry-run)."""

@@ -92,9 +92,13 @@ class UpstreamResponse:
 
 
 class UpstreamClient:
-    def __init__(self, *, connect_timeout: float, max_field_size: int = 16384) -> None:
+    def __init__(
+        self, *, connect_timeout: float, max_field_size: int = 16384, sweep_every: int = _SWEEP_EVERY
+    ) -> None:
         self._connect_timeout = connect_timeout
         self._max_field_size = max_field_size
+        self._sweep_every = sweep_every
+        """Releases between sweeps of the idle pool (dead connections, endpoints of replicas gone)."""
         self._idle: dict[Endpoint, list[ResponseHandler]] = {}
         self._closed = False
         self._releases = 0
@@ -117,8 +121,13 @@ class UpstreamClient:
         else:
             idle.append(protocol)
         self._releases += 1
-        if self._releases % _SWEEP_EVERY == 0:
+        if self._releases % self._sweep_every == 0:
             self._sweep()
+
+    def pooled(self) -> dict[Endpoint, int]:
+        """Connected idle connections per endpoint the pool keeps (an endpoint whose connections all closed
+        stays listed, with 0, until the next sweep)."""
+        return {endpoint: sum(p.is_connected() for p in idle) for endpoint, idle in self._idle.items()}
 
     def _sweep(self) -> None:
         """Drop closed idle connections and the endpoints of replicas that are gone (their ports change)."""

@@ -15,6 +15,7 @@ import pytest
 from yarl import URL
 
 from pyfaas.core.tracecontext import trace_id_of
+from tests.support.async_calls import until
 from tests.support.gateway import MemoryProvider, RunningGateway, free_port, running_gateway, serve
 from tests.unit.gateway.upstream import upstream_app
 
@@ -304,21 +305,30 @@ async def test_upstream_answering_connection_close(tmp_path: Path) -> None:
 
 
 async def test_idle_pool_forgets_replicas_that_are_gone(tmp_path: Path) -> None:
-    from pyfaas.gateway.invocation.upstream import UpstreamClient, endpoint_of
+    from pyfaas.gateway.invocation.upstream import Endpoint, UpstreamClient, endpoint_of
 
-    client = UpstreamClient(connect_timeout=2.0)
-    async with serve(upstream_app("gone")) as url:
-        endpoint = endpoint_of(url)
-        assert endpoint is not None
+    client = UpstreamClient(connect_timeout=2.0, sweep_every=1)  # every release sweeps
+
+    async def call(endpoint: Endpoint) -> None:
         response = await client.request(endpoint, "GET", "/echo", [], None)
         assert response.status == 200
         await response.read()
         response.release()
-        assert len(client._idle[endpoint]) == 1
-    await asyncio.sleep(0.1)  # the server is gone; its connection closes
-    client._sweep()
-    assert endpoint not in client._idle
-    await client.close()
+
+    try:
+        async with serve(upstream_app("live")) as live_url:
+            live = endpoint_of(live_url)
+            assert live is not None
+            async with serve(upstream_app("gone")) as url:
+                gone = endpoint_of(url)
+                assert gone is not None
+                await call(gone)
+                assert client.pooled() == {gone: 1}
+            await until(lambda: client.pooled() == {gone: 0}, limit=10, what="the gone replica's close")
+            await call(live)  # its release sweeps the pool
+            assert client.pooled() == {live: 1}
+    finally:
+        await client.close()
 
 
 async def test_trace_context_is_forwarded_or_created(gateway: RunningGateway) -> None:

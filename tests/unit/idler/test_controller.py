@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -24,6 +23,7 @@ from pyfaas.idler.controller import Action, Controller
 from pyfaas.idler.load import FunctionLoad
 from pyfaas.idler.metrics import IdlerMetrics
 from pyfaas.idler.settings import IdlerSettings
+from tests.support.async_calls import until
 from tests.support.gateway import MemoryProvider
 
 NS = "openfaas-fn"
@@ -43,22 +43,34 @@ class Loads:
 
 
 class Clock:
-    def __init__(self) -> None:
+    """The controller's clock and its pause between rounds: a pause advances the clock at once, records how
+    long the loop asked to wait, and sets ``stop`` after ``rounds`` pauses."""
+
+    def __init__(self, rounds: int = 0) -> None:
         self.now = 0.0
+        self.rounds = rounds
+        self.pauses: list[float] = []
 
     def __call__(self) -> float:
         return self.now
 
+    async def pause(self, stop: asyncio.Event, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.now += seconds
+        if len(self.pauses) >= self.rounds:
+            stop.set()
+
 
 def build(
+    rounds: int = 0,
     **env: str,
 ) -> tuple[Controller, MemoryProvider, Loads, Clock, CollectorRegistry]:
     provider = MemoryProvider()
     loads = Loads()
-    clock = Clock()
+    clock = Clock(rounds)
     registry = CollectorRegistry()
     settings = IdlerSettings.from_env({"inactivity_duration": "60s", "scale_down_window": "10s", **env})
-    controller = Controller(settings, provider, loads, IdlerMetrics(registry), clock=clock)
+    controller = Controller(settings, provider, loads, IdlerMetrics(registry), clock=clock, pause=clock.pause)
     return controller, provider, loads, clock, registry
 
 
@@ -133,54 +145,44 @@ async def test_calls_and_in_flight_work_keep_a_function_awake() -> None:
 
 
 async def test_no_data_means_no_scale_to_zero_and_errors_do_not_end_the_loop() -> None:
-    controller, provider, loads, clock, registry = build(reconcile_interval="10ms")
+    controller, provider, loads, clock, registry = build(rounds=3, reconcile_interval="10ms")
     deploy(provider, "fn", {LABEL_SCALE_ZERO: "true", LABEL_SCALE_ZERO_DURATION: "1s"})
     await controller.reconcile()
     clock.now = 1000.0
     assert await controller.reconcile() == []  # the source knows nothing about fn
     loads.fail = True
-    stop = asyncio.Event()
-    began = time.monotonic()
-    task = asyncio.create_task(controller.run(stop))
-    while (registry.get_sample_value("idler_reconcile_errors_total") or 0) < 3:
-        assert time.monotonic() - began < 5.0, "the loop stopped after a failed round"
-        await asyncio.sleep(0.01)
-    stop.set()
-    await asyncio.wait_for(task, 2)
-    errors = registry.get_sample_value("idler_reconcile_errors_total") or 0
-    assert errors <= (time.monotonic() - began) / 0.01 + 2  # failing rounds keep to the 10 ms interval
+    await asyncio.wait_for(controller.run(asyncio.Event()), 10)
+    assert registry.get_sample_value("idler_reconcile_errors_total") == 3  # every failed round, and on
+    assert clock.pauses == [0.01, 0.01, 0.01]  # failing rounds keep to the 10 ms interval
     assert replicas(provider, "fn") == 1
 
 
 async def test_sleep_between_rounds_ends_when_stopped() -> None:
-    controller, _, _, _, _ = build(reconcile_interval="1h")
+    # The real pause: a stop during a one-hour pause ends the loop at once (wait_for's bound is the check).
+    provider = MemoryProvider()
+    registry = CollectorRegistry()
+    settings = IdlerSettings.from_env({"reconcile_interval": "1h"})
+    controller = Controller(settings, provider, Loads(), IdlerMetrics(registry))
     stop = asyncio.Event()
     task = asyncio.create_task(controller.run(stop))
-    await asyncio.sleep(0.05)
-    began = time.monotonic()
+    await until(
+        lambda: (registry.get_sample_value("idler_reconcile_seconds_count") or 0) >= 1,
+        limit=10,
+        what="the first round",
+    )
     stop.set()
-    await asyncio.wait_for(task, 2)
-    assert time.monotonic() - began < 1.0
+    await asyncio.wait_for(task, 10)
 
 
 async def test_the_loop_wakes_when_an_idle_duration_ends_not_a_round_later() -> None:
-    provider = MemoryProvider()
-    loads = Loads()
-    settings = IdlerSettings.from_env({"reconcile_interval": "1h"})
-    controller = Controller(settings, provider, loads, IdlerMetrics(CollectorRegistry()))
+    controller, provider, loads, clock, _ = build(
+        rounds=2, reconcile_interval="1h", inactivity_duration="1h", scale_down_window="0s"
+    )
     deploy(provider, "fn", {LABEL_SCALE_ZERO: "true", LABEL_SCALE_ZERO_DURATION: "300ms"})
     loads.loads = {f"fn.{NS}": FunctionLoad(started=1)}
-    stop = asyncio.Event()
-    began = time.monotonic()
-    task = asyncio.create_task(controller.run(stop))
-    try:
-        while replicas(provider, "fn") != 0:
-            assert time.monotonic() - began < 5.0, "not scaled to zero at its duration"
-            await asyncio.sleep(0.01)
-        assert time.monotonic() - began >= 0.3
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 2)
+    await asyncio.wait_for(controller.run(asyncio.Event()), 10)
+    assert clock.pauses[0] == pytest.approx(0.3)  # not the hour to the next round
+    assert replicas(provider, "fn") == 0
 
 
 def tracked(target: str = "5", scale_type: str = "rps", **extra: str) -> dict[str, str]:
@@ -352,15 +354,13 @@ async def test_failing_rounds_after_a_deadline_do_not_spin() -> None:
     loads = Loads()
     registry = CollectorRegistry()
     settings = IdlerSettings.from_env({"reconcile_interval": "200ms"})
-    controller = Controller(settings, provider, loads, IdlerMetrics(registry))
+    clock = Clock(rounds=5)
+    controller = Controller(settings, provider, loads, IdlerMetrics(registry), clock=clock, pause=clock.pause)
     deploy(provider, "fn", {LABEL_SCALE_ZERO: "true", LABEL_SCALE_ZERO_DURATION: "50ms"})
     loads.loads = {f"fn.{NS}": FunctionLoad(started=1)}
     await controller.reconcile()  # fn is due in 50 ms
     loads.fail = True
-    stop = asyncio.Event()
-    task = asyncio.create_task(controller.run(stop))
-    await asyncio.sleep(0.5)
-    stop.set()
-    await asyncio.wait_for(task, 2)
-    assert (registry.get_sample_value("idler_reconcile_errors_total") or 0) <= 4
+    await asyncio.wait_for(controller.run(asyncio.Event()), 10)
+    assert clock.pauses == [0.2] * 5  # the passed deadline does not make failing rounds spin
+    assert registry.get_sample_value("idler_reconcile_errors_total") == 5
     assert replicas(provider, "fn") == 1
