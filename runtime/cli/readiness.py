@@ -16,7 +16,7 @@ from pyfaas.cli.errors import CliError
 if TYPE_CHECKING:
     from pyfaas.cli.client import GatewayClient
 
-__all__ = ["wait_ready"]
+__all__ = ["start_failure", "wait_ready"]
 
 _POLL = 0.2
 

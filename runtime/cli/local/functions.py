@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from pyfaas.cli.errors import CliError
+from pyfaas.cli.readiness import start_failure
 from pyfaas.cli.stackfile import DEFAULT_STACK_FILES, load_functions
 from pyfaas.core.definitions import FunctionDefinition
 from pyfaas.core.errors import ValidationFailed
@@ -124,10 +125,14 @@ async def deploy_functions(
     return failures, digests, unchanged
 
 
-async def wait_functions_ready(client: httpx.AsyncClient, names: dict[str, str], within: float) -> list[str]:
-    """Wait until every function (name → namespace) has a ready replica or wants none; returns those
-    still not ready when ``within`` seconds have passed."""
+async def wait_functions_ready(
+    client: httpx.AsyncClient, names: dict[str, str], within: float
+) -> dict[str, str | None]:
+    """Wait until every function (name → namespace) has a ready replica or wants none. Returns the others:
+    name → why it will not start (its replicas crash at start: no point waiting the rest of ``within``), or
+    None when it was simply not ready within ``within`` seconds."""
     pending = dict(names)
+    failed: dict[str, str | None] = {}
     deadline = time.monotonic() + within
     while pending and time.monotonic() < deadline:
         for namespace in set(pending.values()):
@@ -138,10 +143,13 @@ async def wait_functions_ready(client: httpx.AsyncClient, names: dict[str, str],
                 items = []
             for item in items:
                 name = item.get("name")
-                if pending.get(name) == namespace and (
-                    item.get("availableReplicas", 0) >= 1 or item.get("replicas", 0) == 0
-                ):
+                if pending.get(name) != namespace:
+                    continue
+                if item.get("availableReplicas", 0) >= 1 or item.get("replicas", 0) == 0:
                     del pending[name]
+                elif (crashed := start_failure(name, item)) is not None:
+                    del pending[name]
+                    failed[name] = crashed.message
         if pending:
             await asyncio.sleep(0.1)
-    return sorted(pending)
+    return {**failed, **dict.fromkeys(sorted(pending))}

@@ -243,8 +243,9 @@ class _Run:
                 s.service: s.namespace or DEFAULT_NAMESPACE for s in specs if s.service not in failures
             }
             waiting = await wait_functions_ready(client, deployed, self.options.ready_timeout)
-        for name in waiting:
-            self.reporter.event("note", "functions", f"{name} is not ready yet (see: pyfaas logs {name})")
+        for name, why in waiting.items():
+            note = why or f"{name} is not ready yet (see: pyfaas logs {name})"
+            self.reporter.event("note", "functions", note)
         self.reporter.event("done", "functions", "ready: " + (", ".join(deployed) or "(none)"))
         return list(deployed)
 

@@ -92,3 +92,22 @@ def test_a_failed_detached_start_is_one_line_and_leaves_nothing(tmp_path: Path) 
     assert result.returncode == 1
     assert f"Error: port {port} is in use" in result.stderr.strip().splitlines()[-1], result.stderr
     assert not marked_processes(tmp_path / "s") and not (tmp_path / "s" / "up.pid").exists()
+
+
+def test_up_reports_a_function_that_crashes_at_start_without_waiting_its_timeout(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "good").mkdir(parents=True)
+    (project / "broken").mkdir()
+    (project / "good" / "handler.py").write_text("def handle(event, context):\n    return 'ok'\n")
+    (project / "broken" / "handler.py").write_text("def handle(event, context)\n    return 'never'\n")
+    (project / "stack.yml").write_text(
+        "version: 1.0\nprovider: {name: openfaas}\nfunctions:\n"
+        "  good: {lang: python3-http, handler: ./good, image: x/good:1}\n"
+        "  broken: {lang: python3-http, handler: ./broken, image: x/broken:1}\n"
+    )
+    # A ready timeout far longer than the test's own (300 s): only the crash report can end the wait.
+    args = ("--no-monitoring", "--timeout", "600")
+    with running_platform(tmp_path / "state", cwd=project, args=args) as platform:
+        assert "broken does not start" in platform.up_output, platform.up_output
+        assert "SyntaxError" in platform.up_output, platform.up_output
+        assert httpx.post(f"{platform.gateway_url}/function/good", content=b"", timeout=10).text == "ok"
