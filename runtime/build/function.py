@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from pyfaas.build import python_env
 from pyfaas.build.dockerfile import Instruction, last_stage, parse_env, parse_exec_form
 from pyfaas.build.errors import BuildError
-from pyfaas.build.oci import Blob, FileSource, Image, build_image, tree_files, write_layer
+from pyfaas.build.oci import Blob, FileSource, Image, build_image, cached_layer, tree_files, write_layer
 from pyfaas.build.rootfs import BaseFiles
 
 __all__ = ["FunctionSource", "build_function_image"]
@@ -122,10 +122,12 @@ def build_function_image(
     work: Path,
     *,
     env: Mapping[str, str] | None = None,
+    cache: Path | None = None,
 ) -> Image:
     """The image of ``source`` on ``base``; layer files go to ``work`` (which must outlive the image).
 
-    ``env`` adds to the template's environment (the stack file's ``environment`` stays a deploy setting)."""
+    ``env`` adds to the template's environment (the stack file's ``environment`` stays a deploy setting).
+    ``cache`` keeps the watchdog runtime layer between builds (see :func:`pyfaas.build.oci.cached_layer`)."""
     dockerfile = source.template / "Dockerfile"
     stage = last_stage(dockerfile)
     base_image = stage[0].rest.split()[0]
@@ -178,7 +180,11 @@ def build_function_image(
         files = python_env.package_files([WATCHDOG], python.site)
         script = "import sys\nfrom pyfaas.watchdog.__main__ import main\nsys.exit(main())\n"
         files[f"usr/local/bin/{SCRIPT}"] = f"#!{python.executable}\n{script}".encode()
-        layers.append(write_layer(files, work / "runtime.tar.gz", executables=[f"usr/local/bin/{SCRIPT}"]))
+        executables = [f"usr/local/bin/{SCRIPT}"]
+        if cache is not None:
+            layers.append(cached_layer(files, cache, "runtime", executables=executables))
+        else:
+            layers.append(write_layer(files, work / "runtime.tar.gz", executables=executables))
     if pip_lines:
         with tempfile.TemporaryDirectory(prefix="pyfaas-pip-") as scratch:
             listed = Path(scratch) / "requirements.txt"

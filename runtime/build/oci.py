@@ -39,6 +39,7 @@ __all__ = [
     "Blob",
     "Image",
     "build_image",
+    "cached_layer",
     "canonical_json",
     "digest_file",
     "read_image",
@@ -223,6 +224,42 @@ def write_layer(
     if not compress:
         return Blob(out, diff_id, plain.size, LAYER_TYPE, diff_id)
     return Blob(out, f"sha256:{compressed.hash.hexdigest()}", compressed.size, LAYER_GZIP_TYPE, diff_id)
+
+
+def cached_layer(files: Mapping[str, FileSource], cache: Path, name: str, **options: Any) -> Blob:
+    """:func:`write_layer`, kept in ``cache`` under a key of the inputs (image paths, and for host files
+    their path, size, mtime and mode, as ``make`` would judge them): the watchdog runtime layer is the same
+    for every function, so most builds skip writing and compressing it. A hit gives the same bytes."""
+    key = hashlib.sha256(canonical_json(sorted(options.items(), key=lambda item: item[0])))
+    for image_path in sorted(files):
+        source = files[image_path]
+        if isinstance(source, bytes):
+            key.update(f"{image_path}\0bytes\0{hashlib.sha256(source).hexdigest()}\n".encode())
+        else:
+            info = os.stat(source)
+            key.update(
+                f"{image_path}\0{source}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_mode}\n".encode()
+            )
+    stem = f"{name}-{key.hexdigest()[:32]}"
+    record, blob = cache / f"{stem}.json", cache / f"{stem}.tar"
+    try:
+        known = json.loads(record.read_text())
+        if blob.stat().st_size == known["size"]:
+            return Blob(blob, known["digest"], known["size"], known["media_type"], known["diff_id"])
+    except (OSError, ValueError, KeyError):
+        pass
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = cache / f"{stem}.{os.getpid()}.partial"
+    layer = write_layer(files, partial, **options)
+    partial.replace(blob)
+    fields = {
+        "digest": layer.digest,
+        "size": layer.size,
+        "media_type": layer.media_type,
+        "diff_id": layer.diff_id,
+    }
+    record.write_text(json.dumps(fields))
+    return Blob(blob, layer.digest, layer.size, layer.media_type, layer.diff_id)
 
 
 def tree_files(root: Path, prefix: str, *, skip: Any = None) -> tuple[dict[str, FileSource], dict[str, str]]:

@@ -187,7 +187,12 @@ def build(
                 return loaded[0]
 
             jobs = [
-                (d.name, d.deployment.image, _function_job(d, base_dir, cached_base)) for d in definitions
+                (
+                    d.name,
+                    d.deployment.image,
+                    _function_job(d, base_dir, cached_base, _cache_dir(context).parent / "layers"),
+                )
+                for d in definitions
             ]
         for name, reference, job in jobs:
             started = time.perf_counter()
@@ -213,7 +218,7 @@ def build(
 
 
 def _function_job(
-    definition: FunctionDefinition, base_dir: Path, base: Callable[[], Image]
+    definition: FunctionDefinition, base_dir: Path, base: Callable[[], Image], layer_cache: Path
 ) -> Callable[[Path], Image]:
     def job(work: Path) -> Image:
         from pyfaas.build.function import FunctionSource, build_function_image
@@ -232,7 +237,7 @@ def _function_job(
         source = FunctionSource(
             definition.name, template.folder, base_dir / definition.handler, template.handler_folder
         )
-        return build_function_image(source, base(), work)
+        return build_function_image(source, base(), work, cache=layer_cache)
 
     return job
 

@@ -63,6 +63,9 @@ def test_build_is_reproducible_and_follows_the_template(tmp_path: Path, base_lay
     first = _build(_project(tmp_path / "a", image), str(base_layout))
     again = _build(_project(tmp_path / "b", image), str(base_layout), "--tar")
     assert first["digest"] == again["digest"]
+    cached = _build(tmp_path / "a", str(base_layout))  # the runtime layer now comes from the layer cache
+    assert cached["digest"] == first["digest"]
+    assert list((tmp_path / "a" / "home" / ".cache" / "pyfaas" / "layers").glob("runtime-*.tar"))
     changed = _build(_project(tmp_path / "c", image, body="other"), str(base_layout))
     assert changed["digest"] != first["digest"]
 
