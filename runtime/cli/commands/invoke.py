@@ -150,6 +150,6 @@ def _call_error(name: str, status: int, body: bytes, url: str, *, asynchronous: 
         429: "the function is at its concurrency limit: retry later",
         502: "the function's replica failed: see pyfaas logs " + name,
         503: f"no ready replica: see pyfaas describe {name} and pyfaas logs {name}",
-        504: "the call timed out: raise the function's exec_timeout or use --async",
+        504: "the call timed out: raise the function's timeout (com.openfaas.timeout) or use --async",
     }
     return CliError(f"{name} answered {status}{detail}", hint=hints.get(status, f"see pyfaas logs {name}"))
