@@ -129,3 +129,22 @@ def test_template_functions_run_in_their_images_mode_and_the_stack_env_wins(tmp_
     assert web.envVars["upstream_url"] == "http://127.0.0.1:0"  # a free port per replica
     assert web.envProcess is not None and web.envProcess.endswith(" node index.js")
     assert fixed.envVars is not None and fixed.envVars["upstream_url"] == "http://127.0.0.1:3000"
+
+
+def test_a_declared_timeout_replaces_the_templates_timeouts_but_not_the_stacks(
+    tmp_path: Path, functions: dict[str, FunctionDefinition]
+) -> None:
+    stack = parse_stack(
+        "provider: {name: openfaas}\nfunctions:\n"
+        "  plain:\n    lang: python3\n    handler: ./classic\n    image: x\n"
+        "  timed:\n    lang: python3\n    handler: ./classic\n    image: x\n"
+        "    annotations: {com.openfaas.timeout: 2m}\n"
+        "  explicit:\n    lang: python3\n    handler: ./classic\n    image: x\n"
+        "    annotations: {com.openfaas.timeout: 2m}\n    environment: {write_timeout: 5m}\n"
+    )
+    environ = {"PATH": os.environ["PATH"], "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    plain, timed, explicit = (prepare(f, tmp_path, local=True, environ=environ) for f in stack.functions)
+    assert plain.envVars is not None and plain.envVars["exec_timeout"] == "30s"  # the template's default
+    assert timed.envVars is not None and "exec_timeout" not in timed.envVars  # derived by the provider
+    assert explicit.envVars is not None and explicit.envVars["write_timeout"] == "5m"
+    assert "exec_timeout" not in explicit.envVars
