@@ -1,8 +1,9 @@
 """Cold start of the local provider: scale a python-mode function from 0 to 1 and time the first response.
 
-Two providers run side by side in one process, one forking replicas from the warm zygote and one starting
-``python -m pyfaas.watchdog`` per replica; samples alternate between them so that both see the same load
-on this shared machine. Each sample: scale to 0 and wait until the replica has exited, then time
+Three providers run side by side in one process: one forking replicas from a warm zygote inside the
+function's bubblewrap sandbox (``sandbox``, what the gateway runs), one from the shared unsandboxed zygote and
+one starting ``python -m pyfaas.watchdog`` per replica; samples alternate between them so that all see the
+same load on this shared machine. Each sample: scale to 0 and wait until the replica has exited, then time
 ``scale(1)`` → ready notification → first HTTP response.
 
     .venv/bin/python bench/cold_start.py [--samples 20]
@@ -82,8 +83,11 @@ async def main(samples: int) -> None:
             envVars={"mode": "python", "handler": str(handler), "healthcheck_interval": "0s"},
         )
         subjects: list[Subject] = []
-        for label, use_zygote in (("zygote", True), ("subprocess", False)):
-            provider = LocalProvider(LocalProviderConfig(state_dir=root / label, use_zygote=use_zygote))
+        # sandbox: a zygote per function inside bubblewrap (what the gateway runs)
+        kinds = (("sandbox", True, True), ("zygote", False, True), ("subprocess", False, False))
+        for label, isolated, use_zygote in kinds:
+            config = LocalProviderConfig(state_dir=root / label, sandbox=isolated, use_zygote=use_zygote)
+            provider = LocalProvider(config)
             await provider.start()
             if provider.spawner_kind != label:
                 raise SystemExit(f"{label}: provider uses {provider.spawner_kind} (zygote failed to start?)")
@@ -113,9 +117,11 @@ async def main(samples: int) -> None:
             f"{statistics.median(first_request) * 1000:12.1f} "
             f"{statistics.median(subject.second) * 1000:12.1f}"
         )
-    zygote, plain = subjects[0], subjects[1]
+    sandbox, zygote, plain = subjects
     ratio = statistics.median(plain.samples) / statistics.median(zygote.samples)
     print(f"subprocess/zygote p50 ratio: {ratio:.2f}x")
+    ratio = statistics.median(sandbox.samples) / statistics.median(zygote.samples)
+    print(f"sandbox/zygote p50 ratio: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

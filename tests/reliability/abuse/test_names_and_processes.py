@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pyfaas.provider.local.sandbox import probe as sandbox_probe
 from tests.support.fuzz import LiveGateway, deploy_python, gateway_process, raw_request
 from tests.support.nats import NatsServer, nats_server
 
@@ -205,8 +206,9 @@ def handle(event, context):
 
 
 def test_local_secret_isolation_is_what_the_docs_say(gateway: LiveGateway, sandbox: Path) -> None:
-    """Each function's mount holds only its own secrets, in 0700/0600 files; but replicas run as the
-    gateway's user, so a function that goes looking can read another's secret from the state directory."""
+    """Each function's mount holds only its own secrets, in 0700/0600 files; replicas run as the gateway's
+    user, so only the sandbox keeps a function that goes looking from another's secret in the state
+    directory."""
     handler = sandbox / "snoop"
     handler.mkdir(exist_ok=True)
     (handler / "handler.py").write_text(SNOOP)
@@ -228,7 +230,14 @@ def test_local_secret_isolation_is_what_the_docs_say(gateway: LiveGateway, sandb
         assert stat.S_IMODE(path.stat().st_mode) == 0o700, (path, oct(path.stat().st_mode))
     for path in (alpha_mount / "alpha-key", stored):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, (path, oct(path.stat().st_mode))
-    # What is not given: same Unix user, so another function can read them if it goes looking.
+    if sandbox_probe().available:
+        # Each function in its bubblewrap sandbox (issue 18): another function's mount and the store are not
+        # there at all, though every replica still runs as the gateway's Unix user.
+        assert beta.splitlines()[1] == "read=denied: FileNotFoundError", beta
+        assert from_store.splitlines()[1] == "read=denied: FileNotFoundError", from_store
+        return
+    # Without a sandbox (no bubblewrap or user namespaces; pyfaas up warns): same Unix user, so another
+    # function can read them if it goes looking.
     same_user = os.geteuid() == stored.stat().st_uid
     assert same_user
     assert beta.splitlines()[1] == "read=alpha-secret-value", beta
