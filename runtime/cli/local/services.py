@@ -70,6 +70,8 @@ def python_path(environ: Mapping[str, str]) -> str:
 def child_base_env(environ: Mapping[str, str], layout: StateLayout) -> dict[str, str]:
     """The environment every child starts from: a few variables of ours, PYTHONPATH, the state marker."""
     env = {name: environ[name] for name in _PASSED_THROUGH if name in environ}
+    # OpenTelemetry export (off unless these ask for it); each service keeps its own service name
+    env.update((k, v) for k, v in environ.items() if k.startswith("OTEL_") and k != "OTEL_SERVICE_NAME")
     env["PYTHONPATH"] = python_path(environ)
     env["PYTHONUNBUFFERED"] = "1"
     env[STATE_MARKER] = str(layout.root)

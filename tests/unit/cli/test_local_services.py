@@ -101,3 +101,10 @@ def test_image_only_functions_cannot_run_in_local_mode(tmp_path: Path) -> None:
 def test_the_packaged_copy_of_the_examples_is_the_examples_folder() -> None:
     packaged = ROOT / "runtime" / "_bundled" / "examples"  # see pyfaas.core.resources
     assert packaged.is_symlink() and (packaged / "stack.yml").resolve() == (ROOT / "examples" / "stack.yml")
+
+
+def test_opentelemetry_settings_reach_every_service_but_not_one_service_name(layout: StateLayout) -> None:
+    environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SERVICE_NAME": "x"}
+    env = child_base_env(environ, layout)
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4318"
+    assert "OTEL_SERVICE_NAME" not in env
