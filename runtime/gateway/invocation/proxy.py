@@ -72,6 +72,55 @@ def upstream_session(upstream_timeout: float) -> aiohttp.ClientSession:
     )
 
 
+class _Outgoing:
+    """One call on its way to a replica: what every attempt sends and what the relay adds to the answer."""
+
+    __slots__ = (
+        "call_id",
+        "counted",
+        "data",
+        "headers",
+        "length",
+        "replayable",
+        "request",
+        "start_time",
+        "tail",
+    )
+
+    def __init__(
+        self,
+        request: web.Request,
+        tail: str,
+        headers: list[tuple[str, str]],
+        call_id: str | None,
+        start_time: str,
+    ) -> None:
+        self.request = request
+        self.tail = tail
+        """The raw sub-path and query, percent-encoding kept."""
+        self.headers = headers
+        self.call_id = call_id
+        """Generated here (then also sent back) when the client sent none."""
+        self.start_time = start_time
+        self.length = request.content_length
+        self.data: bytes | AsyncIterator[bytes] | None = None
+        self.counted: _CountedBody | None = None
+        self.replayable = True
+        """Whether another replica may be tried: a streamed body can be sent only once."""
+
+    async def take_body(self, limit: int) -> None:
+        """Small bodies are read whole (one write upstream, replayable); larger or chunked ones stream."""
+        request = self.request
+        if not request.body_exists:
+            return
+        if self.length is not None and self.length <= REPLAY_LIMIT:
+            self.data = await request.read()
+        else:
+            self.counted = _CountedBody(request, limit)
+            self.data = self.counted.chunks()
+            self.replayable = False
+
+
 class _CountedBody:
     """A streamed request body that stops (and says so) once it passes the size limit."""
 
@@ -248,23 +297,17 @@ class FunctionProxy:
     async def _forward(
         self, request: web.Request, route: FunctionRoute, span: ActiveSpan | None = None
     ) -> web.StreamResponse:
+        """Send the call to a ready replica, trying another one when a replayable call cannot connect."""
         start_time = str(time.time_ns())
         call_id = None if X_CALL_ID in request.headers else _new_call_id()
-        headers = self._upstream_headers(request, call_id, start_time, span)
-
-        data: bytes | AsyncIterator[bytes] | None = None
-        counted: _CountedBody | None = None
-        length = request.content_length
-        replayable = True
-        if request.body_exists:
-            if length is not None and length <= REPLAY_LIMIT:
-                data = await request.read()
-            else:
-                counted = _CountedBody(request, self._max_body)
-                data = counted.chunks()
-                replayable = False
-
-        tail = _tail(request.raw_path)
+        out = _Outgoing(
+            request,
+            _tail(request.raw_path),
+            self._upstream_headers(request, call_id, start_time, span),
+            call_id,
+            start_time,
+        )
+        await out.take_body(self._max_body)
         exclude: Replica | None = None
         deadlines, limit = self._deadlines_for(route)
         for attempt in range(1, _MAX_ATTEMPTS + 1):
@@ -274,46 +317,10 @@ class FunctionProxy:
             call = deadlines.enter()
             try:
                 if endpoint is not None:
-                    upstream = await self._client.request(
-                        endpoint, request.method, tail, headers, data, content_length=length
-                    )
-                    try:
-                        _check_body(counted, self._max_body)
-                        message = upstream.message
-                        return await self._relay(
-                            request,
-                            message.code,
-                            message.reason,
-                            message.headers,
-                            upstream.payload,
-                            call_id,
-                            start_time,
-                        )
-                    finally:
-                        upstream.release()
-                wire_headers = list(headers)
-                if counted is not None and length is not None:
-                    wire_headers.append(("Content-Length", str(length)))
-                async with self._session.request(
-                    request.method,
-                    URL(replica.url + tail, encoded=True),
-                    headers=wire_headers,
-                    data=data,
-                    allow_redirects=False,
-                    timeout=self._session.timeout if route.timeout is None else _client_timeout(limit),
-                ) as response:
-                    _check_body(counted, self._max_body)
-                    return await self._relay(
-                        request,
-                        response.status,
-                        response.reason or "",
-                        response.headers,
-                        response.content,
-                        call_id,
-                        start_time,
-                    )
+                    return await self._via_client(out, endpoint)
+                return await self._via_session(out, replica, None if route.timeout is None else limit)
             except (UpstreamConnectError, *_CONNECT_ERRORS) as exc:
-                if not replayable or attempt == _MAX_ATTEMPTS:
+                if not out.replayable or attempt == _MAX_ATTEMPTS:
                     raise ProviderError(f"cannot reach {route.function_name}: {exc}") from exc
                 exclude = replica
                 deadlines.leave(call)  # the next attempt gets a deadline of its own
@@ -334,16 +341,48 @@ class FunctionProxy:
                 replica.in_flight -= 1
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _via_client(self, out: _Outgoing, endpoint: Endpoint) -> web.StreamResponse:
+        """The lean pooled client: plain ``http://`` replicas (every local and in-cluster one)."""
+        request = out.request
+        upstream = await self._client.request(
+            endpoint, request.method, out.tail, out.headers, out.data, content_length=out.length
+        )
+        try:
+            _check_body(out.counted, self._max_body)
+            message = upstream.message
+            return await self._relay(out, message.code, message.reason, message.headers, upstream.payload)
+        finally:
+            upstream.release()
+
+    async def _via_session(
+        self, out: _Outgoing, replica: Replica, function_timeout: float | None
+    ) -> web.StreamResponse:
+        """``aiohttp.ClientSession``: replica URLs the lean client does not take (https, a path prefix)."""
+        wire_headers = list(out.headers)
+        if out.counted is not None and out.length is not None:
+            wire_headers.append(("Content-Length", str(out.length)))
+        async with self._session.request(
+            out.request.method,
+            URL(replica.url + out.tail, encoded=True),
+            headers=wire_headers,
+            data=out.data,
+            allow_redirects=False,
+            timeout=self._session.timeout if function_timeout is None else _client_timeout(function_timeout),
+        ) as response:
+            _check_body(out.counted, self._max_body)
+            return await self._relay(
+                out, response.status, response.reason or "", response.headers, response.content
+            )
+
     async def _relay(
         self,
-        request: web.Request,
+        out: _Outgoing,
         status: int,
         reason: str,
         upstream_headers: CIMultiDictProxy[str],
         payload: StreamReader,
-        call_id: str | None,
-        start_time: str,
     ) -> web.StreamResponse:
+        request, call_id = out.request, out.call_id
         # A list, not a CIMultiDict: the response builds its own from it (one copy instead of two).
         if status == 413 and MAX_BODY_HEADER in upstream_headers:
             # The function's watchdog refused the body (its limit is below ours): answer as for our own.
@@ -365,7 +404,7 @@ class FunctionProxy:
         if not served_by:
             headers.append((X_SERVED_BY, self._served_by))
         if not start:
-            headers.append((X_START_TIME, start_time))
+            headers.append((X_START_TIME, out.start_time))
         if call_id is not None and not call:
             headers.append((X_CALL_ID, call_id))
         raw_length = upstream_headers.get("Content-Length")
