@@ -1,6 +1,6 @@
 """What the three process-per-request modes (``fork``, ``serializing``, ``streaming``) share: the program
 resolved once from ``fprocess``, a ``Spawner``, nothing to prepare at start, the spawner closed at stop, and
-a failed spawn answered with 500 and logged."""
+a failed spawn answered with 500 and logged, and of-watchdog's default ``content_type``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ class ProcessPerRequestRunner:
         self._sink = context.sink
         self._argv = resolve_program(context.settings.argv, self._environ)
         self._spawner = Spawner()
+        self._content_type = context.settings.content_type or "application/octet-stream"
+        """Of every answer in the of-watchdog modes (fork mode decides per request instead)."""
 
     async def start(self) -> None:
         return None

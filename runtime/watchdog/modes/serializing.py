@@ -14,16 +14,11 @@ from pyfaas.watchdog.cgi import cgi_environment
 from pyfaas.watchdog.function_processes import describe_exit
 from pyfaas.watchdog.httputil import plain, read_body
 from pyfaas.watchdog.modes.per_request import ProcessPerRequestRunner
-from pyfaas.watchdog.runner import RunnerContext
 
 __all__ = ["SerializingRunner"]
 
 
 class SerializingRunner(ProcessPerRequestRunner):
-    def __init__(self, context: RunnerContext) -> None:
-        super().__init__(context)
-        self._content_type = context.settings.content_type or "application/octet-stream"
-
     async def handle(self, request: BaseRequest, started: float) -> web.StreamResponse:
         settings = self._settings
         body = await read_body(request, settings.max_body_bytes, settings.read_timeout)
