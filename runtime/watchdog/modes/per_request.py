@@ -4,10 +4,13 @@ a failed spawn answered with 500 and logged, and of-watchdog's default ``content
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 from aiohttp import web
+from aiohttp.web_request import BaseRequest
 
+from pyfaas.watchdog.cgi import cgi_environment
 from pyfaas.watchdog.function_processes import PIPE, ChildProcess, Spawner, resolve_program
 from pyfaas.watchdog.httputil import plain
 from pyfaas.watchdog.runner import RunnerContext
@@ -43,3 +46,17 @@ class ProcessPerRequestRunner:
         except OSError as exc:
             self._sink.line(f"cannot start {self._argv[0]}: {exc}")
             return plain(500, f"{exc}\n")
+
+    async def _spawn_relaying_stderr(
+        self, request: BaseRequest
+    ) -> tuple[ChildProcess, asyncio.Future[None]] | web.Response:
+        """of-watchdog's function process: CGI ``Http_*`` environment, stderr relayed to the log line by line
+        (the future ends with the stream); or the 500 when it cannot be started."""
+        process = await self._spawn(cgi_environment(self._environ, request, classic=False))
+        if isinstance(process, web.Response):
+            return process
+        assert process.stdout is not None and process.stderr is not None
+        relay = asyncio.ensure_future(
+            process.relay(process.stderr, self._sink, "stderr", self._settings.log_buffer_size)
+        )
+        return process, relay

@@ -10,7 +10,6 @@ import contextlib
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
-from pyfaas.watchdog.cgi import cgi_environment
 from pyfaas.watchdog.function_processes import describe_exit
 from pyfaas.watchdog.httputil import plain, read_body
 from pyfaas.watchdog.modes.per_request import ProcessPerRequestRunner
@@ -22,14 +21,11 @@ class SerializingRunner(ProcessPerRequestRunner):
     async def handle(self, request: BaseRequest, started: float) -> web.StreamResponse:
         settings = self._settings
         body = await read_body(request, settings.max_body_bytes, settings.read_timeout)
-        env = cgi_environment(self._environ, request, classic=False)
-        process = await self._spawn(env)
-        if isinstance(process, web.Response):
-            return process
-        assert process.stdout is not None and process.stderr is not None
-        relay = asyncio.ensure_future(
-            process.relay(process.stderr, self._sink, "stderr", settings.log_buffer_size)
-        )
+        spawned = await self._spawn_relaying_stderr(request)
+        if isinstance(spawned, web.Response):
+            return spawned
+        process, relay = spawned
+        assert process.stdout is not None
         feeder = asyncio.ensure_future(process.feed(body))
         output = b""
         try:
