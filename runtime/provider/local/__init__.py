@@ -24,9 +24,10 @@ provider on the same directory stops processes recorded by an earlier run (match
 a reused PID is never signalled), keeps their output, and starts every function with its replica count.
 
 Secret isolation: a function's replicas are pointed only at their own mount directory, which holds only the
-secrets that function lists. All replicas run as the same OS user as the provider, so this is a convention
-that keeps well-behaved functions apart, not a security boundary: a function that goes looking can read the
-state directory.
+secrets that function lists. All replicas run as the same OS user as the provider; with ``sandbox`` on (the
+gateway's default) each function runs in a bubblewrap sandbox of its own that shows it no other function's
+files or secrets and no state directory (:mod:`pyfaas.provider.local.sandbox`); without one, a function that
+goes looking can read the state directory.
 """
 
 from pyfaas.provider.local.config import LocalProviderConfig
