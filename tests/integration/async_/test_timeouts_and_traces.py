@@ -144,6 +144,8 @@ async def test_async_call_past_a_1s_timeout_is_recorded_as_timed_out(stack: Proc
     assert record["attempts"] == 1  # a call that used its whole time is not run again
     headers, body = await _callback(stack, call_id)
     assert headers["X-Function-Status"] == "504"
+    # no traceparent was sent: the gateway created one at submission, and the callback continues it
+    assert record["traceId"] is not None and trace_id_of(headers["traceparent"]) == record["traceId"]
     assert json.loads(body) == {
         "error": "function t1.openfaas-fn did not answer within its timeout of 1s",
         "function": "t1.openfaas-fn",
