@@ -352,6 +352,8 @@ class LocalProvider:
         if (function.namespace, function.spec.service) not in self._functions:
             self._store.remove_mount(function.namespace, function.spec.service)
             self._collector.forget(function.namespace, function.spec.service)
+            if isinstance(self._spawner, sandbox.SandboxSpawner):  # its idle zygote goes too
+                await self._spawner.forget(function.namespace, function.spec.service)
 
     async def scale(self, name: str, namespace: str, replicas: int) -> None:
         if replicas < 0:

@@ -287,6 +287,14 @@ class SandboxSpawner:
         replica = _SandboxedReplica(pid, child, sandbox.zygote)
         return _Tracked(replica, sandbox, self)
 
+    async def forget(self, namespace: str, name: str) -> None:
+        """The function is gone: close its sandbox once its last replica has exited (now, usually)."""
+        async with self._lock:
+            sandbox = self._sandboxes.pop((namespace, name), None)
+            if sandbox is not None:
+                self._retired.append(sandbox)
+            await self._close_idle_retired()
+
     async def _close_idle_retired(self) -> None:
         for sandbox in [s for s in self._retired if not s.replicas]:
             self._retired.remove(sandbox)

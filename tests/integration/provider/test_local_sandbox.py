@@ -18,7 +18,13 @@ from pyfaas.core.models import Secret
 from pyfaas.provider.local import sandbox
 from pyfaas.system.processes import process_start_time
 from tests.integration.provider.helpers import eventually, invoke, ready
-from tests.support.providers import local_provider, python_function, wait_no_processes, write_handler
+from tests.support.providers import (
+    local_provider,
+    pyfaas_processes,
+    python_function,
+    wait_no_processes,
+    write_handler,
+)
 
 pytestmark = pytest.mark.skipif(not sandbox.probe().available, reason=sandbox.probe().reason)
 
@@ -145,7 +151,20 @@ async def test_replicas_are_signalled_by_host_pid_and_scale_from_zero(tmp_path: 
         await provider.scale("echo", NS, 2)
         replicas = await eventually(lambda: provider.ready_replicas("echo", NS), lambda rs: len(rs) == 2)
         assert {(await invoke(r, b"x")).text for r in replicas} == {"echo:x"}
+        # deleting the function stops its sandbox's zygote too (not only at the provider's close)
+        sandboxes = _zygotes(state)
+        assert sandboxes, "the function's zygote runs while the function is deployed"
+        await provider.delete("echo", NS)
+        await eventually(lambda: _alive(sandboxes), lambda alive: alive == [], within=15)
     assert await wait_no_processes(state, within=10) == []
+
+
+def _zygotes(state: Path) -> list[int]:
+    return [p for p in pyfaas_processes(state) if b"zygote" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+async def _alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if process_start_time(pid) is not None]
 
 
 def test_probe_says_why_when_bubblewrap_is_missing() -> None:
