@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.support.async_calls import until
 from tests.support.gateway import GatewayProcess, RunningGateway, running_gateway, wait_available
 from tests.support.providers import write_handler
 
@@ -88,7 +89,7 @@ async def test_deploy_invoke_update_under_load_scale_delete(
                     outcomes[f"error {exc!r}"] += 1
 
         callers = [asyncio.create_task(caller()) for _ in range(4)]
-        await asyncio.sleep(0.3)
+        await until(lambda: outcomes["200 v1:x"] >= 8, limit=30, what=f"calls served by v1: {outcomes}")
         async with session.put("/system/functions", json=version_spec("ver", handlers["version"], "v2")) as r:
             assert r.status == 202
         deadline = time.monotonic() + 30

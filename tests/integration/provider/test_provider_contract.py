@@ -32,6 +32,7 @@ from pyfaas.provider.base import LogRequest, Provider, Replica
 from pyfaas.provider.local import LocalProvider, ReplicaState
 from pyfaas.system.processes import process_start_time
 from tests.integration.provider.helpers import eventually, invoke, ready
+from tests.support.async_calls import until
 from tests.support.providers import (
     fork_function,
     local_provider,
@@ -212,13 +213,16 @@ async def test_rolling_update_serves_every_request(any_provider: Provider, tmp_p
     old_ids = {r.id for r in current}
     async with httpx.AsyncClient(timeout=10) as client:
         workers = [asyncio.create_task(load(client)) for _ in range(4)]
-        await asyncio.sleep(0.2)
+        await until(lambda: answers.count("v1") >= 8, limit=30, what="calls served by v1")
         await any_provider.update(python_function("roll", v2))
         await eventually(
             lambda: any_provider.ready_replicas("roll", NS),
             lambda rs: len(rs) == 2 and not old_ids & {r.id for r in rs},
         )
-        await asyncio.sleep(0.3)
+        served = len(answers)
+        await until(
+            lambda: answers[served:].count("v2") >= 8, limit=30, what="calls served by v2 after the roll"
+        )
         stop.set()
         await asyncio.gather(*workers)
     assert failures == []

@@ -118,8 +118,12 @@ async def test_concurrent_lookups_share_one_status_request(
         return await original(name, namespace)
 
     backend[0].get_function = counting  # type: ignore[method-assign]
-    await asyncio.sleep(0.1)  # let the cached status expire
-    results = await asyncio.gather(*(remote.ready_replicas("cat", NS) for _ in range(20)))
+    fresh = RemoteProvider(backend[1], credentials=AUTH)  # nothing cached yet: every lookup needs the status
+    await fresh.start()
+    try:
+        results = await asyncio.gather(*(fresh.ready_replicas("cat", NS) for _ in range(20)))
+    finally:
+        await fresh.close()
     assert all(len(r) == 1 for r in results)
     assert calls == 1
 
