@@ -21,7 +21,7 @@ from pyfaas.core.labels import (
     LABEL_SCALE_TYPE,
 )
 from pyfaas.core.models import AlertmanagerAlert, AlertmanagerWebhook
-from pyfaas.gateway.system_api.alerts import DUPLICATE_WINDOW
+from pyfaas.gateway.system_api.alerts import DUPLICATE_WINDOW, AlertScaler
 from tests.support.gateway import MemoryProvider, RunningGateway, running_gateway
 
 pytestmark = pytest.mark.timeout(60)
@@ -94,7 +94,7 @@ async def test_defaults_are_max_20_factor_20(gateway: tuple[RunningGateway, Memo
     assert replicas(provider, "fn") == 1 + 4
 
 
-async def test_duplicate_delivery_is_one_step_a_repeat_is_another(
+async def test_duplicate_delivery_is_one_step(
     gateway: tuple[RunningGateway, MemoryProvider],
 ) -> None:
     gw, provider = gateway
@@ -112,8 +112,21 @@ async def test_duplicate_delivery_is_one_step_a_repeat_is_another(
         )
         == 2
     )
-    await asyncio.sleep(DUPLICATE_WINDOW + 0.1)  # AlertManager's repeat_interval is far longer than this
-    await post(gw, body)
+
+
+async def test_a_repeat_after_the_duplicate_window_is_another_step() -> None:
+    # The gateway's scaler on a fake clock (AlertManager's repeat_interval is far longer than the window).
+    provider = MemoryProvider()
+    add(provider, "fn", {LABEL_SCALE_MAX: "10", LABEL_SCALE_FACTOR: "10"})  # step 1
+    now = 0.0
+    scaler = AlertScaler(provider, default_namespace="openfaas-fn", clock=lambda: now)
+    body = AlertmanagerWebhook.model_validate(webhook(alert("fn.openfaas-fn")))
+    assert [o.action for o in await scaler.apply(body)] == ["scaled"]
+    now = DUPLICATE_WINDOW * 0.9
+    assert [o.action for o in await scaler.apply(body)] == ["duplicate"]
+    assert replicas(provider, "fn") == 2
+    now = DUPLICATE_WINDOW * 1.1
+    assert [o.action for o in await scaler.apply(body)] == ["scaled"]
     assert replicas(provider, "fn") == 3
 
 
