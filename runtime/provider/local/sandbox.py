@@ -78,9 +78,7 @@ def probe(bwrap: str = "bwrap") -> SandboxProbe:
 
 def _python_paths() -> list[Path]:
     """What the zygote's interpreter reads: the installation, the virtualenv and the pyfaas package."""
-    import pyfaas
-
-    package = Path(pyfaas.__file__).parent
+    package = Path(__file__).parents[2]  # the pyfaas package, as imported (a symlink in a checkout)
     return [Path(sys.base_prefix), Path(sys.prefix), package, package.resolve()]
 
 
