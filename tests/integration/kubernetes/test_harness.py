@@ -4,6 +4,8 @@ what a teardown could leave behind (so that its "nothing left" can be believed).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import lzma
 import os
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 from lightkube.resources.core_v1 import Pod
 
+from tests.support.kube_assets import BINARIES, AssetError, resolve_assets
 from tests.support.kube_cluster import KubeCluster
 from tests.support.kube_host import leftovers
 from tests.support.kube_live import admin_client
@@ -71,3 +74,31 @@ def test_the_leftover_check_sees_processes_mounts_and_bridges(tmp_path: Path) ->
         subprocess.run(["umount", str(folder / "mnt")], check=True)
         subprocess.run(["ip", "link", "del", bridge], check=True)
     assert local_leftovers(folder, bridge, settle=5) == []
+
+
+def test_assets_plain_or_xz_are_checked_against_sha256sums_and_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYFAAS_KUBE_CACHE", str(tmp_path / "cache"))
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    contents = {name: f"#!/bin/sh\necho {name}\n".encode() for name in BINARIES}
+    for index, (name, data) in enumerate(contents.items()):
+        if index % 2:
+            (assets / f"{name}.xz").write_bytes(lzma.compress(data))
+        else:
+            (assets / name).write_bytes(data)
+    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in contents.items())
+    (assets / "SHA256SUMS").write_text(sums)
+
+    ready = resolve_assets(assets)
+    assert {name: (ready / name).read_bytes() for name in BINARIES} == contents
+    assert all(os.access(ready / name, os.X_OK) for name in BINARIES)
+    assert resolve_assets(assets) == ready  # cached: same folder, nothing unpacked again
+
+    (assets / "kubelet.xz").write_bytes(lzma.compress(b"tampered"))
+    with pytest.raises(AssetError, match=r"kubelet.*checksum"):
+        resolve_assets(assets)
+    (assets / "kubelet.xz").unlink()
+    with pytest.raises(AssetError, match=r"no kubelet or kubelet\.xz"):
+        resolve_assets(assets)
