@@ -22,6 +22,7 @@ from pydantic.json_schema import models_json_schema
 from pyfaas.core import models
 from pyfaas.core.replica_owner import ScaleResult
 from pyfaas.core.version import __version__
+from pyfaas.gateway.invocation.function_auth import CreateKey, CreateToken
 
 __all__ = ["OPENAPI_PATH", "ErrorBody", "Operation", "build_document", "operations", "setup_openapi"]
 
@@ -50,6 +51,8 @@ _MODELS: tuple[type[BaseModel], ...] = (
     models.QueueRequest,
     ScaleResult,
     ErrorBody,
+    CreateKey,
+    CreateToken,
 )
 
 _ERRORS = {
@@ -61,6 +64,23 @@ _ERRORS = {
     503: "temporarily unavailable (Retry-After says when to try again)",
 }
 _FUNCTION_METHODS = ("get", "post", "put", "patch", "delete")
+_KEY_RECORD: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        name: {"type": kind}
+        for name, kind in (
+            ("id", "string"),
+            ("function", "string"),
+            ("namespace", "string"),
+            ("label", "string"),
+            ("created", "number"),
+        )
+    },
+}
+_SIGNING_KEY: dict[str, Any] = {
+    "type": "object",
+    "properties": {"kid": {"type": "string"}, "created": {"type": "number"}, "signing": {"type": "boolean"}},
+}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -162,6 +182,8 @@ def operations() -> list[Operation]:
     name = "/system/function/{name}"
     namespace = "/system/namespace/{namespace}"
     dead = "/system/async/dead-letters"
+    keys = "/system/function-keys/{name}"
+    ring = "/system/function-token-keys"
     function_response = "the function's own response (any status and body it returns)"
     return [
         Operation("get", "/healthz", "/healthz", "Health of the gateway and its provider",
@@ -241,6 +263,27 @@ def operations() -> list[Operation]:
                   {204: ("purged", None)}, errors=(400, 404, 503)),
         Operation("post", dead + "/{call_id}/redrive", dead + "/{call_id}/redrive",
                   "Queue a dead letter again", _ACCEPTED, errors=(400, 404, 503)),
+        Operation("get", keys, keys, "A private function's API keys (ids and labels, never the keys)",
+                  {200: ("keys", _json({"type": "array", "items": _KEY_RECORD}))},
+                  errors=(400,), query=(_NAMESPACE,)),
+        Operation("post", keys, keys, "Create an API key for a private function (shown once)",
+                  {201: ("the key and its record", _json({**_KEY_RECORD, "properties": {
+                      **_KEY_RECORD["properties"], "key": {"type": "string"}}}))},
+                  errors=(400, 404, 413), body=CreateKey, body_required=False, query=(_NAMESPACE,)),
+        Operation("delete", keys + "/{key_id}", keys + "/{key_id}", "Revoke an API key",
+                  {204: ("revoked", None)}, errors=(400, 404), query=(_NAMESPACE,)),
+        Operation("post", "/system/function-tokens/{name}", "/system/function-tokens/{name}",
+                  "Mint a signed token (JWT) for a private function or its namespace",
+                  {201: ("the token", _json({"type": "object", "properties": {
+                      "token": {"type": "string"}, "audience": {"type": "string"},
+                      "expires": {"type": "integer"}}}))},
+                  errors=(400, 404, 413), body=CreateToken, body_required=False, query=(_NAMESPACE,)),
+        Operation("get", ring, ring, "The token signing keys (ids only)",
+                  {200: ("signing keys", _json({"type": "array", "items": _SIGNING_KEY}))}),
+        Operation("post", ring, ring, "Add a signing key (it signs new tokens; older keys still verify)",
+                  {201: ("the new key", _json(_SIGNING_KEY))}),
+        Operation("delete", ring + "/{kid}", ring + "/{kid}", "Retire a signing key (its tokens then fail)",
+                  {204: ("retired", None)}, errors=(400, 404)),
         Operation("get", OPENAPI_PATH, OPENAPI_PATH, "This document",
                   {200: ("OpenAPI 3.1 document", _json({"type": "object"}))}),
         *(
