@@ -223,6 +223,8 @@ def test_local_secret_isolation_is_what_the_docs_say(gateway: LiveGateway, sandb
     with gateway.client() as client:
         beta = client.post("/function/beta", params={"path": str(alpha_mount / "alpha-key")}).text
         from_store = client.post("/function/beta", params={"path": str(stored)}).text
+        password_file = sandbox / "gateway-secrets" / "basic-auth-password"
+        from_gateway = client.post("/function/beta", params={"path": str(password_file)}).text
     # What is given: a function sees only its own secrets where it is told to look ...
     assert beta.splitlines()[0] == "own=beta-key", beta
     # ... and the files are private to the user (no other local user can read them).
@@ -235,6 +237,8 @@ def test_local_secret_isolation_is_what_the_docs_say(gateway: LiveGateway, sandb
         # there at all, though every replica still runs as the gateway's Unix user.
         assert beta.splitlines()[1] == "read=denied: FileNotFoundError", beta
         assert from_store.splitlines()[1] == "read=denied: FileNotFoundError", from_store
+        assert password_file.is_file()  # there, outside the sandboxes: the gateway's admin password
+        assert from_gateway.splitlines()[1] == "read=denied: FileNotFoundError", from_gateway
         return
     # Without a sandbox (no bubblewrap or user namespaces; pyfaas up warns): same Unix user, so another
     # function can read them if it goes looking.
