@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support.async_calls import until
+from tests.support.async_calls import eventually, until
 from tests.support.gateway import GatewayProcess, RunningGateway, running_gateway, wait_available
 from tests.support.providers import write_handler
 
@@ -240,6 +240,13 @@ def handle(event, context):
 """
 
 
+async def in_flight(session: aiohttp.ClientSession, metrics_url: str, function_name: str) -> float:
+    async with session.get(metrics_url) as response:
+        text = await response.text()
+    prefix = f'gateway_function_invocation_inflight{{function_name="{function_name}"}} '
+    return next((float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)), 0.0)
+
+
 async def test_sigterm_drains_in_flight_calls(tmp_path: Path) -> None:
     slow = write_handler(tmp_path / "handlers" / "slow", SLOW_HANDLER)
     gateway = GatewayProcess(tmp_path / "state")
@@ -251,7 +258,12 @@ async def test_sigterm_drains_in_flight_calls(tmp_path: Path) -> None:
                 assert r.status == 202
             await wait_available(session, "slow", 1)
             call = asyncio.create_task(session.get("/function/slow?s=1.5"))
-            await asyncio.sleep(0.5)
+            metrics = f"http://127.0.0.1:{gateway.metrics_port}/metrics"
+
+            async def calling() -> bool:
+                return await in_flight(session, metrics, "slow.openfaas-fn") == 1.0
+
+            await eventually(calling, limit=20, what="the call in flight")
             assert gateway.process is not None
             gateway.process.send_signal(signal.SIGTERM)
             response = await call
