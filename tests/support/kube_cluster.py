@@ -101,6 +101,8 @@ class KubeCluster:
     owned: bool
     """True when this session started it (and stops it)."""
     startup_seconds: float | None = None
+    cluster_dns: str | None = None
+    """The kubelet's ``clusterDNS`` (nothing answers there unless a test serves it: :mod:`kube_dns`)."""
 
     @classmethod
     def existing(cls, kubeconfig: Path) -> KubeCluster:
@@ -112,7 +114,13 @@ class KubeCluster:
                 key, _, value = line.partition("=")
                 settings[key] = value
         address = settings.get("CONTAINERD_ADDRESS") or os.environ.get("PYFAAS_TEST_CONTAINERD") or None
-        return cls(kubeconfig, address, settings.get("KIT_POD_GATEWAY"), owned=False)
+        return cls(
+            kubeconfig,
+            address,
+            settings.get("KIT_POD_GATEWAY"),
+            owned=False,
+            cluster_dns=settings.get("KIT_CLUSTER_DNS") or None,
+        )
 
 
 @dataclass
@@ -206,6 +214,7 @@ class ThrowawayCluster:
         pki = make_pki(self.path("pki"), san_ips=[s.api_service_ip, s.pod_gateway])
         write_kubeconfig(self.path("kubeconfig"), pki, self.api_url)
         self._write_configs()
+        self._write_kit_env()
         self._mark("host, PKI, configs", began)
 
         self._launch("etcd", self._etcd_command())
@@ -249,6 +258,7 @@ class ThrowawayCluster:
             s.pod_gateway,
             owned=True,
             startup_seconds=time.monotonic() - began,
+            cluster_dns=s.pod_gateway,
         )
 
     def _mark(self, step: str, began: float) -> None:
@@ -268,6 +278,9 @@ class ThrowawayCluster:
         )
         log.close()
         self._components.append(_Component(name, process, stop_grace))
+        with contextlib.suppress(OSError, IndexError):  # "PID STARTTIME", as the kit's down.sh reads it
+            start_time = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+            self.path("run", "pids", name).write_text(f"{process.pid} {start_time}\n")
 
     def _check_alive(self) -> None:
         for component in self._components:
@@ -341,6 +354,29 @@ class ThrowawayCluster:
         for item in scratch.iterdir():
             item.unlink()
         scratch.rmdir()
+
+    def _write_kit_env(self) -> None:
+        """The kit's record of a cluster (``kit.env``, ``run/pids/*``, ``bin``), so that a session killed
+        before its teardown can still be cleaned up with ``../shared/kube/down.sh DIR``."""
+        s = self.settings
+        self.path("run", "pids").mkdir(parents=True, exist_ok=True)
+        self.path("bin").symlink_to(self.binaries, target_is_directory=True)
+        values = {
+            "KIT_DIR": self.directory,
+            "KUBECONFIG": self.path("kubeconfig"),
+            "KIT_POD_CIDR": s.pod_cidr,
+            "KIT_POD_GATEWAY": s.pod_gateway,
+            "KIT_BRIDGE": s.bridge,
+            "KIT_SERVICE_CIDR": s.service_cidr,
+            "KIT_API_SERVICE_IP": s.api_service_ip,
+            "CONTAINERD_ADDRESS": self.socket,
+        }
+        self.path("kit.env").write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+        saved = "".join(f"{key}={value}\n" for key, value in self._sysctls.items())
+        self.path("state").mkdir(exist_ok=True)
+        self.path("state", "sysctl.orig").write_text(saved)
+        if self._made_run_containerd:
+            self.path("state", "made-run-containerd").touch()
 
     # commands and configuration files ---------------------------------------------------------------------
     def _etcd_command(self) -> list[str]:
@@ -504,7 +540,7 @@ cgroupsPerQOS: true
 enforceNodeAllocatable: ["pods"]
 failSwapOn: false
 clusterDomain: cluster.local
-clusterDNS: []
+clusterDNS: ["{s.pod_gateway}"]   # the kit's KIT_CLUSTER_DNS: tests that need Service names serve them there
 resolvConf: "{d}/etc/resolv.conf"
 hairpinMode: hairpin-veth         # the default promiscuous-bridge conflicts with the CNI bridge's hairpinMode
 maxPods: 110
@@ -585,7 +621,9 @@ iptables: {{masqueradeAll: false, syncPeriod: 10s, minSyncPeriod: 0s}}   # apply
         self._stop(*[c.name for c in self._components])  # anything left after a failed start
         self._mark("teardown: processes", began)
         unmount_all(self.directory)
+        self._mark("teardown: mounts", began)
         self.network.tear_down(self.binaries / "kube-proxy")
+        self._mark("teardown: network, iptables", began)
         remove_kubepods_cgroups()
         restore_sysctls(self._sysctls)
         if self._made_run_containerd:
