@@ -18,9 +18,11 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ServiceAccount
-from lightkube.resources.rbac_authorization_v1 import ClusterRoleBinding
+from lightkube.resources.rbac_authorization_v1 import ClusterRoleBinding, Role, RoleBinding
 
-from pyfaas.core.errors import KubernetesAPIError
+from pyfaas.core.errors import KubernetesAPIError, ValidationFailed
+from pyfaas.core.models import FunctionDeployment
+from pyfaas.infra.gateway_rbac import PROVIDER_RULES
 from pyfaas.provider.kubernetes import (
     KubernetesProvider,
     KubernetesProviderConfig,
@@ -180,3 +182,54 @@ async def test_kubeconfig_context_with_a_token(
         with pytest.raises(KubernetesAPIError):
             await wrong.start()
         await wrong.close()
+
+
+async def test_without_rights_on_namespaces_the_default_one_is_served(
+    kube_cluster: KubeCluster, kube_namespace: str, tmp_path: Path
+) -> None:
+    """Only the Role the Pulumi program gives the gateway in its function namespace (PROVIDER_RULES), and no
+    right to list or read namespaces: the default namespace is still served, nothing else is a function
+    namespace. (The fake API server refused exactly those two verbs; here it is RBAC's own answer.)"""
+    async with admin_client(kube_cluster.kubeconfig) as admin:
+        account = Account(admin, kube_namespace)
+        await account.create()
+        role = {"metadata": {"name": "pyfaas"}, "rules": PROVIDER_RULES}
+        await admin.create(Role.from_dict(role), namespace=kube_namespace)
+        binding = {
+            "metadata": {"name": "pyfaas"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pyfaas"},
+            "subjects": [{"kind": "ServiceAccount", "name": "pyfaas", "namespace": kube_namespace}],
+        }
+        await admin.create(RoleBinding.from_dict(binding), namespace=kube_namespace)
+        token = await account.token()
+    server, ca = admin_cluster(kube_cluster.kubeconfig)
+    cluster = {"server": server, "certificate-authority-data": base64.b64encode(ca).decode()}
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "gateway",
+                "clusters": [{"name": "test", "cluster": cluster}],
+                "users": [{"name": "gateway", "user": {"token": token}}],
+                "contexts": [{"name": "gateway", "context": {"cluster": "test", "user": "gateway"}}],
+            }
+        )
+    )
+    environment = {
+        "KUBECONFIG": str(path),
+        "function_namespace": kube_namespace,
+        "image_pull_policy": "Never",
+    }
+    provider = KubernetesProvider(KubernetesProviderSettings.from_env(environment).config())
+    await provider.start()
+    try:
+        assert await provider.list_namespaces() == [kube_namespace]
+        await provider.health()
+        await provider.deploy(FunctionDeployment(service="fn", image="localhost/pyfaas-test/absent:1"))
+        assert [f.name for f in await provider.list_functions(kube_namespace)] == ["fn"]
+        with pytest.raises(ValidationFailed):
+            await provider.deploy(FunctionDeployment(service="fn", image="x:1", namespace="kube-system"))
+    finally:
+        await provider.close()

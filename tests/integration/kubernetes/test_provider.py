@@ -1,8 +1,8 @@
 """KubernetesProvider behaviour that only the schema-checking fake API server can show.
 
 What the real cluster can show runs there (``test_provider_live.py``). Kept here: faults a real API server
-does not produce on demand (410 Gone on a watch, a server-ended watch observed request by request, an API
-that refuses a list, an unreachable API) and properties seen only by counting the requests the provider
+does not produce on demand (410 Gone on a watch, a server-ended watch observed request by request, an
+unreachable API) and properties seen only by counting the requests the provider
 sends (ready replicas served from memory, names that can never be objects sent nowhere).
 """
 
@@ -18,12 +18,10 @@ import pytest
 from pyfaas.core.errors import (
     FunctionNotFound,
     KubernetesAPIError,
-    ValidationFailed,
 )
 from pyfaas.core.models import FunctionDeployment
 from pyfaas.provider.base import Replica
 from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
-from tests.support.kube_api import kube_api_server
 from tests.support.kube_provider import KubeStack, kube_stack
 
 pytestmark = pytest.mark.timeout(90)
@@ -87,22 +85,6 @@ async def test_an_unreachable_api_is_a_kubernetes_api_error(tmp_path: Path) -> N
     with pytest.raises(KubernetesAPIError):
         await provider.start()
     await provider.close()
-
-
-async def test_without_permission_to_list_namespaces_the_default_one_is_served(tmp_path: Path) -> None:
-    async with kube_api_server(tmp_path / "api", run_pods=False) as server:
-        server.forbidden |= {("list", "namespaces"), ("get", "namespaces")}
-        provider = KubernetesProvider(KubernetesProviderConfig(api_server=server.url))
-        await provider.start()
-        try:
-            assert await provider.list_namespaces() == [NS]
-            await provider.health()
-            await provider.deploy(fn())
-            await ready(provider, "fn", 1)
-            with pytest.raises(ValidationFailed):
-                await provider.deploy(fn(namespace="kube-system"))
-        finally:
-            await provider.close()
 
 
 async def test_names_that_cannot_be_objects_never_reach_the_api(virtual: KubeStack) -> None:
