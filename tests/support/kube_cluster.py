@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -131,8 +132,6 @@ class _Component:
 
 
 def _port_busy(port: int) -> bool:
-    import socket
-
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
