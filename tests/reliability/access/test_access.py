@@ -252,13 +252,22 @@ def test_no_secret_value_or_password_leaks(gateway: LiveGateway, tmp_path: Path)
             assert record(path, client.get(path)).status_code == 200, path
         record("ui summary", client.get("/system/ui/summary"))
         record("delete", client.request("DELETE", "/system/functions", json={"functionName": "reader"}))
-    time.sleep(0.5)  # let replicas flush their last lines
-    for path in _files_outside_secret_stores(gateway.state_dir):
-        seen.append((str(path.relative_to(gateway.state_dir)), path.read_text(errors="replace")))
-    seen.append(("gateway log", gateway.log_text()))
-    assert any("failing on purpose" in text for _, text in seen), (
-        "the failing call left no log line to search"
-    )
+
+    def written() -> list[tuple[str, str]]:
+        found = [
+            (str(path.relative_to(gateway.state_dir)), path.read_text(errors="replace"))
+            for path in _files_outside_secret_stores(gateway.state_dir)
+        ]
+        return [*found, ("gateway log", gateway.log_text())]
+
+    # The replicas' last lines reach the log ring a moment after the calls: search once they are there.
+    deadline = time.monotonic() + 20
+    files = written()
+    while not any("failing on purpose" in text for _, text in files):
+        assert time.monotonic() < deadline, "the failing call left no log line to search"
+        time.sleep(0.05)
+        files = written()
+    seen.extend(files)
     stored = b"".join(p.read_bytes() for p in (gateway.state_dir / "secrets").rglob("*") if p.is_file())
     assert updated.encode() in stored and raw_value in stored, "control: the search would find a stored value"
     leaks = [(where, needle) for where, text in seen for needle in needles if needle in text]
