@@ -57,12 +57,10 @@ def test_http_mode_proxies_and_waits_for_the_upstream(tmp_path: Path, watchdog_f
     wait_for(lambda: "stdout: upstream listening" in watchdog.log(), 5, what="child stdout in log")
     wait_for(lambda: "GET /redirect - 302 Found" in watchdog.log(), 5, what="access log")
 
-    # X-Timeout shortens exec_timeout; 504 with the internal header
-    started = time.monotonic()
+    # X-Timeout shortens exec_timeout (2s, which /slow?s=1.5 would meet): 504 with the internal header
     timed_out = httpx.get(watchdog.url + "/slow?s=1.5", headers={"X-Timeout": "300ms"}, timeout=10)
     assert timed_out.status_code == 504
     assert timed_out.headers["x-openfaas-internal"] == "of-watchdog"
-    assert time.monotonic() - started < 1.4
     assert httpx.get(watchdog.url + "/slow?s=3", timeout=10).status_code == 504  # exec_timeout 2s
 
     broken = httpx.get(watchdog.url + "/crash", timeout=10)
