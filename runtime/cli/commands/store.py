@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = ["store"]
 
+STORE_DEPLOY_WAIT = 120.0
+"""Seconds ``store deploy`` waits for a ready replica (``pyfaas deploy``'s default)."""
+
 
 def _source_options(function: FC) -> FC:
     function = click.option(
@@ -317,6 +320,7 @@ def deploy_store(
 ) -> None:
     """Deploy a store function: from its source in local mode, else its image."""
     from pyfaas.cli.deployment import Overrides
+    from pyfaas.cli.readiness import wait_ready
     from pyfaas.core.errors import PyfaasError
     from pyfaas.store.catalog import DEFAULT_PLATFORM, unavailable_reason
 
@@ -345,6 +349,10 @@ def deploy_store(
         _check_secrets(client, list(spec.secrets or []), namespace, spec.service)
         with context.output.progress(f"Deploying {spec.service} from store {result.source.name}"):
             deployed = client.deploy(spec)
+        # as pyfaas deploy does: answer once a replica of the new spec serves (an update may start slowly,
+        # e.g. a new sandbox for a changed handler folder), so that the next call reaches the new code
+        with context.output.progress(f"Waiting for a ready replica of {spec.service}"):
+            wait_ready(client, spec.service, namespace, within=STORE_DEPLOY_WAIT)
         url = f"{client.url}/function/{spec.service}" + (f".{namespace}" if namespace else "")
     if as_json:
         context.output.json(

@@ -143,6 +143,22 @@ def view_arguments(
     return args
 
 
+def _identity(env: Mapping[str, str], run_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    """Which folders (by device and inode) the paths a sandbox binds name right now."""
+    paths = [*_command_folders(env), run_dir]
+    if secrets := env.get("secret_mount_path"):
+        paths.append(Path(secrets))
+    found = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            found.append((str(path), 0, 0))
+        else:
+            found.append((str(path), info.st_dev, info.st_ino))
+    return tuple(found)
+
+
 def _read_children(pid: int) -> list[int]:
     children: list[int] = []
     with contextlib.suppress(OSError):
@@ -206,6 +222,7 @@ class _SandboxedReplica:
 @dataclass(slots=True)
 class _Sandbox:
     view: tuple[str, ...]
+    identity: tuple[tuple[str, int, int], ...]
     zygote: ZygoteSpawner
     socket_dir: Path
     replicas: set[int]
@@ -249,9 +266,14 @@ class SandboxSpawner:
         current = self._sandboxes.get(key)
         socket_dir = current.socket_dir if current else Path(tempfile.mkdtemp(prefix="pyfaas-sandbox-"))
         view = self._view(env, run_dir, socket_dir)
-        if current is not None and current.view == view and current.zygote.alive:
+        identity = _identity(env, run_dir)
+        same = current is not None and (current.view, current.identity) == (view, identity)
+        if current is not None and same and current.zygote.alive:
             return current
-        if current is not None:  # new files or secrets: a new sandbox; the old one goes with its replicas
+        # New or replaced folders (a bind shows the folder that was there when the sandbox began, so a folder
+        # replaced on the host by a rebuild or a store update needs a new sandbox), or other secrets: the old
+        # sandbox goes once its replicas have.
+        if current is not None:
             socket_dir = Path(tempfile.mkdtemp(prefix="pyfaas-sandbox-"))
             view = self._view(env, run_dir, socket_dir)
             self._retired.append(current)
@@ -268,7 +290,7 @@ class SandboxSpawner:
         except ProcessSpawnError:
             shutil.rmtree(socket_dir, ignore_errors=True)
             raise
-        sandbox = _Sandbox(view=view, zygote=zygote, socket_dir=socket_dir, replicas=set())
+        sandbox = _Sandbox(view=view, identity=identity, zygote=zygote, socket_dir=socket_dir, replicas=set())
         self._sandboxes[key] = sandbox
         return sandbox
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -157,6 +158,24 @@ async def test_replicas_are_signalled_by_host_pid_and_scale_from_zero(tmp_path: 
         await provider.delete("echo", NS)
         await eventually(lambda: _alive(sandboxes), lambda alive: alive == [], within=15)
     assert await wait_no_processes(state, within=10) == []
+
+
+async def test_a_handler_folder_replaced_on_the_host_is_seen_after_an_update(tmp_path: Path) -> None:
+    folder = write_handler(tmp_path / "swap", 'def handle(event, context):\n    return "v1"\n')
+    async with local_provider(tmp_path / "state", sandbox=True) as provider:
+        spec = python_function("swap", folder)
+        await provider.deploy(spec)
+        [first] = await ready(provider, "swap", NS)
+        assert (await invoke(first)).text == "v1"
+        # what a rebuild or a store update does: a new folder renamed over the old path
+        fresh = write_handler(tmp_path / "swap.new", 'def handle(event, context):\n    return "v2"\n')
+        shutil.rmtree(folder)
+        fresh.rename(folder)
+        await provider.update(spec)
+        [second] = await eventually(
+            lambda: provider.ready_replicas("swap", NS), lambda rs: len(rs) == 1 and rs[0].id != first.id
+        )
+        assert (await invoke(second)).text == "v2"
 
 
 def _zygotes(state: Path) -> list[int]:
