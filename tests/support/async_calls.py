@@ -121,11 +121,13 @@ class CallbackReceiver:
     """Loop time of each callback received, per call id."""
     server: TestServer | None = None
     url: str = ""
+    host: str = "127.0.0.1"
+    """Where it listens (the cluster tests: the pod bridge's gateway, which pods reach)."""
 
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/cb", self._handle)
-        self.server = TestServer(app, host="127.0.0.1")
+        self.server = TestServer(app, host=self.host)
         await self.server.start_server()
         self.url = str(self.server.make_url("/cb"))
         return self.url

@@ -1,0 +1,263 @@
+"""The whole platform inside the real test cluster, deployed as ``pulumi up`` deploys it.
+
+The Pulumi program's objects are applied the way pulumi-kubernetes applies them, with the platform images
+``pyfaas build`` makes from this checkout as stack config (:mod:`tests.support.kube_platform`); the pods
+resolve Service names through the harness's resolver (:mod:`tests.support.kube_dns`), and NATS's claim is
+met by a hostPath volume. Then, from the host, through the gateway's ClusterIP: a function folder built by
+``pyfaas build`` is deployed with ``POST /system/functions`` and answers; ``pyfaas invoke --async`` with a
+callback to a receiver on the pod bridge completes through the in-cluster NATS and queue worker, and its
+status is readable with ``pyfaas async status``; the worker killed (SIGKILL) while calls run loses none
+of them: the calls it held run again after their ack wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from lightkube import AsyncClient
+from lightkube.resources.core_v1 import Pod
+
+from pyfaas.build.oci import build_image, write_layout
+from tests.support.async_calls import CallbackReceiver, until
+from tests.support.cli import cli_env, run_pyfaas
+from tests.support.kube_cluster import KubeCluster
+from tests.support.kube_dns import ServiceDns, service_dns
+from tests.support.kube_image import import_archive, python_base_layer
+from tests.support.kube_live import admin_client
+from tests.support.kube_platform import Platform, PlatformImages, build_platform_images, deployed_platform
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.asyncio(loop_scope="module")]
+
+HANDLER = """import time
+
+
+def handle(event, context):
+    body = event.body.decode() if isinstance(event.body, bytes) else str(event.body or "")
+    if body.startswith("sleep:"):
+        time.sleep(float(body.split(":", 1)[1]))
+    return {"statusCode": 200, "body": "hello " + body}
+"""
+STACK = """version: 1.0
+provider: {{name: openfaas}}
+functions:
+  hello:
+    lang: python3-http
+    handler: ./hello
+    image: {image}
+"""
+CONFIG = {
+    # a killed worker's calls come back after ack_wait: short here so the test stays bounded
+    "pyfaas:queueWorker": {"ackWait": "6s"},
+}
+
+
+@pytest.fixture(scope="module")
+def cluster(kube_cluster: KubeCluster) -> KubeCluster:
+    if kube_cluster.containerd_address is None or kube_cluster.pod_gateway is None:
+        pytest.skip("the platform test needs a kit cluster (images imported, the pod bridge)")
+    return kube_cluster
+
+
+@pytest.fixture(scope="module")
+def images(cluster: KubeCluster) -> PlatformImages:
+    return build_platform_images(cluster)
+
+
+@pytest.fixture(scope="module")
+def dns(cluster: KubeCluster) -> Iterator[ServiceDns]:
+    assert cluster.pod_gateway is not None
+    with service_dns(cluster.kubeconfig, cluster.pod_gateway) as server:
+        yield server
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def admin(cluster: KubeCluster) -> AsyncIterator[AsyncClient]:
+    async with admin_client(cluster.kubeconfig) as client:
+        yield client
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(
+    admin: AsyncClient, cluster: KubeCluster, images: PlatformImages, dns: ServiceDns
+) -> AsyncIterator[Platform]:
+    async with deployed_platform(admin, cluster, images, CONFIG) as platform:
+        timings = platform.timings
+        print(f"\nplatform: applied in {timings['apply']:.1f} s, ready in {timings['ready']:.1f} s")
+        yield platform
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli-home")
+
+
+def _cli(home: Path, cwd: Path, *args: str, timeout: float = 120) -> str:
+    result = run_pyfaas(args, env=cli_env(home), cwd=cwd, timeout=timeout)
+    assert result.code == 0, f"pyfaas {' '.join(args)}: {result.stderr}{result.stdout}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def function_image(cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory, home: Path) -> str:
+    """``pyfaas build --tar`` of a python3-http folder on the suite's base, imported into containerd."""
+    assert cluster.containerd_address is not None
+    project = tmp_path_factory.mktemp("project")
+    image = f"localhost/pyfaas-e2e/hello:{os.getpid()}"
+    (project / "hello").mkdir()
+    (project / "hello" / "handler.py").write_text(HANDLER)
+    (project / "hello" / "requirements.txt").write_text("")
+    (project / "stack.yml").write_text(STACK.format(image=image))
+    base = project / "base"
+    write_layout(build_image(None, [python_base_layer()]), base, "localhost/pyfaas-e2e/base:1")
+    [built] = json.loads(_cli(home, project, "build", "--base", str(base), "--tar", "--json"))
+    import_archive(cluster.containerd_address, Path(built["layout"]).parent / "hello.tar")
+    return image
+
+
+async def _function_ready(api: httpx.AsyncClient, name: str, within: float = 120) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        answer = await api.get(f"/system/function/{name}")
+        if answer.status_code == 200 and answer.json().get("availableReplicas", 0) >= 1:
+            return
+        assert time.monotonic() < deadline, f"{name} not available in {within}s: {answer.text}"
+        await asyncio.sleep(0.3)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def gateway(stack: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=stack.gateway_url, auth=stack.auth, timeout=30, trust_env=False
+    ) as client:
+        yield client
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def receiver(cluster: KubeCluster) -> AsyncIterator[CallbackReceiver]:
+    assert cluster.pod_gateway is not None
+    callbacks = CallbackReceiver(host=cluster.pod_gateway)
+    await callbacks.start()
+    try:
+        yield callbacks
+    finally:
+        await callbacks.close()
+
+
+async def test_a_function_from_pyfaas_build_deploys_through_the_gateway_and_answers(
+    stack: Platform, gateway: httpx.AsyncClient, function_image: str
+) -> None:
+    deployed = await gateway.post("/system/functions", json={"service": "hello", "image": function_image})
+    assert deployed.status_code in (200, 202), deployed.text
+    await _function_ready(gateway, "hello")
+    answer = await gateway.post("/function/hello", content=b"world")
+    assert answer.status_code == 200, answer.text
+    assert answer.text == "hello world"
+    # the function's pod is where the gateway deployed it, with the image pyfaas build made
+    listed = (await gateway.get("/system/functions")).json()
+    assert [(f["name"], f["image"], f["namespace"]) for f in listed] == [
+        ("hello", function_image, stack.functions)
+    ]
+
+
+async def test_an_async_call_completes_through_nats_and_the_worker_with_a_callback(
+    stack: Platform, gateway: httpx.AsyncClient, receiver: CallbackReceiver, home: Path, tmp_path: Path
+) -> None:
+    await _function_ready(gateway, "hello")
+    await asyncio.to_thread(
+        _cli, home, tmp_path, "login", "-g", stack.gateway_url, "-u", "admin", "-p", stack.password
+    )
+    out = await asyncio.to_thread(
+        _cli,
+        home,
+        tmp_path,
+        "invoke",
+        "hello",
+        "--async",
+        "-g",
+        stack.gateway_url,
+        "--callback-url",
+        receiver.url,
+        "--json",
+    )
+    call_id = json.loads(out)["callId"]
+    await until(lambda: receiver.delivered(call_id) >= 1, 60, "the callback")
+    headers, body = receiver.received[call_id][0]
+    assert body == b"hello " and headers["X-Function-Status"] == "200"
+    status = json.loads(
+        await asyncio.to_thread(
+            _cli, home, tmp_path, "async", "status", call_id, "-g", stack.gateway_url, "--json"
+        )
+    )
+    assert status["state"] == "succeeded", status
+
+
+async def test_killing_the_worker_pod_mid_run_loses_no_accepted_call(
+    stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient, receiver: CallbackReceiver
+) -> None:
+    await _function_ready(gateway, "hello")
+    calls = []
+    for _ in range(6):
+        answer = await gateway.post(
+            "/async-function/hello", content=b"sleep:3", headers={"X-Callback-Url": receiver.url}
+        )
+        assert answer.status_code == 202, answer.text
+        calls.append(answer.headers["X-Call-Id"])
+
+    async def running() -> int:
+        states = [(await gateway.get(f"/system/async/{c}")).json().get("state") for c in calls]
+        return sum(state == "running" for state in states)
+
+    deadline = time.monotonic() + 60
+    while await running() == 0:
+        assert time.monotonic() < deadline, "no call started"
+        await asyncio.sleep(0.2)
+    [worker] = [
+        p
+        async for p in admin.list(
+            Pod, namespace=stack.control, labels={"app.kubernetes.io/name": "queue-worker"}
+        )
+    ]
+    assert worker.metadata is not None and worker.metadata.uid
+    killed_pids = _kill(worker.metadata.uid, b"pyfaas-worker")
+    assert killed_pids, "the worker's process was not found"
+    killed = time.monotonic()
+    await until(lambda: all(receiver.delivered(c) >= 1 for c in calls), 120, "every call's callback")
+    print(f"\nall {len(calls)} calls answered {time.monotonic() - killed:.1f} s after the worker was killed")
+    attempts = []
+    for call in calls:
+        headers, body = receiver.received[call][-1]
+        assert headers["X-Function-Status"] == "200" and body == b"hello sleep:3"
+        attempts.append(int(headers["X-Function-Attempts"]))
+    assert max(attempts) >= 2, attempts  # a call that was running when the worker died ran again
+    # the kubelet restarted the worker's container in the same pod
+    pod = await admin.get(Pod, worker.metadata.name, namespace=stack.control)
+    assert pod.status is not None and pod.status.containerStatuses
+    assert pod.status.containerStatuses[0].restartCount >= 1
+
+
+def _kill(pod_uid: str, command: bytes) -> list[int]:
+    """SIGKILL the pod's processes whose command line holds ``command`` (the host sees every container's
+    processes; the kubelet's cgroupfs paths name the pod's UID)."""
+    killed = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (
+                f"pod{pod_uid}" in (proc / "cgroup").read_text()
+                and command in (proc / "cmdline").read_bytes()
+            ):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+        except (OSError, ProcessLookupError):
+            continue
+    return killed
