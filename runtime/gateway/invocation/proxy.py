@@ -111,8 +111,6 @@ class _Outgoing:
     async def take_body(self, limit: int) -> None:
         """Small bodies are read whole (one write upstream, replayable); larger or chunked ones stream."""
         request = self.request
-        if not request.body_exists:
-            return
         if self.length is not None and self.length <= REPLAY_LIMIT:
             self.data = await request.read()
         else:
@@ -307,7 +305,8 @@ class FunctionProxy:
             call_id,
             start_time,
         )
-        await out.take_body(self._max_body)
+        if request.body_exists:
+            await out.take_body(self._max_body)
         exclude: Replica | None = None
         deadlines, limit = self._deadlines_for(route)
         for attempt in range(1, _MAX_ATTEMPTS + 1):
