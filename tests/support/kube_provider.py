@@ -1,7 +1,8 @@
 """A ``KubernetesProvider`` wired to the schema-validating test API server (:mod:`tests.support.kube_api`).
 
-``kubernetes_provider(tmp_path)`` is what the shared provider contract suite uses; ``kube_stack`` also yields
-the server, for tests that inspect what the provider sent.
+Only for what a real API server cannot show (forced faults, counting requests, bodies checked against newer
+schemas); everything else runs on the session's real cluster (``tests/support/kube_live.py``).
+``kube_stack`` yields the server and the provider, for tests that inspect what the provider sent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
 from tests.support.kube_api import KubeAPIServer, kube_api_server
 
-__all__ = ["KubeStack", "kube_stack", "kubernetes_provider"]
+__all__ = ["KubeStack", "kube_stack"]
 
 
 @dataclass
@@ -43,11 +44,3 @@ async def kube_stack(
             await provider.close()
     leftovers = [p.pid for p in server.processes if p.returncode is None]
     assert not leftovers, f"pod processes still running after teardown: {leftovers}"
-
-
-@asynccontextmanager
-async def kubernetes_provider(tmp_path: Path, **options: Any) -> AsyncIterator[KubernetesProvider]:
-    """The provider under the shared contract suite; asserts on exit that every body sent was valid."""
-    async with kube_stack(tmp_path, **options) as stack:
-        yield stack.provider
-        stack.assert_every_body_valid()
