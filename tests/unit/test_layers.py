@@ -38,7 +38,9 @@ ALLOWED: dict[str, frozenset[str]] = {
         service: frozenset({"pyfaas.core", "pyfaas.system", "pyfaas.provider", "pyfaas.store"})
         for service in SERVICES
     },
-    "pyfaas.cli": frozenset({"pyfaas.core", "pyfaas.system", "pyfaas.provider", "pyfaas.store", "pyfaas.build"}),
+    "pyfaas.cli": frozenset(
+        {"pyfaas.core", "pyfaas.system", "pyfaas.provider", "pyfaas.store", "pyfaas.build"}
+    ),
 }
 """Layer → the other layers it may import (its own layer is always allowed)."""
 
