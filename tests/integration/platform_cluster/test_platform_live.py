@@ -17,13 +17,14 @@ import json
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
 from lightkube import AsyncClient
+from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Pod
 
 from pyfaas.build.oci import build_image, write_layout
@@ -261,3 +262,131 @@ def _kill(pod_uid: str, command: bytes) -> list[int]:
         except (OSError, ProcessLookupError):
             continue
     return killed
+
+
+async def _replicas(admin: AsyncClient, name: str, namespace: str) -> int:
+    deployment = await admin.get(Deployment, name, namespace=namespace)
+    assert deployment.spec is not None
+    return deployment.spec.replicas or 0
+
+
+async def _until_replicas(
+    admin: AsyncClient, name: str, namespace: str, check: Callable[[int], bool], within: float, what: str
+) -> float:
+    """Seconds until ``check(spec.replicas)`` holds; fails after ``within``."""
+    started = time.monotonic()
+    while not check(await _replicas(admin, name, namespace)):
+        assert time.monotonic() - started < within, f"{name}: {what} not reached in {within}s"
+        await asyncio.sleep(0.5)
+    return time.monotonic() - started
+
+
+async def test_load_above_the_alert_threshold_scales_the_function_up_and_back(
+    stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient
+) -> None:
+    await _function_ready(gateway, "hello")
+    assert await _replicas(admin, "hello", stack.functions) == 1
+    stop = asyncio.Event()
+    answers: list[int] = []
+
+    async def load() -> None:  # ~20 calls/s in all: above the rule's 5/s
+        while not stop.is_set():
+            answers.append((await gateway.post("/function/hello", content=b"load")).status_code)
+            await asyncio.sleep(0.1)
+
+    clients = [asyncio.create_task(load()) for _ in range(2)]
+    try:
+        # Prometheus fires APIHighInvocationRate, AlertManager posts /system/alert, the gateway scales
+        up = await _until_replicas(admin, "hello", stack.functions, lambda n: n > 1, 120, "scale up")
+    finally:
+        stop.set()
+        await asyncio.gather(*clients)
+    assert set(answers) == {200}
+    # the alert resolves once the rate drops; the resolved post sets com.openfaas.scale.min (1) again
+    down = await _until_replicas(admin, "hello", stack.functions, lambda n: n == 1, 180, "scale back")
+    print(
+        f"\nscaled up {up:.1f} s after the load began ({len(answers)} calls), back to 1 {down:.1f} s after it"
+    )
+
+
+async def test_a_function_labelled_for_scale_to_zero_sleeps_when_idle_and_wakes_on_a_call(
+    stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient, function_image: str
+) -> None:
+    labels = {"com.openfaas.scale.zero": "true", "com.openfaas.scale.zero-duration": "5s"}
+    deployed = await gateway.post(
+        "/system/functions", json={"service": "sleepy", "image": function_image, "labels": labels}
+    )
+    assert deployed.status_code in (200, 202), deployed.text
+    await _function_ready(gateway, "sleepy")
+    assert (await gateway.post("/function/sleepy", content=b"once")).status_code == 200
+    idle = await _until_replicas(admin, "sleepy", stack.functions, lambda n: n == 0, 120, "scale to zero")
+    started = time.monotonic()
+    woken = await gateway.post("/function/sleepy", content=b"again", timeout=90)
+    assert woken.status_code == 200 and woken.text == "hello again"
+    assert await _replicas(admin, "sleepy", stack.functions) == 1
+    wake = time.monotonic() - started
+    print(f"\nat zero {idle:.1f} s after the call; woken by a call answered in {wake:.1f} s")
+
+
+async def test_deleting_the_gateway_pod_under_steady_load(
+    stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient
+) -> None:
+    """Measured: what clients see while the only gateway pod is replaced (Deployment default strategy)."""
+    await _function_ready(gateway, "hello")
+    [old] = [
+        p
+        async for p in admin.list(Pod, namespace=stack.control, labels={"app.kubernetes.io/name": "gateway"})
+    ]
+    assert old.metadata is not None and old.metadata.name
+    stop = asyncio.Event()
+    log: list[tuple[float, str]] = []  # (time, "ok" | "refused" | "in-flight" | "status NNN")
+
+    async def client() -> None:
+        async with httpx.AsyncClient(
+            base_url=stack.gateway_url, auth=stack.auth, timeout=30, trust_env=False
+        ) as own:
+            while not stop.is_set():
+                try:
+                    answer = await own.post("/function/hello", content=b"steady")
+                    outcome = "ok" if answer.status_code == 200 else f"status {answer.status_code}"
+                except (httpx.ConnectError, httpx.ConnectTimeout):
+                    outcome = "refused"  # never reached a gateway: safe to retry
+                except httpx.HTTPError:
+                    outcome = "in-flight"  # sent, then the connection broke
+                log.append((time.monotonic(), outcome))
+                await asyncio.sleep(0.05)
+
+    clients = [asyncio.create_task(client()) for _ in range(4)]
+    try:
+        await until(lambda: sum(o == "ok" for _, o in log) >= 20, 60, "steady load")
+        deleted = time.monotonic()
+        await admin.delete(Pod, old.metadata.name, namespace=stack.control)
+
+        ready = await _new_gateway_ready(admin, stack.control, old.metadata.name) - deleted
+        await until(lambda: [o for _, o in log[-8:]] == ["ok"] * 8, 120, "steady answers again")
+    finally:
+        stop.set()
+        await asyncio.gather(*clients)
+    after = [(t - deleted, o) for t, o in log if t > deleted]
+    failed = [(t, o) for t, o in after if o != "ok"]
+    outcomes = {o: sum(1 for _, x in after if x == o) for o in {o for _, o in after}}
+    last_failure = max((t for t, _ in failed), default=0.0)
+    print(
+        f"\ngateway pod deleted under load (4 clients): {outcomes} in the {after[-1][0]:.1f} s after; "
+        f"new pod Ready {ready:.1f} s after the deletion, last failure {last_failure:.2f} s after it"
+    )
+    assert not [o for _, o in failed if o.startswith("status")], outcomes  # no error answers
+    assert sum(o == "in-flight" for _, o in failed) <= 4, outcomes  # at most the calls in flight
+
+
+async def _new_gateway_ready(admin: AsyncClient, namespace: str, old: str, within: float = 120) -> float:
+    """The monotonic time at which a gateway pod other than ``old`` was first seen Ready."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        async for pod in admin.list(Pod, namespace=namespace, labels={"app.kubernetes.io/name": "gateway"}):
+            if pod.metadata is None or pod.metadata.name == old or pod.status is None:
+                continue
+            if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
+                return time.monotonic()
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no new gateway pod Ready in {within}s")
