@@ -22,21 +22,15 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from lightkube import AsyncClient, KubeConfig, operators
-from lightkube.core.exceptions import ApiError
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Namespace, Secret, Service
 
-from pyfaas.core.k8s import FUNCTION_NAMESPACE_VALUE, LABEL_FUNCTION_NAMESPACE
-from pyfaas.core.labels import LABEL_FUNCTION, LABEL_MANAGED_BY
-from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
-from tests.support.kube_assets import AssetError, resolve_assets
-from tests.support.kube_cluster import ClusterError, KubeCluster, ThrowawayCluster
-from tests.support.kube_image import function_image, import_archive
+if TYPE_CHECKING:  # imported where used: every pytest run loads this plugin, few need a cluster
+    from lightkube import AsyncClient
+
+    from pyfaas.provider.kubernetes import KubernetesProvider
+    from tests.support.kube_cluster import KubeCluster
 
 __all__ = [
     "CONTRACT_NAMESPACES",
@@ -58,6 +52,9 @@ _report: list[str] = []
 
 @pytest.fixture(scope="session")
 def kube_cluster() -> Iterator[KubeCluster]:
+    from tests.support.kube_assets import AssetError, resolve_assets
+    from tests.support.kube_cluster import ClusterError, KubeCluster, ThrowawayCluster
+
     existing = os.environ.get("PYFAAS_TEST_KUBECONFIG")
     assets = os.environ.get("PYFAAS_KUBE_ASSETS")
     if existing:
@@ -101,6 +98,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 # the provider contract suite on the live cluster --------------------------------------------------------
 @contextlib.asynccontextmanager
 async def admin_client(kubeconfig: Path) -> AsyncIterator[AsyncClient]:
+    from lightkube import AsyncClient, KubeConfig
+
     client = AsyncClient(KubeConfig.from_file(kubeconfig), field_manager="pyfaas-tests", trust_env=False)
     try:
         yield client
@@ -109,6 +108,8 @@ async def admin_client(kubeconfig: Path) -> AsyncIterator[AsyncClient]:
 
 
 async def _ignore_missing(call: Any) -> None:
+    from lightkube.core.exceptions import ApiError
+
     try:
         await call
     except ApiError as exc:
@@ -122,6 +123,14 @@ async def reset_contract_namespaces(client: AsyncClient, *, wait: bool = True) -
     Objects go with background propagation: their pods (which never started: the contract's image ``local``
     cannot be pulled here) do not hold anything up.
     """
+    from lightkube import operators
+    from lightkube.core.exceptions import ApiError
+    from lightkube.models.meta_v1 import ObjectMeta
+    from lightkube.resources.apps_v1 import Deployment
+    from lightkube.resources.core_v1 import Namespace, Secret, Service
+
+    from pyfaas.core.labels import LABEL_FUNCTION, LABEL_MANAGED_BY
+
     default, extra = CONTRACT_NAMESPACES
     await _ignore_missing(client.delete(Namespace, extra))
     try:
@@ -162,6 +171,8 @@ async def reset_contract_namespaces(client: AsyncClient, *, wait: bool = True) -
 @contextlib.asynccontextmanager
 async def live_contract_provider(cluster: KubeCluster, **config: Any) -> AsyncIterator[KubernetesProvider]:
     """A started KubernetesProvider on the live cluster, for the contract suite (namespaces reset first)."""
+    from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
+
     async with admin_client(cluster.kubeconfig) as client:
         await reset_contract_namespaces(client)
         config.setdefault("watch_retry_max", 0.5)
@@ -182,6 +193,11 @@ async def live_contract_provider(cluster: KubeCluster, **config: Any) -> AsyncIt
 @pytest.fixture
 async def kube_namespace(kube_cluster: KubeCluster) -> AsyncIterator[str]:
     """A fresh function namespace (``openfaas=1``) for one test; deleted afterwards without waiting."""
+    from lightkube.models.meta_v1 import ObjectMeta
+    from lightkube.resources.core_v1 import Namespace
+
+    from pyfaas.core.k8s import FUNCTION_NAMESPACE_VALUE, LABEL_FUNCTION_NAMESPACE
+
     name = f"k1-{uuid.uuid4().hex[:8]}"
     async with admin_client(kube_cluster.kubeconfig) as client:
         meta = ObjectMeta(name=name, labels={LABEL_FUNCTION_NAMESPACE: FUNCTION_NAMESPACE_VALUE})
@@ -217,6 +233,8 @@ def echo_images(kube_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFact
     Their handler logs ``called with <body>`` and answers ``<version>:<pod name>:<body>``, or for a body
     ``secret:<name>`` the content of that secret file (404 when the function has no such secret).
     """
+    from tests.support.kube_image import function_image, import_archive
+
     if kube_cluster.containerd_address is None:
         pytest.skip("images cannot be imported into this cluster (no kit.env beside the kubeconfig)")
     out = tmp_path_factory.mktemp("images")

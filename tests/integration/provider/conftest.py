@@ -21,16 +21,19 @@ import importlib
 import importlib.util
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pyfaas.provider.base import Provider
 from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 from pyfaas.provider.remote import RemoteProvider
-from tests.support.kube_cluster import KubeCluster
 from tests.support.kube_live import live_contract_provider
 from tests.support.operator_live import contract_operator, live_operator_provider  # noqa: F401 (fixture)
 from tests.support.providers import faas_provider_app, local_provider, serve_app
+
+if TYPE_CHECKING:
+    from tests.support.kube_cluster import KubeCluster
 
 KINDS = ["local", "remote", "gateway", "kubernetes-live", "operator-live"]
 CREDENTIALS = ("admin", "s3cret-pass")
