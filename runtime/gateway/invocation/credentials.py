@@ -16,6 +16,7 @@ import enum
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 from dataclasses import asdict, dataclass
@@ -28,6 +29,8 @@ from pyfaas.core.errors import StateStoreError
 from pyfaas.system.atomic_files import atomic_write
 
 __all__ = ["CredentialStore", "KeyRecord", "TokenKey", "Verdict"]
+
+log = logging.getLogger("pyfaas.gateway")
 
 KEY_PREFIX = "pfk"
 ALGORITHM = "HS256"
@@ -89,30 +92,47 @@ class CredentialStore:
         self._keys: dict[str, KeyRecord] = {}
         self._ring: list[TokenKey] = []
         self._checked: dict[tuple[str, str, str], tuple[Verdict, float]] = {}
+        self._ring_saved = False
 
     @classmethod
     def open(cls, directory: Path) -> CredentialStore:
+        """Read what ``directory`` holds; nothing is created until a key or token is made, so a gateway whose
+        state directory cannot be written (a read-only pod with no private functions) starts all the same."""
         store = cls(directory)
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            directory.chmod(0o700)
             if store._keys_file.exists():
                 store._keys = {r["id"]: KeyRecord(**r) for r in json.loads(store._keys_file.read_text())}
             if store._ring_file.exists():
                 store._ring = [TokenKey(**k) for k in json.loads(store._ring_file.read_text())]
+                store._ring_saved = True
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise StateStoreError(f"cannot read function credentials in {directory}: {exc}") from exc
-        if not store._ring:
-            store.rotate()
+        if not store._ring:  # kept in memory until the first token needs it on disk
+            store._ring = [TokenKey(secrets.token_hex(4), secrets.token_urlsafe(48), round(time.time(), 3))]
         return store
 
-    def _save_keys(self) -> None:
-        document = [asdict(r) for r in self._keys.values()]
-        atomic_write(self._keys_file, json.dumps(document, indent=1).encode(), mode=0o600)
+    def _prepare_directory(self) -> None:
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.directory.chmod(0o700)
+        except OSError as exc:
+            raise StateStoreError(f"cannot create {self.directory}: {exc.strerror or exc}") from exc
 
-    def _save_ring(self) -> None:
-        document = [asdict(k) for k in self._ring]
+    def _save_keys(self, keys: dict[str, KeyRecord]) -> None:
+        """Write ``keys``, then make them the ones in force (a failed write changes nothing)."""
+        self._prepare_directory()
+        document = [asdict(r) for r in keys.values()]
+        atomic_write(self._keys_file, json.dumps(document, indent=1).encode(), mode=0o600)
+        self._keys = keys
+
+    def _save_ring(self, ring: list[TokenKey]) -> None:
+        """Write ``ring``, then make it the one in force (a failed write changes nothing)."""
+        self._prepare_directory()
+        document = [asdict(k) for k in ring]
         atomic_write(self._ring_file, json.dumps(document, indent=1).encode(), mode=0o600)
+        self._ring = ring
+        self._ring_saved = True
+        self._checked.clear()
 
     # API keys --------------------------------------------------------------------------------------
     def create_key(self, function: str, namespace: str, label: str) -> tuple[KeyRecord, str]:
@@ -120,8 +140,7 @@ class CredentialStore:
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         record = KeyRecord(key_id, function, namespace, label, round(time.time(), 3), _digest(secret))
-        self._keys[key_id] = record
-        self._save_keys()
+        self._save_keys({**self._keys, key_id: record})
         return record, f"{KEY_PREFIX}.{key_id}.{secret}"
 
     def keys_of(self, function: str, namespace: str) -> list[KeyRecord]:
@@ -131,16 +150,8 @@ class CredentialStore:
         record = self._keys.get(key_id)
         if record is None or (record.function, record.namespace) != (function, namespace):
             return False
-        del self._keys[key_id]
-        self._save_keys()
+        self._save_keys({k: r for k, r in self._keys.items() if k != key_id})
         return True
-
-    def revoke_all(self, function: str, namespace: str) -> None:
-        gone = [r.id for r in self.keys_of(function, namespace)]
-        for key_id in gone:
-            del self._keys[key_id]
-        if gone:
-            self._save_keys()
 
     # token signing keys ----------------------------------------------------------------------------
     @property
@@ -150,9 +161,7 @@ class CredentialStore:
     def rotate(self) -> TokenKey:
         """Add a signing key; new tokens are signed with it, older keys still verify."""
         key = TokenKey(secrets.token_hex(4), secrets.token_urlsafe(48), round(time.time(), 3))
-        self._ring.append(key)
-        self._save_ring()
-        self._checked.clear()
+        self._save_ring([*self._ring, key])
         return key
 
     def retire(self, kid: str) -> bool:
@@ -160,12 +169,16 @@ class CredentialStore:
         kept = [k for k in self._ring if k.kid != kid]
         if len(kept) == len(self._ring) or not kept:
             return False
-        self._ring = kept
-        self._save_ring()
-        self._checked.clear()  # tokens of the retired key stop working now
+        self._save_ring(kept)  # and forgets remembered verdicts: tokens of the retired key stop working now
         return True
 
     def mint(self, audience: str, ttl: float, extra: dict[str, Any] | None = None) -> tuple[str, int]:
+        if not self._ring_saved:  # the first token: its key must outlive a restart of the gateway
+            try:
+                self._save_ring(self._ring)
+            except StateStoreError as exc:
+                log.warning("token signing keys kept in memory only (tokens end with a restart): %s", exc)
+                self._ring_saved = True  # said once
         key = self._ring[-1]
         expires = int(time.time() + ttl)
         claims = {"aud": audience, "exp": expires, "iat": int(time.time()), **(extra or {})}

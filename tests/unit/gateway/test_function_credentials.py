@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 
 import jwt
+import pytest
 
+from pyfaas.core.errors import StateStoreError
 from pyfaas.gateway.invocation.credentials import CredentialStore, Verdict
 
 
@@ -55,3 +57,20 @@ def test_retiring_a_signing_key_ends_its_tokens_at_once(tmp_path: Path) -> None:
     unsigned = jwt.encode({"aud": "function:a.ns", "exp": 2**40}, "x" * 40, algorithm="HS256")
     assert store.verify(unsigned, "a", "ns") is Verdict.INVALID
     assert store.verify("not a token", "a", "ns") is Verdict.INVALID
+
+
+def test_nothing_is_written_until_needed_and_an_unwritable_directory_does_not_stop_the_gateway(
+    tmp_path: Path,
+) -> None:
+    store = CredentialStore.open(tmp_path / "auth")
+    assert not (tmp_path / "auth").exists()  # a gateway without private functions writes nothing
+    token, _ = store.mint("function:a.ns", 60)
+    assert (tmp_path / "auth" / "token-keys.json").is_file()  # the key of a token outlives a restart
+    assert CredentialStore.open(tmp_path / "auth").verify(token, "a", "ns") is Verdict.VALID
+
+    (tmp_path / "file").write_text("not a folder")
+    readonly = CredentialStore.open(tmp_path / "file" / "auth")  # e.g. a read-only root in a pod
+    token, _ = readonly.mint("function:a.ns", 60)  # in memory only, said in the log
+    assert readonly.verify(token, "a", "ns") is Verdict.VALID
+    with pytest.raises(StateStoreError, match="cannot create"):
+        readonly.create_key("a", "ns", "")
