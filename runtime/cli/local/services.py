@@ -40,7 +40,11 @@ __all__ = [
 STATE_MARKER = "PYFAAS_UP_STATE"
 """Environment entry (``PYFAAS_UP_STATE=<absolute state dir>``) of every child of one platform."""
 
-_PASSED_THROUGH = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV")
+_PASSED_THROUGH = (
+    *("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV"),
+    # the function sandbox (runtime/provider/local/sandbox.py): what pyfaas up warned about is what runs
+    *("local_sandbox", "PYFAAS_BWRAP"),
+)
 _SOURCE_ROOT = Path(__file__).resolve().parents[3]
 """The directory holding the ``runtime`` package: on the children's PYTHONPATH, so they import this very
 code even when pyfaas runs from a source checkout without being installed."""

@@ -198,3 +198,13 @@ def test_pyfaas_up_warns_when_functions_cannot_be_isolated() -> None:
     assert "local_sandbox=false" in (sandbox.startup_warning({"local_sandbox": "false"}) or "")
     warning = sandbox.startup_warning({"PYFAAS_BWRAP": "false"})
     assert warning is not None and "not isolated" in warning and "user namespaces" in warning
+
+
+def test_pyfaas_up_hands_the_sandbox_settings_to_its_gateway(tmp_path: Path) -> None:
+    from pyfaas.cli.local.layout import StateLayout
+    from pyfaas.cli.local.services import child_base_env
+
+    env = child_base_env(
+        {"local_sandbox": "false", "PYFAAS_BWRAP": "/opt/bwrap", "port": "1"}, StateLayout.at(tmp_path)
+    )
+    assert env["local_sandbox"] == "false" and env["PYFAAS_BWRAP"] == "/opt/bwrap" and "port" not in env
