@@ -333,8 +333,13 @@ async def deployed_platform(
 
 
 async def _delete_volume(admin: AsyncClient, name: str, folder: Path) -> None:
-    """The volume outlives its claim until the namespace is gone; then it and its folder go."""
+    """Delete the volume and its folder. Its ``kubernetes.io/pv-protection`` finalizer would stay while the
+    volume is Bound, and no binder runs to release it: the finalizer is dropped, as the binder's release
+    would let the protection controller do."""
     with contextlib.suppress(ApiError, httpx.HTTPError):
         await admin.delete(PersistentVolume, name)
+        await admin.patch(
+            PersistentVolume, name, {"metadata": {"finalizers": None}}, patch_type=PatchType.MERGE
+        )
     # NATS writes its store as uid 1000: removed by the (root) test process
     shutil.rmtree(folder, ignore_errors=True)
