@@ -18,8 +18,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from dnslib import QTYPE, RCODE, RR, A, DNSRecord
-from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
+from dnslib import QTYPE, RCODE, RR, A, DNSRecord  # type: ignore[import-untyped]
+from dnslib.server import (  # type: ignore[import-untyped]
+    BaseResolver,
+    DNSHandler,
+    DNSLogger,
+    DNSServer,
+)
 from lightkube import Client, KubeConfig
 from lightkube.resources.core_v1 import Endpoints, Service
 
@@ -86,7 +91,7 @@ class _Records(BaseResolver):  # type: ignore[misc]
         return reply
 
     def close(self) -> None:
-        self._client._client.close()  # lightkube's sync Client has no public close
+        self._client._client.close()  # type: ignore[no-untyped-call]  # the sync Client has no public close
 
 
 class ServiceDns:

@@ -38,7 +38,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import yaml
@@ -308,7 +308,7 @@ async def deployed_platform(
     applied: list[dict[str, Any]] = []
     started = time.monotonic()
     try:
-        await admin.create(PersistentVolume.from_dict(volume))
+        await admin.create(cast(PersistentVolume, PersistentVolume.from_dict(volume)))
         for body in _ordered(objects):
             await pulumi_apply(admin, body)
             applied.append(body)
