@@ -7,7 +7,10 @@ met by a hostPath volume. Then, from the host, through the gateway's ClusterIP: 
 ``pyfaas build`` is deployed with ``POST /system/functions`` and answers; ``pyfaas invoke --async`` with a
 callback to a receiver on the pod bridge completes through the in-cluster NATS and queue worker, and its
 status is readable with ``pyfaas async status``; the worker killed (SIGKILL) while calls run loses none
-of them: the calls it held run again after their ack wait.
+of them: the calls it held run again after their ack wait. Load above the alert threshold scales the function
+up through Prometheus, AlertManager and ``/system/alert``, and back; a scale-to-zero function sleeps and wakes;
+a gateway pod is deleted under steady load, with one replica (measured) and with two (at most the calls in
+flight fail).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -330,31 +334,32 @@ async def test_a_function_labelled_for_scale_to_zero_sleeps_when_idle_and_wakes_
     print(f"\nat zero {idle:.1f} s after the call; woken by a call answered in {wake:.1f} s")
 
 
-async def test_deleting_the_gateway_pod_under_steady_load(
-    stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient
-) -> None:
-    """Measured: what clients see while the only gateway pod is replaced (Deployment default strategy)."""
-    await _function_ready(gateway, "hello")
-    [old] = [
-        p
-        async for p in admin.list(Pod, namespace=stack.control, labels={"app.kubernetes.io/name": "gateway"})
-    ]
-    assert old.metadata is not None and old.metadata.name
+async def _replace_a_gateway_pod_under_load(
+    platform: Platform, admin: AsyncClient
+) -> tuple[dict[str, int], float, float]:
+    """Delete one gateway pod while 4 clients call the function in a loop, until a new pod is Ready and
+    calls answer again. Returns the outcomes after the deletion ("ok", "refused": never reached a gateway,
+    "in-flight": sent, then the connection broke, "status NNN"), the seconds until the new pod was Ready
+    and until the last failure."""
+    gateway_pods: dict[str, Any] = {"app.kubernetes.io/name": "gateway"}
+    before = [p async for p in admin.list(Pod, namespace=platform.control, labels=gateway_pods)]
+    names = {p.metadata.name for p in before if p.metadata and p.metadata.name}
+    victim = sorted(names)[0]
     stop = asyncio.Event()
-    log: list[tuple[float, str]] = []  # (time, "ok" | "refused" | "in-flight" | "status NNN")
+    log: list[tuple[float, str]] = []
 
     async def client() -> None:
         async with httpx.AsyncClient(
-            base_url=stack.gateway_url, auth=stack.auth, timeout=30, trust_env=False
+            base_url=platform.gateway_url, auth=platform.auth, timeout=30, trust_env=False
         ) as own:
             while not stop.is_set():
                 try:
                     answer = await own.post("/function/hello", content=b"steady")
                     outcome = "ok" if answer.status_code == 200 else f"status {answer.status_code}"
                 except (httpx.ConnectError, httpx.ConnectTimeout):
-                    outcome = "refused"  # never reached a gateway: safe to retry
+                    outcome = "refused"
                 except httpx.HTTPError:
-                    outcome = "in-flight"  # sent, then the connection broke
+                    outcome = "in-flight"
                 log.append((time.monotonic(), outcome))
                 await asyncio.sleep(0.05)
 
@@ -362,31 +367,72 @@ async def test_deleting_the_gateway_pod_under_steady_load(
     try:
         await until(lambda: sum(o == "ok" for _, o in log) >= 20, 60, "steady load")
         deleted = time.monotonic()
-        await admin.delete(Pod, old.metadata.name, namespace=stack.control)
-
-        ready = await _new_gateway_ready(admin, stack.control, old.metadata.name) - deleted
+        await admin.delete(Pod, victim, namespace=platform.control)
+        ready = await _new_gateway_ready(admin, platform.control, names) - deleted
         await until(lambda: [o for _, o in log[-8:]] == ["ok"] * 8, 120, "steady answers again")
     finally:
         stop.set()
         await asyncio.gather(*clients)
     after = [(t - deleted, o) for t, o in log if t > deleted]
-    failed = [(t, o) for t, o in after if o != "ok"]
     outcomes = {o: sum(1 for _, x in after if x == o) for o in {o for _, o in after}}
-    last_failure = max((t for t, _ in failed), default=0.0)
+    last_failure = max((t for t, o in after if o != "ok"), default=0.0)
+    return outcomes, ready, last_failure
+
+
+async def test_deleting_the_only_gateway_pod_under_steady_load(
+    stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient
+) -> None:
+    """Measured: one gateway replica (the default) replaced; until the new pod is Ready the Service has no
+    endpoint, so new calls are refused at connect (they never reach a gateway)."""
+    await _function_ready(gateway, "hello")
+    outcomes, ready, last_failure = await _replace_a_gateway_pod_under_load(stack, admin)
     print(
-        f"\ngateway pod deleted under load (4 clients): {outcomes} in the {after[-1][0]:.1f} s after; "
-        f"new pod Ready {ready:.1f} s after the deletion, last failure {last_failure:.2f} s after it"
+        f"\nthe only gateway pod deleted under load (4 clients): {outcomes}; new pod Ready {ready:.1f} s "
+        f"after the deletion, last failure {last_failure:.2f} s after it"
     )
-    assert not [o for _, o in failed if o.startswith("status")], outcomes  # no error answers
-    assert sum(o == "in-flight" for _, o in failed) <= 4, outcomes  # at most the calls in flight
+    assert not [o for o in outcomes if o.startswith("status")], outcomes  # no error answers
+    assert outcomes.get("in-flight", 0) <= 4, outcomes  # at most the calls in flight broke
 
 
-async def _new_gateway_ready(admin: AsyncClient, namespace: str, old: str, within: float = 120) -> float:
-    """The monotonic time at which a gateway pod other than ``old`` was first seen Ready."""
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def two_gateways(
+    admin: AsyncClient,
+    cluster: KubeCluster,
+    images: PlatformImages,
+    dns: ServiceDns,
+    function_image: str,
+    stack: Platform,  # torn down after this one; set up first so the module's earlier tests keep their order
+) -> AsyncIterator[Platform]:
+    async with deployed_platform(admin, cluster, images, {"pyfaas:gateway": {"replicas": 2}}) as platform:
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, auth=platform.auth, timeout=30, trust_env=False
+        ) as http:
+            deployed = await http.post(
+                "/system/functions", json={"service": "hello", "image": function_image}
+            )
+            assert deployed.status_code in (200, 202), deployed.text
+            await _function_ready(http, "hello")
+        yield platform
+
+
+async def test_with_two_gateway_replicas_deleting_one_fails_at_most_the_calls_in_flight(
+    two_gateways: Platform, admin: AsyncClient
+) -> None:
+    outcomes, ready, last_failure = await _replace_a_gateway_pod_under_load(two_gateways, admin)
+    print(
+        f"\none of two gateway pods deleted under load (4 clients): {outcomes}; its replacement Ready "
+        f"{ready:.1f} s after the deletion, last failure {last_failure:.2f} s after it"
+    )
+    failed = sum(n for o, n in outcomes.items() if o != "ok")
+    assert failed <= 4, outcomes  # 4 clients: at most 4 calls in flight when the pod went
+
+
+async def _new_gateway_ready(admin: AsyncClient, namespace: str, old: set[str], within: float = 120) -> float:
+    """The monotonic time at which a gateway pod not in ``old`` was first seen Ready."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         async for pod in admin.list(Pod, namespace=namespace, labels={"app.kubernetes.io/name": "gateway"}):
-            if pod.metadata is None or pod.metadata.name == old or pod.status is None:
+            if pod.metadata is None or pod.metadata.name in old or pod.status is None:
                 continue
             if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
                 return time.monotonic()
