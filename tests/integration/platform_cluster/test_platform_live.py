@@ -7,10 +7,10 @@ met by a hostPath volume. Then, from the host, through the gateway's ClusterIP: 
 ``pyfaas build`` is deployed with ``POST /system/functions`` and answers; ``pyfaas invoke --async`` with a
 callback to a receiver on the pod bridge completes through the in-cluster NATS and queue worker, and its
 status is readable with ``pyfaas async status``; the worker killed (SIGKILL) while calls run loses none
-of them: the calls it held run again after their ack wait. Load above the alert threshold scales the function
-up through Prometheus, AlertManager and ``/system/alert``, and back; a scale-to-zero function sleeps and wakes;
-a gateway pod is deleted under steady load, with one replica (measured) and with two (at most the calls in
-flight fail).
+of them: the calls it held run again after their ack wait. Load above the alert threshold scales the
+function up through Prometheus, AlertManager and ``/system/alert``, and back; a scale-to-zero function
+sleeps and wakes; a gateway pod is deleted under steady load, with one replica (measured) and with two (at
+most the calls in flight fail).
 """
 
 from __future__ import annotations
