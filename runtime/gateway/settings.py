@@ -21,6 +21,7 @@ the ledger; keep it above the worker's ``ack_wait``), ``async_replay_max_bytes``
 oldest evicted), ``async_replay_max_body`` (256 KiB; larger answers are not kept),
 ``async_replay_issued_ttl`` (1h: how long an id issued at ``/async-function`` stays eligible, i.e. the longest
 queue wait covered) and ``async_replay_max_calls`` (100,000 issued ids remembered).
+
 Portal and stores (``docs/ui.md``): ``store_sources`` (``pyfaas``: the bundled catalog; a list of
 ``name=URL-or-path`` in the order the store page shows them, see :mod:`pyfaas.store.sources`),
 ``store_timeout`` (5s per source), ``store_cache_dir`` (``<state_dir>/store-cache``); ``ui_title``
