@@ -9,7 +9,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, settings
 
 pytest_plugins: list[str] = [
-    "tests.support.kube_live",  # kube_cluster: a real Kubernetes (PYFAAS_TEST_KUBECONFIG / PYFAAS_KUBE_ASSETS)
+    # kube_cluster: a real Kubernetes (PYFAAS_TEST_KUBECONFIG / PYFAAS_KUBE_ASSETS)
+    "tests.support.kube_live",
 ]
 
 # The test machine is shared and busy: a per-example deadline would make property tests flaky, not stricter.

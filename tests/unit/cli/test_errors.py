@@ -124,8 +124,14 @@ def test_functions_py_errors(tmp_path: Path) -> None:
         (["login", "--password", "a", "--password-stdin"], ["exclude each other"]),
         (["login"], ["no password given", "--password-stdin"]),
         (["login", "--password-stdin"], ["password is empty"]),
-        (["store", "deploy", "no-such-fn"], ["not in the store", "echo"]),
-        (["store", "list", "--url", "/nonexistent/store.json"], ["cannot read store"]),
+        # the stores searched are named (several may be configured), then what they do offer
+        (["store", "deploy", "no-such-fn"], ["'no-such-fn' is in no store (pyfaas)", "available: echo"]),
+        # the path the user gave and the cause; the word store is left out (with several stores the
+        # line reads "store NAME is down: cannot read PATH: ...")
+        (
+            ["store", "list", "--url", "/nonexistent/store.json"],
+            ["cannot read /nonexistent/store.json", "No such"],
+        ),
     ],
 )
 def test_usage_errors(tmp_path: Path, closed: str, args: list[str], fragments: list[str]) -> None:
