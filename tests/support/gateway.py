@@ -304,6 +304,7 @@ class MemoryProvider:
 
     async def get_function(self, name: str, namespace: str) -> FunctionStatus:
         self.get_calls += 1
+        await asyncio.sleep(0)  # a real provider's read yields (a request): concurrent callers overlap
         return self._status(self._get(name, namespace))
 
     async def deploy(self, spec: FunctionDeployment) -> None:

@@ -10,12 +10,16 @@ the gateway minted for that function alone (``async_ttl``), which is how the wor
 
 Public functions pay one dictionary lookup: whether a function is private is cached per raw name, read from
 the provider on a miss and forgotten when its replicas change (a redeploy) or a ``/system/functions`` write
-passes through this gateway. Keys and signing keys are managed under ``/system/function-keys/NAME`` and
+passes through this gateway. Concurrent misses share one read, and the status read is handed to the call
+(``CALL_STATUS``) so the router's first look at the function (timeout, scale from zero) is not a second read.
+Keys and signing keys are managed under ``/system/function-keys/NAME`` and
 ``/system/function-token-keys`` (behind the gateway's basic auth).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Literal
 
@@ -25,6 +29,7 @@ from multidict import CIMultiDict
 from pydantic import BaseModel, ConfigDict, Field
 
 from pyfaas.core.errors import FunctionNotFound, NotFound, ValidationFailed
+from pyfaas.core.models import FunctionStatus
 from pyfaas.core.names import split_name, validate_function_name, validate_namespace
 from pyfaas.gateway.inputs import read_model
 from pyfaas.gateway.invocation.credentials import (
@@ -33,6 +38,7 @@ from pyfaas.gateway.invocation.credentials import (
     function_audience,
     namespace_audience,
 )
+from pyfaas.gateway.invocation.routing import CALL_STATUS
 from pyfaas.provider.base import Provider, Replica
 
 __all__ = ["ASYNC_CALL_TOKEN_TTL", "PRIVATE", "FunctionGuard", "is_private", "setup_function_auth"]
@@ -67,6 +73,7 @@ class FunctionGuard:
         self.default_namespace = default_namespace
         self.async_ttl = async_ttl
         self._private: dict[str, bool] = {}
+        self._reads: dict[str, asyncio.Task[FunctionStatus | None]] = {}
 
     def forget(self, *_: object) -> None:
         self._private.clear()
@@ -74,15 +81,28 @@ class FunctionGuard:
     def on_replicas(self, name: str, namespace: str, replicas: list[Replica]) -> None:
         self.forget()
 
-    async def _lookup(self, raw: str) -> bool:
+    async def _read(self, raw: str) -> FunctionStatus | None:
         name, namespace = split_name(raw, self.default_namespace)
         try:
             status = await self.provider.get_function(name, namespace)
         except (FunctionNotFound, NotFound):
-            return False  # the route answers 404 (not cached: it may be deployed next)
-        private = is_private(status.labels, status.annotations)
-        self._private[raw] = private
-        return private
+            return None  # the route answers 404 (not cached: it may be deployed next)
+        self._private[raw] = is_private(status.labels, status.annotations)
+        return status
+
+    async def _lookup(self, raw: str) -> FunctionStatus | None:
+        """The function's status, one provider read shared by the concurrent first calls of ``raw``."""
+        read = self._reads.get(raw)
+        if read is None:
+            read = self._reads[raw] = asyncio.get_running_loop().create_task(self._read(raw))
+            read.add_done_callback(lambda done: self._read_done(raw, done))
+        return await asyncio.shield(read)  # a caller that gives up does not cancel the others' read
+
+    def _read_done(self, raw: str, read: asyncio.Task[FunctionStatus | None]) -> None:
+        if self._reads.get(raw) is read:
+            del self._reads[raw]
+        with contextlib.suppress(asyncio.CancelledError):
+            read.exception()  # observed even when every caller has given up
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -100,7 +120,11 @@ class FunctionGuard:
             return await handler(request)
         private = self._private.get(raw)
         if private is None:
-            private = await self._lookup(raw)
+            status = await self._lookup(raw)
+            if status is None:
+                return await handler(request)
+            request[CALL_STATUS] = status  # the router starts from it (kept by the clone below)
+            private = is_private(status.labels, status.annotations)
         if not private:
             return await handler(request)
         return await self._guarded(request, handler, raw, asynchronous)

@@ -34,7 +34,7 @@ from pyfaas.core.tracecontext import new_traceparent
 from pyfaas.core.tracecontext import parse as parse_traceparent
 from pyfaas.gateway.async_calls.call_ledger import ATTEMPT_HEADER, CallLedger
 from pyfaas.gateway.invocation.deadlines import Deadlines
-from pyfaas.gateway.invocation.routing import FunctionRoute, ReplicaRouter
+from pyfaas.gateway.invocation.routing import CALL_STATUS, FunctionRoute, ReplicaRouter
 from pyfaas.gateway.invocation.upstream import Endpoint, UpstreamClient, UpstreamConnectError, endpoint_of
 from pyfaas.provider.base import Replica
 from pyfaas.system.http_headers import HOP_BY_HOP, hop_by_hop
@@ -189,7 +189,7 @@ class FunctionProxy:
     async def _run(self, request: web.Request) -> web.StreamResponse:
         """One call: resolve the function, count it, forward it."""
         name = request.match_info["name"]
-        route = self._router.cached(name) or await self._router.route(name)
+        route = self._router.cached(name) or await self._router.route(name, request.get(CALL_STATUS))
         metrics = route.metrics
         metrics.begin()
         started = time.perf_counter()
@@ -310,7 +310,9 @@ class FunctionProxy:
         exclude: Replica | None = None
         deadlines, limit = self._deadlines_for(route)
         for attempt in range(1, _MAX_ATTEMPTS + 1):
-            replica = route.pick(exclude) or await self._router.ready_replica(route, exclude)
+            replica = route.pick(exclude) or await self._router.ready_replica(
+                route, exclude, request.get(CALL_STATUS) if attempt == 1 else None
+            )
             endpoint = self._endpoint(replica.url)
             replica.in_flight += 1
             call = deadlines.enter()

@@ -6,7 +6,8 @@ call. A function is asked for once (``ready_replicas``) the first time it is inv
 exists. Listeners are expected on the event loop's thread (all providers call them there).
 
 Scale from zero is single-flight per function: the first call that finds no ready replica starts one waker
-task; every concurrent caller awaits that same task. The waker reads the function once, scales it to
+task; every concurrent caller awaits that same task. The waker reads the function once (or starts with the
+status the first caller's private-function check read, ``CALL_STATUS``), scales it to
 ``max(1, com.openfaas.scale.min)`` if its desired count is 0, then sleeps on the ready-set subscription until
 a ready replica appears or ``scale_from_zero_timeout`` passes (503 + ``Retry-After``).
 
@@ -25,6 +26,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from aiohttp import web
+
 from pyfaas.core.errors import FunctionNotFound, FunctionUnavailable
 from pyfaas.core.labels import scaling_policy
 from pyfaas.core.models import FunctionStatus, ReplicaFailure
@@ -33,11 +36,14 @@ from pyfaas.core.timeouts import declared_timeout
 from pyfaas.gateway.metrics import FunctionMetrics, GatewayMetrics
 from pyfaas.provider.base import Provider, Replica
 
-__all__ = ["FunctionRoute", "ReplicaRouter"]
+__all__ = ["CALL_STATUS", "FunctionRoute", "ReplicaRouter"]
 
 log = logging.getLogger("pyfaas.gateway.invocation.routing")
 
 _RAW_NAME_CACHE_LIMIT = 10_000
+CALL_STATUS: web.RequestKey[FunctionStatus] = web.RequestKey("function_status", FunctionStatus)
+"""The function's status as an earlier step of this call read it (the private-function check); the router's
+first look at the function (timeout, scale from zero) uses it instead of a second provider read."""
 _RECHECK = 1.0
 """Seconds between status reads while waiting for a replica (a failure notice wakes the waiter sooner)."""
 
@@ -174,8 +180,9 @@ class ReplicaRouter:
         """The route of a name invoked before, without a provider call (the hot path's first try)."""
         return self._by_raw_name.get(raw_name)
 
-    async def route(self, raw_name: str) -> FunctionRoute:
-        """The route of ``name`` or ``name.namespace``; ``FunctionNotFound`` when the provider has no such."""
+    async def route(self, raw_name: str, status: FunctionStatus | None = None) -> FunctionRoute:
+        """The route of ``name`` or ``name.namespace``; ``FunctionNotFound`` when the provider has no such.
+        ``status``: the function's status as this call already read it (else read when needed)."""
         route = self._by_raw_name.get(raw_name)
         if route is not None:
             return route
@@ -188,15 +195,21 @@ class ReplicaRouter:
                 name, namespace, [replica for replica in replicas if replica.ready]
             )
             if route.replicas:  # else the scale from zero reads the status, the timeout with it
-                self._refresh_timeout(route)
+                if status is not None:
+                    route.timeout = declared_timeout(status.annotations)
+                else:
+                    self._refresh_timeout(route)
         if route.timeout_read is not None and not route.timeout_read.done():
             await asyncio.shield(route.timeout_read)  # the first call of a function knows its timeout
         if len(self._by_raw_name) < _RAW_NAME_CACHE_LIMIT:
             self._by_raw_name[raw_name] = route
         return route
 
-    async def ready_replica(self, route: FunctionRoute, exclude: Replica | None = None) -> Replica:
-        """A ready replica now, or after a (shared) scale from zero; never a replica that is not ready."""
+    async def ready_replica(
+        self, route: FunctionRoute, exclude: Replica | None = None, status: FunctionStatus | None = None
+    ) -> Replica:
+        """A ready replica now, or after a (shared) scale from zero; never a replica that is not ready.
+        ``status``: the function's status as this call already read it (a waker it starts begins with it)."""
         replica = route.pick(exclude)
         if replica is not None:
             return replica
@@ -204,7 +217,8 @@ class ReplicaRouter:
         while True:
             waker = route.waker
             if waker is None or waker.done():
-                waker = route.waker = asyncio.create_task(self._wake(route))
+                waker = route.waker = asyncio.create_task(self._wake(route, status))
+                status = None  # read once: a later waker of this call reads afresh
                 waker.add_done_callback(_retrieve_exception)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -221,13 +235,10 @@ class ReplicaRouter:
             if not await route.wait_change(max(0.0, deadline - time.monotonic())):
                 raise self._unavailable(route)
 
-    async def _wake(self, route: FunctionRoute) -> None:
+    async def _wake(self, route: FunctionRoute, status: FunctionStatus | None = None) -> None:
         started = time.monotonic()
-        try:
-            status = await self._provider.get_function(route.name, route.namespace)
-        except FunctionNotFound:
-            self._forget(route)
-            raise
+        if status is None:
+            status = await self._status(route)
         route.timeout = declared_timeout(status.annotations)
         if route.pick() is not None:
             return
