@@ -20,9 +20,9 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -41,6 +41,8 @@ __all__ = [
     "kube_namespace",
     "live_contract_provider",
 ]
+
+P = TypeVar("P", bound="KubernetesProvider")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_NAMESPACES = ("openfaas-fn", "dev")
@@ -169,14 +171,23 @@ async def reset_contract_namespaces(client: AsyncClient, *, wait: bool = True) -
 
 
 @contextlib.asynccontextmanager
-async def live_contract_provider(cluster: KubeCluster, **config: Any) -> AsyncIterator[KubernetesProvider]:
-    """A started KubernetesProvider on the live cluster, for the contract suite (namespaces reset first)."""
-    from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
+async def live_contract_provider(
+    cluster: KubeCluster,
+    provider_class: type[P],
+    *,
+    clear: Callable[[AsyncClient], Awaitable[None]] | None = None,
+    **config: Any,
+) -> AsyncIterator[P]:
+    """A started ``provider_class`` (KubernetesProvider or a subclass) on the live cluster, for the contract
+    suite: ``clear`` (if given) and then the namespace reset run before and after it."""
+    from pyfaas.provider.kubernetes import KubernetesProviderConfig
 
     async with admin_client(cluster.kubeconfig) as client:
+        if clear is not None:
+            await clear(client)
         await reset_contract_namespaces(client)
         config.setdefault("watch_retry_max", 0.5)
-        provider = KubernetesProvider(
+        provider = provider_class(
             KubernetesProviderConfig(
                 kubeconfig=cluster.kubeconfig, default_namespace=CONTRACT_NAMESPACES[0], **config
             )
@@ -186,6 +197,8 @@ async def live_contract_provider(cluster: KubeCluster, **config: Any) -> AsyncIt
             yield provider
         finally:
             await provider.close()
+            if clear is not None:
+                await clear(client)
             await reset_contract_namespaces(client, wait=False)  # the next test waits
 
 

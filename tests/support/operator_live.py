@@ -18,10 +18,9 @@ import pytest
 from lightkube import ApiError, AsyncClient
 from lightkube.types import CascadeType
 
-from pyfaas.provider.kubernetes import KubernetesProviderConfig
 from pyfaas.provider.kubernetes.operator_mode import OperatorProvider
 from tests.support.kube_cluster import KubeCluster
-from tests.support.kube_live import CONTRACT_NAMESPACES, admin_client, reset_contract_namespaces
+from tests.support.kube_live import CONTRACT_NAMESPACES, admin_client, live_contract_provider
 from tests.support.operator_cluster import FunctionResource, install_crd
 from tests.support.operator_process import OperatorProcess, running_operator
 
@@ -69,18 +68,7 @@ async def live_operator_provider(
     assert operator.process.poll() is None, operator.log_text()[-2000:]
     async with admin_client(Path(cluster.kubeconfig)) as client:
         await install_crd(client)
-        await delete_functions(client)
-        await reset_contract_namespaces(client)
-        config.setdefault("watch_retry_max", 0.5)
-        provider = OperatorProvider(
-            KubernetesProviderConfig(
-                kubeconfig=cluster.kubeconfig, default_namespace=CONTRACT_NAMESPACES[0], **config
-            )
-        )
-        await provider.start()
-        try:
-            yield provider
-        finally:
-            await provider.close()
-            await delete_functions(client)
-            await reset_contract_namespaces(client, wait=False)  # the next test waits
+    async with live_contract_provider(
+        cluster, OperatorProvider, clear=delete_functions, **config
+    ) as provider:
+        yield provider

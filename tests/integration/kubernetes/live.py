@@ -6,9 +6,8 @@ deleted afterwards.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -24,10 +23,11 @@ from pyfaas.core.k8s import FunctionWorkloadOptions
 from pyfaas.core.models import FunctionDeployment
 from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
 from tests.support.kube_live import admin_client
+from tests.support.polling import eventually
 
 __all__ = [
     "admin_client",  # the suite's (tests.support.kube_live), re-exported for these tests
-    "eventually",
+    "eventually",  # likewise (tests.support.polling)
     "fn",
     "live_provider",
     "pulumi_apply",
@@ -125,14 +125,3 @@ async def pulumi_apply(client: AsyncClient, body: dict[str, Any]) -> dict[str, A
 
 def fn(name: str = "fn", image: str = IMAGE, **fields: Any) -> FunctionDeployment:
     return FunctionDeployment(service=name, image=image, **fields)
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float = 60) -> T:
-    """Poll ``probe`` until ``check`` holds (a shared, slow machine: a generous bound, no fixed sleep)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if check(value):
-            return value
-        assert asyncio.get_running_loop().time() < deadline, f"not reached in {within}s: {value!r}"
-        await asyncio.sleep(0.1)

@@ -9,7 +9,6 @@ sends (ready replicas served from memory, names that can never be objects sent n
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +22,7 @@ from pyfaas.core.models import FunctionDeployment
 from pyfaas.provider.base import Replica
 from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
 from tests.support.kube_provider import KubeStack, kube_stack
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -30,18 +30,10 @@ NS = "openfaas-fn"
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float = 20) -> T:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if check(value):
-            return value
-        assert asyncio.get_running_loop().time() < deadline, f"not reached in {within}s: {value!r}"
-        await asyncio.sleep(0.02)
-
-
 async def ready(provider: KubernetesProvider, name: str, count: int, namespace: str = NS) -> list[Replica]:
-    return await eventually(lambda: provider.ready_replicas(name, namespace), lambda r: len(r) == count)
+    return await eventually(
+        lambda: provider.ready_replicas(name, namespace), lambda r: len(r) == count, within=20, interval=0.02
+    )
 
 
 def fn(name: str = "fn", **fields: Any) -> FunctionDeployment:

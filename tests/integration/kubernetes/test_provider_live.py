@@ -9,12 +9,10 @@ stay in ``ErrImagePull``: registry pulls are refused on this machine).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import httpx
@@ -29,33 +27,24 @@ from pyfaas.core.errors import (
     FunctionExists,
     FunctionNotFound,
     NamespaceNotFound,
-    NotFound,
     SecretExists,
     SecretNotFound,
     ValidationFailed,
 )
 from pyfaas.core.k8s import FunctionWorkloadOptions
-from pyfaas.core.models import FunctionDeployment, FunctionNamespace, LogMessage, Secret
-from pyfaas.provider.base import LogRequest, Replica
+from pyfaas.core.models import FunctionDeployment, FunctionNamespace, Secret
+from pyfaas.provider.base import Replica
 from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
+from tests.integration.provider.helpers import check_logs
 from tests.support.kube_cluster import KubeCluster
 from tests.support.kube_live import admin_client
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.timeout(180)
 
 T = TypeVar("T")
 NEVER_PULLED = "localhost/pyfaas-test/absent:1"
 FUNCTION_ENV = {"healthcheck_interval": "2s"}
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float = 60) -> T:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if check(value):
-            return value
-        assert asyncio.get_running_loop().time() < deadline, f"not reached in {within}s: {value!r}"
-        await asyncio.sleep(0.05)
 
 
 def fn(name: str = "fn", image: str = NEVER_PULLED, **fields: Any) -> FunctionDeployment:
@@ -88,7 +77,9 @@ async def provider(kube_cluster: KubeCluster, kube_namespace: str) -> AsyncItera
 
 
 async def ready(provider: KubernetesProvider, name: str, count: int, namespace: str) -> list[Replica]:
-    return await eventually(lambda: provider.ready_replicas(name, namespace), lambda r: len(r) == count, 90)
+    return await eventually(
+        lambda: provider.ready_replicas(name, namespace), lambda r: len(r) == count, 90, interval=0.05
+    )
 
 
 async def deployment(admin: AsyncClient, name: str, namespace: str) -> Deployment:
@@ -332,38 +323,6 @@ async def test_logs_tail_since_and_follow(
     for word in ("a", "b", "c"):
         assert (await invoke(replica, word)).status_code == 200
 
-    async def texts(**options: Any) -> list[LogMessage]:
-        return [m async for m in provider.logs(LogRequest(name="talk", namespace=ns, **options))]
-
-    kept = await eventually(lambda: texts(), lambda ms: any(m.text.endswith("called with c") for m in ms), 30)
-    mine = [m for m in kept if "called with " in m.text]
-    assert [m.text.rsplit(" ", 1)[1] for m in mine] == ["a", "b", "c"]
-    assert all(m.name == "talk" and m.namespace == ns and m.instance for m in mine)
-
-    tail = await texts(tail=1)
-    assert len(tail) == 1 and tail[0].text == kept[-1].text
-    assert await texts(since=datetime.now(UTC) + timedelta(hours=1)) == []
-    assert len(await texts(since=mine[1].timestamp)) >= 2
-
-    followed: asyncio.Queue[LogMessage] = asyncio.Queue()
-
-    async def follow() -> None:
-        async for message in provider.logs(LogRequest(name="talk", namespace=ns, tail=1, follow=True)):
-            await followed.put(message)
-
-    follower = asyncio.create_task(follow())
-    try:
-        await asyncio.wait_for(followed.get(), 30)  # the kept tail line arrives first
-        await invoke(replica, "live")
-        while "called with live" not in (await asyncio.wait_for(followed.get(), 30)).text:
-            pass
-    finally:
-        follower.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await follower
-    with pytest.raises(NotFound):
-        await texts_absent(provider, ns)
-
-
-async def texts_absent(provider: KubernetesProvider, namespace: str) -> list[LogMessage]:
-    return [m async for m in provider.logs(LogRequest(name="absent", namespace=namespace))]
+    await check_logs(
+        provider, "talk", ns, line="called with ", say=lambda word: invoke(replica, word), within=30
+    )

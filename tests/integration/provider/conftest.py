@@ -93,7 +93,9 @@ async def any_provider(
             yield provider
     else:
         cluster: KubeCluster = request.getfixturevalue("kube_cluster")  # only this kind starts a cluster
-        async with live_contract_provider(cluster) as provider:
+        from pyfaas.provider.kubernetes import KubernetesProvider
+
+        async with live_contract_provider(cluster, KubernetesProvider) as provider:
             yield provider
 
 

@@ -11,7 +11,7 @@ import os
 import signal
 import stat
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -22,16 +22,15 @@ from pyfaas.core.errors import (
     FunctionExists,
     FunctionNotFound,
     NamespaceNotFound,
-    NotFound,
     SecretExists,
     SecretNotFound,
     ValidationFailed,
 )
-from pyfaas.core.models import FunctionDeployment, FunctionNamespace, LogMessage, Secret
-from pyfaas.provider.base import LogRequest, Provider, Replica
+from pyfaas.core.models import FunctionDeployment, FunctionNamespace, Secret
+from pyfaas.provider.base import Provider, Replica
 from pyfaas.provider.local import LocalProvider, ReplicaState
 from pyfaas.system.processes import process_start_time
-from tests.integration.provider.helpers import eventually, invoke, ready
+from tests.integration.provider.helpers import check_logs, eventually, invoke, ready
 from tests.support.async_calls import until
 from tests.support.providers import (
     fork_function,
@@ -304,42 +303,9 @@ async def test_logs_tail_since_and_follow(any_provider: Provider, tmp_path: Path
     for word in ("a", "b", "c"):
         await invoke(replica, word.encode())
 
-    async def texts(**options: object) -> list[LogMessage]:
-        request = LogRequest(name="talk", namespace=NS, **options)  # type: ignore[arg-type]
-        return [m async for m in any_provider.logs(request)]
-
-    kept = await eventually(lambda: texts(), lambda ms: any(m.text.endswith("line c") for m in ms), within=10)
-    mine = [m for m in kept if "line " in m.text]
-    assert [m.text.rsplit(" ", 1)[1] for m in mine] == ["a", "b", "c"]
-    assert all(m.name == "talk" and m.namespace == NS and m.instance for m in mine)
-
-    tail = await texts(tail=1)
-    assert len(tail) == 1 and tail[0].text == kept[-1].text
-    assert await texts(since=datetime.now(UTC) + timedelta(hours=1)) == []
-    assert len(await texts(since=mine[1].timestamp)) >= 2
-
-    followed: asyncio.Queue[LogMessage] = asyncio.Queue()
-
-    async def follow() -> None:
-        async for message in any_provider.logs(LogRequest(name="talk", namespace=NS, tail=1, follow=True)):
-            await followed.put(message)
-
-    follower = asyncio.create_task(follow())
-    try:
-        await asyncio.wait_for(followed.get(), 10)  # the kept tail line arrives first
-        await invoke(replica, b"live")
-        while "line live" not in (await asyncio.wait_for(followed.get(), 10)).text:
-            pass
-    finally:
-        follower.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await follower
-    with pytest.raises(NotFound):
-        await texts_absent(any_provider)
-
-
-async def texts_absent(provider: Provider) -> list[LogMessage]:
-    return [m async for m in provider.logs(LogRequest(name="absent", namespace=NS))]
+    await check_logs(
+        any_provider, "talk", NS, line="line ", say=lambda word: invoke(replica, word.encode()), within=10
+    )
 
 
 # namespaces -----------------------------------------------------------------------------------------
