@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import shlex
@@ -82,6 +83,34 @@ def _python_paths() -> list[Path]:
     return [Path(sys.base_prefix), Path(sys.prefix), package, package.resolve()]
 
 
+_SYS_PATH_SCRIPT = "import json, sys; print(json.dumps([p for p in sys.path if p]))"
+
+
+def interpreter_paths(python: str, env: Mapping[str, str]) -> list[Path]:
+    """The import path of ``python`` started with ``env``, as that interpreter computes it.
+
+    More than the prefixes: folders named by plain path lines of ``.pth`` files (dependencies kept in
+    another virtualenv) and an installation outside ``sys.prefix`` all have to be readable in the sandbox,
+    or the zygote cannot import. Run from ``/`` so that no working directory sneaks in."""
+    try:
+        done = subprocess.run(
+            [python, "-c", _SYS_PATH_SCRIPT],
+            env=dict(env),
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=_PROBE_TIMEOUT,
+            check=True,
+        )
+        entries = json.loads(done.stdout)
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        log.warning(
+            "cannot read the import path of %s (the sandbox shows only its prefixes): %s", python, exc
+        )
+        return []
+    return [Path(e) for e in entries if isinstance(e, str) and os.path.isabs(e) and e != "/"]
+
+
 def _command_folders(env: Mapping[str, str]) -> list[Path]:
     """Folders a replica's own files live in, as its environment names them."""
     folders: list[Path] = []
@@ -124,8 +153,13 @@ def view_arguments(
     hidden: Sequence[Path],
     extra: Sequence[Path] = (),
 ) -> list[str]:
-    """bwrap's arguments for one function (order matters: later mounts cover earlier ones)."""
-    args = [*_NAMESPACES, "--die-with-parent", "--proc", "/proc", "--dev", "/dev"]
+    """bwrap's arguments for one function (order matters: later mounts cover earlier ones).
+
+    No ``--die-with-parent``: replicas must outlive a crashed gateway like unsandboxed ones (the next gateway
+    stops them by PID record and state marker). bwrap's init in the PID namespace waits for every process in
+    it, so the sandbox lasts exactly as long as its zygote and replicas; the zygote leaves when its stdin
+    pipe from the gateway closes."""
+    args = [*_NAMESPACES, "--proc", "/proc", "--dev", "/dev"]
     for directory in _SYSTEM_DIRS:
         args += ["--ro-bind-try", directory, directory]
     args += ["--tmpfs", SANDBOX_TMP]  # first: a function's folders under /tmp are bound over it
@@ -241,13 +275,14 @@ class SandboxSpawner:
         self._sandboxes: dict[tuple[str, str], _Sandbox] = {}
         self._retired: list[_Sandbox] = []
         self._lock = asyncio.Lock()
+        self._import_path: list[Path] = []
 
     async def start(self) -> None:
-        return None
+        self._import_path = await asyncio.to_thread(interpreter_paths, self._python, self._zygote_env)
 
     @property
     def process_record(self) -> ProcessRecord | None:
-        return None  # one zygote per function, each ends with the provider (--die-with-parent)
+        return None  # one zygote per function, each ends when its stdin pipe from the provider closes
 
     @property
     def alive(self) -> bool:
@@ -256,6 +291,7 @@ class SandboxSpawner:
     def _view(self, env: Mapping[str, str], run_dir: Path, socket_dir: Path) -> tuple[str, ...]:
         # the zygote's own PYTHONPATH (inherited by the provider) must be readable for its imports
         extra = [Path(p) for p in self._zygote_env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        extra += self._import_path
         arguments = view_arguments(
             env=env, run_dir=run_dir, socket_dir=socket_dir, hidden=self._hidden, extra=extra
         )
