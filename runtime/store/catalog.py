@@ -310,7 +310,7 @@ def unavailable_reason(entry: StoreFunction, *, local: bool, platform: str = DEF
         return "image only: local mode runs no containers (deploy it on a Kubernetes gateway)"
     if entry.image(platform):
         return ""
-    if entry.has_source:
+    if entry.has_source and not entry.images:
         return (
             f"source only, no image for {platform}: it runs in local mode (build and push an image to deploy "
             "it on a cluster)"

@@ -299,6 +299,12 @@ def _check_secrets(client: GatewayClient, needed: list[str], namespace: str, nam
 @click.option("--name", "function_name", default=None, help="Deploy under another name.")
 @_platform_option("Which image to use (non-local gateways)")
 @override_options
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until a replica is ready; fail with its error if it crashes at start.",
+)
 @json_option
 @pass_context
 def deploy_store(
@@ -316,6 +322,7 @@ def deploy_store(
     labels: tuple[str, ...],
     annotations: tuple[str, ...],
     secrets: tuple[str, ...],
+    wait: bool,
     as_json: bool,
 ) -> None:
     """Deploy a store function: from its source in local mode, else its image."""
@@ -351,8 +358,9 @@ def deploy_store(
             deployed = client.deploy(spec)
         # as pyfaas deploy does: answer once a replica of the new spec serves (an update may start slowly,
         # e.g. a new sandbox for a changed handler folder), so that the next call reaches the new code
-        with context.output.progress(f"Waiting for a ready replica of {spec.service}"):
-            wait_ready(client, spec.service, namespace, within=STORE_DEPLOY_WAIT)
+        if wait:
+            with context.output.progress(f"Waiting for a ready replica of {spec.service}"):
+                wait_ready(client, spec.service, namespace, within=STORE_DEPLOY_WAIT)
         url = f"{client.url}/function/{spec.service}" + (f".{namespace}" if namespace else "")
     if as_json:
         context.output.json(
