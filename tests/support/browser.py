@@ -9,6 +9,8 @@ fresh context whose HTTP basic-auth credentials answer the gateway's challenge, 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,9 +21,12 @@ __all__ = [
     "ARTIFACTS",
     "CHROMIUM",
     "CHROMIUM_ARGS",
+    "DOC_IMAGES",
     "EXPECT_TIMEOUT_MS",
     "chromium",
+    "keep_screenshot",
     "portal",
+    "publish_screenshots",
     "requires_chromium",
 ]
 
@@ -38,6 +43,23 @@ CHROMIUM_ARGS = (
 )
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 """Screenshots and other files a human may want to look at after a run (gitignored)."""
+DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+"""Where PYFAAS_UPDATE_DOC_IMAGES=1 copies the screenshots that docs/ui.md shows."""
+
+
+def keep_screenshot(name: str) -> Path:
+    """The path under ``ARTIFACTS`` to save screenshot ``name`` at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS / name
+
+
+def publish_screenshots(*names: str) -> None:
+    """Copy the named screenshots into ``DOC_IMAGES`` when PYFAAS_UPDATE_DOC_IMAGES=1."""
+    if os.environ.get("PYFAAS_UPDATE_DOC_IMAGES") == "1":
+        DOC_IMAGES.mkdir(exist_ok=True)
+        for name in names:
+            shutil.copyfile(ARTIFACTS / name, DOC_IMAGES / name)
+
 
 EXPECT_TIMEOUT_MS = 15_000
 """How long ``expect(...)`` assertions retry (Playwright's default, 5 s, is short on a loaded CI machine)."""

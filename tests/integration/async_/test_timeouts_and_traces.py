@@ -24,29 +24,10 @@ from pyfaas.core.tracecontext import trace_id_of
 from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.process_stack import ProcessStack
 from tests.support.providers import python_function, write_handler
+from tests.support.timeouts import SLEEPER, final_record
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180), pytest.mark.asyncio(loop_scope="module")]
 
-HANDLER = """
-import json
-import os
-import time
-
-SETTINGS = ("exec_timeout", "write_timeout", "read_timeout")
-
-
-def handle(event, context):
-    seconds = float(event.query.get("s", "0"))
-    time.sleep(seconds)
-    seen = {
-        "slept": seconds,
-        "header": event.headers.get("traceparent"),
-        "context": context.traceparent,
-        "trace_id": context.trace_id,
-        "settings": {name: os.environ.get(name) for name in SETTINGS},
-    }
-    return {"statusCode": 200, "body": json.dumps(seen), "headers": {"Content-Type": "application/json"}}
-"""
 TRACEPARENT = "00-{trace}-00f067aa0ba902b7-01"
 
 
@@ -71,7 +52,7 @@ async def stack(
     )
     try:
         await processes.start()
-        handler = write_handler(root / "handler", HANDLER)
+        handler = write_handler(root / "handler", SLEEPER)
         for name, timeout in (("t1", "1s"), ("t60", "60s")):
             spec = python_function(name, handler, annotations={ANNOTATION_TIMEOUT: timeout})
             await processes._deploy(spec.wire(), name, 1)
@@ -88,17 +69,8 @@ async def _async_call(stack: ProcessStack, path: str, headers: dict[str, str] | 
 
 
 async def _final_record(stack: ProcessStack, call_id: str, within: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    record: dict[str, Any] = {}
     async with stack.session() as session:
-        while time.monotonic() < deadline:
-            async with session.get(f"/system/async/{call_id}") as response:
-                if response.status == 200:
-                    record = await response.json()
-                    if record["state"] in ("succeeded", "failed", "dead-lettered"):
-                        return record
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"call {call_id} did not finish: {record}")
+        return await final_record(session, call_id, within)
 
 
 async def _callback(stack: ProcessStack, call_id: str, within: float = 20.0) -> tuple[dict[str, str], bytes]:

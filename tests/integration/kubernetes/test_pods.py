@@ -8,7 +8,7 @@ containerd (``echo_images``); every call goes through the gateway's ``/function/
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderSettings
 from tests.support.gateway import GatewayProcess
 from tests.support.kube_cluster import KubeCluster
+from tests.support.polling import eventually
 from tests.support.providers import serve_app
 
 pytestmark = pytest.mark.timeout(300)
@@ -35,16 +36,6 @@ FAST_PROBES = {
 }
 FUNCTION_ENV = {"healthcheck_interval": "2s"}
 """A terminating pod keeps serving 2 s after SIGTERM (until the gateway has seen it leave the endpoints)."""
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float = 60) -> T:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if check(value):
-            return value
-        assert asyncio.get_running_loop().time() < deadline, f"not reached in {within}s: {value!r}"
-        await asyncio.sleep(0.1)
 
 
 def provider_env(cluster: KubeCluster, namespace: str) -> dict[str, str]:

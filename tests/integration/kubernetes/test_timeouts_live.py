@@ -16,7 +16,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -34,28 +33,10 @@ from tests.support.kube_cluster import KubeCluster
 from tests.support.kube_image import function_image, import_archive
 from tests.support.nats import NatsServer
 from tests.support.providers import serve_app
+from tests.support.timeouts import SLEEPER, final_record
 from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.timeout(300)
-
-SLEEPER = """
-import json
-import os
-import time
-
-SETTINGS = ("exec_timeout", "write_timeout", "read_timeout")
-
-
-def handle(event, context):
-    seconds = float(event.query.get("s", "0"))
-    time.sleep(seconds)
-    seen = {
-        "slept": seconds,
-        "trace_id": context.trace_id,
-        "settings": {name: os.environ.get(name) for name in SETTINGS},
-    }
-    return {"statusCode": 200, "body": json.dumps(seen), "headers": {"Content-Type": "application/json"}}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -107,19 +88,6 @@ async def _platform(
         if worker is not None:
             worker.kill()
         nats.kill()
-
-
-async def _final(http: aiohttp.ClientSession, call_id: str, within: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    record: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        async with http.get(f"/system/async/{call_id}") as response:
-            if response.status == 200:
-                record = await response.json()
-                if record["state"] in ("succeeded", "failed", "dead-lettered"):
-                    return record
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{call_id} did not finish: {record}")
 
 
 async def test_one_timeout_per_function_in_pods_sync_and_async(
@@ -179,10 +147,10 @@ async def _check(
         async with http.post(path, headers={"X-Callback-Url": callback_url, **headers}) as response:
             assert response.status == 202, await response.text()
             calls[path] = response.headers["X-Call-Id"]
-    timed_out = await _final(http, calls["/async-function/t1?s=3"])
+    timed_out = await final_record(http, calls["/async-function/t1?s=3"], 60)
     assert timed_out["state"] == "failed" and timed_out["lastStatus"] == 504, timed_out
     assert timed_out["error"].startswith("timed out after 1s") and timed_out["traceId"] == trace
-    answered = await _final(http, calls["/async-function/t60?s=2"])
+    answered = await final_record(http, calls["/async-function/t60?s=2"], 60)
     assert answered["state"] == "succeeded" and answered["attempts"] == 1, answered
     deadline = time.monotonic() + 20
     while not all(receiver.received.get(call_id) for call_id in calls.values()):

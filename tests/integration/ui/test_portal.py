@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,7 +20,14 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 from playwright.async_api import Error as PlaywrightError
 
-from tests.support.browser import ARTIFACTS, chromium, portal, requires_chromium
+from tests.support.browser import (
+    ARTIFACTS,
+    chromium,
+    keep_screenshot,
+    portal,
+    publish_screenshots,
+    requires_chromium,
+)
 from tests.support.gateway import CREDENTIALS, RunningGateway, running_gateway, wait_available
 from tests.support.providers import python_function, write_handler
 
@@ -36,8 +41,6 @@ pytestmark = [
 NAMESPACE = "openfaas-fn"
 NARROW = (420, 900)
 """A phone held upright: the width at which the list used to overflow and paths wrapped a letter per line."""
-DOC_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
-"""Where PYFAAS_UPDATE_DOC_IMAGES=1 copies the screenshots that docs/ui.md shows."""
 HELLO = """
 import os
 
@@ -148,18 +151,6 @@ async def lines_of(page: Page, selector: str) -> list[float]:
         " / parseFloat(getComputedStyle(el).lineHeight))"
     )
     return heights
-
-
-def keep_screenshot(name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS / name
-
-
-def publish_screenshots(*names: str) -> None:
-    if os.environ.get("PYFAAS_UPDATE_DOC_IMAGES") == "1":
-        DOC_IMAGES.mkdir(exist_ok=True)
-        for name in names:
-            shutil.copyfile(ARTIFACTS / name, DOC_IMAGES / name)
 
 
 async def test_a_narrow_screen_shows_the_list_and_logs_without_overflow(

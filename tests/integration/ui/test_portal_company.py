@@ -10,16 +10,19 @@ catalog with the secret it needs prompted for.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
-from tests.support.browser import ARTIFACTS, chromium, portal, requires_chromium
+from tests.support.browser import (
+    chromium,
+    keep_screenshot,
+    portal,
+    publish_screenshots,
+    requires_chromium,
+)
 from tests.support.gateway import CREDENTIALS, RunningGateway, running_gateway, wait_available
 from tests.support.static_server import StaticServer, static_server
 from tests.support.store_catalog import team_catalog
@@ -31,8 +34,6 @@ pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
 ]
 
-DOC_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
-"""Where PYFAAS_UPDATE_DOC_IMAGES=1 copies the screenshots that docs/ui.md shows."""
 ACCENT = "#0f7b6c"
 LOGO = """<svg xmlns="http://www.w3.org/2000/svg" width="96" height="32" viewBox="0 0 96 32">
 <rect width="96" height="32" rx="6" fill="#0f7b6c"/>
@@ -74,18 +75,6 @@ async def gateway(
 async def browser() -> AsyncIterator[Browser]:
     async with chromium() as browser:
         yield browser
-
-
-def keep_screenshot(name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS / name
-
-
-def publish_screenshots(*names: str) -> None:
-    if os.environ.get("PYFAAS_UPDATE_DOC_IMAGES") == "1":
-        DOC_IMAGES.mkdir(exist_ok=True)
-        for name in names:
-            shutil.copyfile(ARTIFACTS / name, DOC_IMAGES / name)
 
 
 def watch_policy(page: Page) -> list[str]:
