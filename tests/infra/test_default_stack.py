@@ -153,9 +153,10 @@ _VERBS = {"replace": "update", "log": "get", "apply": "patch"}
 _GENERIC_WRITES = {
     r"_apply\(\s*(\w+)": {"patch", "create"},
     r"adopt_created\(\s*self\.client,\s*(\w+)": {"patch"},
+    r"delete_if_present\(\s*self\.client,\s*(\w+)": {"delete"},
 }
 """Helpers called with the kind they write: a server-side apply is a ``patch`` that may create the object (the
-API server then also checks ``create``); taking ownership is a JSON ``patch``."""
+API server then also checks ``create``); taking ownership is a JSON ``patch``; delete_if_present deletes."""
 
 
 def _provider_modules() -> list[Path]:

@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx2
-from lightkube import ApiError
+from lightkube import ApiError, AsyncClient
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 from lightkube.core.exceptions import NotReadyError
+from lightkube.core.resource import NamespacedResource
+from lightkube.types import CascadeType
 
 from pyfaas.core.errors import (
     Conflict,
@@ -28,7 +30,7 @@ from pyfaas.core.errors import (
     ValidationFailed,
 )
 
-__all__ = ["ObjectConflict", "ObjectMissing", "api_errors", "status_code"]
+__all__ = ["ObjectConflict", "ObjectMissing", "api_errors", "delete_if_present", "status_code"]
 
 
 class ObjectMissing(NotFound):
@@ -87,3 +89,20 @@ def api_errors(
         raise KubernetesAPIError(f"{what}: Kubernetes API unreachable: {exc!r}") from exc
     except (LightkubeConfigError, NotReadyError) as exc:
         raise KubernetesAPIError(f"{what}: {exc}") from exc
+
+
+async def delete_if_present(
+    client: AsyncClient,
+    kind: type[NamespacedResource],
+    name: str,
+    namespace: str,
+    *,
+    what: str,
+    cascade: CascadeType = CascadeType.FOREGROUND,
+) -> None:
+    """Delete ``kind`` ``namespace/name``; one already gone is no error (``what`` names any other)."""
+    try:
+        with api_errors(what, not_found=ObjectMissing):
+            await client.delete(kind, name, namespace=namespace, cascade=cascade)
+    except ObjectMissing:
+        pass

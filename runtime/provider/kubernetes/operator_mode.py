@@ -30,7 +30,7 @@ from pyfaas.core.labels import LABEL_FUNCTION, scaling_policy
 from pyfaas.core.models import FunctionDeployment, FunctionStatus, ProviderInfo
 from pyfaas.core.names import validate_function_name
 from pyfaas.provider.base import Replica
-from pyfaas.provider.kubernetes.errors import ObjectConflict, ObjectMissing, api_errors
+from pyfaas.provider.kubernetes.errors import ObjectConflict, ObjectMissing, api_errors, delete_if_present
 from pyfaas.provider.kubernetes.provider import KubernetesProvider
 
 __all__ = ["FunctionResource", "OperatorProvider"]
@@ -200,11 +200,8 @@ class OperatorProvider(KubernetesProvider):
         # The garbage collector removes the children; deleting them here too makes the delete take effect at
         # once (a namespace can be deleted right after, as with the Kubernetes provider).
         for kind in (Deployment, Service):
-            try:
-                with api_errors(f"deleting {kind.__name__} {namespace}/{name}", not_found=ObjectMissing):
-                    await self.client.delete(kind, name, namespace=namespace, cascade=CascadeType.FOREGROUND)
-            except ObjectMissing:
-                pass
+            what = f"deleting {kind.__name__} {namespace}/{name}"
+            await delete_if_present(self.client, kind, name, namespace, what=what)
 
     async def scale(self, name: str, namespace: str, replicas: int) -> None:
         if replicas < 0:

@@ -70,7 +70,7 @@ from pyfaas.core.version import __version__
 from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
 from pyfaas.provider.kubernetes.config import KubernetesProviderConfig, kube_config
 from pyfaas.provider.kubernetes.endpoints import EndpointCache
-from pyfaas.provider.kubernetes.errors import ObjectConflict, ObjectMissing, api_errors
+from pyfaas.provider.kubernetes.errors import ObjectConflict, ObjectMissing, api_errors, delete_if_present
 from pyfaas.provider.kubernetes.failures import replica_failure
 from pyfaas.provider.kubernetes.logs import stream_logs
 from pyfaas.provider.kubernetes.ownership import adopt_created
@@ -422,15 +422,11 @@ class KubernetesProvider:
 
     async def _undo_create(self, name: str, namespace: str) -> None:
         """Remove the Deployment a failed deploy created: never leave half a function behind."""
+        what = f"removing the half-deployed function {name}.{namespace}"
         try:
-            with api_errors(
-                f"removing the half-deployed function {name}.{namespace}", not_found=ObjectMissing
-            ):
-                await self.client.delete(
-                    Deployment, name, namespace=namespace, cascade=CascadeType.BACKGROUND
-                )
-        except ObjectMissing:
-            pass
+            await delete_if_present(
+                self.client, Deployment, name, namespace, what=what, cascade=CascadeType.BACKGROUND
+            )
         except ProviderError as exc:
             log.error("could not remove the Deployment of failed deploy %s.%s: %s", name, namespace, exc)
 
@@ -540,11 +536,8 @@ class KubernetesProvider:
             await self.client.delete(Deployment, name, namespace=namespace, cascade=CascadeType.FOREGROUND)
         self._deleted.add((namespace, name))
         self._cache.forget(name, namespace)  # stop routing now; listeners hear an empty ready set
-        try:
-            with api_errors(f"deleting the Service of {name}.{namespace}", not_found=ObjectMissing):
-                await self.client.delete(Service, name, namespace=namespace, cascade=CascadeType.FOREGROUND)
-        except ObjectMissing:
-            pass
+        what = f"deleting the Service of {name}.{namespace}"
+        await delete_if_present(self.client, Service, name, namespace, what=what)
 
     async def scale(self, name: str, namespace: str, replicas: int) -> None:
         if replicas < 0:
