@@ -13,7 +13,7 @@ import pulumi
 
 from pyfaas.infra import kube
 from pyfaas.infra.config import AlertManagerConfig
-from pyfaas.infra.workload import Workload, register_workload
+from pyfaas.infra.workload import monitoring_workload, register_workload
 
 __all__ = ["SECRETS_PATH", "AlertManager", "AlertManagerArgs"]
 
@@ -68,15 +68,7 @@ class AlertManager(pulumi.ComponentResource):
             ],
             fs_group=RUN_AS,
         )
-        workload = Workload(
-            app="alertmanager",
-            component="monitoring",
-            namespace=ns,
-            pod=pod,
-            strategy={"type": "Recreate"},
-            config_files=args.files,
-            service_ports={"web": PORT},
-        )
+        workload = monitoring_workload("alertmanager", ns, pod, args.files, PORT)
         register_workload(self, name, workload, opts)
         self.url = f"http://alertmanager.{ns}.svc:{PORT}"
         self.register_outputs({"url": self.url})

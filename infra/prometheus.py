@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from pyfaas.core.alerting import CLUSTER_TIMINGS, prom_duration
 from pyfaas.infra import kube
 from pyfaas.infra.config import PrometheusConfig
-from pyfaas.infra.workload import Workload, children, register_workload
+from pyfaas.infra.workload import children, monitoring_workload, register_workload
 
 __all__ = ["DISCOVERY_RULES", "Prometheus", "PrometheusArgs"]
 
@@ -95,15 +95,7 @@ class Prometheus(pulumi.ComponentResource):
             ],
             fs_group=RUN_AS,
         )
-        workload = Workload(
-            app="prometheus",
-            component="monitoring",
-            namespace=ns,
-            pod=pod,
-            strategy={"type": "Recreate"},
-            config_files=args.files,
-            service_ports={"web": PORT},
-        )
+        workload = monitoring_workload("prometheus", ns, pod, args.files, PORT)
         register_workload(self, name, workload, opts, depends_on=[account])
         self.host = f"prometheus.{ns}.svc"
         self.port = PORT

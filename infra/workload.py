@@ -21,7 +21,7 @@ import pulumi_kubernetes as k8s
 
 from pyfaas.infra import kube
 
-__all__ = ["Registered", "Workload", "children", "dependencies", "register_workload"]
+__all__ = ["Registered", "Workload", "children", "dependencies", "monitoring_workload", "register_workload"]
 
 
 def dependencies(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
@@ -68,6 +68,22 @@ class Workload:
     @property
     def labels(self) -> dict[str, str]:
         return kube.labels(self.app, self.component)
+
+
+def monitoring_workload(
+    app: str, namespace: str, pod: dict[str, Any], files: dict[str, str], port: int
+) -> Workload:
+    """A Prometheus-family server (Prometheus, AlertManager): one replica, recreated rather than rolled (two
+    pods must not share its on-disk state), configured by ``files``, its ``web`` port on Service ``app``."""
+    return Workload(
+        app=app,
+        component="monitoring",
+        namespace=namespace,
+        pod=pod,
+        strategy={"type": "Recreate"},
+        config_files=files,
+        service_ports={"web": port},
+    )
 
 
 @dataclass(frozen=True)

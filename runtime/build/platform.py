@@ -163,17 +163,26 @@ def _prom_image(
     work: Path,
     *,
     name: str,
-    binary: Path,
+    package: str,
     args: list[str],
     data: str,
-    config: dict[str, FileSource],
+    config: str,
+    port: int,
     extra: Callable[[], dict[str, FileSource]] | None = None,
 ) -> Image:
+    """Debian's ``package`` binary as ``/bin/NAME``, run as nobody in ``/DATA``, serving ``port``; its config
+    file at ``/etc/NAME/CONFIG`` is Debian's ``/etc/prometheus/CONFIG`` where installed, else empty."""
+    binary = _debian_binary(package, f"/usr/bin/{package}")
+    default = Path(f"/etc/prometheus/{config}")
     base_files = BaseFiles(base)
     target = base_files.usr_path(f"bin/{name}")
-    files: dict[str, FileSource] = {target: binary, **config, **(extra() if extra else {})}
+    files: dict[str, FileSource] = {
+        target: binary,
+        f"etc/{name}/{config}": default if default.is_file() else b"",
+        **(extra() if extra else {}),
+    }
     layer = write_layer(files, work / f"{name}.tar.gz", folders={data: (0o755, NOBODY, NOBODY)})
-    return build_image(
+    image = build_image(
         base,
         [layer],
         entrypoint=[f"/bin/{name}"],
@@ -182,50 +191,42 @@ def _prom_image(
         user="nobody",
         ports=[],
     )
+    image.config["config"]["ExposedPorts"] = {f"{port}/tcp": {}}
+    return image
 
 
 def prometheus_image(base: Image, work: Path) -> Image:
     """``prom/prometheus``'s layout with Debian's ``prometheus`` binary."""
-    binary = _debian_binary("prometheus", "/usr/bin/prometheus")
-    default = Path("/etc/prometheus/prometheus.yml")
-    config: dict[str, FileSource] = {"etc/prometheus/prometheus.yml": default if default.is_file() else b""}
-    image = _prom_image(
+    return _prom_image(
         base,
         work,
         name="prometheus",
-        binary=binary,
+        package="prometheus",
         args=["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"],
         data="prometheus",
-        config=config,
+        config="prometheus.yml",
+        port=9090,
     )
-    image.config["config"]["ExposedPorts"] = {"9090/tcp": {}}
-    return image
 
 
 def alertmanager_image(base: Image, work: Path) -> Image:
     """``prom/alertmanager``'s layout with Debian's ``prometheus-alertmanager`` binary."""
-    binary = _debian_binary("prometheus-alertmanager", "/usr/bin/prometheus-alertmanager")
-    default = Path("/etc/prometheus/alertmanager.yml")
-    config: dict[str, FileSource] = {
-        "etc/alertmanager/alertmanager.yml": default if default.is_file() else b""
-    }
 
     def assets() -> dict[str, FileSource]:
         folder = Path("/usr/share/prometheus/alertmanager")
         return tree_files(folder, "usr/share/prometheus/alertmanager")[0] if folder.is_dir() else {}
 
-    image = _prom_image(
+    return _prom_image(
         base,
         work,
         name="alertmanager",
-        binary=binary,
+        package="prometheus-alertmanager",
         args=["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"],
         data="alertmanager",
-        config=config,
+        config="alertmanager.yml",
+        port=9093,
         extra=assets,
     )
-    image.config["config"]["ExposedPorts"] = {"9093/tcp": {}}
-    return image
 
 
 COMPONENTS = ("pyfaas", "nats", "prometheus", "alertmanager")
