@@ -13,6 +13,7 @@ import pytest
 from pyfaas.core.errors import NotFound
 from pyfaas.core.models import LogMessage
 from pyfaas.provider.base import LogRequest, Provider, Replica
+from tests.support import polling
 
 T = TypeVar("T")
 
@@ -20,16 +21,8 @@ T = TypeVar("T")
 async def eventually(
     probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float = 30.0
 ) -> T:
-    """Call ``probe`` until ``check`` accepts its value; fail the test after ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        value = await probe()
-        if check(value):
-            return value
-        if loop.time() >= deadline:
-            raise AssertionError(f"condition not met within {within}s; last value: {value!r}")
-        await asyncio.sleep(0.02)
+    """:func:`tests.support.polling.eventually` with the provider tests' bound (30 s) and poll (20 ms)."""
+    return await polling.eventually(probe, check, within, interval=0.02)
 
 
 async def ready(provider: Provider, name: str, namespace: str, count: int = 1) -> list[Replica]:
