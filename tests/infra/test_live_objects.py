@@ -48,7 +48,6 @@ from tests.integration.kubernetes.live import (
     service_account_kubeconfig,
 )
 from tests.support.infra import Rendered, render
-from tests.support.kube_cluster import KubeCluster
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -165,17 +164,6 @@ async def apply_all(admin: AsyncClient, rendered: Rendered, applied: list[dict[s
         meta = body["metadata"]
         done.append(f"{body['kind']}/{meta.get('namespace', '')}/{meta['name']}")
     return done
-
-
-@pytest.fixture
-def kubeconfig(kube_cluster: KubeCluster) -> Path:
-    return kube_cluster.kubeconfig
-
-
-@pytest.fixture
-async def admin(kubeconfig: Path) -> AsyncIterator[AsyncClient]:
-    async with admin_client(kubeconfig) as client:
-        yield client
 
 
 STACKS = {"default": default_stack, "functions": functions_stack, "full-options": full_stack}

@@ -35,10 +35,12 @@ if TYPE_CHECKING:  # imported where used: every pytest run loads this plugin, fe
 __all__ = [
     "CONTRACT_NAMESPACES",
     "SKIP_REASON",
+    "admin",
     "admin_client",
     "echo_images",
     "kube_cluster",
     "kube_namespace",
+    "kubeconfig",
     "live_contract_provider",
 ]
 
@@ -203,6 +205,19 @@ async def live_contract_provider(
 
 
 # namespaces and function images for tests on the live cluster ------------------------------------------
+@pytest.fixture
+def kubeconfig(kube_cluster: KubeCluster) -> Path:
+    """The live cluster's kubeconfig."""
+    return kube_cluster.kubeconfig
+
+
+@pytest.fixture
+async def admin(kubeconfig: Path) -> AsyncIterator[AsyncClient]:
+    """A cluster-admin client of the live cluster, closed after the test."""
+    async with admin_client(kubeconfig) as client:
+        yield client
+
+
 @pytest.fixture
 async def kube_namespace(kube_cluster: KubeCluster) -> AsyncIterator[str]:
     """A fresh function namespace (``openfaas=1``) for one test; deleted afterwards without waiting."""

@@ -32,7 +32,6 @@ from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.infra.gateway_rbac import PROVIDER_RULES, cluster_rules
 from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderSettings
 from tests.integration.kubernetes.live import (
-    admin_client,
     eventually,
     fn,
     live_provider,
@@ -41,21 +40,9 @@ from tests.integration.kubernetes.live import (
     service_account_kubeconfig,
 )
 from tests.support.infra import render
-from tests.support.kube_cluster import KubeCluster
 from tests.support.providers import serve_app
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def kubeconfig(kube_cluster: KubeCluster) -> Path:
-    return kube_cluster.kubeconfig
-
-
-@pytest.fixture
-async def admin(kubeconfig: Path) -> AsyncIterator[AsyncClient]:
-    async with admin_client(kubeconfig) as client:
-        yield client
 
 
 @pytest.fixture

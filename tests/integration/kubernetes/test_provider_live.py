@@ -37,7 +37,6 @@ from pyfaas.provider.base import Replica
 from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
 from tests.integration.provider.helpers import check_logs
 from tests.support.kube_cluster import KubeCluster
-from tests.support.kube_live import admin_client
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.timeout(180)
@@ -49,12 +48,6 @@ FUNCTION_ENV = {"healthcheck_interval": "2s"}
 
 def fn(name: str = "fn", image: str = NEVER_PULLED, **fields: Any) -> FunctionDeployment:
     return FunctionDeployment(service=name, image=image, **fields)
-
-
-@pytest.fixture
-async def admin(kube_cluster: KubeCluster) -> AsyncIterator[AsyncClient]:
-    async with admin_client(kube_cluster.kubeconfig) as client:
-        yield client
 
 
 @pytest.fixture
