@@ -69,6 +69,13 @@ def _stack_functions(
     return loaded.functions, loaded.base_dir
 
 
+def _output_option(summary: str) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    """``-o/--output DIR``: the images folder, which ``build`` writes and ``push`` reads."""
+    return click.option(
+        "--output", "-o", default=DEFAULT_OUTPUT, show_default=True, metavar="DIR", help=summary
+    )
+
+
 def registry_options(function: click.decorators.FC) -> click.decorators.FC:
     for option in (
         click.option(
@@ -101,14 +108,7 @@ def registry_options(function: click.decorators.FC) -> click.decorators.FC:
     help="Base image: an OCI layout folder, OCI or docker archive, or REGISTRY/NAME@sha256:... "
     "(else PYFAAS_BUILD_BASE).",
 )
-@click.option(
-    "--output",
-    "-o",
-    default=DEFAULT_OUTPUT,
-    show_default=True,
-    metavar="DIR",
-    help="Where images are written.",
-)
+@_output_option("Where images are written.")
 @click.option("--tar", "write_tar", is_flag=True, help="Also write DIR/<name>.tar (for ctr images import).")
 @click.option(
     "--platform-image",
@@ -258,14 +258,7 @@ def _platform(component: str, work: Path, source: Path, base: Callable[[], Image
 @stack_option
 @stack_filter_options
 @json_option
-@click.option(
-    "--output",
-    "-o",
-    default=DEFAULT_OUTPUT,
-    show_default=True,
-    metavar="DIR",
-    help="Where pyfaas build wrote the images.",
-)
+@_output_option("Where pyfaas build wrote the images.")
 @click.option(
     "--layout", default="", metavar="DIR", help="Push this OCI layout (with --image) instead of the stack's."
 )
