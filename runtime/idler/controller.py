@@ -6,7 +6,9 @@ namespace), sample the load (:mod:`pyfaas.idler.load`), then per function:
 
 1. at zero replicas: nothing (the gateway wakes it on the next call);
 2. ``com.openfaas.scale.zero=true`` and idle for ``com.openfaas.scale.zero-duration`` (default
-   ``inactivity_duration``) with nothing in flight: scale to 0;
+   ``inactivity_duration``) with nothing in flight: scale to 0. Idle time counts from the later of the last
+   call and the last round that saw no replica ready, so a function still starting (or never becoming
+   ready: a crash loop stays visible at one replica) is not idle;
 3. ``com.openfaas.scale.type`` ``rps`` or ``capacity`` (or ``default_scale_type`` for unlabelled functions):
    desired = ceil(load / (target * target-proportion)) within [max(1, min), max], applied in one step,
    scale-down stabilised over ``scale_down_window``. The ``default_scale_type`` fallback stands in for the
@@ -195,9 +197,11 @@ class Controller:
             self._stabiliser.reset(function_name)
             self._asleep.add(function_name)
             return None
-        if function_name in self._asleep:
-            # Woken by the gateway since the last round. The source may not show the waking calls yet
-            # (Prometheus scrapes later), so the idle clock restarts now rather than at the scale to zero.
+        if function_name in self._asleep or status.availableReplicas == 0:
+            # Woken by the gateway since the last round, or still starting (no replica ready yet: the
+            # waking call waits for one). The source may not show the waking calls yet (Prometheus scrapes
+            # later), so the idle clock restarts at every round until a replica is ready: a slow start (an
+            # image pull, a pod scheduled late) never eats the function's idle duration.
             self._asleep.discard(function_name)
             self._activity.woke(function_name, now)
         policy, fallback = self._policy(status)

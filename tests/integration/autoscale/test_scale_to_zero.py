@@ -11,6 +11,7 @@ import pytest
 
 from pyfaas.cli.local.monitoring import find_binaries
 from pyfaas.core.labels import LABEL_SCALE_ZERO, LABEL_SCALE_ZERO_DURATION
+from tests.support.async_calls import until
 from tests.support.prometheus import (
     autoscale_platform,
     deploy_pid_function,
@@ -60,7 +61,15 @@ async def test_idle_function_goes_to_zero_and_wakes_without_errors(tmp_path: Pat
             await wait_replicas(gateway, "sleepy", lambda d, a: d == 0 and a == 0, within=20, what="zero")
             idle = time.monotonic() - last_call
             assert idle >= IDLE, f"scaled to zero after {idle:.2f}s of idleness, before {IDLE}s"
-            assert idler.metric("idler_scale_total", function_name="sleepy.openfaas-fn", reason="idle") == 1
+            # The listing shows zero as soon as the provider holds the new count; the idler counts the
+            # scaling when the gateway's answer arrives (after the state store's fsync): wait for it.
+            await until(
+                lambda: (
+                    idler.metric("idler_scale_total", function_name="sleepy.openfaas-fn", reason="idle") == 1
+                ),
+                10,
+                "the idler to count its scale to zero",
+            )
 
             # The next calls wake it through the gateway's scale from zero: every one succeeds.
             codes = await asyncio.gather(*(_call(session, "sleepy") for _ in range(10)))

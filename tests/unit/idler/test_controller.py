@@ -75,7 +75,7 @@ def build(
 
 
 def deploy(provider: MemoryProvider, name: str, labels: dict[str, str], replicas: int = 1) -> None:
-    provider.add(name, labels=labels)
+    provider.add(name, [f"http://{name}-ready"], labels=labels)  # one replica ready (available)
     provider.functions[(name, NS)].desired = replicas
 
 
@@ -121,6 +121,24 @@ async def test_a_woken_function_gets_a_full_duration_even_before_the_source_show
     clock.now = 40.9
     assert await controller.reconcile() == []
     clock.now = 41.0
+    assert [a.wanted for a in await controller.reconcile()] == [0]
+
+
+async def test_a_function_still_starting_is_not_idle_its_clock_runs_from_readiness() -> None:
+    controller, provider, loads, clock, _ = build()
+    deploy(provider, "fn", {LABEL_SCALE_ZERO: "true", LABEL_SCALE_ZERO_DURATION: "10s"})
+    loads.loads = {f"fn.{NS}": FunctionLoad(started=1)}
+    await controller.reconcile()
+    clock.now = 10.0
+    assert [a.wanted for a in await controller.reconcile()] == [0]
+    provider.set_ready("fn", [])
+    provider.functions[("fn", NS)].desired = 1  # woken: the pod is still being pulled and started
+    for clock.now in (11.0, 20.0, 30.0):  # longer than the idle duration, with no replica ready
+        assert await controller.reconcile() == []
+    provider.set_ready("fn", ["http://fn-ready"])  # ready at last: the waking call is served now
+    clock.now = 39.9
+    assert await controller.reconcile() == []
+    clock.now = 40.0
     assert [a.wanted for a in await controller.reconcile()] == [0]
 
 
