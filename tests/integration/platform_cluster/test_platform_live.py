@@ -159,13 +159,20 @@ async def receiver(cluster: KubeCluster) -> AsyncIterator[CallbackReceiver]:
         await callbacks.close()
 
 
-async def test_a_function_from_pyfaas_build_deploys_through_the_gateway_and_answers(
-    stack: Platform, gateway: httpx.AsyncClient, function_image: str
-) -> None:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def hello(stack: Platform, gateway: httpx.AsyncClient, function_image: str) -> str:
+    """The ``pyfaas build`` function, deployed through the gateway once for the module and ready: each test
+    that calls it asks for it, so any one test runs alone too."""
     deployed = await gateway.post("/system/functions", json={"service": "hello", "image": function_image})
     assert deployed.status_code in (200, 202), deployed.text
     await _function_ready(gateway, "hello")
-    answer = await gateway.post("/function/hello", content=b"world")
+    return "hello"
+
+
+async def test_a_function_from_pyfaas_build_deploys_through_the_gateway_and_answers(
+    stack: Platform, gateway: httpx.AsyncClient, function_image: str, hello: str
+) -> None:
+    answer = await gateway.post(f"/function/{hello}", content=b"world")
     assert answer.status_code == 200, answer.text
     assert answer.text == "hello world"
     # the function's pod is where the gateway deployed it, with the image pyfaas build made
@@ -176,9 +183,14 @@ async def test_a_function_from_pyfaas_build_deploys_through_the_gateway_and_answ
 
 
 async def test_an_async_call_completes_through_nats_and_the_worker_with_a_callback(
-    stack: Platform, gateway: httpx.AsyncClient, receiver: CallbackReceiver, home: Path, tmp_path: Path
+    stack: Platform,
+    gateway: httpx.AsyncClient,
+    receiver: CallbackReceiver,
+    home: Path,
+    tmp_path: Path,
+    hello: str,
 ) -> None:
-    await _function_ready(gateway, "hello")
+    await _function_ready(gateway, hello)  # still ready after the previous test
     await asyncio.to_thread(
         _cli, home, tmp_path, "login", "-g", stack.gateway_url, "-u", "admin", "-p", stack.password
     )
@@ -208,9 +220,9 @@ async def test_an_async_call_completes_through_nats_and_the_worker_with_a_callba
 
 
 async def test_killing_the_worker_pod_mid_run_loses_no_accepted_call(
-    stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient, receiver: CallbackReceiver
+    stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient, receiver: CallbackReceiver, hello: str
 ) -> None:
-    await _function_ready(gateway, "hello")
+    await _function_ready(gateway, hello)  # still ready after the previous test
     calls = []
     for _ in range(6):
         answer = await gateway.post(
@@ -288,9 +300,9 @@ async def _until_replicas(
 
 
 async def test_load_above_the_alert_threshold_scales_the_function_up_and_back(
-    stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient
+    stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient, hello: str
 ) -> None:
-    await _function_ready(gateway, "hello")
+    await _function_ready(gateway, hello)  # still ready after the previous test
     assert await _replicas(admin, "hello", stack.functions) == 1
     stop = asyncio.Event()
     answers: list[int] = []
@@ -380,11 +392,11 @@ async def _replace_a_gateway_pod_under_load(
 
 
 async def test_deleting_the_only_gateway_pod_under_steady_load(
-    stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient
+    stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient, hello: str
 ) -> None:
     """Measured: one gateway replica (the default) replaced; until the new pod is Ready the Service has no
     endpoint, so new calls are refused at connect (they never reach a gateway)."""
-    await _function_ready(gateway, "hello")
+    await _function_ready(gateway, hello)  # still ready after the previous test
     outcomes, ready, last_failure = await _replace_a_gateway_pod_under_load(stack, admin)
     print(
         f"\nthe only gateway pod deleted under load (4 clients): {outcomes}; new pod Ready {ready:.1f} s "
