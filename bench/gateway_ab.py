@@ -3,12 +3,15 @@
     .venv/bin/python bench/gateway_ab.py BEFORE [AFTER] [--rounds 8] [--duration 3] [--connections 50]
 
 ``BEFORE`` and ``AFTER`` are git revisions (``AFTER`` defaults to the working tree). Each side's ``runtime``
-package is exported to a temporary directory (``git archive``) and runs as its own ``python -m
-pyfaas.gateway`` with its own state directory, so each has its own local-provider replica forked from its
-own zygote. ``wrk`` loads the two alternately (the order flips every round, so a change in the machine's load
-hits both alike). Printed per side: req/s, and the CPU time per request of the gateway and of gateway +
-replica, read from ``/proc``; then the after/before ratios of their medians. CPU per request moves much less
-with the machine's load than req/s does, so on a busy machine it is the figure to compare.
+folder is exported to a temporary directory (``git archive``) under the name its code imports it by
+(``pyfaas`` since the packaging rename, ``runtime`` before it, so revisions from either side of the rename
+compare) and runs as its own ``python -m NAME.gateway`` with its own state directory, so each has its own
+local-provider replica forked from its own zygote. Both run with ``local_sandbox=false`` (revisions before
+the sandbox ignore it), so the two sides do the same work per call. ``wrk`` loads the two alternately
+(the order flips every round, so a change in the machine's load hits both alike). Printed per side: req/s,
+and the CPU time per request of the gateway and of gateway + replica, read from ``/proc``; then the
+after/before ratios of their medians. CPU per request moves much less with the machine's load than req/s
+does, so on a busy machine it is the figure to compare.
 """
 
 from __future__ import annotations
@@ -31,20 +34,27 @@ import gateway as bench  # bench/gateway.py: the shared helpers
 REPO = Path(__file__).resolve().parents[1]
 
 
-def export(revision: str | None, into: Path) -> Path:
-    """``runtime/`` of ``revision`` (None: the working tree) under ``into``; returns ``into``."""
+def export(revision: str | None, into: Path) -> str:
+    """``runtime/`` of ``revision`` (None: the working tree) under ``into``, in a folder named as its code
+    imports it; returns that name. The folder on ``PYTHONPATH`` must carry the import name: a ``pyfaas``
+    missing from it would be found by the editable install's finder, i.e. the working tree, on both sides."""
     into.mkdir(parents=True)
     if revision is None:
-        shutil.copytree(REPO / "runtime", into / "runtime", ignore=shutil.ignore_patterns("__pycache__"))
-        return into
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", revision, "runtime"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
+        shutil.copytree(
+            REPO / "runtime", into / "runtime", symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    else:
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", "--format=tar", revision, "runtime"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        with tarfile.open(fileobj=BytesIO(archive)) as tar:
+            tar.extractall(into, filter="data")
+    if "from runtime." in (into / "runtime" / "gateway" / "__main__.py").read_text():
+        return "runtime"  # before the packaging rename
+    (into / "runtime").rename(into / "pyfaas")
+    return "pyfaas"
 
 
 def main() -> int:
@@ -73,7 +83,8 @@ def main() -> int:
         urls: dict[str, str] = {}
         pids: dict[str, list[int]] = {}
         for side, revision in (("before", args.before), ("after", args.after)):
-            tree = export(revision, work / side)
+            tree = work / side
+            package = export(revision, tree)
             port, metrics_port = bench.free_port(), bench.free_port()
             env = {
                 "PATH": os.environ.get("PATH", os.defpath),
@@ -84,9 +95,10 @@ def main() -> int:
                 "bind_address": "127.0.0.1",
                 "state_dir": str(work / side / "state"),
                 "LOG_LEVEL": "WARNING",
+                "local_sandbox": "false",
             }
             gateway = subprocess.Popen(
-                [sys.executable, "-m", "pyfaas.gateway"],
+                [sys.executable, "-m", f"{package}.gateway"],
                 env=env,
                 cwd=str(tree),
                 stdout=(work / f"{side}.log").open("ab"),
