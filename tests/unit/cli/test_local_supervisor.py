@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -14,6 +13,7 @@ import pytest
 from pyfaas.cli.local.service_supervisor import Backoff, ServiceFailed, ServiceUnavailable, Supervisor
 from pyfaas.cli.local.services import ServiceSpec
 from pyfaas.system.processes import ProcessRecord
+from tests.support.async_calls import until
 
 
 def _free_port() -> int:
@@ -75,10 +75,7 @@ async def test_a_crashed_child_is_restarted_and_stop_ends_it(tmp_path: Path) -> 
     first = supervisor.records()["web"]
     assert records[-1] == {"web": first}
     os.kill(first.pid, signal.SIGKILL)
-    for _ in range(200):
-        if supervisor.restarts("web"):
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: supervisor.restarts("web") > 0, 10, "the killed child restarted")
     second = supervisor.records()["web"]
     assert second.pid != first.pid and second.alive() and records[-1] == {"web": second}
     assert any("exited with code -9" in note for note in notes) and any("restarted" in n for n in notes)

@@ -129,7 +129,7 @@ async def test_single_flight_waiters_get_the_first_answer_or_run_themselves() ->
     running = target.running("a")
     assert running is not None and not running.done()
     waiter = asyncio.ensure_future(asyncio.shield(running))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one loop turn: the waiter is parked on the running call
     assert not waiter.done()
     target.finish("a", "f", ok(b"once"))
     answer = await asyncio.wait_for(waiter, 1)

@@ -7,12 +7,13 @@ import asyncio
 import pytest
 
 from pyfaas.gateway.invocation.deadlines import Deadlines
+from tests.support.async_calls import until
 
 
 async def _bounded(deadlines: Deadlines, work: float) -> str:
     call = deadlines.enter()
     try:
-        await asyncio.sleep(work)
+        await asyncio.sleep(work)  # the bounded call's work
         return "done"
     except asyncio.CancelledError:
         if call.expired:
@@ -25,7 +26,7 @@ async def _bounded(deadlines: Deadlines, work: float) -> str:
 async def test_a_call_past_its_deadline_times_out_and_others_finish() -> None:
     deadlines = Deadlines(0.2)
     slow = asyncio.create_task(_bounded(deadlines, 5))
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # the second call starts later, so its deadline is later
     later_slow = asyncio.create_task(_bounded(deadlines, 5))  # its deadline is 0.1 s after the first one's
     fast = [asyncio.create_task(_bounded(deadlines, 0.01)) for _ in range(20)]
     async with asyncio.timeout(5):
@@ -47,7 +48,7 @@ async def test_a_timed_out_task_is_not_left_cancelling() -> None:
 async def test_cancelling_from_outside_is_not_a_timeout() -> None:
     deadlines = Deadlines(10)
     task = asyncio.create_task(_bounded(deadlines, 5))
-    await asyncio.sleep(0.01)
+    await until(lambda: len(deadlines) == 1, 5, "the call bounded")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -59,6 +60,6 @@ async def test_leave_is_idempotent_and_the_timer_rearms() -> None:
     call = deadlines.enter()
     deadlines.leave(call)
     deadlines.leave(call)
-    await asyncio.sleep(0.15)  # the timer fires with nothing to expire
+    await asyncio.sleep(0.15)  # past the left call's deadline: the timer fires with nothing to expire
     assert await _bounded(deadlines, 5) == "timed out"
     deadlines.close()

@@ -33,7 +33,7 @@ def test_tokens_expire_even_when_their_verdict_is_remembered(tmp_path: Path) -> 
     assert store.verify(token, "a", "ns") is Verdict.VALID
     assert store.verify(token, "a", "ns") is Verdict.VALID  # remembered
     assert store.verify(token, "b", "ns") is Verdict.OTHER_FUNCTION
-    while time.time() < expires:
+    while time.time() < expires:  # the token's lifetime must pass (its expiry is wall-clock seconds)
         time.sleep(0.05)
     assert store.verify(token, "a", "ns") is Verdict.INVALID
     namespace_wide, _ = store.mint("namespace:ns", 60)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +14,7 @@ import pytest
 from yarl import URL
 
 from pyfaas.core.tracecontext import trace_id_of
+from pyfaas.gateway.keys import ROUTER
 from tests.support.async_calls import until
 from tests.support.gateway import MemoryProvider, RunningGateway, free_port, running_gateway, serve
 from tests.unit.gateway.upstream import upstream_app
@@ -231,8 +231,9 @@ async def test_invocation_metrics(gateway: RunningGateway) -> None:
 async def test_inflight_gauge_counts_running_calls(gateway: RunningGateway) -> None:
     async with gateway.session() as session:
         task = asyncio.create_task(session.get("/function/echo/sleep?s=0.5"))
-        await asyncio.sleep(0.2)
-        assert gateway.metric("gateway_function_invocation_inflight", function_name="echo.openfaas-fn") == 1
+        labels = {"function_name": "echo.openfaas-fn"}
+        await until(lambda: gateway.metric("gateway_function_invocation_inflight", **labels) == 1, 5, "gauge")
+        assert not task.done()  # counted while it runs, not after
         response = await task
         response.release()
     assert gateway.metric("gateway_function_invocation_inflight", function_name="echo.openfaas-fn") == 0
@@ -243,13 +244,9 @@ async def test_client_disconnect_mid_stream_releases_in_flight(gateway: RunningG
     async with gateway.session() as session, session.get("/function/echo/sse") as response:
         await response.content.readuntil(b"\n\n")
         # the response is closed before the upstream finished streaming
-    with contextlib.suppress(Exception):
-        await asyncio.sleep(1.0)
-    from pyfaas.gateway.keys import ROUTER
-
     route = gateway.app[ROUTER].known("echo", "openfaas-fn")
     assert route is not None
-    assert all(replica.in_flight == 0 for replica in route.replicas)
+    await until(lambda: all(replica.in_flight == 0 for replica in route.replicas), 5, "the slot released")
 
 
 async def test_head_and_no_content(gateway: RunningGateway) -> None:
@@ -279,7 +276,7 @@ async def test_upstream_closing_idle_connections_is_invisible(tmp_path: Path) ->
                 async with session.post("/function/keep", data=b"again") as response:
                     assert response.status == 200
                     assert (await response.json())["body"] == "again"
-                await asyncio.sleep(0.15)
+                await asyncio.sleep(0.15)  # idle past the upstream's 50 ms keep-alive: the pooled socket dies
     finally:
         await runner.cleanup()
 

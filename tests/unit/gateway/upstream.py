@@ -37,7 +37,7 @@ def upstream_app(label: str = "a") -> web.Application:
         await response.prepare(request)
         for index in range(3):
             await response.write(f"data: {index}\n\n".encode())
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # a stream that is still running when a client goes away
         await response.write_eof()
         return response
 
@@ -45,7 +45,7 @@ def upstream_app(label: str = "a") -> web.Application:
         state["active"] += 1
         state["peak"] = max(state["peak"], state["active"])
         try:
-            await asyncio.sleep(float(request.query.get("s", "1")))
+            await asyncio.sleep(float(request.query.get("s", "1")))  # the slow function under test
         finally:
             state["active"] -= 1
         return web.Response(text=f"{label} slept")

@@ -9,6 +9,7 @@ from pathlib import Path
 from pyfaas.core.models import LogMessage
 from pyfaas.provider.base import LogRequest
 from pyfaas.provider.local.logs import LogCollector, last_lines
+from tests.support.async_calls import until
 
 
 def _collector(tmp_path: Path, **options: int) -> LogCollector:
@@ -103,9 +104,7 @@ async def test_follow_gets_new_lines_and_ends_when_the_function_goes(tmp_path: P
     try:
         with raw.open("a") as handle:
             handle.write("new\n")
-        async with asyncio.timeout(5):
-            while received != ["old", "new"]:  # noqa: ASYNC110 (the collector polls the file)
-                await asyncio.sleep(0.01)
+        await until(lambda: received == ["old", "new"], 5, "the appended line followed")
         collector.forget("ns", "fn")
         await asyncio.wait_for(task, 5)
     finally:

@@ -65,6 +65,7 @@ async def test_slots_take_turns_between_functions() -> None:
         await slots.acquire(key, 5)
         order.append(key)
 
+    # a loop turn after each step (sleep(0)): a task runs up to its wait, fixing the order they asked in
     busy = asyncio.create_task(want("a"))
     await asyncio.sleep(0)
     other = asyncio.create_task(want("b"))
@@ -86,7 +87,7 @@ async def test_slots_split_free_slots_evenly() -> None:
         got[key] = await slots.acquire(key, 10)
 
     tasks = [asyncio.create_task(want(k)) for k in ("a", "b")]
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one loop turn: both wait
     slots.release(10)
     await asyncio.gather(*tasks)
     assert got == {"a": 5, "b": 5}
@@ -96,7 +97,7 @@ async def test_cancelled_waiter_gives_back_its_grant() -> None:
     slots = FairSlots(1)
     await slots.acquire("a")
     waiter = asyncio.create_task(slots.acquire("b"))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one loop turn: the waiter waits
     waiter.cancel()
     slots.release(1)
     with pytest.raises(asyncio.CancelledError):
