@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pyfaas.build.errors import BuildError
 
-__all__ = ["Instruction", "last_stage", "parse_env", "parse_exec_form"]
+__all__ = ["Instruction", "Stage", "last_stage", "parse_env", "parse_exec_form", "stages"]
 
 
 @dataclass(frozen=True)
@@ -45,22 +45,42 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return lines
 
 
-def last_stage(path: Path) -> list[Instruction]:
-    """The instructions of the last stage (the image that runs), FROM included."""
+@dataclass(frozen=True)
+class Stage:
+    image: str
+    """What ``FROM`` names (``python:3.12-slim``)."""
+    name: str
+    """``AS name``, else the stage's index as text (what ``COPY --from=`` accepts)."""
+    instructions: list[Instruction]
+    """FROM included."""
+
+
+def stages(path: Path) -> list[Stage]:
+    """Every stage, in order (instructions before the first FROM, such as global ARGs, are dropped)."""
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise BuildError(f"cannot read {path}: {exc}") from exc
-    stage: list[Instruction] = []
+    found: list[Stage] = []
     for number, line in _logical_lines(text):
         keyword, _, rest = line.partition(" ")
         instruction = Instruction(keyword.upper(), rest.strip(), number)
         if instruction.keyword == "FROM":
-            stage = []
-        stage.append(instruction)
-    if not stage or stage[0].keyword != "FROM":
+            words = [word for word in rest.split() if not word.startswith("--")]
+            if not words:
+                raise BuildError(f"{path}:{number}: FROM names no image")
+            name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else str(len(found))
+            found.append(Stage(words[0], name, []))
+        if found:
+            found[-1].instructions.append(instruction)
+    if not found:
         raise BuildError(f"{path} has no FROM instruction")
-    return stage
+    return found
+
+
+def last_stage(path: Path) -> list[Instruction]:
+    """The instructions of the last stage (the image that runs), FROM included."""
+    return stages(path)[-1].instructions
 
 
 def parse_env(rest: str) -> dict[str, str]:

@@ -161,13 +161,15 @@ def write_layer(
     executables: Iterable[str] = (),
     symlinks: Mapping[str, str] | None = None,
     folders: Mapping[str, tuple[int, int, int]] | None = None,
+    owners: Mapping[str, tuple[int, int]] | None = None,
     compress: bool = True,
 ) -> Blob:
     """A reproducible layer of ``files`` (image path -> host file or content), root-owned and world readable.
 
     Host files keep their executable bit; contents are executable when named in ``executables``.
     ``symlinks`` maps image paths to link targets; ``folders`` adds folders with (mode, uid, gid).
-    Parent folders are added as 0755 root. The blob is gzip-compressed unless ``compress`` is False.
+    Parent folders are added as 0755 root. ``owners`` maps an image path to the (uid, gid) of it and all
+    below it (``chown -R``). The blob is gzip-compressed unless ``compress`` is False.
     """
     mtime = source_date_epoch()
     executable_names = set(executables)
@@ -183,9 +185,14 @@ def write_layer(
         for depth in range(1, len(parts)):
             entries.setdefault("/".join(parts[:depth]), ("dir", (0o755, 0, 0)))
 
+    owned = {name.strip("/"): value for name, value in (owners or {}).items()}
+
     def header(
         name: str, kind: bytes, mode: int, size: int = 0, uid: int = 0, gid: int = 0
     ) -> tarfile.TarInfo:
+        for prefix, owner in owned.items():
+            if name == prefix or name.startswith(prefix + "/"):
+                uid, gid = owner
         info = tarfile.TarInfo(name)
         info.type, info.mode, info.size, info.mtime = kind, mode, size, mtime
         info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
