@@ -42,6 +42,9 @@ class Replica:
     in_flight: int = 0
     ready: bool = True
     started_at: float = 0.0
+    key: str | None = None
+    """What the gateway sends as ``X-Pyfaas-Replica-Key`` to reach it (local replicas only; see
+    ``pyfaas.core.replica_key``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from pyfaas.watchdog.health import Health
 from pyfaas.watchdog.httputil import DURATION_HEADER, BodyTooLarge, plain
 from pyfaas.watchdog.logs import LogSink
 from pyfaas.watchdog.metrics import CONTENT_TYPE_LATEST, WatchdogMetrics
+from pyfaas.watchdog.replica_key import KEY_VALID
 from pyfaas.watchdog.runner import Runner
 from pyfaas.watchdog.settings import WatchdogSettings
 
@@ -45,8 +46,12 @@ class Dispatcher:
         metrics: WatchdogMetrics,
         sink: LogSink,
         tracing: Tracing | None = None,
+        *,
+        keyed: bool = False,
     ) -> None:
         self._settings = settings
+        self._keyed = keyed
+        """Requests must carry the replica key (the request factory of ``pyfaas.watchdog.replica_key``)."""
         self._tracing = tracing
         self._span_name = f"function {settings.hostname}"
         self._runner = runner
@@ -60,6 +65,8 @@ class Dispatcher:
 
     async def __call__(self, request: BaseRequest) -> web.StreamResponse:
         started = time.perf_counter()
+        if self._keyed and not request[KEY_VALID] and request.path != "/_/health":
+            return plain(403, "Forbidden: this replica is reached through the gateway only\n")
         if request.raw_path.startswith("/_/"):
             internal = await self._internal(request, started)
             if internal is not None:

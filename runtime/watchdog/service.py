@@ -27,6 +27,7 @@ from pyfaas.watchdog.health import Health, lock_present
 from pyfaas.watchdog.logs import LineWriter, LogSink, SinkHandler
 from pyfaas.watchdog.memory import limit_malloc_arenas, release_free_memory
 from pyfaas.watchdog.metrics import WatchdogMetrics
+from pyfaas.watchdog.replica_key import key_checking_factory, take_replica_key
 from pyfaas.watchdog.runner import RunnerContext, StartupFailed, create_runner
 from pyfaas.watchdog.server import Dispatcher, metrics_handler
 from pyfaas.watchdog.settings import WatchdogSettings, lock_file_for
@@ -64,6 +65,7 @@ def run(environ: Mapping[str, str], argv: Sequence[str]) -> int:
         # An exec probe needs only the lock file, not a complete (or even valid) configuration.
         lock_file = lock_file_for(environ.get("lock_path", ""), environ.get("TMPDIR", ""))
         return 0 if lock_present(lock_file) else 1
+    key, environ = take_replica_key(environ)  # before any function code can read it
     try:
         settings = WatchdogSettings.from_env(environ)
     except ConfigError as exc:
@@ -77,7 +79,7 @@ def run(environ: Mapping[str, str], argv: Sequence[str]) -> int:
         asyncio.Runner(loop_factory=loop_factory()) as runner,
     ):
         try:
-            return runner.run(_serve(settings, environ, sink))
+            return runner.run(_serve(settings, environ, sink, key))
         finally:
             sink.attach(None)
 
@@ -120,7 +122,9 @@ def _write_port_file(path: str, port: int) -> None:
     os.replace(tmp, path)
 
 
-async def _serve(settings: WatchdogSettings, environ: Mapping[str, str], sink: LogSink) -> int:
+async def _serve(
+    settings: WatchdogSettings, environ: Mapping[str, str], sink: LogSink, key: str | None = None
+) -> int:
     loop = asyncio.get_running_loop()
     sink.attach(loop)
     stop = asyncio.Event()
@@ -158,12 +162,11 @@ async def _serve(settings: WatchdogSettings, environ: Mapping[str, str], sink: L
     registry = CollectorRegistry()
     dispatcher: Dispatcher | None = None
     metrics = WatchdogMetrics(registry, lambda: float(dispatcher.in_flight if dispatcher else 0))
-    dispatcher = Dispatcher(settings, runner, health, metrics, sink, tracing)
-    main_runner = web.ServerRunner(
-        GuardedServer(dispatcher, read_header_timeout=settings.read_header_timeout, access_log=None),
-        handle_signals=False,
-        shutdown_timeout=1.0,
-    )
+    dispatcher = Dispatcher(settings, runner, health, metrics, sink, tracing, keyed=key is not None)
+    server = GuardedServer(dispatcher, read_header_timeout=settings.read_header_timeout, access_log=None)
+    if key is not None:
+        server.request_factory = key_checking_factory(key, server.request_factory)
+    main_runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=1.0)
     metrics_runner = web.ServerRunner(metrics_handler(metrics), handle_signals=False, shutdown_timeout=0.5)
     try:
         await main_runner.setup()

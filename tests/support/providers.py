@@ -33,7 +33,8 @@ from pyfaas.core.models import (
     Secret,
 )
 from pyfaas.core.names import split_name
-from pyfaas.provider.base import LogRequest, Provider
+from pyfaas.core.replica_key import REPLICA_KEY_HEADER
+from pyfaas.provider.base import LogRequest, Provider, Replica
 from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 
 __all__ = [
@@ -42,9 +43,15 @@ __all__ = [
     "local_provider",
     "pyfaas_processes",
     "python_function",
+    "replica_headers",
     "serve_app",
     "write_handler",
 ]
+
+
+def replica_headers(replica: Replica) -> dict[str, str]:
+    """What the gateway adds to reach a local replica directly (its key; pyfaas.core.replica_key)."""
+    return {REPLICA_KEY_HEADER: replica.key} if replica.key else {}
 
 
 # function specs ------------------------------------------------------------------------------------
@@ -255,7 +262,10 @@ def faas_provider_app(provider: Provider, *, credentials: tuple[str, str] | None
             target,
             params=request.query,
             data=await request.read(),
-            headers={k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")},
+            headers={
+                **{k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")},
+                **replica_headers(replicas[0]),
+            },
         ) as upstream:
             body = await upstream.read()
             return web.Response(status=upstream.status, body=body, content_type=upstream.content_type)

@@ -28,6 +28,7 @@ from yarl import URL
 
 from pyfaas.core.errors import PayloadTooLarge, ProviderError
 from pyfaas.core.limits import MAX_BODY_HEADER
+from pyfaas.core.replica_key import REPLICA_KEY_HEADER
 from pyfaas.core.telemetry import ActiveSpan, Tracing
 from pyfaas.core.timeouts import FunctionTimedOut
 from pyfaas.core.tracecontext import new_traceparent
@@ -41,7 +42,8 @@ from pyfaas.system.http_headers import HOP_BY_HOP, hop_by_hop
 
 __all__ = ["FunctionProxy", "upstream_session"]
 
-_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "expect", "x-start-time"}
+# A caller's own replica key header is dropped: the gateway sends the replica's (pyfaas.core.replica_key).
+_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "expect", "x-start-time", REPLICA_KEY_HEADER.lower()}
 _NOT_RELAYED = HOP_BY_HOP | {"content-length"}
 
 REPLAY_LIMIT = 1 << 20
@@ -318,7 +320,7 @@ class FunctionProxy:
             call = deadlines.enter()
             try:
                 if endpoint is not None:
-                    return await self._via_client(out, endpoint)
+                    return await self._via_client(out, endpoint, replica.key)
                 return await self._via_session(out, replica, None if route.timeout is None else limit)
             except (UpstreamConnectError, *_CONNECT_ERRORS) as exc:
                 if not out.replayable or attempt == _MAX_ATTEMPTS:
@@ -342,11 +344,12 @@ class FunctionProxy:
                 replica.in_flight -= 1
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _via_client(self, out: _Outgoing, endpoint: Endpoint) -> web.StreamResponse:
+    async def _via_client(self, out: _Outgoing, endpoint: Endpoint, key: str | None) -> web.StreamResponse:
         """The lean pooled client: plain ``http://`` replicas (every local and in-cluster one)."""
         request = out.request
+        headers = out.headers if key is None else [*out.headers, (REPLICA_KEY_HEADER, key)]
         upstream = await self._client.request(
-            endpoint, request.method, out.tail, out.headers, out.data, content_length=out.length
+            endpoint, request.method, out.tail, headers, out.data, content_length=out.length
         )
         try:
             _check_body(out.counted, self._max_body)
@@ -360,6 +363,8 @@ class FunctionProxy:
     ) -> web.StreamResponse:
         """``aiohttp.ClientSession``: replica URLs the lean client does not take (https, a path prefix)."""
         wire_headers = list(out.headers)
+        if replica.key is not None:
+            wire_headers.append((REPLICA_KEY_HEADER, replica.key))
         if out.counted is not None and out.length is not None:
             wire_headers.append(("Content-Length", str(out.length)))
         async with self._session.request(

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pyfaas.core.errors import ProcessSpawnError
 from pyfaas.core.models import FunctionDeployment, ReplicaFailure
+from pyfaas.core.replica_key import REPLICA_KEY_ENV, new_replica_key
 from pyfaas.core.timeouts import watchdog_env
 from pyfaas.provider.base import Replica
 from pyfaas.provider.local.config import LocalProviderConfig
@@ -95,6 +96,8 @@ class _Handle:
     started_at: float = field(default_factory=time.time)
     ready_at: float | None = None
     task: asyncio.Task[None] | None = None
+    key: str = field(default_factory=new_replica_key)
+    """Only the gateway, which sends it, reaches this replica (``pyfaas.core.replica_key``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +300,7 @@ class FunctionSupervisor:
                 "HOSTNAME": handle.id,
                 "OPENFAAS_NAME": self.name,
                 "OPENFAAS_NAMESPACE": self.namespace,
+                REPLICA_KEY_ENV: handle.key,
             }
         )
         return env
@@ -332,7 +336,10 @@ class FunctionSupervisor:
                         handle.state = ReplicaState.READY
                         handle.ready_at = time.monotonic()
                         handle.replica = Replica(
-                            id=handle.id, url=f"http://127.0.0.1:{port}", started_at=handle.started_at
+                            id=handle.id,
+                            url=f"http://127.0.0.1:{port}",
+                            started_at=handle.started_at,
+                            key=handle.key,
                         )
                         if handle.generation == self.generation:
                             self.failure = None

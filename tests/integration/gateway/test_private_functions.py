@@ -11,7 +11,9 @@ import aiohttp
 import jwt
 import pytest
 
+from pyfaas.core.replica_key import REPLICA_KEY_HEADER
 from pyfaas.gateway.invocation.credentials import CredentialStore
+from pyfaas.provider.local import sandbox
 from tests.support.gateway import running_gateway, wait_available
 
 pytestmark = pytest.mark.timeout(120)
@@ -151,3 +153,60 @@ async def test_private_function_needs_its_own_key_or_token(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for credential in (key, other_key, token, fresh):
         assert credential not in logged
+
+
+PROBER = """
+import glob, json, urllib.error, urllib.request
+
+def handle(event, context):
+    asked = json.loads(event.body)
+    request = urllib.request.Request(asked["url"], data=b"x", headers=asked.get("headers", {}))
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            status, body = answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read().decode()
+    environs = ""
+    for path in glob.glob("/proc/[0-9]*/environ"):
+        try:
+            environs += open(path, "rb").read().decode("latin-1")
+        except OSError:
+            pass
+    return {"statusCode": 200, "body": json.dumps({"status": status, "body": body, "environs": environs})}
+"""
+
+
+@pytest.mark.skipif(not sandbox.probe().available, reason=sandbox.probe().reason)
+async def test_a_function_cannot_call_another_functions_replica_directly(tmp_path: Path) -> None:
+    """Replicas share the loopback network: only the gateway's per-replica key gets a call through."""
+    target, prober = tmp_path / "target", tmp_path / "prober"
+    for folder, source in ((target, HEADERS), (prober, PROBER)):
+        folder.mkdir()
+        (folder / "handler.py").write_text(source)
+    async with running_gateway(tmp_path / "state", auth=True, sandbox=True) as gw, gw.session() as admin:
+        for name, folder, private in (("target", target, True), ("prober", prober, False)):
+            async with admin.post("/system/functions", json=_spec(name, folder, private)) as r:
+                assert r.status == 202, await r.text()
+            await wait_available(admin, name, 1)
+        [replica] = await gw.provider.ready_replicas("target", "openfaas-fn")
+        assert replica.key
+        async with admin.post("/system/function-keys/target") as r:
+            key = (await r.json())["key"]
+
+        async def probe(url: str, headers: dict[str, str]) -> dict[str, str]:
+            body = json.dumps({"url": url, "headers": headers})
+            async with admin.post("/function/prober", data=body) as r:
+                assert r.status == 200, await r.text()
+                return json.loads(await r.text())  # type: ignore[no-any-return]
+
+        # straight to the replica's port, with or without a credential or a guessed replica key: refused
+        for headers in ({}, {"Authorization": f"Bearer {key}"}, {REPLICA_KEY_HEADER: "guess"}):
+            direct = await probe(replica.url + "/", headers)
+            assert direct["status"] == 403, (headers, direct)
+            assert "reached through the gateway only" in direct["body"]  # the watchdog's, not the function's
+        # through the gateway with the function's key: it works, and the function sees no replica key
+        via = await probe(f"{gw.url}/function/target", {"Authorization": f"Bearer {key}"})
+        assert via["status"] == 200, via
+        assert REPLICA_KEY_HEADER.lower() not in via["body"].lower() and replica.key not in via["body"]
+        # no process the prober can see holds the target's key in its environment
+        assert via["environs"] and replica.key not in via["environs"]

@@ -14,6 +14,7 @@ from pyfaas.core.errors import NotFound
 from pyfaas.core.models import LogMessage
 from pyfaas.provider.base import LogRequest, Provider, Replica
 from tests.support import polling
+from tests.support.providers import replica_headers
 
 T = TypeVar("T")
 
@@ -32,7 +33,7 @@ async def ready(provider: Provider, name: str, namespace: str, count: int = 1) -
 
 async def invoke(replica: Replica, body: bytes = b"", path: str = "/") -> httpx.Response:
     async with httpx.AsyncClient(timeout=10) as client:
-        return await client.post(replica.url + path, content=body)
+        return await client.post(replica.url + path, content=body, headers=replica_headers(replica))
 
 
 async def check_logs(

@@ -37,6 +37,7 @@ from tests.support.providers import (
     local_provider,
     pyfaas_processes,
     python_function,
+    replica_headers,
     wait_no_processes,
     write_handler,
 )
@@ -200,7 +201,7 @@ async def test_rolling_update_serves_every_request(any_provider: Provider, tmp_p
                 continue
             replica = current[turn % len(current)]
             try:
-                response = await client.get(replica.url + "/")
+                response = await client.get(replica.url + "/", headers=replica_headers(replica))
             except httpx.HTTPError as exc:
                 failures.append(repr(exc))
                 continue
