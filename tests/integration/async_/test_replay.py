@@ -29,7 +29,7 @@ def handle(event, context):
         log.write(event.headers.get("X-Call-Id", "?") + "\\n")
     body = event.body.decode()
     if body == "slow":
-        time.sleep(0.5)
+        time.sleep(0.5)  # a call still running when the replay arrives
     if body == "fail":
         return {"statusCode": 503, "body": "try again"}
     return {"statusCode": 200, "body": "ran " + body, "headers": {"X-Run": str(time.monotonic_ns())}}

@@ -9,7 +9,6 @@ derived settings are read from the running replica's environment.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -21,7 +20,9 @@ import pytest_asyncio
 
 from pyfaas.core.timeouts import ANNOTATION_TIMEOUT
 from pyfaas.core.tracecontext import trace_id_of
+from tests.support.async_calls import until
 from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.polling import eventually
 from tests.support.process_stack import ProcessStack
 from tests.support.providers import python_function, write_handler
 from tests.support.timeouts import SLEEPER, final_record
@@ -74,10 +75,7 @@ async def _final_record(stack: ProcessStack, call_id: str, within: float = 30.0)
 
 
 async def _callback(stack: ProcessStack, call_id: str, within: float = 20.0) -> tuple[dict[str, str], bytes]:
-    deadline = time.monotonic() + within
-    while not stack.receiver.received.get(call_id):
-        assert time.monotonic() < deadline, f"no callback for {call_id}"
-        await asyncio.sleep(0.05)
+    await until(lambda: bool(stack.receiver.received.get(call_id)), within, f"a callback for {call_id}")
     return stack.receiver.received[call_id][-1]
 
 
@@ -95,7 +93,8 @@ async def test_sync_call_past_a_1s_timeout_is_504_naming_function_and_limit(stac
                 "function": "t1.openfaas-fn",
                 "timeout": "1s",
             }
-        # answered at the function's 1 s, not the gateway's 1.5 s default nor the function's 3 s
+        # answered at its 1 s timeout (the body names it), before the function's own 3 s were over: the bound
+        # is the function's sleep, not a figure for the machine's speed
         assert time.monotonic() - started < 3.0
 
 
@@ -147,13 +146,12 @@ async def test_sync_trace_reaches_the_function_its_logs_and_the_collector(
         async with session.get("/function/t1") as response:  # none sent: one is created
             created = await response.json()
         assert created["trace_id"] is not None and created["trace_id"] != trace
-        deadline = time.monotonic() + 10
-        logs = ""
-        while f"[trace {trace}]" not in logs:
-            assert time.monotonic() < deadline, logs[-2000:]
+
+        async def logs() -> str:
             async with session.get("/system/logs?name=t1&tail=50") as response:
-                logs = await response.text()
-            await asyncio.sleep(0.1)
+                return await response.text()
+
+        await eventually(logs, lambda text: f"[trace {trace}]" in text, 10)
     spans = await receiver.wait_for(trace, {"gateway", "function"})
     gateway = next(span for span in spans if span.name == "gateway")
     function = next(span for span in spans if span.name.startswith("function"))

@@ -8,6 +8,7 @@ import aiohttp
 
 from pyfaas.core.models import AsyncCallRecord
 from tests.integration.async_.conftest import Queue, WorkerFactory
+from tests.support import polling
 from tests.support.async_calls import CallbackReceiver, FakeGateway, eventually, submit, until
 
 
@@ -18,16 +19,7 @@ async def record(queue: Queue, call_id: str) -> AsyncCallRecord:
 
 
 async def wait_state(queue: Queue, call_id: str, state: str, limit: float = 30.0) -> AsyncCallRecord:
-    import asyncio
-
-    deadline = asyncio.get_running_loop().time() + limit
-    while True:
-        current = await record(queue, call_id)
-        if current.state == state:
-            return current
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{call_id} stayed {current.state}, wanted {state}: {current}")
-        await asyncio.sleep(0.03)
+    return await polling.eventually(lambda: record(queue, call_id), lambda r: r.state == state, limit)
 
 
 async def test_call_replays_request_and_posts_callback(

@@ -4,14 +4,13 @@ says why, and a fixed handler clears it."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.gateway import RunningGateway, running_gateway, wait_available
+from tests.support.polling import eventually
 from tests.support.providers import write_handler
 
 pytestmark = pytest.mark.timeout(120)
@@ -38,13 +37,9 @@ async def status_of(gateway: RunningGateway, name: str) -> dict[str, Any]:
 
 
 async def wait_failure(gateway: RunningGateway, name: str, within: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        status = await status_of(gateway, name)
-        if status.get("replicaFailure"):
-            return status
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{name}: no replicaFailure in {within}s")
+    return await eventually(
+        lambda: status_of(gateway, name), lambda status: bool(status.get("replicaFailure")), within
+    )
 
 
 async def test_a_handler_that_cannot_start_fails_calls_with_its_error(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.support import polling
 from tests.support.async_calls import eventually, until
 from tests.support.gateway import GatewayProcess, RunningGateway, running_gateway, wait_available
 from tests.support.providers import write_handler
@@ -92,9 +93,7 @@ async def test_deploy_invoke_update_under_load_scale_delete(
         await until(lambda: outcomes["200 v1:x"] >= 8, limit=30, what=f"calls served by v1: {outcomes}")
         async with session.put("/system/functions", json=version_spec("ver", handlers["version"], "v2")) as r:
             assert r.status == 202
-        deadline = time.monotonic() + 30
-        while outcomes["200 v2:x"] < 20 and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+        await until(lambda: outcomes["200 v2:x"] >= 20, limit=30, what=f"calls served by v2: {outcomes}")
         stop.set()
         await asyncio.gather(*callers)
         assert set(outcomes) <= {"200 v1:x", "200 v2:x"}, outcomes
@@ -185,14 +184,13 @@ async def test_logs_of_a_function(gateway: RunningGateway, handlers: dict[str, P
         for _ in range(3):
             async with session.post("/function/talk") as r:
                 assert r.status == 200
-        deadline = time.monotonic() + 10
-        lines: list[str] = []
-        while time.monotonic() < deadline and len(lines) < 3:
+
+        async def log_lines() -> list[str]:
             async with session.get("/system/logs?name=talk&tail=50") as r:
                 assert r.status == 200
-                lines = (await r.text()).splitlines()
-            await asyncio.sleep(0.1)
-        assert len(lines) >= 3
+                return (await r.text()).splitlines()
+
+        await polling.eventually(log_lines, lambda lines: len(lines) >= 3, 10)
 
 
 async def test_gateway_restart_keeps_functions(tmp_path: Path, handlers: dict[str, Path]) -> None:
@@ -235,7 +233,7 @@ SLOW_HANDLER = """
 import time
 
 def handle(event, context):
-    time.sleep(float(event.query.get("s", "1")))
+    time.sleep(float(event.query.get("s", "1")))  # a call still running while the gateway stops
     return {"statusCode": 200, "body": "done"}
 """
 

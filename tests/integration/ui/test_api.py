@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from pyfaas.gateway.ui import ASSETS_DIR, SERIES
+from tests.support.async_calls import until
 from tests.support.gateway import RunningGateway, running_gateway, wait_available
 from tests.support.providers import python_function, write_handler
 
@@ -94,10 +93,11 @@ async def test_series_and_summary_count_the_calls(gateway: RunningGateway) -> No
             async with client.get("/function/probe" + ("?fail=1" if index % 4 == 0 else "")) as reply:
                 await reply.read()
     store = gateway.app[SERIES]
-    deadline = time.monotonic() + 10
-    while sum(point.requests for point in store.points("probe.openfaas-fn")) < 12:
-        assert time.monotonic() < deadline, "the sampler did not record the calls"
-        await asyncio.sleep(0.2)
+
+    def recorded() -> float:
+        return sum(point.requests for point in store.points("probe.openfaas-fn"))
+
+    await until(lambda: recorded() >= 12, 10, "the sampler to record the calls")
 
     async with gateway.session() as session:
         async with session.get("/system/ui/series", params={"name": "probe", "seconds": "60"}) as response:

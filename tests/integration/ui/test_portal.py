@@ -29,6 +29,7 @@ from tests.support.browser import (
     requires_chromium,
 )
 from tests.support.gateway import CREDENTIALS, RunningGateway, running_gateway, wait_available
+from tests.support.polling import eventually
 from tests.support.providers import python_function, write_handler
 
 pytestmark = [
@@ -287,13 +288,12 @@ async def test_deploying_and_updating_from_the_form(
         await expect(page).to_have_url(f"{gateway.url}{function_page('made-in-ui')}")
 
     async with gateway.session() as session:
-        deadline = asyncio.get_running_loop().time() + 30
-        answer = ""
-        while answer != "updated there" and asyncio.get_running_loop().time() < deadline:
+
+        async def answer() -> str:
             async with session.post("/function/made-in-ui", data=b"there") as reply:
-                answer = await reply.text()
-            await asyncio.sleep(0.1)
-        assert answer == "updated there"
+                return await reply.text()
+
+        await eventually(answer, lambda text: text == "updated there", 30)
         async with session.get("/system/function/made-in-ui") as reply:
             assert (await reply.json())["labels"] == {"origin": "portal"}
 
