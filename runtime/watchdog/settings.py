@@ -45,6 +45,10 @@ pyfaas extensions:
     row ≤ 0.5 ms) is then called on the event loop; one call over 2 ms sends it back to the pool.
 ``secret_mount_path``
     passed through to the function's environment untouched (functions read secrets from there).
+``pyfaas_replica_key``
+    set by the local provider only: every request but ``/_/health`` must carry it as
+    ``X-Pyfaas-Replica-Key`` (403 otherwise); removed from the environment and each request before the
+    function sees them (``pyfaas.watchdog.replica_key``).
 
 Log line format: see ``pyfaas.watchdog.logs``.
 
