@@ -142,10 +142,11 @@ def build(
     password_stdin: bool,
     plain_http: bool | None,
 ) -> None:
-    """Build OCI images without a Docker daemon: the stack's Python functions, or a platform image.
+    """Build OCI images without a Docker daemon: the stack's functions, or a platform image.
 
-    A function image is the base's layers, the watchdog runtime, the function's requirements and the
-    template's files with its handler, laid out as the template's Dockerfile says. The same inputs give the
+    A function image is the base's layers, Debian packages its template installs (Node.js for node20),
+    the watchdog runtime, the function's requirements and the template's files with its handler, laid out
+    as the template's Dockerfile says; go build and npm ci run on this machine. The same inputs give the
     same digest (set SOURCE_DATE_EPOCH to stamp another time than 1970).
     """
     from pyfaas.build.base import load_base
