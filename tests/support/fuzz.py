@@ -9,6 +9,7 @@ the gateway from plain threads, and the gateway runs in its own process, so no e
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import socket
 import time
@@ -76,6 +77,11 @@ class LiveGateway:
 
     def log_text(self) -> str:
         return self.process.log_path.read_text(errors="replace")
+
+    @property
+    def authorization(self) -> str:
+        """The admin login as an ``Authorization`` value, for raw requests that write their own head."""
+        return "Basic " + base64.b64encode(":".join(self.auth).encode()).decode()
 
     def alive(self) -> bool:
         """The process runs and ``/healthz`` answers 200."""

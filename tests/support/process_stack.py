@@ -269,14 +269,14 @@ class ProcessStack:
     async def deploy_echo(self, name: str = "echo", replicas: int = 2, **fields: Any) -> None:
         handler = write_handler(self.root / f"handler-{name}", ECHO_HANDLER)
         labels = {"com.openfaas.scale.min": str(replicas), **fields.pop("labels", {})}
-        await self._deploy(python_function(name, handler, labels=labels, **fields).wire(), name, replicas)
+        await self.deploy(python_function(name, handler, labels=labels, **fields).wire(), name, replicas)
 
     async def deploy_sleepy(self, name: str = "sleepy", idle: str = "2s") -> None:
         handler = write_handler(self.root / f"handler-{name}", ECHO_HANDLER)
         labels = {"com.openfaas.scale.zero": "true", "com.openfaas.scale.zero-duration": idle}
-        await self._deploy(python_function(name, handler, labels=labels).wire(), name, 1)
+        await self.deploy(python_function(name, handler, labels=labels).wire(), name, 1)
 
-    async def _deploy(self, spec: dict[str, Any], name: str, replicas: int) -> None:
+    async def deploy(self, spec: dict[str, Any], name: str, replicas: int) -> None:
         async with self.session() as session, session.post("/system/functions", json=spec) as response:
             assert response.status in (200, 202), await response.text()
         await self.wait_replicas(name, replicas)

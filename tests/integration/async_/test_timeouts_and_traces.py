@@ -56,7 +56,7 @@ async def stack(
         handler = write_handler(root / "handler", SLEEPER)
         for name, timeout in (("t1", "1s"), ("t60", "60s")):
             spec = python_function(name, handler, annotations={ANNOTATION_TIMEOUT: timeout})
-            await processes._deploy(spec.wire(), name, 1)
+            await processes.deploy(spec.wire(), name, 1)
         yield processes
     finally:
         await processes.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.async_calls import until
 from tests.support.fuzz import ECHO_HANDLER, LiveGateway, gateway_process
 from tests.support.watchdog import WatchdogProcess, start_watchdog, write_handler
 
@@ -38,10 +39,11 @@ class SlowOutcome:
     """Seconds from connect to the server closing it, for each slow connection the server closed."""
 
 
-async def _slow_connection(host: str, port: int, seconds: float) -> float | None:
+async def _slow_connection(host: str, port: int, seconds: float, opened: list[None]) -> float | None:
     """Dribble a never-ending request head; the seconds until the server hung up, or None if it never did."""
     started = time.monotonic()  # before connecting: the server's clock starts no earlier than this
     reader, writer = await asyncio.open_connection(host, port)
+    opened.append(None)
     try:
         writer.write(b"POST /function/echo HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         while time.monotonic() - started < seconds:
@@ -75,8 +77,9 @@ async def _normal_calls(url: str, path: str, seconds: float) -> list[float]:
 async def _attack(url: str, path: str) -> tuple[list[float], list[float], SlowOutcome]:
     host, port = url.removeprefix("http://").split(":")
     baseline = await _normal_calls(url, path, 1.0)
-    slow = [asyncio.create_task(_slow_connection(host, int(port), ATTACK)) for _ in range(SLOW)]
-    await asyncio.sleep(0.3)  # the slow connections are open before the normal calls start
+    opened: list[None] = []
+    slow = [asyncio.create_task(_slow_connection(host, int(port), ATTACK, opened)) for _ in range(SLOW)]
+    await until(lambda: len(opened) == SLOW, 10, "the slow connections open before the normal calls")
     under_attack = await _normal_calls(url, path, HEADER_TIMEOUT)
     results = await asyncio.gather(*slow)
     return baseline, under_attack, SlowOutcome(SLOW, [r for r in results if r is not None])

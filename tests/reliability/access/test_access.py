@@ -25,6 +25,7 @@ from pyfaas.gateway.settings import GatewaySettings
 from tests.support.fuzz import LiveGateway, gateway_process, raw_request
 from tests.support.gateway import CREDENTIALS, MemoryProvider
 from tests.support.nats import NatsServer, nats_server
+from tests.support.platform import wait_until
 
 __all__ = ["nats_server"]
 
@@ -229,11 +230,9 @@ def test_no_secret_value_or_password_leaks(gateway: LiveGateway, tmp_path: Path)
         assert record("deploy", client.post("/system/functions", json=spec)).status_code == 202
         bad_spec = {**spec, "service": "reader-missing", "secrets": ["leak-one", "no-such-secret"]}
         record("deploy with missing secret", client.post("/system/functions", json=bad_spec))
-        for _ in range(300):
-            status = client.get("/system/function/reader")
-            if status.status_code == 200 and status.json().get("availableReplicas"):
-                break
-            time.sleep(0.05)
+        wait_until(
+            lambda: client.get("/system/function/reader").json().get("availableReplicas"), 15, "reader up"
+        )
         ok = record("call", client.post("/function/reader"))
         assert ok.status_code == 200 and "leak-one:" in ok.text, ok.text  # the function can read its secrets
         record("failing call", client.post("/function/reader/fail", content=value.encode()))

@@ -89,6 +89,7 @@ async def run_fault(
     stop = asyncio.Event()
     running = asyncio.create_task(load.run(120.0, stop))
     try:
+        # the phases are spans of time under steady load (the behaviour measured), not waits for an event
         await asyncio.sleep(BASELINE)
         killed_at = load.now()
         kill()
