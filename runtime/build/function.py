@@ -31,6 +31,7 @@ its folder as the context.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import re
 import shlex
@@ -259,7 +260,10 @@ class _Builder:
         self.base_users = _base_users(base_files)
         where = f"{dockerfile}:{stage.instructions[0].line}"
         image = stage.image
-        if image.split("/")[-1].startswith("golang:") or image.split("/")[-1] == "golang":
+        if image in built:  # FROM an earlier stage: all it has so far, under this stage's name
+            self.stage = copy.deepcopy(built[image])
+            self.stage.name, self.stage.args = stage.name, {}
+        elif image.split("/")[-1].startswith("golang:") or image.split("/")[-1] == "golang":
             if last:
                 raise BuildError(
                     f"{where}: the last stage is a Go toolchain image; the daemonless builder runs go build "
@@ -343,7 +347,11 @@ class _Builder:
             rest, {**stage.env, **stage.args}, cwd=stage.workdir, exists=stage.exists, where=where
         )
         for command in found:
-            self._command(list(command.words), command.cwd, f"{where}: RUN {' '.join(command.words)}")
+            at = f"{where}: RUN {' '.join(command.words)}"
+            try:
+                self._command(list(command.words), command.cwd, at)
+            except (IndexError, ValueError) as exc:  # an option without its value, a uid that is no number
+                raise self._refuse(at, f" ({exc})") from exc
 
     def _refuse(self, where: str, why: str = "") -> BuildError:
         return BuildError(

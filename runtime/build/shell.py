@@ -21,6 +21,8 @@ __all__ = ["Command", "commands", "expand"]
 
 VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 SEPARATORS = {";", "&&", "\n"}
+OPERATOR = re.compile(r"[;&|<>()]+")
+"""Shell punctuation other than the separators: pipes, redirections, subshells, ``||``, ``&``."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,6 @@ class _Reader:
             if token in SEPARATORS:
                 self.position += 1
                 continue
-            if token in ("||", "|", "&", ">", ">>", "<", "(", ")"):
-                raise self.refuse(f"{token!r} (only && and ; sequences are read)")
             if token == "if":
                 found += self.conditional(run)
             else:
@@ -99,16 +99,9 @@ class _Reader:
 
     def simple(self, run: bool, keep: bool = False) -> list[Command]:
         words: list[str] = []
-        while (
-            (token := self.peek()) is not None
-            and token not in SEPARATORS
-            and token
-            not in (
-                "||",
-                "|",
-                "&",
-            )
-        ):
+        while (token := self.peek()) is not None and token not in SEPARATORS:
+            if OPERATOR.fullmatch(token):
+                raise self.refuse(f"{token!r} (only && and ; sequences are read)")
             if not words and token in ("then", "elif", "else", "fi"):
                 break
             words.append(self.take())
