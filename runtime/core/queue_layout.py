@@ -179,6 +179,8 @@ class CallbackJob(BaseModel):
     """Work-stream sequence of the call message whose outcome this is (0: unknown)."""
     traceparent: str | None = None
     """The call's W3C trace context, sent with the callback (pyfaas extension)."""
+    functionTimeout: float | None = None
+    """The function's declared timeout in seconds, from which the callback POST's own is derived."""
     record: AsyncCallRecord | None = None
     """The call's final record. A job is the first thing stored when a call with a callback ends, so this
     is the outcome if the worker dies before writing the record: a redelivery restores it from here instead

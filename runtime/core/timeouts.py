@@ -11,11 +11,14 @@ watchdog ``exec_timeout``   ``T + g``           a backstop that frees the replic
 watchdog ``write_timeout``  ``T + 2g``          the watchdog may still write what the function produced
 watchdog ``read_timeout``   ``T + 2g``          (the same bound for reading the request)
 worker call                 ``T + 3g``          the gateway's 504 reaches the worker before its own limit
-worker in-progress acks     every ``ack_wait/3`` keeps the message while the call runs, however long ``T``
+worker ``ack_wait``         ``T + 4g``          JetStream redelivers only once the call cannot be running
+worker in-progress acks     every ``ack_wait/3`` hold the message around the call (slot wait, recording)
+callback POST               ``T + 3g``          as OpenFaaS's queue-worker: the callback gets the call's limit
 ==========================  ==================  ============================================================
 
-with the grace ``g = clamp(T / 10, 0.5 s, 5 s)``. OpenFaaS's own variables set in a function's ``envVars``
-(``exec_timeout``, ``write_timeout``, ``read_timeout``) still win over the derived ones.
+with the grace ``g = clamp(T / 10, 0.5 s, 5 s)``. OpenFaaS's own variables set explicitly still win over the
+derived ones: ``exec_timeout``, ``write_timeout``, ``read_timeout`` in a function's ``envVars``, and the
+worker's ``ack_wait`` and ``callback_timeout`` in its environment (for every function).
 
 Imported by the watchdog's providers and the worker; no pydantic here (kept small).
 """
@@ -58,6 +61,8 @@ class DerivedTimeouts:
     watchdog_write: float
     watchdog_read: float
     worker_call: float
+    worker_ack_wait: float
+    callback: float
 
 
 def derive(timeout: float) -> DerivedTimeouts:
@@ -70,6 +75,8 @@ def derive(timeout: float) -> DerivedTimeouts:
         watchdog_write=timeout + 2 * grace,
         watchdog_read=timeout + 2 * grace,
         worker_call=timeout + 3 * grace,
+        worker_ack_wait=timeout + 4 * grace,
+        callback=timeout + 3 * grace,
     )
 
 

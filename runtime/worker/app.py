@@ -83,7 +83,7 @@ class Worker:
                     default_policy=settings.default_retry(),
                     metrics=self.metrics,
                     stop=self.stop,
-                    record_patience=max(60.0, settings.ack_wait),
+                    record_patience=max(60.0, settings.base_ack_wait()),
                     max_payload=lambda: nc.max_payload,
                 )
                 self.consumer = CallConsumer(
@@ -94,6 +94,7 @@ class Worker:
                     slots=FairSlots(settings.max_inflight),
                     stop=self.stop,
                     ack_wait=settings.ack_wait,
+                    default_ack_wait=settings.base_ack_wait(),
                     batch=settings.consumer_pull_max_messages,
                     discovery_interval=settings.discovery_interval,
                     idle_poll=settings.idle_poll,
@@ -113,7 +114,7 @@ class Worker:
                     max_wait=settings.callback_max_wait,
                     timeout=settings.callback_timeout,
                     idle_poll=settings.idle_poll,
-                    ack_wait=settings.ack_wait,
+                    ack_wait=settings.base_ack_wait(),
                     shutdown_timeout=settings.shutdown_timeout,
                 )
                 self.ready.set()

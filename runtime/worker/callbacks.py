@@ -24,15 +24,17 @@ from nats.js.errors import BadRequestError
 from pydantic import ValidationError
 
 from pyfaas.core.queue_layout import CallbackJob, QueueLayout
+from pyfaas.core.timeouts import derive
 from pyfaas.worker.aio import sleep_or_stop
 from pyfaas.worker.calls import RELEASED
 from pyfaas.worker.invoker import NOT_FORWARDED
 from pyfaas.worker.metrics import WorkerMetrics
 from pyfaas.worker.records import RecordStore
 from pyfaas.worker.retry import backoff_delay
+from pyfaas.worker.settings import DEFAULT_CALLBACK_TIMEOUT
 from pyfaas.worker.slots import FairSlots
 
-__all__ = ["CallbackSender", "callback_headers"]
+__all__ = ["CallbackSender", "callback_headers", "callback_timeout"]
 
 log = logging.getLogger("pyfaas.worker")
 _RETRY_STATUSES = frozenset({408, 429})
@@ -70,7 +72,7 @@ class CallbackSender:
         max_attempts: int,
         initial_wait: float,
         max_wait: float,
-        timeout: float,
+        timeout: float | None,
         idle_poll: float,
         ack_wait: float,
         shutdown_timeout: float,
@@ -85,7 +87,8 @@ class CallbackSender:
         self._max_attempts = max_attempts
         self._initial_wait = initial_wait
         self._max_wait = max_wait
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
+        """Set explicitly (``callback_timeout``): every callback's limit; None: see ``callback_timeout``."""
         self._ack_wait = ack_wait
         self._idle_poll = idle_poll
         self._shutdown_timeout = shutdown_timeout
@@ -225,10 +228,25 @@ class CallbackSender:
         """POST one callback; the receiver's status, or None if it could not be reached."""
         try:
             async with self._session.post(
-                job.url, data=job.body, headers=callback_headers(job), timeout=self._timeout
+                job.url,
+                data=job.body,
+                headers=callback_headers(job),
+                timeout=aiohttp.ClientTimeout(total=callback_timeout(job, self._timeout)),
             ) as response:
                 await response.read()
                 return response.status
         except (TimeoutError, aiohttp.ClientError) as exc:
             log.info("callback to %s failed: %s", job.url, exc)
             return None
+
+
+def callback_timeout(job: CallbackJob, explicit: float | None) -> float:
+    """The limit of one callback POST: ``callback_timeout`` when set; else the default, raised to the call's
+    own limit for a function whose declared timeout is longer (as OpenFaaS's queue-worker, which posts the
+    callback with the client it called the function with): a receiver of a long call's large result gets as
+    long as the call had, while a short function does not shorten the receiver's time below the default."""
+    if explicit is not None:
+        return explicit
+    if job.functionTimeout is None:
+        return DEFAULT_CALLBACK_TIMEOUT
+    return max(DEFAULT_CALLBACK_TIMEOUT, derive(job.functionTimeout).callback)

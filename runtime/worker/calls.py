@@ -28,6 +28,7 @@ from pyfaas.core.labels import RetryPolicy, retry_policy
 from pyfaas.core.models import AsyncCallRecord, CallState, QueueRequest
 from pyfaas.core.queue_layout import CallbackJob, DeadLetterHeaders, QueueLayout, is_valid_call_id
 from pyfaas.core.telemetry import ActiveSpan, Tracing
+from pyfaas.core.timeouts import declared_timeout
 from pyfaas.core.tracecontext import TRACEPARENT, TRACESTATE, trace_id_of
 from pyfaas.worker.invoker import NOT_FORWARDED, CallResult, Invoker
 from pyfaas.worker.metrics import WorkerMetrics
@@ -114,6 +115,8 @@ class CallProcessor:
         self._record_patience = record_patience
         self._max_payload = max_payload
         self.counters = Counters()
+        self.on_request: Callable[[str, str, dict[str, str] | None], None] | None = None
+        """Told each parsed call's function and annotations (the consumer follows its declared timeout)."""
 
     async def process(self, msg: Msg, *, name: str, namespace: str) -> Settlement:
         meta = msg.metadata
@@ -131,6 +134,8 @@ class CallProcessor:
             self.counters.dead_lettered += 1
             self._metrics.dead_lettered.labels(label).inc()
             return ACKED
+        if self.on_request is not None:
+            self.on_request(name, namespace, request.Annotations)
         call_id = request.header("X-Call-Id") or ""
         if not is_valid_call_id(call_id):
             call_id = f"seq-{meta.sequence.stream}"
@@ -256,6 +261,7 @@ class CallProcessor:
                 sequence=msg.metadata.sequence.stream,
                 record=final,
                 traceparent=request.header(TRACEPARENT),
+                functionTimeout=declared_timeout(request.Annotations),
             )
             payload = job.model_dump_json().encode()
             if len(payload) > self._max_payload():

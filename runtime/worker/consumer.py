@@ -8,6 +8,12 @@ round-robin between functions with work, so a deep backlog takes turns with the 
 ``max_inflight``. One loop sends in-progress acks for every held message (buffered, running, duplicate),
 so ack-wait never expires under a long call or a long wait for a slot.
 
+Each function's consumer has the ack wait derived from the function's declared timeout (``T + 4g``,
+``pyfaas.core.timeouts``): JetStream redelivers a call only once it cannot still be running, even if the
+in-progress acks stop reaching NATS. The timeout is read from the newest queued call when the consumer is
+made, and followed as calls arrive (a redeploy with another timeout updates the consumer in place). An
+explicit ``ack_wait`` setting wins for every function, as OpenFaaS's does.
+
 Shutdown (``stop``): stop fetching and withdraw every pull subscription first (a cancelled fetch leaves its
 pull request open on the server, which would deliver more calls, or the released ones, to this exiting
 worker); release the buffered messages; let running calls finish for up to ``shutdown_timeout`` and release
@@ -29,7 +35,9 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError, NotFoundError
 
+from pyfaas.core.models import QueueRequest
 from pyfaas.core.queue_layout import QueueLayout
+from pyfaas.core.timeouts import declared_timeout, derive
 from pyfaas.system.nats_internals import buffered_deliveries
 from pyfaas.worker.aio import sleep_or_stop
 from pyfaas.worker.calls import RELEASED, CallProcessor, Settlement
@@ -64,6 +72,8 @@ class _FunctionQueue:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     prefetch: asyncio.Future[list[Msg]] | None = None
     """A batch fetch whose loop was cancelled by shutdown: it may already hold messages (see _fetch)."""
+    ack_wait: float = 0.0
+    """The consumer's ack wait as last configured."""
 
     @property
     def key(self) -> str:
@@ -85,7 +95,8 @@ class CallConsumer:
         metrics: WorkerMetrics,
         slots: FairSlots,
         stop: asyncio.Event,
-        ack_wait: float,
+        ack_wait: float | None,
+        default_ack_wait: float,
         batch: int,
         discovery_interval: float,
         idle_poll: float,
@@ -99,6 +110,12 @@ class CallConsumer:
         self.slots = slots
         self._stop = stop
         self._ack_wait = ack_wait
+        """Set explicitly: every function's; None: derived per function."""
+        self._default_ack_wait = default_ack_wait
+        self._retuned = asyncio.Event()
+        """A consumer's ack wait changed: the keep-alive loop re-reads its interval at once."""
+        self._configuring: set[asyncio.Task[None]] = set()
+        processor.on_request = self._observe
         self._batch = batch
         self._discovery_interval = discovery_interval
         self._idle_poll = idle_poll
@@ -163,14 +180,34 @@ class CallConsumer:
             if key not in seen:
                 self._metrics.queue_depth.labels(key).set(0)
 
-    async def _start_queue(self, name: str, namespace: str) -> None:
+    def _ack_wait_for(self, annotations: dict[str, str] | None) -> float:
+        if self._ack_wait is not None:
+            return self._ack_wait
+        declared = declared_timeout(annotations)
+        return self._default_ack_wait if declared is None else derive(declared).worker_ack_wait
+
+    async def _newest_ack_wait(self, name: str, namespace: str) -> float:
+        """The ack wait the function's newest queued call asks for (its declared timeout)."""
+        if self._ack_wait is not None:
+            return self._ack_wait
+        try:
+            stored = await self._js.get_last_msg(
+                self._layout.calls_stream, self._layout.call_subject(name, namespace)
+            )
+            request = QueueRequest.model_validate_json(stored.data or b"")
+        except Exception:
+            return self._default_ack_wait  # followed from the calls themselves (_observe)
+        return self._ack_wait_for(request.Annotations)
+
+    async def _configure(self, name: str, namespace: str, ack_wait: float) -> None:
+        """Create the function's consumer, or update it (JetStream changes an ack wait in place)."""
         durable = self._layout.consumer_name(name, namespace)
         config = ConsumerConfig(
             durable_name=durable,
             filter_subject=self._layout.call_subject(name, namespace),
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            ack_wait=self._ack_wait,
+            ack_wait=ack_wait,
             max_deliver=-1,
             max_ack_pending=-1,
             max_waiting=512,
@@ -178,16 +215,45 @@ class CallConsumer:
         try:
             await self._js.add_consumer(self._layout.calls_stream, config)
         except BadRequestError as exc:
-            # it exists with another configuration (e.g. another ack_wait): keep using it
+            # it exists with a configuration that cannot be changed in place: keep using it
             log.warning("consumer %s exists with a different configuration: %s", durable, exc)
+
+    def _observe(self, name: str, namespace: str, annotations: dict[str, str] | None) -> None:
+        """A call of this function is starting: follow its declared timeout if it changed."""
+        queue = self._queues.get(f"{name}.{namespace}")
+        wanted = self._ack_wait_for(annotations)
+        if queue is None or wanted == queue.ack_wait:
+            return
+        task = asyncio.create_task(self._retune(queue, wanted))
+        self._configuring.add(task)
+        task.add_done_callback(self._configuring.discard)
+
+    async def _retune(self, queue: _FunctionQueue, ack_wait: float) -> None:
+        previous, queue.ack_wait = queue.ack_wait, ack_wait
+        # held messages first: a shorter ack wait counts from their last in-progress ack
+        await self._keep_held()
+        try:
+            await self._configure(queue.name, queue.namespace, ack_wait)
+        except Exception as exc:
+            queue.ack_wait = previous
+            log.warning("cannot set the ack wait of %s to %gs: %s", queue.key, ack_wait, exc)
+            return
+        log.info("ack wait of %s is now %gs (its declared timeout)", queue.key, ack_wait)
+        self._retuned.set()
+
+    async def _start_queue(self, name: str, namespace: str) -> None:
+        durable = self._layout.consumer_name(name, namespace)
+        ack_wait = await self._newest_ack_wait(name, namespace)
+        await self._configure(name, namespace, ack_wait)
         sub = await self._js.pull_subscribe_bind(durable=durable, stream=self._layout.calls_stream)
-        queue = _FunctionQueue(name, namespace, sub)
+        queue = _FunctionQueue(name, namespace, sub, ack_wait=ack_wait)
         queue.tasks = [
             asyncio.create_task(self._fetch_loop(queue), name=f"fetch-{queue.key}"),
             asyncio.create_task(self._dispatch_loop(queue), name=f"dispatch-{queue.key}"),
         ]
         self._queues[queue.key] = queue
-        log.info("consuming %s (consumer %s)", queue.key, durable)
+        self._retuned.set()
+        log.info("consuming %s (consumer %s, ack wait %gs)", queue.key, durable, ack_wait)
 
     async def _fetch_loop(self, queue: _FunctionQueue) -> None:
         """Keep up to ``batch`` messages delivered ahead of free slots, so a finished call is replaced
@@ -326,15 +392,26 @@ class CallConsumer:
                         await settlement.apply(later)
 
     async def _keep_alive(self) -> None:
-        """One loop for every held message: an in-progress ack each third of ack-wait."""
-        interval = max(0.2, self._ack_wait / 3)
+        """One loop for every held message: an in-progress ack each third of the shortest ack wait."""
+        loop = asyncio.get_running_loop()
+        last = loop.time()
         while True:
-            await asyncio.sleep(interval)
-            for msg in list(self._alive.values()):
-                if id(msg) not in self._alive:
-                    continue  # settled meanwhile: a late in-progress ack would delay its redelivery
-                with contextlib.suppress(Exception):
-                    await msg.in_progress()
+            shortest = min((q.ack_wait for q in self._queues.values()), default=self._default_ack_wait)
+            due = last + max(0.2, shortest / 3)
+            self._retuned.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(due):
+                    await self._retuned.wait()  # an ack wait changed: re-read the interval at once
+            if loop.time() >= due:
+                last = loop.time()
+                await self._keep_held()
+
+    async def _keep_held(self) -> None:
+        for msg in list(self._alive.values()):
+            if id(msg) not in self._alive:
+                continue  # settled meanwhile: a late in-progress ack would delay its redelivery
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
 
     async def _shutdown(self) -> None:
         loops = [task for queue in self._queues.values() for task in queue.tasks]

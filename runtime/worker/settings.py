@@ -13,9 +13,12 @@ from pyfaas.core.labels import RetryPolicy
 from pyfaas.core.queue_layout import QueueSettings
 from pyfaas.core.settings import CsvInts, Duration
 
-__all__ = ["DEFAULT_RETRY_CODES", "WorkerSettings"]
+__all__ = ["DEFAULT_ACK_WAIT", "DEFAULT_CALLBACK_TIMEOUT", "DEFAULT_RETRY_CODES", "WorkerSettings"]
 
 DEFAULT_RETRY_CODES = [408, 429, 500, 502, 503, 504]
+DEFAULT_ACK_WAIT = 60.0
+"""A function's consumer's ack wait when neither ``ack_wait`` nor the function's timeout says otherwise."""
+DEFAULT_CALLBACK_TIMEOUT = 30.0
 
 
 class WorkerSettings(QueueSettings):
@@ -25,8 +28,10 @@ class WorkerSettings(QueueSettings):
     faas_gateway_port: int = 8080
     max_inflight: int = Field(50, ge=1)
     """Concurrent function calls across all functions."""
-    ack_wait: Duration = 60.0
-    """Seconds JetStream waits for an ack before redelivering; long calls send in-progress acks."""
+    ack_wait: Duration | None = None
+    """Seconds JetStream waits for an ack before redelivering, for every function when set. Unset: each
+    function's consumer gets the ack wait derived from its declared timeout (``pyfaas.core.timeouts``), or
+    ``DEFAULT_ACK_WAIT``. Either way, held messages get in-progress acks every third of it."""
     max_retry_attempts: int = Field(10, ge=1)
     """Attempts (first call included) before a call is dead-lettered."""
     max_retry_wait: Duration = 120.0
@@ -43,7 +48,9 @@ class WorkerSettings(QueueSettings):
     callback_max_attempts: int = Field(10, ge=1)
     callback_initial_wait: Duration = 1.0
     callback_max_wait: Duration = 60.0
-    callback_timeout: Duration = 30.0
+    callback_timeout: Duration | None = None
+    """Seconds a callback POST may take, for every call when set. Unset: ``DEFAULT_CALLBACK_TIMEOUT``, or the
+    one derived from the function's declared timeout when that is longer."""
     callback_max_inflight: int = Field(20, ge=1)
     shutdown_timeout: Duration = 30.0
     """On SIGTERM: seconds to let in-flight calls finish before releasing them back to the stream."""
@@ -51,6 +58,10 @@ class WorkerSettings(QueueSettings):
     """Port of ``/metrics`` and ``/healthz`` (0 = ephemeral; -1 = off)."""
     metrics_host: str = "0.0.0.0"
     log_level: str = Field("INFO", validation_alias=AliasChoices("log_level", "LOG_LEVEL"))
+
+    def base_ack_wait(self) -> float:
+        """The callback consumer's ack wait, and that of functions without a declared timeout."""
+        return DEFAULT_ACK_WAIT if self.ack_wait is None else self.ack_wait
 
     def gateway_base(self) -> str:
         if self.gateway_url:

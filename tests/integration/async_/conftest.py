@@ -86,7 +86,9 @@ async def start_worker(nats_server: NatsServer, gateway: FakeGateway) -> AsyncIt
             "metrics_host": "127.0.0.1",
             "shutdown_timeout": "5s",
         }
-        env.update({k: str(v) for k, v in overrides.items()})
+        env.update({k: str(v) for k, v in overrides.items() if v is not None})
+        for unset in [k for k, v in overrides.items() if v is None]:  # None: the worker's default
+            env.pop(unset, None)
         worker = Worker(WorkerSettings.from_env(env), registry=CollectorRegistry())
         task = asyncio.create_task(worker.run())
         running.append((worker, task))
