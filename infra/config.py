@@ -133,7 +133,8 @@ class QueueWorkerConfig(_Section):
     enabled: bool = True
     replicas: int = Field(1, ge=1, le=50)
     max_inflight: int = Field(50, ge=1)
-    ack_wait: str = "60s"
+    ack_wait: str | None = None
+    """Unset: each function's ack wait is derived from its declared timeout (60s without one)."""
     max_retry_attempts: int = Field(10, ge=1)
     upstream_timeout: str = "300s"
     resources: ComponentResources = _resources("50m", "64Mi", "500m", "256Mi")

@@ -82,11 +82,12 @@ class QueueWorker(pulumi.ComponentResource):
             "nats_url": args.nats_url,
             "gateway_url": args.gateway_url,
             "max_inflight": str(config.max_inflight),
-            "ack_wait": config.ack_wait,
             "max_retry_attempts": str(config.max_retry_attempts),
             "upstream_timeout": config.upstream_timeout,
             "metrics_port": str(WORKER_METRICS_PORT),
         }
+        if config.ack_wait is not None:  # explicit: every function's, as OpenFaaS's ack_wait
+            env["ack_wait"] = config.ack_wait
         container = _service_container(
             "queue-worker",
             args.image,
