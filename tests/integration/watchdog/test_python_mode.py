@@ -196,7 +196,7 @@ def test_async_handler_runs_on_the_loop(tmp_path: Path, watchdog_factory: Factor
     source = (
         "import asyncio, threading\n\n"
         "async def handle(event, context):\n"
-        "    await asyncio.sleep(0.01)\n"
+        "    await asyncio.sleep(0.01)\n"  # it awaits: it must run on the loop
         "    return {'body': {'thread': threading.current_thread().name}}\n"
     )
     fn = write_handler(tmp_path / "fn", source)
@@ -310,7 +310,7 @@ def test_python_inline_auto_promotes_and_demotes(tmp_path: Path, watchdog_factor
         "import threading, time\n\n"
         "def handle(event, context):\n"
         "    if event.path == '/slow':\n"
-        "        time.sleep(0.01)\n"
+        "        time.sleep(0.01)\n"  # slow calls are what promotes/demotes inline mode
         "    return threading.current_thread().name\n"
     )
     fn = write_handler(tmp_path / "fn", source)

@@ -1,4 +1,7 @@
-"""A stdlib HTTP app for http-mode tests: ``python upstream_app.py PORT [START_DELAY]``."""
+"""A stdlib HTTP app for http-mode tests: ``python upstream_app.py PORT [START_DELAY]``.
+
+``/sse?gate=PATH`` sends one event, then the other two once the file PATH exists: a stream the test holds
+open until it has seen the first event arrive."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import os
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -35,9 +40,10 @@ class Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(length) if length else b""
         path = self.path
         if path.startswith("/slow"):
-            time.sleep(float(path.split("s=")[1]) if "s=" in path else 1.0)
+            time.sleep(float(path.split("s=")[1]) if "s=" in path else 1.0)  # the slow function under test
             self._send(200, b"slow done", "text/plain")
-        elif path == "/sse":
+        elif urlsplit(path).path == "/sse":
+            gate = Path(parse_qs(urlsplit(path).query)["gate"][0])
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
@@ -45,7 +51,9 @@ class Handler(BaseHTTPRequestHandler):
             for index in range(3):
                 self.wfile.write(f"data: {index}\n\n".encode())
                 self.wfile.flush()
-                time.sleep(0.4)
+                deadline = time.monotonic() + 30
+                while not gate.exists() and time.monotonic() < deadline:  # the test opens it
+                    time.sleep(0.01)
             self.close_connection = True
         elif path == "/crash":
             self.connection.close()
@@ -81,6 +89,6 @@ if __name__ == "__main__":
     assigned = os.environ.get("http_port", "")  # noqa: SIM112 (the lower-case name OpenFaaS uses)
     port = int(assigned) if sys.argv[1] == "env" else int(sys.argv[1])
     if len(sys.argv) > 2:
-        time.sleep(float(sys.argv[2]))
+        time.sleep(float(sys.argv[2]))  # a slow start-up, the behaviour under test
     print("upstream listening", flush=True)
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()

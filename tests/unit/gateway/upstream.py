@@ -12,9 +12,11 @@ __all__ = ["upstream_app"]
 
 
 def upstream_app(label: str = "a") -> web.Application:
-    """Routes: ``/echo`` (request as JSON), ``/sse`` (three events 0.3 s apart), ``/sleep?s=N``,
-    ``/status/N``, ``/gzip``, ``/cookies``, ``/big?n=BYTES``, ``/count`` (concurrency probe)."""
+    """Routes: ``/echo`` (request as JSON), ``/sse`` (one event, the other two once ``/open`` was called:
+    a stream the test holds open), ``/sleep?s=N``, ``/status/N``, ``/gzip``, ``/cookies``, ``/big?n=BYTES``,
+    ``/count`` (concurrency probe)."""
     state = {"active": 0, "peak": 0}
+    gate = asyncio.Event()
 
     async def echo(request: web.Request) -> web.Response:
         body = await request.read()
@@ -35,11 +37,15 @@ def upstream_app(label: str = "a") -> web.Application:
     async def sse(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        for index in range(3):
-            await response.write(f"data: {index}\n\n".encode())
-            await asyncio.sleep(0.3)  # a stream that is still running when a client goes away
+        await response.write(b"data: 0\n\n")
+        await gate.wait()
+        await response.write(b"data: 1\n\ndata: 2\n\n")
         await response.write_eof()
         return response
+
+    async def open_gate(_: web.Request) -> web.Response:
+        gate.set()
+        return web.Response(text="open")
 
     async def sleep(request: web.Request) -> web.Response:
         state["active"] += 1
@@ -73,6 +79,7 @@ def upstream_app(label: str = "a") -> web.Application:
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_get("/sse", sse)
+    app.router.add_get("/open", open_gate)
     app.router.add_get("/sleep", sleep)
     app.router.add_get("/status/{code}", status)
     app.router.add_get("/gzip", gzipped)
