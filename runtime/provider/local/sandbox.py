@@ -20,6 +20,10 @@ process tree in ``/proc`` (``NSpid``).
 
 Where ``bwrap`` is missing or the kernel refuses user namespaces, :func:`probe` says why; the provider then
 runs replicas as before and logs the reason, and ``pyfaas up`` prints it once.
+
+Each sandbox's zygote socket lives in a folder of the system's temporary directory named after the process
+that made it (``pyfaas-sandbox-PID-START-xxxx``); a gateway that crashed leaves it behind, and the next start
+removes those of owners that are gone (:func:`remove_stale_socket_dirs`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ import os
 import shlex
 import shutil
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -44,7 +50,7 @@ from pyfaas.provider.local.spawner import ReplicaProcess
 from pyfaas.provider.local.zygote_client import ZygoteSpawner
 from pyfaas.system.processes import ProcessRecord, kill_tree
 
-__all__ = ["SandboxProbe", "SandboxSpawner", "probe", "view_arguments"]
+__all__ = ["SandboxProbe", "SandboxSpawner", "probe", "remove_stale_socket_dirs", "view_arguments"]
 
 log = logging.getLogger("pyfaas.provider.local")
 
@@ -52,6 +58,8 @@ SANDBOX_TMP = "/tmp"
 _SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 _NAMESPACES = ("--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
 _PROBE_TIMEOUT = 10.0
+_SOCKET_DIR_PREFIX = "pyfaas-sandbox-"
+_ZYGOTE_SOCKET = "zygote.sock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +201,50 @@ def _identity(env: Mapping[str, str], run_dir: Path) -> tuple[tuple[str, int, in
     return tuple(found)
 
 
+def _socket_dir_prefix(owner: ProcessRecord | None) -> str:
+    if owner is None:
+        return _SOCKET_DIR_PREFIX
+    return f"{_SOCKET_DIR_PREFIX}{owner.pid}-{owner.start_time}-"
+
+
+def _answers(path: Path) -> bool:
+    """Whether something listens on the Unix socket ``path`` (a zygote still running)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe_socket:
+        try:
+            probe_socket.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def remove_stale_socket_dirs(root: Path | None = None) -> list[Path]:
+    """Remove the socket folders of sandboxes whose owner process is gone (a gateway that crashed skipped its
+    cleanup): only this user's, only when empty or holding just a zygote socket nobody listens on. Folders
+    of an older name, without the owner, are left alone (whose they are cannot be told)."""
+    removed: list[Path] = []
+    for path in Path(root or tempfile.gettempdir()).glob(_SOCKET_DIR_PREFIX + "*"):
+        parts = path.name[len(_SOCKET_DIR_PREFIX) :].split("-")
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+            continue
+        if ProcessRecord(int(parts[0]), int(parts[1])).alive():
+            continue
+        try:
+            info = path.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            entries = list(path.iterdir())
+            if any(entry.name != _ZYGOTE_SOCKET or _answers(entry) for entry in entries):
+                continue
+            for entry in entries:
+                entry.unlink(missing_ok=True)
+            path.rmdir()
+        except OSError as exc:
+            log.debug("left %s: %s", path, exc)
+            continue
+        removed.append(path)
+    return removed
+
+
 def _read_children(pid: int) -> list[int]:
     children: list[int] = []
     with contextlib.suppress(OSError):
@@ -276,9 +328,13 @@ class SandboxSpawner:
         self._retired: list[_Sandbox] = []
         self._lock = asyncio.Lock()
         self._import_path: list[Path] = []
+        self._socket_prefix = _socket_dir_prefix(ProcessRecord.of(os.getpid()))
 
     async def start(self) -> None:
         self._import_path = await asyncio.to_thread(interpreter_paths, self._python, self._zygote_env)
+        removed = await asyncio.to_thread(remove_stale_socket_dirs)
+        if removed:
+            log.info("removed %d sandbox socket folder(s) left by a gateway that is gone", len(removed))
 
     @property
     def process_record(self) -> ProcessRecord | None:
@@ -300,7 +356,7 @@ class SandboxSpawner:
     async def _sandbox(self, env: Mapping[str, str], run_dir: Path) -> _Sandbox:
         key = (env.get("OPENFAAS_NAMESPACE", ""), env.get("OPENFAAS_NAME", ""))
         current = self._sandboxes.get(key)
-        socket_dir = current.socket_dir if current else Path(tempfile.mkdtemp(prefix="pyfaas-sandbox-"))
+        socket_dir = current.socket_dir if current else Path(tempfile.mkdtemp(prefix=self._socket_prefix))
         view = self._view(env, run_dir, socket_dir)
         identity = _identity(env, run_dir)
         same = current is not None and (current.view, current.identity) == (view, identity)
@@ -310,7 +366,7 @@ class SandboxSpawner:
         # replaced on the host by a rebuild or a store update needs a new sandbox), or other secrets: the old
         # sandbox goes once its replicas have.
         if current is not None:
-            socket_dir = Path(tempfile.mkdtemp(prefix="pyfaas-sandbox-"))
+            socket_dir = Path(tempfile.mkdtemp(prefix=self._socket_prefix))
             view = self._view(env, run_dir, socket_dir)
             self._retired.append(current)
             await self._close_idle_retired()
