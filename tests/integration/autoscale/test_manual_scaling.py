@@ -4,14 +4,13 @@ labels give it to target tracking goes back, as the gateway's answer to the scal
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import pytest
 
 from pyfaas.core.labels import LABEL_SCALE_TYPE
 from pyfaas.core.replica_owner import REPLICA_OWNER_HEADER
+from tests.support.async_calls import until
 from tests.support.prometheus import (
     RunningIdler,
     autoscale_platform,
@@ -27,10 +26,7 @@ pytestmark = pytest.mark.timeout(90)
 async def rounds(idler: RunningIdler, count: int, within: float = 30.0) -> None:
     """Wait until the controller has finished ``count`` more reconcile rounds."""
     target = idler.metric("idler_reconcile_total") + count
-    deadline = time.monotonic() + within
-    while idler.metric("idler_reconcile_total") < target:
-        assert time.monotonic() < deadline, f"{count} reconcile rounds did not finish in {within}s"
-        await asyncio.sleep(0.05)
+    await until(lambda: idler.metric("idler_reconcile_total") >= target, within, f"{count} reconcile rounds")
 
 
 async def test_manual_count_of_an_unowned_function_sticks_under_the_fallback(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from pyfaas.cli.local.monitoring import EXIT_NOT_INSTALLED, FALLBACK_NOTE, find_binaries
 from tests.support.gateway import free_port, running_gateway
+from tests.support.polling import eventually
 from tests.support.providers import pyfaas_processes
 
 REPO = Path(__file__).resolve().parents[3]
@@ -74,12 +75,11 @@ async def test_idler_process_serves_metrics_and_stops_at_once_on_sigterm(tmp_pat
         )
         metrics = f"http://127.0.0.1:{port}/metrics"
         try:
-            deadline = time.monotonic() + 15
             # The first round fails (the metrics URL answers 404) and is counted; then the 1h sleep begins.
-            while "idler_reconcile_errors_total 1.0" not in (text := (await wait_http(metrics)).text):
-                assert time.monotonic() < deadline, text
-                await asyncio.sleep(0.1)
-            assert "idler_dry_run 1.0" in text
+            counted = await eventually(
+                lambda: wait_http(metrics), lambda r: "idler_reconcile_errors_total 1.0" in r.text, 15
+            )
+            assert "idler_dry_run 1.0" in counted.text
         finally:
             code = await asyncio.to_thread(stop, process)  # ends the 1h sleep at once, or raises
         assert code == 0, (tmp_path / "idler.log").read_text()
@@ -133,10 +133,8 @@ async def test_monitoring_process_runs_both_and_stops_them(tmp_path: Path) -> No
     )
     try:
         for port in (prometheus_port, alertmanager_port):
-            deadline = time.monotonic() + 20
-            while (response := await wait_http(f"http://127.0.0.1:{port}/-/ready")).status_code != 200:
-                assert time.monotonic() < deadline, response.text
-                await asyncio.sleep(0.1)
+            ready = f"http://127.0.0.1:{port}/-/ready"
+            await eventually(lambda: wait_http(ready), lambda r: r.status_code == 200, 20)  # noqa: B023
         assert (work / "prometheus.yml").exists()
         assert (work / "alertmanager.yml").exists()
     finally:

@@ -64,7 +64,7 @@ async def test_ten_fold_load_step_reaches_desired_replicas(tmp_path: Path, sourc
             load = Load(gateway.url, "tracked", rps=BASE_RPS, concurrency=8)
             load.start()
             try:
-                await asyncio.sleep(3.0)
+                await asyncio.sleep(3.0)  # a full rate_window of base load: the idler keeps one replica
                 assert await replicas_of(gateway, "tracked") == (1, 1), "base load needs one replica"
                 load.set_rate(STEP_RPS)
                 await wait_replicas(
