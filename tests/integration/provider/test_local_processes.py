@@ -89,7 +89,7 @@ CRASHING_PROVIDER = textwrap.dedent(
         await provider.scale("cat", "openfaas-fn", 2)
         await provider.wait_for_replicas("cat", "openfaas-fn", count=2)
         print("ready", flush=True)
-        await asyncio.sleep(120)
+        await asyncio.sleep(120)  # the provider stays up until the test kills this process
 
     asyncio.run(main())
     """

@@ -47,7 +47,7 @@ def test_run_lock_is_held_while_its_process_lives(tmp_path: Path) -> None:
             "-c",
             "import pathlib, time; from pyfaas.cli.local.layout import RunLock; "
             f"lock = RunLock(pathlib.Path({str(path)!r})); assert lock.acquire(); "
-            "print('held', flush=True); time.sleep(60)",
+            "print('held', flush=True); time.sleep(60)",  # holds the lock until the test kills it
         ],
         stdout=subprocess.PIPE,
         text=True,

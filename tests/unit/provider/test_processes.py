@@ -46,7 +46,7 @@ SPAWNS_GRANDCHILD = (
     "import subprocess, sys, time\n"
     "subprocess.Popen(['sleep', '30'], start_new_session=True)\n"
     "print('spawned', flush=True)\n"
-    "time.sleep(30)\n"
+    "time.sleep(30)\n"  # alive until the kill under test
 )
 
 
