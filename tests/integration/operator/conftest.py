@@ -1,5 +1,6 @@
 """Fixtures of the operator tests on the session's real cluster (``kube_cluster`` of
-``tests.support.kube_live``: skipped without one). Each test gets a fresh ``op-`` namespace."""
+``tests.support.kube_live``: skipped without one; its ``kubeconfig`` fixture too). Each test gets a fresh
+``op-`` namespace."""
 
 from __future__ import annotations
 
@@ -9,13 +10,7 @@ from pathlib import Path
 import pytest
 from lightkube import AsyncClient
 
-from tests.support.kube_cluster import KubeCluster
 from tests.support.operator_cluster import cluster_client, install_crd, op_namespace
-
-
-@pytest.fixture
-def kubeconfig(kube_cluster: KubeCluster) -> Path:
-    return Path(kube_cluster.kubeconfig)
 
 
 @pytest.fixture
