@@ -70,12 +70,14 @@ def three_functions(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
 
 @pytest.fixture(scope="session")
 def full_options() -> Rendered:
-    """Every optional object: 3 NATS nodes, 2 gateway replicas, an external LoadBalancer, a storage class."""
+    """Every optional object: 3 NATS nodes, 2 gateway replicas, an external LoadBalancer, a storage class,
+    the worker's ack_wait set."""
     return render(
         {
             "pyfaas:gateway": {"replicas": 2, "serviceType": "NodePort", "nodePort": 31112},
             "pyfaas:nats": {"replicas": 3, "storageClass": "fast", "storageSize": "5Gi"},
             "pyfaas:extraFunctionNamespaces": ["team-a", "team-b"],
+            "pyfaas:queueWorker": {"ackWait": "90s"},
         },
         admin_password="configured-secret",
     )

@@ -310,6 +310,7 @@ def test_worker_and_idler_wiring(default_stack: Rendered) -> None:
     assert worker["command"] == ["pyfaas-worker"]
     assert _env(worker)["nats_url"] == "nats://nats.openfaas.svc:4222"
     assert _env(worker)["gateway_url"] == "http://gateway.openfaas.svc:8080"
+    assert "ack_wait" not in _env(worker)  # unset: each function's is derived from its declared timeout
     (idler_container,) = _containers(default_stack.object("Deployment", "idler"))
     idler_env = _env(idler_container)
     assert idler_container["command"] == ["pyfaas-idler"]
@@ -318,6 +319,11 @@ def test_worker_and_idler_wiring(default_stack: Rendered) -> None:
     idler_pod = default_stack.object("Deployment", "idler")["spec"]["template"]["spec"]
     assert {"name": "auth", "secret": {"secretName": "basic-auth"}} in idler_pod["volumes"]
     assert idler_pod["automountServiceAccountToken"] is False
+
+
+def test_an_explicit_worker_ack_wait_reaches_the_worker(full_options: Rendered) -> None:
+    (worker,) = _containers(full_options.object("Deployment", "queue-worker"))
+    assert _env(worker)["ack_wait"] == "90s"
 
 
 def test_prometheus_discovers_pods_with_a_namespaced_role(default_stack: Rendered) -> None:
