@@ -13,9 +13,9 @@ on first use so that ``import pyfaas.infra.config`` does not load Pulumi. See "Y
 ``docs/deploy-kubernetes.md``.
 """
 
-from importlib import import_module as _import_module
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
+
+from pyfaas.core.lazy_exports import lazy_exports as _lazy_exports
 
 if _TYPE_CHECKING:
     from pyfaas.infra.alerts import AlertSources, bundled_alert_sources, read_alert_sources
@@ -38,31 +38,21 @@ __all__ = [
     "workload_options",
 ]
 
-_LAZY = {
-    "AlertSources": "pyfaas.infra.alerts",
-    "bundled_alert_sources": "pyfaas.infra.alerts",
-    "read_alert_sources": "pyfaas.infra.alerts",
-    "PlatformConfig": "pyfaas.infra.config",
-    "load_config": "pyfaas.infra.config",
-    "Function": "pyfaas.infra.function",
-    "FunctionArgs": "pyfaas.infra.function",
-    "FunctionSecrets": "pyfaas.infra.function",
-    "FunctionSecretsArgs": "pyfaas.infra.function",
-    "Platform": "pyfaas.infra.pyfaas_platform",
-    "PlatformArgs": "pyfaas.infra.pyfaas_platform",
-    "workload_options": "pyfaas.infra.pyfaas_platform",
-}
-"""Public name → the module defining it."""
-
-
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pyfaas.infra' has no attribute {name!r}")
-    value = getattr(_import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*__all__, *(name for name in globals() if not name.startswith("_"))})
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    globals(),
+    {
+        "AlertSources": "pyfaas.infra.alerts",
+        "bundled_alert_sources": "pyfaas.infra.alerts",
+        "read_alert_sources": "pyfaas.infra.alerts",
+        "PlatformConfig": "pyfaas.infra.config",
+        "load_config": "pyfaas.infra.config",
+        "Function": "pyfaas.infra.function",
+        "FunctionArgs": "pyfaas.infra.function",
+        "FunctionSecrets": "pyfaas.infra.function",
+        "FunctionSecretsArgs": "pyfaas.infra.function",
+        "Platform": "pyfaas.infra.pyfaas_platform",
+        "PlatformArgs": "pyfaas.infra.pyfaas_platform",
+        "workload_options": "pyfaas.infra.pyfaas_platform",
+    },
+)

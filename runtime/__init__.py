@@ -7,10 +7,9 @@ Names are imported on first use (module ``__getattr__``): ``import pyfaas.watchd
 first, and the watchdog must not pay for pydantic, which the definition types need.
 """
 
-from importlib import import_module as _import_module
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
 
+from pyfaas.core.lazy_exports import lazy_exports as _lazy_exports
 from pyfaas.core.version import __version__
 
 if _TYPE_CHECKING:
@@ -26,24 +25,14 @@ __all__ = [
     "function",
 ]
 
-_LAZY = {
-    "function": "pyfaas.core.definitions",
-    "FunctionDefinition": "pyfaas.core.definitions",
-    "DefinitionError": "pyfaas.core.definitions",
-    "FunctionDeployment": "pyfaas.core.models",
-    "FunctionResources": "pyfaas.core.models",
-}
-"""Public name → the module defining it."""
-
-
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pyfaas' has no attribute {name!r}")
-    value = getattr(_import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*__all__, *(name for name in globals() if not name.startswith("_"))})
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    globals(),
+    {
+        "function": "pyfaas.core.definitions",
+        "FunctionDefinition": "pyfaas.core.definitions",
+        "DefinitionError": "pyfaas.core.definitions",
+        "FunctionDeployment": "pyfaas.core.models",
+        "FunctionResources": "pyfaas.core.models",
+    },
+)
