@@ -156,6 +156,7 @@ def create_app(
                 await asyncio.to_thread(tracing.shutdown)  # sends the spans still batched
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(guard.lifecycle)  # after the provider's start: a shared backend may need it
 
     if async_settings is not None:
         setup_async(app, async_settings)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Literal
 
 from aiohttp import web
@@ -74,6 +75,14 @@ class FunctionGuard:
         self.async_ttl = async_ttl
         self._private: dict[str, bool] = {}
         self._reads: dict[str, asyncio.Task[FunctionStatus | None]] = {}
+
+    async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
+        """A shared credential backend is read (and followed) once the provider has started."""
+        await self.store.start()
+        try:
+            yield
+        finally:
+            await self.store.close()
 
     def forget(self, *_: object) -> None:
         self._private.clear()
@@ -137,6 +146,8 @@ class FunctionGuard:
         if scheme.lower() != "bearer" or not credential.strip():
             return _unauthorized(f"function {name} is private: send Authorization: Bearer <key or token>")
         verdict = self.store.verify(credential.strip(), name, namespace)
+        if verdict is Verdict.INVALID and await self.store.refreshed():  # made on another gateway replica?
+            verdict = self.store.verify(credential.strip(), name, namespace)
         if verdict is Verdict.INVALID:
             return _unauthorized(f"invalid, expired or revoked credential for function {name}")
         if verdict is Verdict.OTHER_FUNCTION:
@@ -150,7 +161,9 @@ class FunctionGuard:
         headers = CIMultiDict(request.headers)
         del headers["Authorization"]  # never reaches the function
         if asynchronous:  # the queued call carries the gateway's own token for this function only
-            token, _ = self.store.mint(function_audience(name, namespace), self.async_ttl, {"async": True})
+            token, _ = await self.store.mint(
+                function_audience(name, namespace), self.async_ttl, {"async": True}
+            )
             headers["Authorization"] = f"Bearer {token}"
         return await handler(request.clone(headers=headers))
 
@@ -193,7 +206,7 @@ async def _create_key(request: web.Request) -> web.Response:
     name, namespace = _target(request, guard)
     body = await read_model(request, CreateKey) if request.can_read_body else CreateKey()
     await _exists(guard, name, namespace)
-    record, key = guard.store.create_key(name, namespace, body.label)
+    record, key = await guard.store.create_key(name, namespace, body.label)
     log.info("API key %s created for %s.%s", record.id, name, namespace)  # the id only, never the key
     return web.json_response({**record.public(), "key": key}, status=201)
 
@@ -202,7 +215,7 @@ async def _revoke_key(request: web.Request) -> web.Response:
     guard = request.app[_GUARD]
     name, namespace = _target(request, guard)
     key_id = request.match_info["key_id"]
-    if not guard.store.revoke(name, namespace, key_id):
+    if not await guard.store.revoke(name, namespace, key_id):
         raise NotFound(f"no key {key_id!r} for function {name}.{namespace}", field="id")
     log.info("API key %s of %s.%s revoked", key_id, name, namespace)
     return web.Response(status=204)
@@ -216,7 +229,7 @@ async def _create_token(request: web.Request) -> web.Response:
     audience = (
         function_audience(name, namespace) if body.scope == "function" else namespace_audience(namespace)
     )
-    token, expires = guard.store.mint(audience, body.ttl)
+    token, expires = await guard.store.mint(audience, body.ttl)
     return web.json_response({"token": token, "audience": audience, "expires": expires}, status=201)
 
 
@@ -226,7 +239,7 @@ async def _list_signing_keys(request: web.Request) -> web.Response:
 
 
 async def _rotate(request: web.Request) -> web.Response:
-    key = request.app[_GUARD].store.rotate()
+    key = await request.app[_GUARD].store.rotate()
     return web.json_response({"kid": key.kid, "created": key.created, "signing": True}, status=201)
 
 
@@ -235,7 +248,7 @@ async def _retire(request: web.Request) -> web.Response:
     store = request.app[_GUARD].store
     if not any(k.kid == kid for k in store.ring):
         raise NotFound(f"no signing key {kid!r}", field="kid")
-    if not store.retire(kid):
+    if not await store.retire(kid):
         raise ValidationFailed("the last signing key cannot be removed: rotate first", field="kid")
     return web.Response(status=204)
 

@@ -107,7 +107,7 @@ async def test_private_function_needs_its_own_key_or_token(
                     assert r.status == status, (credential, await r.text())
 
             store = CredentialStore.open(tmp_path / "state" / "function-auth")
-            expired, _ = store.mint("function:secret-fn.openfaas-fn", -5)
+            expired, _ = await store.mint("function:secret-fn.openfaas-fn", -5)
             forged = jwt.encode(
                 {"aud": "function:secret-fn.openfaas-fn", "exp": 2**40},
                 "a-guessed-secret-of-forty-bytes-0123456789",
