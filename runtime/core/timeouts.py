@@ -13,7 +13,7 @@ watchdog ``read_timeout``   ``T + 2g``          (the same bound for reading the 
 worker call                 ``T + 3g``          the gateway's 504 reaches the worker before its own limit
 worker ``ack_wait``         ``T + 4g``          JetStream redelivers only once the call cannot be running
 worker in-progress acks     every ``ack_wait/3`` hold the message around the call (slot wait, recording)
-callback POST               ``T + 3g``          the call's limit, as OpenFaaS's queue-worker (never below 30 s)
+callback POST               ``T + 3g``          the call's limit, as OpenFaaS's queue-worker (at least 30 s)
 ==========================  ==================  ============================================================
 
 with the grace ``g = clamp(T / 10, 0.5 s, 5 s)``. OpenFaaS's own variables set explicitly still win over the
