@@ -29,7 +29,7 @@ from pyfaas.core.telemetry import tracing_from_env
 from pyfaas.core.version import __version__
 from pyfaas.gateway.async_calls.call_ledger import CALL_LEDGER, CallLedger
 from pyfaas.gateway.async_calls.routes import AsyncSettings, setup_async
-from pyfaas.gateway.invocation.credentials import CredentialStore
+from pyfaas.gateway.invocation.credentials import CredentialStore, backend_for
 from pyfaas.gateway.invocation.function_auth import ASYNC_CALL_TOKEN_TTL, FunctionGuard, setup_function_auth
 from pyfaas.gateway.invocation.proxy import FunctionProxy, upstream_session
 from pyfaas.gateway.invocation.routing import ReplicaRouter
@@ -69,7 +69,7 @@ def create_app(
     # private functions (com.pyfaas.private): credentials checked and removed before the proxy or the queue
     guard = FunctionGuard(
         provider,
-        CredentialStore.open(Path(settings.state_dir) / "function-auth"),
+        CredentialStore(backend_for(Path(settings.state_dir) / "function-auth", provider)),
         default_namespace=settings.function_namespace,
         async_ttl=ASYNC_CALL_TOKEN_TTL,
     )

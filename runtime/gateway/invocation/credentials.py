@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import jwt
 
-from pyfaas.core.errors import StateStoreError
+from pyfaas.core.errors import Conflict, StateStoreError
 from pyfaas.system.atomic_files import atomic_write
 
 __all__ = [
@@ -45,9 +45,11 @@ __all__ = [
     "Documents",
     "FileBackend",
     "KeyRecord",
+    "SharedBackend",
     "StaleVersion",
     "TokenKey",
     "Verdict",
+    "backend_for",
     "decode_documents",
     "encode_documents",
 ]
@@ -63,6 +65,10 @@ RING_DOCUMENT = "token-keys.json"
 _MISS_REREAD = 1.0
 """Seconds between re-reads of a shared backend caused by unknown credentials (a flood of bad ones)."""
 _WRITE_ATTEMPTS = 8
+SHARED_REFRESH = 2.0
+"""Seconds between re-reads of a shared backend: how long a revocation may take to reach every replica."""
+CREDENTIALS_SECRET = "pyfaas-function-auth"
+"""The Secret of the gateway's namespace that holds the documents in cluster mode."""
 
 
 class Verdict(enum.Enum):
@@ -193,6 +199,63 @@ class FileBackend:
         return None
 
 
+class RawDocuments(Protocol):
+    """Named documents stored whole with a version (``pyfaas.provider.kubernetes.platform_secret``)."""
+
+    @property
+    def where(self) -> str: ...
+
+    async def read(self) -> tuple[dict[str, bytes], str | None]: ...
+
+    async def write(self, documents: dict[str, bytes], version: str | None) -> str | None:
+        """Raises ``pyfaas.core.errors.Conflict`` when ``version`` is no longer current."""
+        ...
+
+
+class SharedBackend:
+    """The two documents in a store every gateway replica uses (a Kubernetes Secret in cluster mode)."""
+
+    shared = True
+
+    def __init__(self, documents: RawDocuments, *, refresh_every: float = SHARED_REFRESH) -> None:
+        self._documents = documents
+        self.refresh_every = refresh_every
+
+    @property
+    def where(self) -> str:
+        return self._documents.where
+
+    async def read(self) -> Documents:
+        raw, version = await self._documents.read()
+        try:
+            return decode_documents(raw.get(KEYS_DOCUMENT), raw.get(RING_DOCUMENT), version)
+        except ValueError as exc:
+            raise StateStoreError(f"cannot read function credentials in {self.where}: {exc}") from exc
+
+    async def write(self, documents: Documents) -> str | None:
+        keys, ring = encode_documents(documents)
+        try:
+            return await self._documents.write({KEYS_DOCUMENT: keys, RING_DOCUMENT: ring}, documents.version)
+        except Conflict as exc:
+            raise StaleVersion(str(exc)) from exc
+
+
+def backend_for(directory: Path, provider: object) -> CredentialBackend:
+    """Where the gateway keeps the credentials: shared through a Kubernetes provider that knows the
+    gateway's namespace (every replica sees the same keys and signing ring), else its state directory."""
+    namespace = getattr(getattr(provider, "config", None), "gateway_namespace", None)
+    if not isinstance(namespace, str) or not namespace:
+        return FileBackend(directory)
+    # lightkube only when it is used
+    from pyfaas.provider.kubernetes import KubernetesProvider
+    from pyfaas.provider.kubernetes.platform_secret import PlatformSecret
+
+    if not isinstance(provider, KubernetesProvider):
+        return FileBackend(directory)
+    kubernetes = provider
+    return SharedBackend(PlatformSecret(lambda: kubernetes.client, namespace, CREDENTIALS_SECRET))
+
+
 def _new_token_key() -> TokenKey:
     return TokenKey(secrets.token_hex(4), secrets.token_urlsafe(48), round(time.time(), 3))
 
@@ -232,11 +295,11 @@ class CredentialStore:
         self._version = documents.version
 
     async def start(self) -> None:
-        """A shared backend: read it, store a signing ring if it has none (another replica's wins), and keep
-        re-reading it."""
+        """Read the backend; a shared one also gets a signing ring if it has none (another replica's wins)
+        and is re-read from then on."""
+        await self._refresh()
         if not self.backend.shared:
             return
-        await self._refresh()
         if not self._ring_saved:
             mine = list(self._ring)
             await self._change(lambda keys, ring: (keys, ring or mine))

@@ -58,6 +58,9 @@ class KubernetesProviderConfig:
     """Seconds a deploy waits for a same-named function that is still being deleted (foreground) to go."""
     conflict_retry_for: float = 30.0
     """Seconds an update keeps re-reading and re-applying while concurrent writers win the race (409)."""
+    gateway_namespace: str | None = None
+    """The gateway's own (control) namespace: where the gateway replicas share private functions' keys (a
+    Secret, ``pyfaas.provider.kubernetes.platform_secret``). None: each gateway keeps them in its state."""
     field_manager: str = FIELD_MANAGER
     """Server-side apply field manager; the Pulumi program applies function objects as the same one."""
 
@@ -121,6 +124,8 @@ class KubernetesProviderSettings(EnvSettings):
     default_function_memory_request: str = ""
     default_function_cpu_request: str = ""
     kube_request_timeout: Duration = Field(10.0, gt=0)
+    gateway_namespace: str = ""
+    """The gateway's own namespace (the Pulumi program sets it): private functions' keys are shared there."""
 
     def config(self) -> KubernetesProviderConfig:
         limits = FunctionResources(memory=self.default_function_memory_limit or None)
@@ -149,4 +154,5 @@ class KubernetesProviderSettings(EnvSettings):
             in_cluster_host=self.KUBERNETES_SERVICE_HOST or None,
             in_cluster_port=self.KUBERNETES_SERVICE_PORT,
             request_timeout=self.kube_request_timeout,
+            gateway_namespace=self.gateway_namespace or None,
         )
