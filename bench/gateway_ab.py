@@ -12,12 +12,19 @@ the sandbox ignore it), so the two sides do the same work per call. ``wrk`` load
 and the CPU time per request of the gateway and of gateway + replica, read from ``/proc``; then the
 after/before ratios of their medians. CPU per request moves much less with the machine's load than req/s
 does, so on a busy machine it is the figure to compare.
+
+``--profile DIR`` runs each gateway under cProfile (``DIR/before.prof``, ``DIR/after.prof``; its CPU figures
+are then the profiler's, not the code's) and prints each side's Python calls per call served, counted by the
+gateway's own invocation counter, and the functions whose calls per call differ. Calls per call hardly move
+with the machine's load: it is the figure that says what a change added to the call path.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pstats
+import re
 import shutil
 import statistics
 import subprocess
@@ -68,7 +75,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="run each gateway under cProfile")
     args = parser.parse_args()
+    if args.profile is not None:
+        args.profile = args.profile.resolve()  # the gateways run in their own folders
+        args.profile.mkdir(parents=True, exist_ok=True)
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian package wrk)", file=sys.stderr)
         return 1
@@ -82,6 +93,7 @@ def main() -> int:
     try:
         urls: dict[str, str] = {}
         pids: dict[str, list[int]] = {}
+        metrics_ports: dict[str, int] = {}
         for side, revision in (("before", args.before), ("after", args.after)):
             tree = work / side
             package = export(revision, tree)
@@ -97,8 +109,11 @@ def main() -> int:
                 "LOG_LEVEL": "WARNING",
                 "local_sandbox": "false",
             }
+            profiler = (
+                [] if args.profile is None else ["-m", "cProfile", "-o", str(args.profile / f"{side}.prof")]
+            )
             gateway = subprocess.Popen(
-                [sys.executable, "-m", f"{package}.gateway"],
+                [sys.executable, *profiler, "-m", f"{package}.gateway"],
                 env=env,
                 cwd=str(tree),
                 stdout=(work / f"{side}.log").open("ab"),
@@ -119,6 +134,7 @@ def main() -> int:
             pid_file = next((work / side / "state" / "run").glob(f"*/{bench.FUNCTION}/*.pid"))
             pids[side] = [gateway.pid, int(pid_file.read_text().split()[0])]
             urls[side] = f"http://127.0.0.1:{port}/function/{bench.FUNCTION}"
+            metrics_ports[side] = metrics_port
         for url in urls.values():
             bench.wrk(url, 4, 1)
 
@@ -149,11 +165,52 @@ def main() -> int:
             f"after/before: req/s {after[0] / before[0]:.2f}, gateway CPU per request "
             f"{after[1] / before[1]:.2f}, gateway + replica {after[2] / before[2]:.2f}"
         )
+        served = {side: invocations(port) for side, port in metrics_ports.items()}
     finally:
         for process in reversed(processes):
-            bench.stop(process)
+            bench.stop(process)  # a profiled gateway writes its profile as it exits
         shutil.rmtree(work, ignore_errors=True)
+    if args.profile is not None:
+        compare_profiles(args.profile, served)
     return 0
+
+
+def invocations(metrics_port: int) -> float:
+    """Calls the gateway has served (warm-up included), from its ``gateway_function_invocation_total``."""
+    status, body = bench.request("GET", metrics_port, "/metrics")
+    if status != 200:
+        raise RuntimeError(f"metrics: {status}")
+    found = re.findall(rb"^gateway_function_invocation_total\{[^}]*\} ([0-9.e+]+)$", body, re.MULTILINE)
+    return sum(float(value) for value in found)
+
+
+def _where(key: tuple[str, int, str]) -> str:
+    """A profile entry's function, named alike on both sides (each side's tree lives in its own folder)."""
+    path, _, name = key
+    for marker in ("/pyfaas/", "/runtime/", "site-packages/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    return f"{path}:{name}"
+
+
+def compare_profiles(directory: Path, served: dict[str, float]) -> None:
+    per_call: dict[str, dict[str, float]] = {}
+    for side, calls in served.items():
+        stats = pstats.Stats(str(directory / f"{side}.prof"))
+        table: dict[str, float] = {}
+        for key, (_, count, *_rest) in stats.stats.items():  # type: ignore[attr-defined]
+            table[_where(key)] = table.get(_where(key), 0.0) + count / calls
+        per_call[side] = table
+        total = stats.total_calls / calls  # type: ignore[attr-defined]
+        print(
+            f"profile {side:6}: {calls:.0f} calls served, {total:.1f} Python calls per call (with start-up)"
+        )
+    before, after = per_call["before"], per_call["after"]
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name, 0.0), after.get(name, 0.0)
+        if abs(new - old) >= 0.5:
+            print(f"  {new - old:+6.2f} per call  {old:6.2f} -> {new:6.2f}  {name}")
 
 
 if __name__ == "__main__":
