@@ -76,6 +76,8 @@ def gateway_environment(args: GatewayArgs) -> dict[str, str]:
         "upstream_timeout": gateway.upstream_timeout,
         "nats_url": args.nats_url,
         "LOG_LEVEL": gateway.log_level,
+        # the replicas share private functions' keys in a Secret there (gateway_rbac.CREDENTIAL_RULES)
+        "gateway_namespace": config.control_namespace,
         **provider_environment(config),
     }
     if args.prometheus is not None:

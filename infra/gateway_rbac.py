@@ -18,7 +18,7 @@ from pyfaas.infra import kube
 from pyfaas.infra.config import PlatformConfig
 from pyfaas.infra.workload import children
 
-__all__ = ["PROVIDER_RULES", "cluster_rules", "gateway_rbac"]
+__all__ = ["CREDENTIAL_RULES", "PROVIDER_RULES", "cluster_rules", "gateway_rbac"]
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 ROLE_NAME = "pyfaas-gateway"
@@ -39,6 +39,21 @@ PROVIDER_RULES: list[dict[str, Any]] = [
 ]
 """What the Kubernetes provider (``runtime/provider/kubernetes``) does in a function namespace; no more.
 Writes are server-side applies: ``patch``, and ``create`` where an apply creates the object (Services)."""
+
+CREDENTIALS_SECRET = "pyfaas-function-auth"
+CREDENTIAL_RULES: list[dict[str, Any]] = [
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+    {
+        "apiGroups": [""],
+        "resources": ["secrets"],
+        "resourceNames": [CREDENTIALS_SECRET],
+        "verbs": ["get", "update"],
+    },
+]
+"""The one thing the gateway may do in its own namespace: keep private functions' keys in one Secret that all
+its replicas share (``runtime/provider/kubernetes/platform_secret.py``, docs/decisions/0142). ``create``
+cannot be limited by name in RBAC; reading and changing can, so other Secrets there stay out of reach."""
+CREDENTIAL_ROLE = f"{ROLE_NAME}-credentials"
 
 NAMESPACE_READ = ["get", "list"]
 NAMESPACE_MANAGE = ["get", "list", "create", "update", "delete"]
@@ -86,6 +101,21 @@ def gateway_rbac(
             subjects=subjects,
             opts=children(owner, opts, role, account),
         )
+    credential_role = kube.resource(
+        k8s.rbac.v1.Role,
+        f"{name}-role-credentials",
+        metadata={"name": CREDENTIAL_ROLE, "namespace": ns, "labels": labels},
+        rules=CREDENTIAL_RULES,
+        opts=children(owner, opts),
+    )
+    kube.resource(
+        k8s.rbac.v1.RoleBinding,
+        f"{name}-binding-credentials",
+        metadata={"name": CREDENTIAL_ROLE, "namespace": ns, "labels": labels},
+        role_ref={"apiGroup": RBAC_GROUP, "kind": "Role", "name": CREDENTIAL_ROLE},
+        subjects=subjects,
+        opts=children(owner, opts, credential_role, account),
+    )
     cluster_role_name = f"{ROLE_NAME}-{ns}"  # cluster-scoped: unique per platform installation
     cluster_role = kube.resource(
         k8s.rbac.v1.ClusterRole,

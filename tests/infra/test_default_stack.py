@@ -220,11 +220,36 @@ def test_gateway_rbac_grants_exactly_what_the_provider_calls(default_stack: Rend
     cluster_role = default_stack.object("ClusterRole", "pyfaas-gateway-openfaas")
     assert _granted(cluster_role["rules"]) == {("", "namespaces"): {"get", "list"}}
     assert {"get", "list"} <= namespace_calls
-    # Nothing in the control namespace: the gateway cannot touch its own platform.
+    # In the control namespace only the credentials Secret: the gateway cannot touch the rest of its platform.
     gateway_roles = [
         o for o in default_stack.objects() if o["kind"] == "Role" and "gateway" in o["metadata"]["name"]
     ]
-    assert {o["metadata"]["namespace"] for o in gateway_roles} == {"openfaas-fn"}
+    assert {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in gateway_roles} == {
+        ("openfaas-fn", "pyfaas-gateway"),
+        ("openfaas", "pyfaas-gateway-credentials"),
+    }
+
+
+def test_the_gateway_keeps_only_its_credentials_secret_in_its_own_namespace(default_stack: Rendered) -> None:
+    role = default_stack.object("Role", "pyfaas-gateway-credentials", "openfaas")
+    source = (ROOT / "runtime/provider/kubernetes/platform_secret.py").read_text()
+    called = {_VERBS.get(verb, verb) for verb in re.findall(r"client(?:\(\))?\.(\w+)\(", source)}
+    assert called == {"get", "create", "update"}
+    # create cannot be limited by name; reading and changing are limited to the one Secret
+    by_name = [rule for rule in role["rules"] if rule.get("resourceNames")]
+    assert by_name == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["pyfaas-function-auth"],
+            "verbs": ["get", "update"],
+        }
+    ]
+    assert _granted(role["rules"]) == {("", "secrets"): called}
+    binding = default_stack.object("RoleBinding", "pyfaas-gateway-credentials", "openfaas")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gateway", "namespace": "openfaas"}]
+    (gateway,) = _containers(default_stack.object("Deployment", "gateway"))
+    assert _env(gateway)["gateway_namespace"] == "openfaas"
 
 
 def test_managing_namespaces_moves_the_rules_cluster_wide() -> None:
