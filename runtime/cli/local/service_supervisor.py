@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from pyfaas.cli.local.services import ServiceSpec
-from pyfaas.system.processes import ProcessRecord, kill_tree
+from pyfaas.system.processes import ProcessRecord, kill_group, kill_tree
 
 __all__ = ["Backoff", "ServiceFailed", "ServiceUnavailable", "Supervisor"]
 
@@ -210,8 +209,7 @@ class Supervisor:
         if process is None or process.returncode is not None:
             return
         for sig in (signal.SIGTERM, signal.SIGCONT):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, sig)
+            kill_group(process.pid, sig)
         try:
             await asyncio.wait_for(process.wait(), child.spec.stop_grace)
         except TimeoutError:
