@@ -2,7 +2,8 @@
 
 :class:`KubernetesProviderSettings` reads faas-netes's environment names (``function_namespace``,
 ``http_probe``, ``set_nonroot_user``, ``image_pull_policy``, the ``readiness_probe_*`` timings) plus
-``function_secrets_mount_path`` and ``KUBECONFIG`` / ``kube_context`` / ``kube_api_server``; a service's
+``function_secrets_mount_path``, ``gateway_namespace`` (where the gateway replicas share private functions'
+keys, ``platform_secret``) and ``KUBECONFIG`` / ``kube_context`` / ``kube_api_server``; a service's
 ``__main__`` builds it from ``os.environ`` and calls :meth:`~KubernetesProviderSettings.config`.
 
 ``function_secrets_mount_path`` (default ``/var/openfaas/secrets``) is where function pods see their secrets.
