@@ -18,7 +18,7 @@ from pyfaas.infra import kube
 from pyfaas.infra.config import PlatformConfig
 from pyfaas.infra.workload import children
 
-__all__ = ["CREDENTIAL_RULES", "PROVIDER_RULES", "cluster_rules", "gateway_rbac"]
+__all__ = ["CREDENTIALS_SECRET", "CREDENTIAL_RULES", "PROVIDER_RULES", "cluster_rules", "gateway_rbac"]
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 ROLE_NAME = "pyfaas-gateway"
