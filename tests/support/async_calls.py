@@ -29,6 +29,7 @@ from nats.js.kv import KeyValue
 
 from pyfaas.core.models import AsyncCallRecord, CallbackURL, QueueRequest
 from pyfaas.core.queue_layout import QueueLayout
+from tests.support import polling
 
 __all__ = ["CallbackReceiver", "FakeGateway", "eventually", "reset_layout", "submit", "until"]
 
@@ -210,23 +211,13 @@ async def submit(
     return call_id
 
 
-async def until(predicate: Callable[[], bool], limit: float = 30.0, what: str = "condition") -> None:
-    """Poll ``predicate`` every 20 ms; fail the test after ``limit`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {limit}s waiting for {what}")
-        await asyncio.sleep(0.02)
+async def until(predicate: Callable[[], object], limit: float = 30.0, what: str = "condition") -> None:
+    """Poll ``predicate`` every 20 ms; fail the test after ``limit`` seconds (:func:`polling.until`)."""
+    await polling.until(predicate, limit, what, interval=0.02)
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]], limit: float = 30.0, what: str = "condition"
+    check: Callable[[], Awaitable[object]], limit: float = 30.0, what: str = "condition"
 ) -> None:
     """Await ``check()`` every 30 ms until it is true; fail the test after ``limit`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {limit}s waiting for {what}")
-        await asyncio.sleep(0.03)
+    await polling.eventually(check, bool, limit, interval=0.03, what=what)

@@ -24,7 +24,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ import httpx
 import pytest
 
 from pyfaas.system.processes import ProcessRecord
+from tests.support import polling
 
 __all__ = [
     "LocalPlatform",
@@ -83,12 +83,10 @@ def marked_processes(state_dir: Path) -> list[ProcessRecord]:
 
 def wait_until(predicate: Callable[[], object], timeout: float, message: str, interval: float = 0.1) -> None:
     """Poll ``predicate()`` until it is true; fail with ``message`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f}s: {message}")
+    try:
+        polling.wait_until(predicate, timeout, interval=interval)
+    except polling.PollTimeout:
+        pytest.fail(f"timed out after {timeout:.0f}s: {message}")
 
 
 @dataclass

@@ -15,13 +15,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support import polling
 
 __all__ = ["REPO_ROOT", "WatchdogProcess", "start_watchdog", "wait_for", "watchdog_factory", "write_handler"]
 
@@ -30,15 +31,10 @@ _PR_SET_PDEATHSIG = 1
 
 
 def wait_for(
-    predicate: object, timeout: float = 10.0, interval: float = 0.01, what: str = "condition"
+    predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01, what: str = "condition"
 ) -> None:
-    """Poll ``predicate()`` until truthy, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+    """Poll ``predicate()`` until truthy, or fail after ``timeout`` seconds (:func:`polling.wait_until`)."""
+    polling.wait_until(predicate, timeout, what, interval=interval)
 
 
 @dataclass
