@@ -100,6 +100,9 @@ class GatewayConfig(_Section):
     read_timeout: str = "65s"
     write_timeout: str = "65s"
     upstream_timeout: str = "60s"
+    shutdown_delay: str = "3s"
+    """After SIGTERM a gateway pod keeps serving this long (``/healthz`` 503) while kube-proxy removes it from
+    the Service's endpoints, so a rolling update or a deleted pod refuses no new connection."""
     log_level: str = "INFO"
     resources: ComponentResources = _resources("100m", "128Mi", "1", "512Mi")
 

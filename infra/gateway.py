@@ -74,6 +74,7 @@ def gateway_environment(args: GatewayArgs) -> dict[str, str]:
         "read_timeout": gateway.read_timeout,
         "write_timeout": gateway.write_timeout,
         "upstream_timeout": gateway.upstream_timeout,
+        "shutdown_delay": gateway.shutdown_delay,
         "nats_url": args.nats_url,
         "LOG_LEVEL": gateway.log_level,
         # the replicas share private functions' keys in a Secret there (gateway_rbac.CREDENTIAL_RULES)

@@ -1,8 +1,9 @@
 """``pyfaas-gateway`` / ``python -m pyfaas.gateway``: the gateway process.
 
 Settings and the provider are built here, from ``os.environ`` (the only place it is read). Two listeners:
-the API on ``port`` and Prometheus metrics on ``metrics_port``. SIGTERM/SIGINT: stop accepting, let in-flight
-calls finish (up to ``write_timeout``), close the provider (local replicas drain and stop), exit 0.
+the API on ``port`` and Prometheus metrics on ``metrics_port``. SIGTERM/SIGINT: ``/healthz`` answers 503 and
+calls are still served for ``shutdown_delay`` (0 unless set), then stop accepting, let in-flight calls finish
+(up to ``write_timeout``), close the provider (local replicas drain and stop), exit 0.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 from pyfaas.core.errors import ConfigError, PyfaasError
 from pyfaas.gateway.app import create_app
 from pyfaas.gateway.async_calls.routes import AsyncSettings
+from pyfaas.gateway.keys import DRAINING
 from pyfaas.gateway.metrics import create_metrics_app
 from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.provider.base import Provider
@@ -82,6 +84,13 @@ async def serve(settings: GatewaySettings, provider: Provider, async_settings: A
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        if settings.shutdown_delay > 0:
+            app[DRAINING].set()
+            log.info(
+                "shutting down: serving %gs more while load balancers take this gateway out",
+                settings.shutdown_delay,
+            )
+            await asyncio.sleep(settings.shutdown_delay)
         log.info("shutting down: draining in-flight calls")
     finally:
         await runner.cleanup()  # stops the listener, waits for handlers, then closes the provider

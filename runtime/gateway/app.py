@@ -34,7 +34,17 @@ from pyfaas.gateway.invocation.function_auth import ASYNC_CALL_TOKEN_TTL, Functi
 from pyfaas.gateway.invocation.proxy import FunctionProxy, upstream_session
 from pyfaas.gateway.invocation.routing import ReplicaRouter
 from pyfaas.gateway.invocation.upstream import UpstreamClient
-from pyfaas.gateway.keys import HTTP_SESSION, METRICS, PROVIDER, PROXY, REGISTRY, ROUTER, SETTINGS, TRACING
+from pyfaas.gateway.keys import (
+    DRAINING,
+    HTTP_SESSION,
+    METRICS,
+    PROVIDER,
+    PROXY,
+    REGISTRY,
+    ROUTER,
+    SETTINGS,
+    TRACING,
+)
 from pyfaas.gateway.metrics import GatewayMetrics
 from pyfaas.gateway.middlewares import auth_middleware, body_limit_middleware, error_middleware
 from pyfaas.gateway.settings import GatewaySettings
@@ -90,6 +100,7 @@ def create_app(
     app[PROVIDER] = provider
     app[REGISTRY] = registry
     app[SETTINGS] = settings
+    app[DRAINING] = asyncio.Event()
     app[METRICS] = metrics
     app[ROUTER] = router
     ledger = CallLedger(

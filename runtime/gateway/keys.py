@@ -5,6 +5,7 @@ The gateway's ``create_app`` stores these; the route groups (async routes, alert
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -32,5 +33,7 @@ PROXY: web.AppKey[FunctionProxy] = web.AppKey("proxy")
 """The ``/function/NAME`` handler; present once the app has started (it owns the pooled HTTP clients)."""
 HTTP_SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("http_session", aiohttp.ClientSession)
 """The shared pooled client session; present once the app has started (cleanup_ctx)."""
+DRAINING: web.AppKey[asyncio.Event] = web.AppKey("draining", asyncio.Event)
+"""Set when the gateway is shutting down: ``/healthz`` answers 503 while calls are still served."""
 TRACING: web.AppKey[Tracing | None] = web.AppKey("tracing")
 """OpenTelemetry span export, or None when off (the default; :mod:`pyfaas.core.telemetry`)."""

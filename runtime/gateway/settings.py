@@ -13,7 +13,10 @@ pyfaas additions: ``provider`` (``local`` | ``remote`` | ``kubernetes``; ``remot
 (request body limit of sync calls and the system API, 32 MiB as the watchdog's; JSON 413 above it; 0 =
 unlimited; the local provider gives replicas the same limit, see ``pyfaas.core.limits``), ``bind_address``
 (``0.0.0.0``), ``read_header_timeout``
-(10s: a connection whose request head is not complete this long after its first byte is closed — slowloris).
+(10s: a connection whose request head is not complete this long after its first byte is closed — slowloris),
+``shutdown_delay`` (0s: after SIGTERM, keep serving this long with ``/healthz`` answering 503 before the
+listener closes, so a load balancer — a Kubernetes Service's endpoints, updated by kube-proxy a moment after
+the pod starts terminating — stops sending new connections first; the Pulumi program sets 3s).
 
 Async call ledger (``runtime/gateway/async_calls/call_ledger.py``): ``async_replay_ttl`` (5m: how long the
 final answer of an async call's ``/function`` request is kept for the worker's repeated delivery; 0 disables
@@ -79,6 +82,7 @@ class GatewaySettings(EnvSettings):
     read_timeout: Duration = Field(60.0, gt=0)
     read_header_timeout: Duration = Field(10.0, gt=0)
     write_timeout: Duration = Field(60.0, gt=0)
+    shutdown_delay: Duration = Field(0.0, ge=0)
     upstream_timeout: Duration = Field(60.0, gt=0)
     basic_auth: EnvBool = False
     secret_mount_path: str = "/run/secrets/"

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from pyfaas.core.errors import ValidationFailed
+from pyfaas.core.errors import Unavailable, ValidationFailed
 from pyfaas.core.labels import scaling_policy
 from pyfaas.core.models import (
     DeleteFunctionRequest,
@@ -38,7 +38,7 @@ from pyfaas.core.names import (
 from pyfaas.core.replica_owner import REPLICA_OWNER_HEADER, ScaleResult, replica_ownership
 from pyfaas.core.timeouts import validate_timeout_annotation
 from pyfaas.gateway.inputs import namespace_of, query_bool, query_int, query_time, read_model
-from pyfaas.gateway.keys import HTTP_SESSION
+from pyfaas.gateway.keys import DRAINING, HTTP_SESSION
 from pyfaas.gateway.metrics import GatewayMetrics
 from pyfaas.provider.base import LogRequest, Provider
 
@@ -122,7 +122,9 @@ class SystemRoutes:
     async def root(self, _: web.Request) -> web.Response:
         raise web.HTTPTemporaryRedirect("/ui/")
 
-    async def healthz(self, _: web.Request) -> web.Response:
+    async def healthz(self, request: web.Request) -> web.Response:
+        if request.app[DRAINING].is_set():  # shutting down: the load balancer should stop sending calls here
+            raise Unavailable("the gateway is shutting down", retry_after=1)
         await self._provider.health()
         return web.Response(text="OK")
 

@@ -274,6 +274,30 @@ async def test_sigterm_drains_in_flight_calls(tmp_path: Path) -> None:
         assert await gateway.stop() == 0
 
 
+async def test_shutdown_delay_keeps_serving_calls_while_health_says_going(tmp_path: Path) -> None:
+    """``shutdown_delay``: after SIGTERM the gateway answers calls but ``/healthz`` is 503, so a load balancer
+    (a Service's endpoints) takes it out before its listener closes; then it exits 0 by itself."""
+    gateway = GatewayProcess(tmp_path / "state", env={"shutdown_delay": "3s"})
+    await gateway.start()
+    try:
+        async with aiohttp.ClientSession(gateway.url) as session:
+            assert gateway.process is not None
+            gateway.process.send_signal(signal.SIGTERM)
+
+            async def going() -> bool:
+                async with session.get("/healthz") as health:
+                    return health.status == 503 and "shutting down" in (await health.json())["error"]
+
+            await eventually(going, limit=10, what="/healthz answering 503")
+            async with session.get("/system/info") as info:  # still serving during the delay
+                assert info.status == 200
+        process = gateway.process
+        await until(lambda: process.poll() is not None, 20, "the gateway to exit after the delay")
+        assert process.returncode == 0
+    finally:
+        await gateway.stop()
+
+
 async def test_logs_follow_streams_new_lines(gateway: RunningGateway, handlers: dict[str, Path]) -> None:
     async with gateway.session() as session:
         async with session.post(
