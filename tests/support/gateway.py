@@ -42,6 +42,7 @@ from pyfaas.gateway.async_calls.routes import AsyncSettings
 from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.provider.base import LogRequest, Provider, Replica, ReplicaListener
 from pyfaas.provider.local import LocalProvider, LocalProviderConfig
+from tests.support import polling
 
 __all__ = [
     "CREDENTIALS",
@@ -146,17 +147,19 @@ async def wait_available(
     session: aiohttp.ClientSession, name: str, replicas: int, *, within: float = 30.0, namespace: str = ""
 ) -> dict[str, Any]:
     """Poll ``/system/function/NAME`` until ``availableReplicas == replicas``; the last status on success."""
-    deadline = time.monotonic() + within
-    status: dict[str, Any] = {}
     query = f"?namespace={namespace}" if namespace else ""
-    while time.monotonic() < deadline:
+
+    async def status() -> dict[str, Any]:
         async with session.get(f"/system/function/{name}{query}") as response:
-            if response.status == 200:
-                status = await response.json()
-                if status.get("availableReplicas", 0) == replicas and status.get("replicas", 0) == replicas:
-                    return status
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{name}: wanted {replicas} available replicas, last status {status}")
+            return await response.json() if response.status == 200 else {}
+
+    return await polling.eventually(
+        status,
+        lambda found: found.get("availableReplicas", 0) == replicas and found.get("replicas", 0) == replicas,
+        within,
+        interval=0.05,
+        what=f"{name}: {replicas} available replicas",
+    )
 
 
 class GatewayProcess:

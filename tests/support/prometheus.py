@@ -31,6 +31,7 @@ from pyfaas.core.models import FunctionDeployment
 from pyfaas.gateway.metrics import create_metrics_app
 from pyfaas.idler.app import create_app as create_idler_app
 from pyfaas.idler.settings import IdlerSettings
+from tests.support import polling
 from tests.support.gateway import RunningGateway, running_gateway, serve
 from tests.support.providers import python_function, write_handler
 
@@ -178,15 +179,11 @@ async def wait_replicas(
     gateway: RunningGateway, name: str, predicate: Any, *, within: float, what: str = ""
 ) -> tuple[int, int]:
     """Poll until ``predicate(desired, available)``; fail with the last counts after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    last = (-1, -1)
-    while time.monotonic() < deadline:
-        last = await replicas_of(gateway, name)
-        if predicate(*last):
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(
-        f"{name}: {what or 'replica condition'} not met in {within}s; last (desired, available)={last}"
+    return await polling.eventually(
+        lambda: replicas_of(gateway, name),
+        lambda counts: predicate(*counts),
+        within,
+        what=f"{name}: {what or 'replica condition'} (desired, available)",
     )
 
 
