@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -344,6 +345,65 @@ async def test_a_function_labelled_for_scale_to_zero_sleeps_when_idle_and_wakes_
     assert await _replicas(admin, "sleepy", stack.functions) == 1
     wake = time.monotonic() - started
     print(f"\nat zero {idle:.1f} s after the call; woken by a call answered in {wake:.1f} s")
+
+
+LANGUAGES = {
+    # template -> (request body, expected response body) of its skeleton handler, unchanged
+    "python3": ("hi", "hi"),
+    "bash-streaming": ("hi\n", "you said: hi\n"),
+    "golang-http": ("hi", "Hello from pyfaas, you said: hi"),
+    "node20": ("hi", '{"message":"Hello from pyfaas","method":"POST","body":"hi"}'),
+    "dockerfile": ("hi", "hi"),
+}
+
+
+@pytest.fixture(scope="module")
+def language_images(
+    cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory, home: Path
+) -> dict[str, str]:
+    """One ``pyfaas build --tar`` of every language's skeleton on the suite's base, imported into containerd:
+    template name -> image."""
+    assert cluster.containerd_address is not None
+    project = tmp_path_factory.mktemp("languages")
+    stack = "version: 1.0\nprovider: {name: openfaas}\nfunctions:\n"
+    images: dict[str, str] = {}
+    for language in LANGUAGES:
+        name = f"lang-{language}"
+        images[language] = f"localhost/pyfaas-e2e/{name}:{os.getpid()}"
+        skeleton = Path(__file__).resolve().parents[3] / "templates" / language / "function"
+        shutil.copytree(
+            skeleton, project / name, ignore=shutil.ignore_patterns("__pycache__", "node_modules")
+        )
+        stack += f"  {name}:\n    lang: {language}\n    handler: ./{name}\n    image: {images[language]}\n"
+    (project / "stack.yml").write_text(stack)
+    base = project / "base"
+    write_layout(build_image(None, [python_base_layer()]), base, "localhost/pyfaas-e2e/base:1")
+    started = time.monotonic()
+    built = json.loads(_cli(home, project, "build", "--base", str(base), "--tar", "--json", timeout=600))
+    print(f"\n{len(built)} language images built in {time.monotonic() - started:.1f} s")
+    for item in built:
+        import_archive(cluster.containerd_address, Path(item["layout"]).parent / f"{item['name']}.tar")
+    return images
+
+
+async def test_a_function_in_each_language_built_by_pyfaas_build_answers_through_the_gateway(
+    stack: Platform, gateway: httpx.AsyncClient, language_images: dict[str, str]
+) -> None:
+    names = {language: f"lang-{language}" for language in LANGUAGES}
+    try:
+        for language, name in names.items():
+            deployed = await gateway.post(
+                "/system/functions", json={"service": name, "image": language_images[language]}
+            )
+            assert deployed.status_code in (200, 202), deployed.text
+        for language, name in names.items():
+            await _function_ready(gateway, name)
+            body, expected = LANGUAGES[language]
+            answer = await gateway.post(f"/function/{name}", content=body.encode())
+            assert (language, answer.status_code, answer.text) == (language, 200, expected)
+    finally:
+        for name in names.values():
+            await gateway.request("DELETE", "/system/functions", json={"functionName": name})
 
 
 async def _replace_a_gateway_pod_under_load(
