@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,6 +33,7 @@ from pyfaas.core.queue_layout import QueueLayout
 from tests.support.async_calls import CallbackReceiver
 from tests.support.gateway import CREDENTIALS, GatewayProcess, free_port, write_credentials
 from tests.support.nats import NatsServer
+from tests.support.polling import PollTimeout, eventually
 from tests.support.providers import pyfaas_processes, python_function, write_handler
 from tests.support.worker_process import WorkerProcess
 
@@ -50,6 +50,14 @@ def handle(event, context):
 
 def _alive(process: subprocess.Popen[bytes] | None) -> bool:
     return process is not None and process.poll() is None
+
+
+async def _status(session: aiohttp.ClientSession, method: str, url: str) -> int:
+    """The status of one request; 0 when it cannot connect."""
+    with contextlib.suppress(aiohttp.ClientError):
+        async with session.request(method, url) as response:
+            return response.status
+    return 0
 
 
 def _sigkill(process: subprocess.Popen[bytes] | None) -> None:
@@ -242,29 +250,29 @@ class ProcessStack:
 
     async def _wait_async_ready(self, within: float = 15.0) -> None:
         """Until the gateway's NATS connection is up (an async call to a missing function gets 404)."""
-        deadline = time.monotonic() + within
-        status = 0
         async with self.session() as session:
-            while time.monotonic() < deadline:
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.post("/async-function/no-such-function") as response:
-                        status = response.status
-                        if status == 404:
-                            return
-                await asyncio.sleep(0.05)
-        raise AssertionError(f"the gateway's async path is not ready (last status {status})")
+            await eventually(
+                lambda: _status(session, "POST", "/async-function/no-such-function"),
+                lambda status: status == 404,
+                within,
+                interval=0.05,
+                what="the gateway's async path (404 for a missing function)",
+            )
 
     async def wait_idler_healthy(self, within: float = 15.0) -> None:
-        assert self.idler is not None
-        deadline = time.monotonic() + within
+        idler = self.idler
+        assert idler is not None
         async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"{self.idler.url}/healthz") as response:
-                        if response.status == 200:
-                            return
-                await asyncio.sleep(0.05)
-        raise AssertionError(f"idler not healthy in {within}s: {self.idler.logs()}")
+            try:
+                await eventually(
+                    lambda: _status(session, "GET", f"{idler.url}/healthz"),
+                    lambda status: status == 200,
+                    within,
+                    interval=0.05,
+                    what="the idler's /healthz",
+                )
+            except PollTimeout as exc:
+                raise AssertionError(f"{exc}\nidler log:\n{idler.logs()[-2000:]}") from exc
 
     async def deploy_echo(self, name: str = "echo", replicas: int = 2, **fields: Any) -> None:
         handler = write_handler(self.root / f"handler-{name}", ECHO_HANDLER)
@@ -288,15 +296,20 @@ class ProcessStack:
             return result
 
     async def wait_replicas(self, name: str, replicas: int, within: float = 20.0) -> dict[str, Any]:
-        deadline = time.monotonic() + within
-        status: dict[str, Any] = {}
-        while time.monotonic() < deadline:
+        async def status() -> dict[str, Any]:
             with contextlib.suppress(aiohttp.ClientError, AssertionError):
-                status = await self.function_status(name)
-                if status.get("availableReplicas", 0) == replicas and status.get("replicas", 0) == replicas:
-                    return status
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{name}: wanted {replicas} replicas, last status {status}")
+                return await self.function_status(name)
+            return {}
+
+        return await eventually(
+            status,
+            lambda found: (
+                found.get("availableReplicas", 0) == replicas and found.get("replicas", 0) == replicas
+            ),
+            within,
+            interval=0.05,
+            what=f"{name}: {replicas} replicas",
+        )
 
     def replica_pids(self, namespace: str = "openfaas-fn", name: str = "echo") -> list[int]:
         """PIDs from the provider's run-directory records (``<replica>.pid``: pid and start time)."""

@@ -3,11 +3,11 @@ for an async call's final record."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import aiohttp
+
+from tests.support.polling import eventually
 
 __all__ = ["SLEEPER", "final_record"]
 
@@ -36,13 +36,10 @@ def handle(event, context):
 
 async def final_record(http: aiohttp.ClientSession, call_id: str, within: float) -> dict[str, Any]:
     """Poll ``/system/async/CALL_ID`` until the call has finished (succeeded, failed or dead-lettered)."""
-    deadline = time.monotonic() + within
-    record: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+
+    async def record() -> dict[str, Any]:
         async with http.get(f"/system/async/{call_id}") as response:
-            if response.status == 200:
-                record = await response.json()
-                if record["state"] in ("succeeded", "failed", "dead-lettered"):
-                    return record
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"call {call_id} did not finish: {record}")
+            return await response.json() if response.status == 200 else {}
+
+    final = ("succeeded", "failed", "dead-lettered")
+    return await eventually(record, lambda found: found.get("state") in final, within, what=f"call {call_id}")
