@@ -12,13 +12,13 @@ import asyncio
 import base64
 import contextlib
 import socket
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from tests.support import polling
 from tests.support.gateway import CREDENTIALS, GatewayProcess, write_credentials
 from tests.support.providers import write_handler
 
@@ -102,13 +102,17 @@ def deploy_python(
     with gateway.client() as client:
         response = client.post("/system/functions", json=spec)
         assert response.status_code == 202, response.text
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            status = client.get(f"/system/function/{name}")
-            if status.status_code == 200 and status.json().get("availableReplicas", 0) >= 1:
-                return
-            time.sleep(0.05)
-    raise AssertionError(f"{name} never became available")
+        wait_available(client, name, within)
+
+
+def wait_available(client: httpx.Client, name: str, within: float = 30.0) -> None:
+    """Until ``/system/function/NAME`` reports an available replica."""
+
+    def available() -> bool:
+        status = client.get(f"/system/function/{name}")
+        return status.status_code == 200 and status.json().get("availableReplicas", 0) >= 1
+
+    polling.wait_until(available, within, f"{name} to have an available replica", interval=0.05)
 
 
 @contextlib.contextmanager

@@ -12,15 +12,13 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from pyfaas.provider.local.sandbox import probe as sandbox_probe
-from tests.support.fuzz import LiveGateway, deploy_python, gateway_process, raw_request
+from tests.support.fuzz import LiveGateway, deploy_python, gateway_process, raw_request, wait_available
 from tests.support.nats import NatsServer, nats_server
 
 __all__ = ["nats_server"]
@@ -164,8 +162,8 @@ def test_fprocess_and_env_values_never_go_through_a_shell(gateway: LiveGateway, 
     with gateway.client() as client:
         for body in (spec, printenv):
             assert client.post("/system/functions", json=body).status_code == 202
-        _wait_available(client, "noshell")
-        _wait_available(client, "printenv")
+        wait_available(client, "noshell")
+        wait_available(client, "printenv")
         echoed = client.post("/function/noshell", content=b"")
         environment = client.post("/function/printenv", content=b"")
     assert echoed.status_code == 200, echoed.text
@@ -174,16 +172,6 @@ def test_fprocess_and_env_values_never_go_through_a_shell(gateway: LiveGateway, 
     assert f"injected={env_value}" in environment.text.splitlines(), environment.text
     # fork mode answers once the process has exited: whatever a shell would have run is done by now
     assert not marker.exists() and not second.exists(), "a shell interpreted fprocess or an env value"
-
-
-def _wait_available(client: httpx.Client, name: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        status = client.get(f"/system/function/{name}")
-        if status.status_code == 200 and status.json().get("availableReplicas"):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{name} never became available")
 
 
 SNOOP = """

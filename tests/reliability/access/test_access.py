@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import re
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -260,13 +259,11 @@ def test_no_secret_value_or_password_leaks(gateway: LiveGateway, tmp_path: Path)
         return [*found, ("gateway log", gateway.log_text())]
 
     # The replicas' last lines reach the log ring a moment after the calls: search once they are there.
-    deadline = time.monotonic() + 20
-    files = written()
-    while not any("failing on purpose" in text for _, text in files):
-        assert time.monotonic() < deadline, "the failing call left no log line to search"
-        time.sleep(0.05)
-        files = written()
-    seen.extend(files)
+    def logged() -> bool:
+        return any("failing on purpose" in text for _, text in written())
+
+    wait_until(logged, 20, "the failing call left no log line to search", interval=0.05)
+    seen.extend(written())
     stored = b"".join(p.read_bytes() for p in (gateway.state_dir / "secrets").rglob("*") if p.is_file())
     assert updated.encode() in stored and raw_value in stored, "control: the search would find a stored value"
     leaks = [(where, needle) for where, text in seen for needle in needles if needle in text]
