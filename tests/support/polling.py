@@ -1,7 +1,8 @@
 """The suite's one polling loop: wait on a condition instead of sleeping a fixed time.
 
 ``eventually`` awaits an async probe until its value passes a check and returns that value; ``until`` polls a
-plain predicate from async code; ``wait_until`` does the same from sync code. The other helpers
+plain predicate from async code; ``wait_until`` does the same from sync code, and ``wait_value`` is
+``eventually`` for a sync probe. The other helpers
 (``tests.support.async_calls.until``/``eventually``, ``tests.support.watchdog.wait_for``,
 ``tests.support.platform.wait_until``, ``tests.integration.provider.helpers.eventually``) keep their
 signatures and defaults and poll through these.
@@ -14,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-__all__ = ["PollTimeout", "eventually", "until", "wait_until"]
+__all__ = ["PollTimeout", "eventually", "until", "wait_until", "wait_value"]
 
 T = TypeVar("T")
 
@@ -71,3 +72,20 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise _failure(within, what, value)
         time.sleep(interval)
+
+
+def wait_value(
+    probe: Callable[[], T],
+    check: Callable[[T], object],
+    within: float = 30.0,
+    *,
+    interval: float = 0.1,
+    what: str | None = None,
+) -> T:
+    """Call ``probe`` every ``interval`` seconds until ``check`` accepts its value; return that value."""
+    deadline = time.monotonic() + within
+    while not check(value := probe()):
+        if time.monotonic() >= deadline:
+            raise _failure(within, what, value)
+        time.sleep(interval)
+    return value

@@ -8,11 +8,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pyfaas.cli.credentials import BasicCredentials, CredentialStore
 from tests.support.cli import REPO_ROOT, CliResult, Platform, cli_env, run_cli
+from tests.support.polling import wait_value
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -80,27 +82,31 @@ def test_functions_py_filters_logs_and_dead_letters(
     pyfaas("invoke", "py-fail").assert_one_error("py-fail answered 500", "boom")
     submitted = pyfaas("invoke", "py-fail", "--async")
     call_id = submitted.stdout.strip()
-    deadline = time.monotonic() + 30
-    state = ""
-    while state != "dead-lettered" and time.monotonic() < deadline:
-        state = json.loads(pyfaas("async", "status", call_id, "--json").stdout).get("state", "")
-        time.sleep(0.2)
-    assert state == "dead-lettered"
+    wait_value(
+        lambda: json.loads(pyfaas("async", "status", call_id, "--json").stdout).get("state", ""),
+        lambda state: state == "dead-lettered",
+        30,
+        interval=0.2,
+        what="the failing call dead-lettered",
+    )
     letters = pyfaas("async", "dead-letters", "--function", "py-fail")
     assert letters.code == 0 and call_id in letters.stdout and "500" in letters.stdout
     calls_before = json.loads(pyfaas("describe", "py-fail", "--json").stdout).get("invocationCount", 0)
     redriven = pyfaas("async", "redrive", call_id)
     assert redriven.code == 0 and f"Requeued {call_id}" in redriven.stdout
+
     # requeued with fresh attempts: it runs twice more (worker max_retry_attempts=2), then dead-letters again
-    deadline = time.monotonic() + 30
-    calls_after = calls_before
-    record: dict[str, object] = {}
-    while time.monotonic() < deadline:
+    def progress() -> tuple[dict[str, Any], int]:
         record = json.loads(pyfaas("async", "status", call_id, "--json").stdout)
-        calls_after = json.loads(pyfaas("describe", "py-fail", "--json").stdout).get("invocationCount", 0)
-        if record.get("state") == "dead-lettered" and calls_after >= calls_before + 2:
-            break
-        time.sleep(0.2)
+        return record, json.loads(pyfaas("describe", "py-fail", "--json").stdout).get("invocationCount", 0)
+
+    record, calls_after = wait_value(
+        progress,
+        lambda seen: seen[0].get("state") == "dead-lettered" and seen[1] >= calls_before + 2,
+        30,
+        interval=0.2,
+        what="the redriven call dead-lettered again after two runs",
+    )
     assert calls_after == calls_before + 2 and record["attempts"] == 2, (record, calls_before, calls_after)
     pyfaas("async", "redrive", "no-such-call").assert_one_error("no dead letter")
     pyfaas("async", "status", "no-such-call").assert_one_error("no async call", "call id")

@@ -8,13 +8,13 @@ secret create/list/update/remove → remove; plus the 401 path before login.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.cli import CREDENTIALS, CliResult, Platform, cli_env, run_cli, run_pyfaas
+from tests.support.polling import wait_value
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -117,27 +117,27 @@ def test_main_flow_as_subprocesses(project: tuple[Path, dict[str, str]], platfor
     submitted = _ok(pyfaas("invoke", "greet", "--async", stdin=b"later"))
     call_id = submitted.stdout.strip()
     assert call_id and "submitted asynchronously" in submitted.stderr
-    deadline = time.monotonic() + 30
-    record: dict[str, object] = {}
-    while time.monotonic() < deadline:
-        record = json.loads(_ok(quick("async", "status", call_id, "--json")).stdout)
-        if record.get("state") == "succeeded":
-            break
-        time.sleep(0.2)
-    assert record.get("state") == "succeeded", record
+    record = wait_value(
+        lambda: json.loads(_ok(quick("async", "status", call_id, "--json")).stdout),
+        lambda found: found.get("state") == "succeeded",
+        30,
+        interval=0.2,
+        what="the async call to succeed",
+    )
     assert record.get("lastStatus") == 200
 
     logs = _ok(pyfaas("logs", "greet", "--tail=false"))
     assert "POST / - 200" in logs.stdout, logs.stdout
 
     _ok(pyfaas("scale", "greet", "--replicas", "2"))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        status = json.loads(_ok(quick("describe", "greet", "--json")).stdout)
-        if status.get("availableReplicas") == 2:
-            break
-        time.sleep(0.2)
-    assert status.get("replicas") == 2 and status.get("availableReplicas") == 2
+    status = wait_value(
+        lambda: json.loads(_ok(quick("describe", "greet", "--json")).stdout),
+        lambda found: found.get("availableReplicas") == 2,
+        30,
+        interval=0.2,
+        what="two available replicas",
+    )
+    assert status.get("replicas") == 2
     clamped = _ok(quick("scale", "greet", "--replicas", "9"))
     assert "scale.max" in clamped.stderr and "3 replicas" in clamped.stdout
 
