@@ -38,7 +38,7 @@ from lightkube.resources.authorization_v1 import (
 )
 
 from pyfaas.core.models import FunctionDeployment, Secret
-from pyfaas.infra.gateway_rbac import PROVIDER_RULES, SERVICE_ACCOUNT
+from pyfaas.infra.gateway_rbac import CREDENTIAL_RULES, CREDENTIALS_SECRET, PROVIDER_RULES, SERVICE_ACCOUNT
 from tests.infra.conftest import FUNCTIONS_PY, STACK_YML
 from tests.infra.test_default_stack import provider_api_calls
 from tests.integration.kubernetes.live import (
@@ -263,7 +263,7 @@ async def test_the_gateway_may_make_every_provider_call_and_nothing_more(
             expected = _rule_set(PROVIDER_RULES)
             for namespace, wanted in (
                 (names.functions, expected),
-                (names.control, set()),
+                (names.control, _rule_set(CREDENTIAL_RULES)),  # its credentials Secret (by name, below)
                 ("default", set()),
                 ("kube-system", set()),
             ):
@@ -280,7 +280,7 @@ async def test_the_gateway_may_make_every_provider_call_and_nothing_more(
         # 3. The same question from outside (SubjectAccessReview, as an admin asks about the account):
         # a sample of what it must not do.
         forbidden = [
-            ("", "secrets", "get", names.control),  # its own credentials' namespace
+            ("", "secrets", "get", names.control),  # its own namespace's secrets (any name) ...
             ("", "secrets", "list", None),  # secrets cluster-wide
             ("apps", "deployments", "create", names.control),  # the platform itself
             ("apps", "deployments", "update", names.functions),  # writes are applies (patch), not PUT
@@ -302,6 +302,18 @@ async def test_the_gateway_may_make_every_provider_call_and_nothing_more(
                 SubjectAccessReview(spec=SubjectAccessReviewSpec(user=account, resourceAttributes=attributes))
             )
             assert review.status is not None and not review.status.allowed, (group, resource, verb, namespace)
+        # ... but the one Secret its replicas share private functions' keys in (docs/decisions/0142)
+        for name, verb, allowed in (
+            (CREDENTIALS_SECRET, "get", True),
+            (CREDENTIALS_SECRET, "update", True),
+            ("basic-auth", "get", False),
+            ("basic-auth", "update", False),
+        ):
+            attributes = ResourceAttributes(resource="secrets", verb=verb, name=name, namespace=names.control)
+            review = await admin.create(
+                SubjectAccessReview(spec=SubjectAccessReviewSpec(user=account, resourceAttributes=attributes))
+            )
+            assert review.status is not None and review.status.allowed is allowed, (name, verb)
 
         # 4. And the provider itself, with that token, does its work in the function namespace.
         async with live_provider(token_config, names.functions) as provider:
