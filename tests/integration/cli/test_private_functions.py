@@ -5,7 +5,6 @@ and the function sees neither that credential nor the CLI's saved admin credenti
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support.cli import CREDENTIALS, Platform, run_cli
+from tests.support.polling import wait_value
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,10 +48,12 @@ def test_cli_invokes_a_private_function_with_a_key_or_token(
     }
     with httpx.Client(base_url=platform.url, auth=CREDENTIALS, timeout=30) as admin:
         assert admin.post("/system/functions", json=spec).status_code == 202
-        deadline = time.monotonic() + 60
-        while admin.get("/system/function/private-cli").json().get("availableReplicas") != 1:
-            assert time.monotonic() < deadline, "private-cli never became available"
-            time.sleep(0.1)
+        wait_value(
+            lambda: admin.get("/system/function/private-cli").json().get("availableReplicas"),
+            lambda available: available == 1,
+            60,
+            what="private-cli to become available",
+        )
 
     refused = run_cli(["invoke", "private-cli"], env=logged_in, cwd=tmp_path, stdin=b"x")
     assert refused.code != 0 and "401" in refused.stderr  # the saved admin login is not a function key

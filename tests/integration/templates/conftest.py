@@ -4,7 +4,6 @@ and a CLI helper logged in to it; each test has its own project folder, HOME and
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from pyfaas.cli.credentials import BasicCredentials, CredentialStore
 from tests.support.cli import CREDENTIALS, CliResult, Platform, cli_env, run_cli, running_platform
+from tests.support.polling import wait_value
 
 
 @pytest.fixture(scope="package")
@@ -45,24 +45,21 @@ class Project:
         """An async call through the gateway, followed to its final state with ``pyfaas async status``."""
         submitted = self.ok("invoke", name, "--async", stdin=body)
         call_id = submitted.stdout.strip()
-        deadline = time.monotonic() + within
-        record: dict[str, object] = {}
-        while time.monotonic() < deadline:
-            record = json.loads(self.ok("async", "status", call_id, "--json").stdout)
-            if record.get("state") in ("succeeded", "failed", "dead"):
-                return record
-            time.sleep(0.1)
-        raise AssertionError(f"async call {call_id} not final in {within}s: {record}")
+        record: dict[str, object] = wait_value(
+            lambda: json.loads(self.ok("async", "status", call_id, "--json").stdout),
+            lambda found: found.get("state") in ("succeeded", "failed", "dead-lettered"),
+            within,
+            what=f"async call {call_id} to finish",
+        )
+        return record
 
     def logs_until(self, name: str, fragment: str, within: float = 30.0) -> str:
-        deadline = time.monotonic() + within
-        text = ""
-        while time.monotonic() < deadline:
-            text = self.ok("logs", name, "--tail=false").stdout
-            if fragment in text:
-                return text
-            time.sleep(0.1)
-        raise AssertionError(f"{fragment!r} not in the logs of {name} within {within}s:\n{text}")
+        return wait_value(
+            lambda: self.ok("logs", name, "--tail=false").stdout,
+            lambda text: fragment in text,
+            within,
+            what=f"{fragment!r} in the logs of {name}",
+        )
 
 
 @pytest.fixture

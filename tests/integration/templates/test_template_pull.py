@@ -8,12 +8,12 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.integration.templates.conftest import Project
+from tests.support.polling import wait_value
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -127,10 +127,12 @@ def test_pull_a_community_template_and_deploy_it(project: Project, repository: P
         assert described["envVars"]["upstream_url"] == "http://127.0.0.1:0"  # a port per replica
         assert project.call("mini", b"hello").text == "pulled: hello"
         project.ok("scale", "mini", "--replicas", "2")  # two servers on one host: no port clash
-        deadline = time.monotonic() + 30
-        while json.loads(project.ok("describe", "mini", "--json").stdout).get("availableReplicas") != 2:
-            assert time.monotonic() < deadline, "the second replica did not become ready"
-            time.sleep(0.1)
+        wait_value(
+            lambda: json.loads(project.ok("describe", "mini", "--json").stdout).get("availableReplicas"),
+            lambda available: available == 2,
+            30,
+            what="the second replica to become ready",
+        )
         assert all(project.call("mini", b"x").text == "pulled: x" for _ in range(4))
         record = project.async_call("mini", b"later")
         assert record["state"] == "succeeded", record
