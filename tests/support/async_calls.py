@@ -97,7 +97,7 @@ class FakeGateway:
             elif name == "bad":
                 return web.Response(status=400, text="bad input")
             elif name.startswith("slow-"):
-                await asyncio.sleep(float(name.split("-", 1)[1].replace("_", ".")))
+                await asyncio.sleep(float(name.split("-", 1)[1].replace("_", ".")))  # the slow function
             return web.Response(
                 body=body,
                 headers={
