@@ -33,7 +33,7 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Pod
 
 from pyfaas.build.oci import build_image, write_layout
-from tests.support.async_calls import CallbackReceiver, until
+from tests.support.async_calls import CallbackReceiver, eventually, until
 from tests.support.cli import cli_env, run_pyfaas
 from tests.support.kube_cluster import KubeCluster
 from tests.support.kube_dns import ServiceDns, service_dns
@@ -328,6 +328,13 @@ async def test_load_above_the_alert_threshold_scales_the_function_up_and_back(
     )
 
 
+async def _until_no_pods(admin: AsyncClient, name: str, namespace: str, within: float) -> None:
+    async def none_left() -> bool:
+        return not [pod async for pod in admin.list(Pod, namespace=namespace, labels={"faas_function": name})]
+
+    await eventually(none_left, within, f"{name}'s pods to be gone")
+
+
 async def test_a_function_labelled_for_scale_to_zero_sleeps_when_idle_and_wakes_on_a_call(
     stack: Platform, gateway: httpx.AsyncClient, admin: AsyncClient, function_image: str
 ) -> None:
@@ -339,6 +346,9 @@ async def test_a_function_labelled_for_scale_to_zero_sleeps_when_idle_and_wakes_
     await _function_ready(gateway, "sleepy")
     assert (await gateway.post("/function/sleepy", content=b"once")).status_code == 200
     idle = await _until_replicas(admin, "sleepy", stack.functions, lambda n: n == 0, 120, "scale to zero")
+    # Asleep means no pod left: until its pod is gone (and out of the EndpointSlice the gateway watches), a
+    # call may still be answered by the terminating pod, with no wake-up to observe.
+    await _until_no_pods(admin, "sleepy", stack.functions, 90)
     started = time.monotonic()
     woken = await gateway.post("/function/sleepy", content=b"again", timeout=90)
     assert woken.status_code == 200 and woken.text == "hello again"
