@@ -6,6 +6,10 @@ path adds only the ``uid`` rollout label), plus :data:`~pyfaas.core.k8s.PULUMI_O
 objects' own metadata: pulumi-kubernetes applies them as the gateway's field manager, with force. A later API
 update of the same function changes them; the next ``pulumi up`` that applies them puts Pulumi's version back
 whole (fields only the API update set are removed too).
+
+Its replica key Secret (``pyfaas.core.replica_key``) holds a ``random.RandomPassword``: made at the first
+``pulumi up``, kept by later ones (a changed key would refuse the pods started with the old one until they
+restart; docs/decisions/0151-kubernetes-replica-keys.md).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from pyfaas.core.k8s import (
     PULUMI_OWNERSHIP_ANNOTATIONS,
@@ -22,8 +27,10 @@ from pyfaas.core.k8s import (
     function_deployment,
     function_secret,
     function_service,
+    replica_key_secret,
 )
 from pyfaas.core.models import FunctionDeployment, Secret
+from pyfaas.core.replica_key import REPLICA_KEY_DATA
 from pyfaas.infra import kube
 from pyfaas.infra.workload import children
 
@@ -55,15 +62,27 @@ class Function(pulumi.ComponentResource):
         super().__init__("pyfaas:index:Function", name, None, opts)
         spec = args.spec
         namespace = spec.namespace or args.namespace
-        deployment = function_deployment(spec, namespace=namespace, options=args.options)
+        deployment = function_deployment(spec, namespace=namespace, options=args.options, replica_key=True)
         service = function_service(spec, namespace=namespace, options=args.options)
         child = children(self, opts)
+        key = random.RandomPassword(
+            f"{name}-replica-key", length=43, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        key_body = replica_key_secret(spec.service, namespace=namespace, key="")
+        key_secret = kube.resource(
+            k8s.core.v1.Secret,
+            f"{name}-replica-key",
+            metadata=_owned(key_body["metadata"]),
+            type=key_body["type"],
+            string_data={REPLICA_KEY_DATA: pulumi.Output.secret(key.result)},
+            opts=child,
+        )
         kube.resource(
             k8s.apps.v1.Deployment,
             f"{name}-deployment",
             metadata=_owned(deployment["metadata"]),
             spec=deployment["spec"],
-            opts=child,
+            opts=children(self, opts, key_secret),
         )
         kube.resource(
             k8s.core.v1.Service,

@@ -32,13 +32,19 @@ PROVIDER_RULES: list[dict[str, Any]] = [
     },
     {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["update"]},
     {"apiGroups": [""], "resources": ["services"], "verbs": ["create", "patch", "delete"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "patch", "delete"]},
+    {
+        "apiGroups": [""],
+        "resources": ["secrets"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
+    },
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
 ]
 """What the Kubernetes provider (``runtime/provider/kubernetes``) does in a function namespace; no more.
-Writes are server-side applies: ``patch``, and ``create`` where an apply creates the object (Services)."""
+Writes are server-side applies: ``patch``, and ``create`` where an apply creates the object (Services).
+Secrets are watched for the functions' replica keys (a label-selected watch; RBAC cannot narrow a watch by
+label, and the gateway already lists and reads Secrets there for ``/system/secrets``)."""
 
 CREDENTIALS_SECRET = "pyfaas-function-auth"
 CREDENTIAL_RULES: list[dict[str, Any]] = [

@@ -20,6 +20,7 @@ from pyfaas.infra.function import Function, FunctionArgs, FunctionSecrets, Funct
 from pyfaas.infra.gateway import Gateway, GatewayArgs
 from pyfaas.infra.namespaces import Namespaces, NamespacesArgs
 from pyfaas.infra.nats_jetstream import Nats, NatsArgs
+from pyfaas.infra.network_policy import function_network_policy
 from pyfaas.infra.prometheus import PORT as PROMETHEUS_PORT
 from pyfaas.infra.prometheus import Prometheus, PrometheusArgs
 from pyfaas.infra.services import Idler, IdlerArgs, QueueWorker, QueueWorkerArgs
@@ -87,6 +88,10 @@ class Platform(pulumi.ComponentResource):
             opts=placed,
         )
         gateway_url = gateway.internal_url
+        for fn_ns in config.function_namespaces:
+            function_network_policy(
+                f"{name}-netpol-{fn_ns}", namespace=fn_ns, control_namespace=ns, opts=placed
+            )
         after_gateway = pulumi.ResourceOptions(parent=self, depends_on=[*namespaces.ready, gateway])
         if config.alertmanager.enabled:
             AlertManager(

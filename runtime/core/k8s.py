@@ -41,6 +41,12 @@ from pyfaas.core.models import (
     FunctionStatus,
     Secret,
 )
+from pyfaas.core.replica_key import (
+    REPLICA_KEY_DATA,
+    REPLICA_KEY_ENV,
+    REPLICA_KEY_LABEL,
+    replica_key_secret_name,
+)
 from pyfaas.core.timeouts import watchdog_env
 
 __all__ = [
@@ -58,6 +64,7 @@ __all__ = [
     "function_status",
     "initial_replicas",
     "projected_secrets_volume_name",
+    "replica_key_secret",
     "resources_body",
     "secret_names",
 ]
@@ -181,12 +188,15 @@ def function_deployment(
     replicas: int | None = None,
     image_pull_secrets: Iterable[str] = (),
     rollout_token: str | None = None,
+    replica_key: bool = False,
 ) -> dict[str, Any]:
     """The ``apps/v1`` Deployment of a function.
 
     ``replicas`` defaults to :func:`initial_replicas`; the provider passes the current count on update.
     Secrets named in ``image_pull_secrets`` (registry credentials) become ``imagePullSecrets``, not files.
     ``rollout_token`` sets the ``uid`` pod-template label, forcing a rollout even when nothing else changed.
+    ``replica_key`` gives the watchdog the function's key from its Secret (:func:`replica_key_secret`), by
+    reference: the key itself is never in the Deployment.
     """
     name = spec.service
     annotations = _annotations(spec)
@@ -222,7 +232,7 @@ def function_deployment(
         "image": spec.image,
         "imagePullPolicy": options.image_pull_policy,
         "ports": [{"name": PORT_NAME, "containerPort": options.watchdog_port, "protocol": "TCP"}],
-        "env": _env(spec),
+        "env": [*_env(spec), _replica_key_env(name)] if replica_key else _env(spec),
         "resources": resources_body(
             spec.limits if spec.limits is not None else options.default_limits,
             spec.requests if spec.requests is not None else options.default_requests,
@@ -267,6 +277,31 @@ def function_deployment(
                 "spec": pod_spec,
             },
         },
+    }
+
+
+def _replica_key_env(name: str) -> dict[str, Any]:
+    # Not optional: a pod must not start unkeyed (open to every other pod) when its Secret is missing.
+    ref = {"name": replica_key_secret_name(name), "key": REPLICA_KEY_DATA}
+    return {"name": REPLICA_KEY_ENV, "valueFrom": {"secretKeyRef": ref}}
+
+
+def replica_key_secret(name: str, *, namespace: str, key: str) -> dict[str, Any]:
+    """The Opaque Secret holding function ``name``'s replica key (``pyfaas.core.replica_key``).
+
+    Labelled :data:`REPLICA_KEY_LABEL` (what the gateway watches), not managed-by, so ``/system/secrets``
+    does not list it as a user's secret.
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": replica_key_secret_name(name),
+            "namespace": namespace,
+            "labels": {REPLICA_KEY_LABEL: name},
+        },
+        "type": "Opaque",
+        "data": {REPLICA_KEY_DATA: base64.b64encode(key.encode()).decode()},
     }
 
 
@@ -373,7 +408,11 @@ def function_status(deployment: Mapping[str, Any]) -> FunctionStatus:
     pod_spec = template.get("spec") or {}
     containers = pod_spec.get("containers") or [{}]
     container = containers[0]
-    env = {item["name"]: item.get("value", "") for item in container.get("env") or [] if "name" in item}
+    env = {
+        item["name"]: item.get("value", "")
+        for item in container.get("env") or []
+        if "name" in item and item["name"] != REPLICA_KEY_ENV
+    }
     fprocess = env.pop(ENV_FPROCESS, None)
     for name, value in watchdog_env(pod_meta.get("annotations"), None).items():
         if env.get(name) == value:  # derived from the declared timeout, not the function's own envVars

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from lightkube import AsyncClient
 from lightkube.core.client import LabelSelector
@@ -25,11 +25,18 @@ from lightkube.types import PatchType
 
 from pyfaas.core.errors import NotFound, PyfaasError, ValidationFailed
 from pyfaas.core.function_crd import API_VERSION, GROUP, KIND, PLURAL, VERSION, deployment_of
-from pyfaas.core.k8s import FunctionWorkloadOptions, function_deployment, function_service, initial_replicas
+from pyfaas.core.k8s import (
+    FunctionWorkloadOptions,
+    function_deployment,
+    function_service,
+    initial_replicas,
+    replica_key_secret,
+)
 from pyfaas.core.labels import LABEL_FUNCTION, scaling_policy
 from pyfaas.core.models import FunctionDeployment
+from pyfaas.core.replica_key import REPLICA_KEY_LABEL, new_replica_key, replica_key_secret_name
 from pyfaas.operator.status import Problem, function_status, status_unchanged
-from pyfaas.provider.kubernetes.errors import ObjectMissing, api_errors
+from pyfaas.provider.kubernetes.errors import ObjectConflict, ObjectMissing, api_errors
 
 __all__ = [
     "FIELD_MANAGER",
@@ -186,12 +193,15 @@ class Reconciler:
                 options=self.workload,
                 replicas=desired,
                 image_pull_secrets=registry,
+                replica_key=True,
             ),
             function,
         )
         service_body = _owned(function_service(spec, namespace=namespace, options=self.workload), function)
         applied: list[str] = []
         try:
+            if await self._replica_key(function, namespace, name, apply=apply):
+                applied.append("replica key Secret")
             deployment = await self._current(Deployment, namespace, name)
             drift = "absent" if deployment is None else difference(deployment, deployment_body)
             if apply and drift is not None:
@@ -229,6 +239,30 @@ class Reconciler:
             if body.get("type") in REGISTRY_SECRET_TYPES:
                 registry.append(secret)
         return registry
+
+    async def _replica_key(
+        self, function: Mapping[str, Any], namespace: str, name: str, *, apply: bool
+    ) -> bool:
+        """Create the function's replica key Secret (owned by the Function) unless it exists; never rewrite
+        it: every pod of the function shares the key (``pyfaas.core.replica_key``). True when created."""
+        existing = await self._current(SecretObject, namespace, replica_key_secret_name(name))
+        if existing is not None:
+            if ((existing.get("metadata") or {}).get("labels") or {}).get(REPLICA_KEY_LABEL) != name:
+                raise ValidationFailed(
+                    f"secret {replica_key_secret_name(name)!r} exists and is not the replica key of {name!r}"
+                )
+            return False
+        if not apply:
+            return False
+        body = _owned(replica_key_secret(name, namespace=namespace, key=new_replica_key()), function)
+        try:
+            with api_errors(f"creating the replica key of {namespace}/{name}", conflict=ObjectConflict):
+                await self.client.create(
+                    cast(SecretObject, SecretObject.from_dict(body)), field_manager=FIELD_MANAGER
+                )
+        except ObjectConflict:
+            return False  # created meanwhile (409): that one is the key
+        return True
 
     async def _current(self, kind: type[Any], namespace: str, name: str) -> dict[str, Any] | None:
         try:

@@ -144,6 +144,7 @@ _KINDS = {
     "scale": ("apps", "deployments/scale"),
     "Service": ("", "services"),
     "SecretObject": ("", "secrets"),
+    "Secret": ("", "secrets"),
     "Pod": ("", "pods"),
     "pod": ("", "pods/log"),
     "EndpointSlice": ("discovery.k8s.io", "endpointslices"),
@@ -180,10 +181,13 @@ def provider_api_calls() -> dict[tuple[str, str], set[str]]:
     source = "".join(p.read_text() for p in _provider_modules())
     calls: dict[tuple[str, str], set[str]] = {}
     for verb, kind in re.findall(r"client\.(\w+)\(\s*(?:_object\(\s*)?(\w+)", source):
-        if verb == "close" or kind == "kind":  # ``kind``: the generic helpers, resolved at their call sites
+        if verb == "close" or kind in ("kind", "self"):  # generic helpers, resolved at their call sites
             continue
         assert kind in _KINDS, f"the provider calls {verb} on {kind}: map it to an RBAC resource"
         calls.setdefault(_KINDS[kind], set()).add(_VERBS.get(verb, verb))
+    for kind in re.findall(r"^    kind = (\w+)$", source, flags=re.MULTILINE):
+        assert kind in _KINDS, f"the provider watches {kind}: map it to an RBAC resource"
+        calls.setdefault(_KINDS[kind], set()).update({"list", "watch"})  # watch.py's list-then-watch loop
     for pattern, verbs in _GENERIC_WRITES.items():
         for kind in re.findall(pattern, source):
             if kind in ("self", "kind"):

@@ -18,6 +18,7 @@ from pyfaas.core.k8s import (
     function_service,
 )
 from pyfaas.core.models import FunctionDeployment, Secret
+from pyfaas.core.replica_key import REPLICA_KEY_DATA, REPLICA_KEY_LABEL, replica_key_secret_name
 from pyfaas.core.stack import parse_stack
 from pyfaas.infra.config import PlatformConfig, load_config
 from pyfaas.infra.pyfaas_platform import workload_options
@@ -66,8 +67,11 @@ def test_bodies_equal_what_the_kubernetes_provider_sends(three_functions: Render
     for spec in deployments:
         namespace = spec.namespace or "openfaas-fn"
         assert three_functions.object("Deployment", spec.service, namespace) == owned(
-            function_deployment(spec, namespace=namespace, options=options)
+            function_deployment(spec, namespace=namespace, options=options, replica_key=True)
         )
+        key_secret = three_functions.object("Secret", replica_key_secret_name(spec.service), namespace)
+        assert key_secret["metadata"]["labels"] == {REPLICA_KEY_LABEL: spec.service}
+        assert set(key_secret["stringData"]) == {REPLICA_KEY_DATA}
         assert three_functions.object("Service", spec.service, namespace) == owned(
             function_service(spec, namespace=namespace, options=options)
         )

@@ -7,18 +7,25 @@ count on it survives every slice update; listeners hear about a function only wh
 
 Readiness follows the EndpointSlice API: ``conditions.ready`` true, or absent (unknown is read as ready); a
 terminating endpoint is not ready. The port is the slice's port named ``http`` (else its only port).
+
+Each Replica carries its function's replica key (:class:`ReplicaKeys`, from the key Secrets) as it was when
+the address became ready, and keeps it: after a rotation, pods started before it still hold the old key,
+pods started after it the new one (docs/decisions/0151-kubernetes-replica-keys.md).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from pyfaas.core.replica_key import REPLICA_KEY_DATA, REPLICA_KEY_LABEL
 from pyfaas.provider.base import Replica
 
-__all__ = ["SERVICE_NAME_LABEL", "EndpointCache", "ready_addresses"]
+__all__ = ["SERVICE_NAME_LABEL", "EndpointCache", "ReplicaKeys", "ready_addresses"]
 
 log = logging.getLogger("pyfaas.provider.kubernetes")
 
@@ -73,11 +80,58 @@ def _slice_function(endpoint_slice: Mapping[str, Any]) -> tuple[str, str, str] |
     return metadata.get("namespace") or "", metadata["name"], service
 
 
+def _key_of(secret: Mapping[str, Any]) -> tuple[Key, str | None] | None:
+    """((namespace, function), key) of a key Secret; key None when its data is unreadable."""
+    metadata = secret.get("metadata") or {}
+    function = (metadata.get("labels") or {}).get(REPLICA_KEY_LABEL)
+    if not function:
+        return None
+    encoded = (secret.get("data") or {}).get(REPLICA_KEY_DATA)
+    try:
+        key = base64.b64decode(encoded, validate=True).decode() if encoded else None
+    except (binascii.Error, UnicodeDecodeError):
+        key = None
+    return (metadata.get("namespace") or "", function), key or None
+
+
+class ReplicaKeys:
+    """The current replica key of every function, from its key Secret (``pyfaas.core.replica_key``)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[Key, str] = {}
+
+    def get(self, name: str, namespace: str) -> str | None:
+        return self._keys.get((namespace, name))
+
+    def upsert(self, secret: Mapping[str, Any]) -> None:
+        found = _key_of(secret)
+        if found is None:
+            return
+        where, key = found
+        if key is None:
+            self._keys.pop(where, None)
+            log.warning("the replica key Secret of %s.%s holds no key", where[1], where[0])
+        else:
+            self._keys[where] = key
+
+    def remove(self, secret: Mapping[str, Any]) -> None:
+        found = _key_of(secret)
+        if found is not None:
+            self._keys.pop(found[0], None)
+
+    def reset(self, namespace: str, secrets: Iterable[Mapping[str, Any]]) -> None:
+        for where in [k for k in self._keys if k[0] == namespace]:
+            del self._keys[where]
+        for secret in secrets:
+            self.upsert(secret)
+
+
 class EndpointCache:
     """EndpointSlices of function Services, reduced to persistent ready Replica objects."""
 
-    def __init__(self, notify: Notify) -> None:
+    def __init__(self, notify: Notify, keys: ReplicaKeys | None = None) -> None:
         self._notify = notify
+        self._keys = keys or ReplicaKeys()
         self._slices: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
         """(namespace, slice name) → (function, {url: replica id})"""
         self._replicas: dict[Key, dict[str, Replica]] = {}
@@ -148,8 +202,10 @@ class EndpointCache:
             if set(current) == set(wanted):
                 continue
             now = time.time()
+            key = self._keys.get(function, namespace)
             updated = {
-                url: current.get(url) or Replica(id=wanted[url], url=url, started_at=now) for url in wanted
+                url: current.get(url) or Replica(id=wanted[url], url=url, started_at=now, key=key)
+                for url in wanted
             }
             for url, replica in current.items():
                 if url not in updated:

@@ -48,6 +48,7 @@ from pyfaas.core.k8s import (
     function_secret,
     function_service,
     function_status,
+    replica_key_secret,
 )
 from pyfaas.core.labels import LABEL_FUNCTION, LABEL_MANAGED_BY, MANAGED_BY_VALUE, scaling_policy
 from pyfaas.core.models import (
@@ -66,15 +67,16 @@ from pyfaas.core.names import (
     validate_namespace,
     validate_secret_name,
 )
+from pyfaas.core.replica_key import REPLICA_KEY_LABEL, new_replica_key, replica_key_secret_name
 from pyfaas.core.version import __version__
 from pyfaas.provider.base import LogRequest, Replica, ReplicaListener
 from pyfaas.provider.kubernetes.config import KubernetesProviderConfig, kube_config
-from pyfaas.provider.kubernetes.endpoints import EndpointCache
+from pyfaas.provider.kubernetes.endpoints import EndpointCache, ReplicaKeys
 from pyfaas.provider.kubernetes.errors import ObjectConflict, ObjectMissing, api_errors, delete_if_present
 from pyfaas.provider.kubernetes.failures import replica_failure
 from pyfaas.provider.kubernetes.logs import stream_logs
 from pyfaas.provider.kubernetes.ownership import adopt_created
-from pyfaas.provider.kubernetes.watch import SliceWatcher
+from pyfaas.provider.kubernetes.watch import KeyWatcher, SliceWatcher
 from pyfaas.provider.listeners import ReplicaListeners
 
 __all__ = ["KubernetesProvider"]
@@ -126,8 +128,10 @@ class KubernetesProvider:
         self._transport = transport
         self._client: AsyncClient | None = None
         self._listeners = ReplicaListeners()
-        self._cache = EndpointCache(self._listeners.notify)
+        self._keys = ReplicaKeys()
+        self._cache = EndpointCache(self._listeners.notify, self._keys)
         self._watchers: dict[str, SliceWatcher] = {}
+        self._key_watchers: dict[str, KeyWatcher] = {}
         self._function_namespaces: set[str] = {config.default_namespace}
         self._deleted: set[tuple[str, str]] = set()
         """Functions this provider deleted whose slices the watch has not yet seen go: never routed to."""
@@ -168,7 +172,8 @@ class KubernetesProvider:
 
     async def close(self) -> None:
         watchers, self._watchers = list(self._watchers.values()), {}
-        for watcher in watchers:
+        key_watchers, self._key_watchers = list(self._key_watchers.values()), {}
+        for watcher in [*watchers, *key_watchers]:
             await watcher.stop()
         if self._client is not None:
             client, self._client = self._client, None
@@ -194,13 +199,15 @@ class KubernetesProvider:
     def _watch(self, namespace: str) -> SliceWatcher:
         watcher = self._watchers.get(namespace)
         if watcher is None:
-            watcher = SliceWatcher(
-                self.client,
-                self._cache,
-                namespace,
-                server_timeout=self.config.watch_server_timeout,
-                retry_max=self.config.watch_retry_max,
-            )
+            options = {
+                "server_timeout": self.config.watch_server_timeout,
+                "retry_max": self.config.watch_retry_max,
+            }
+            keys = KeyWatcher(self.client, self._keys, namespace, **options)
+            self._key_watchers[namespace] = keys
+            keys.start()
+            # Slices are listed once the keys are: a replica takes its function's key when first seen.
+            watcher = SliceWatcher(self.client, self._cache, namespace, after=keys.synced, **options)
             self._watchers[namespace] = watcher
             watcher.start()
         return watcher
@@ -405,8 +412,9 @@ class KubernetesProvider:
         validate_image(spec.image, "image")
         namespace = await self._admit(spec.namespace)
         registry = await self._registry_secrets(spec, namespace)
+        await self._ensure_replica_key(spec.service, namespace)
         deployment = function_deployment(
-            spec, namespace=namespace, options=self._workload, image_pull_secrets=registry
+            spec, namespace=namespace, options=self._workload, image_pull_secrets=registry, replica_key=True
         )
         created = await self._create_deployment(spec.service, namespace, deployment)
         self._deleted.discard((namespace, spec.service))
@@ -419,6 +427,27 @@ class KubernetesProvider:
             await self._undo_create(spec.service, namespace)
             raise
         self._watch(namespace)
+
+    async def _ensure_replica_key(self, name: str, namespace: str) -> None:
+        """Create the function's key Secret unless it exists (``pyfaas.core.replica_key``); a key once made is
+        kept by updates, scaling and rollouts (every pod of the function shares it). Rotating is deleting the
+        Secret and updating the function (docs/kubernetes-provider.md)."""
+        secret = replica_key_secret_name(name)
+        body = replica_key_secret(name, namespace=namespace, key=new_replica_key())
+        try:
+            with api_errors(f"creating the replica key of {name}.{namespace}", conflict=ObjectConflict):
+                await self.client.create(_object(SecretObject, body))
+            return
+        except ObjectConflict:
+            pass  # it exists: check it is the function's key Secret, not someone else's of that name
+        with api_errors(f"reading the replica key of {name}.{namespace}"):
+            existing = (await self.client.get(SecretObject, secret, namespace=namespace)).to_dict()
+        labels = (existing.get("metadata") or {}).get("labels") or {}
+        if labels.get(REPLICA_KEY_LABEL) != name:
+            raise ValidationFailed(
+                f"secret {secret!r} exists and is not the replica key of {name!r}; remove or rename it",
+                field="service",
+            )
 
     async def _undo_create(self, name: str, namespace: str) -> None:
         """Remove the Deployment a failed deploy created: never leave half a function behind."""
@@ -498,6 +527,7 @@ class KubernetesProvider:
         validate_image(spec.image, "image")
         namespace = await self._admit(spec.namespace)
         registry = await self._registry_secrets(spec, namespace)
+        await self._ensure_replica_key(spec.service, namespace)  # functions deployed before keys get one here
         policy = scaling_policy(spec.labels)
 
         async def write() -> None:
@@ -514,6 +544,7 @@ class KubernetesProvider:
                 replicas=replicas,
                 image_pull_secrets=registry,
                 rollout_token=str(time.time_ns()),
+                replica_key=True,
             )
             # The replica count was read above: apply only if nobody scaled (or updated) meanwhile.
             body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
@@ -538,6 +569,10 @@ class KubernetesProvider:
         self._cache.forget(name, namespace)  # stop routing now; listeners hear an empty ready set
         what = f"deleting the Service of {name}.{namespace}"
         await delete_if_present(self.client, Service, name, namespace, what=what)
+        what = f"deleting the replica key of {name}.{namespace}"
+        await delete_if_present(
+            self.client, SecretObject, replica_key_secret_name(name), namespace, what=what
+        )
 
     async def scale(self, name: str, namespace: str, replicas: int) -> None:
         if replicas < 0:
@@ -570,6 +605,11 @@ class KubernetesProvider:
 
     async def _secret_namespace(self, secret: Secret) -> str:
         validate_secret_name(secret.name, "name")
+        if secret.name.endswith(replica_key_secret_name("")):
+            raise ValidationFailed(
+                f"secret names ending {replica_key_secret_name('')!r} are reserved for replica keys",
+                field="name",
+            )
         return await self._admit(secret.namespace)
 
     async def create_secret(self, secret: Secret) -> None:

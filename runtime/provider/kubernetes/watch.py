@@ -1,4 +1,4 @@
-"""One EndpointSlice watch per function namespace, keeping :class:`EndpointCache` current.
+"""Per function namespace, an EndpointSlice watch and a replica-key Secret watch keeping the caches current.
 
 Informer pattern: list the namespace's function slices (label ``faas_function``, which the EndpointSlice
 controller copies from the function's Service), replace the cache's view of the namespace, then watch from the
@@ -8,6 +8,10 @@ error (410 Gone, API unreachable) re-lists after a doubling delay, so deletions 
 A namespace the service account may not read (403: labelled ``openfaas=1`` but given no Role) counts as
 synced with :attr:`SliceWatcher.forbidden` set, so it costs that namespace only: the provider's start and
 other namespaces never wait for it. It is re-listed after :attr:`FORBIDDEN_RETRY` in case access is granted.
+
+The key watch (:class:`KeyWatcher`, Secrets labelled ``pyfaas.dev/replica-key-of``) runs the same loop; the
+slice watch of a namespace lists only after the key watch has synced, so every replica gets its key when it is
+first seen (``EndpointCache``), never after.
 """
 
 from __future__ import annotations
@@ -15,15 +19,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from lightkube import ApiError, AsyncClient, operators
 from lightkube.core.client import LabelSelector
+from lightkube.resources.core_v1 import Secret
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from pyfaas.core.labels import LABEL_FUNCTION
-from pyfaas.provider.kubernetes.endpoints import EndpointCache
+from pyfaas.core.replica_key import REPLICA_KEY_LABEL
+from pyfaas.provider.kubernetes.endpoints import EndpointCache, ReplicaKeys
 
-__all__ = ["FORBIDDEN_RETRY", "SliceWatcher"]
+__all__ = ["FORBIDDEN_RETRY", "KeyWatcher", "SliceWatcher"]
 
 log = logging.getLogger("pyfaas.provider.kubernetes")
 
@@ -31,22 +39,25 @@ FORBIDDEN_RETRY = 30.0
 """Seconds between attempts to list a namespace the API refused (403): RBAC may be granted meanwhile."""
 
 
-class SliceWatcher:
-    """Watches the function EndpointSlices of one namespace; :attr:`synced` is set after the first list."""
+class _Watcher:
+    """List-then-watch of one kind in one namespace; :attr:`synced` is set after the first list."""
+
+    kind: Any
+    what: str
 
     def __init__(
         self,
         client: AsyncClient,
-        cache: EndpointCache,
         namespace: str,
         *,
         server_timeout: int,
         retry_max: float,
+        after: asyncio.Event | None = None,
     ) -> None:
         self.namespace = namespace
         self.synced = asyncio.Event()
+        self._after = after
         self._client = client
-        self._cache = cache
         self._server_timeout = server_timeout
         self._retry_max = retry_max
         self._task: asyncio.Task[None] | None = None
@@ -57,7 +68,7 @@ class SliceWatcher:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"endpointslice-watch-{self.namespace}")
+            self._task = asyncio.create_task(self._run(), name=f"{self.what}-watch-{self.namespace}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -66,28 +77,43 @@ class SliceWatcher:
                 await self._task
             self._task = None
 
+    # what a subclass does with what it sees
+    def _selector(self) -> LabelSelector:
+        raise NotImplementedError
+
+    def _reset(self, items: Iterable[Mapping[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def _upsert(self, item: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _remove(self, item: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
     def _refused(self, exc: ApiError) -> None:
         if self.forbidden is None:
-            log.warning("may not watch EndpointSlices in %s; not serving it: %s", self.namespace, exc)
+            log.warning("may not watch %s in %s: %s", self.what, self.namespace, exc)
         self.forbidden = exc.status.message or str(exc)
-        self._cache.reset(self.namespace, [])
+        self._reset([])
         self.synced.set()
 
     async def _run(self) -> None:
+        if self._after is not None:
+            await self._after.wait()
         delay = 0.1
-        selector: LabelSelector = {LABEL_FUNCTION: operators.exists()}
+        selector = self._selector()
         while True:
             try:
-                listing = self._client.list(EndpointSlice, namespace=self.namespace, labels=selector)
+                listing = self._client.list(self.kind, namespace=self.namespace, labels=selector)
                 items = [item.to_dict() async for item in listing]
                 version = listing.resourceVersion
                 self.relists += 1
                 self.forbidden = None
-                self._cache.reset(self.namespace, items)
+                self._reset(items)
                 self.synced.set()
                 delay = 0.1
                 watch = self._client.watch(
-                    EndpointSlice,
+                    self.kind,
                     namespace=self.namespace,
                     labels=selector,
                     resource_version=version,
@@ -96,9 +122,9 @@ class SliceWatcher:
                 async for event, item in watch:
                     body = item.to_dict()
                     if event == "DELETED":
-                        self._cache.remove(body)
+                        self._remove(body)
                     elif event in ("ADDED", "MODIFIED"):
-                        self._cache.upsert(body)
+                        self._upsert(body)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -107,7 +133,54 @@ class SliceWatcher:
                     await asyncio.sleep(FORBIDDEN_RETRY)
                     continue
                 log.warning(
-                    "EndpointSlice watch in %s failed (%r); re-listing in %.1fs", self.namespace, exc, delay
+                    "%s watch in %s failed (%r); re-listing in %.1fs", self.what, self.namespace, exc, delay
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._retry_max)
+
+
+class SliceWatcher(_Watcher):
+    """Watches the function EndpointSlices of one namespace (a namespace it may not read is not served)."""
+
+    kind = EndpointSlice
+    what = "EndpointSlices"
+
+    def __init__(self, client: AsyncClient, cache: EndpointCache, namespace: str, **options: Any) -> None:
+        super().__init__(client, namespace, **options)
+        self._cache = cache
+
+    def _selector(self) -> LabelSelector:
+        return {LABEL_FUNCTION: operators.exists()}
+
+    def _reset(self, items: Iterable[Mapping[str, Any]]) -> None:
+        self._cache.reset(self.namespace, items)
+
+    def _upsert(self, item: Mapping[str, Any]) -> None:
+        self._cache.upsert(item)
+
+    def _remove(self, item: Mapping[str, Any]) -> None:
+        self._cache.remove(item)
+
+
+class KeyWatcher(_Watcher):
+    """Watches the replica-key Secrets of one namespace. Refused (403: an install whose RBAC predates keys),
+    calls go without a key: functions deployed before keys still answer, keyed ones answer 403."""
+
+    kind = Secret
+    what = "replica-key Secrets"
+
+    def __init__(self, client: AsyncClient, keys: ReplicaKeys, namespace: str, **options: Any) -> None:
+        super().__init__(client, namespace, **options)
+        self._keys = keys
+
+    def _selector(self) -> LabelSelector:
+        return {REPLICA_KEY_LABEL: operators.exists()}
+
+    def _reset(self, items: Iterable[Mapping[str, Any]]) -> None:
+        self._keys.reset(self.namespace, items)
+
+    def _upsert(self, item: Mapping[str, Any]) -> None:
+        self._keys.upsert(item)
+
+    def _remove(self, item: Mapping[str, Any]) -> None:
+        self._keys.remove(item)

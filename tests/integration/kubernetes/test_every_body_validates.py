@@ -7,11 +7,12 @@ a bad body, and so the covered (method, kind) pairs are visible.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 
-from pyfaas.core.k8s import function_deployment, function_service
+from pyfaas.core.k8s import function_deployment, function_service, replica_key_secret
 from pyfaas.core.models import FunctionDeployment, FunctionNamespace, FunctionResources, Secret
 from tests.support.kube_provider import kube_stack
 from tests.support.kube_schema import schema_errors
@@ -88,5 +89,10 @@ async def test_the_api_receives_exactly_the_shared_builder_bodies(tmp_path: Path
             for method, _, body in stack.server.received
             if method in ("POST", "PATCH") and body is not None  # the Service is applied (PATCH)
         }
-        assert posted["Deployment"] == function_deployment(spec, namespace="openfaas-fn", options=options)
+        assert posted["Deployment"] == function_deployment(
+            spec, namespace="openfaas-fn", options=options, replica_key=True
+        )
+        key = base64.b64decode(posted["Secret"]["data"]["key"]).decode()
+        assert len(key) >= 43  # 256 random bits
+        assert posted["Secret"] == replica_key_secret("same", namespace="openfaas-fn", key=key)
         assert posted["Service"] == function_service(spec, namespace="openfaas-fn", options=options)
