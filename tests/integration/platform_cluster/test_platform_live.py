@@ -21,7 +21,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,10 @@ from pyfaas.build.oci import build_image, write_layout
 from tests.support.async_calls import CallbackReceiver, eventually, until
 from tests.support.cli import cli_env, run_pyfaas
 from tests.support.kube_cluster import KubeCluster
-from tests.support.kube_dns import ServiceDns, service_dns
+from tests.support.kube_dns import ServiceDns
 from tests.support.kube_image import import_archive, python_base_layer
 from tests.support.kube_live import admin_client
-from tests.support.kube_platform import Platform, PlatformImages, build_platform_images, deployed_platform
+from tests.support.kube_platform import Platform, PlatformImages, deployed_platform
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.asyncio(loop_scope="module")]
 
@@ -64,27 +64,6 @@ CONFIG = {
     # a killed worker's calls come back after ack_wait: short here so the test stays bounded
     "pyfaas:queueWorker": {"ackWait": "6s"},
 }
-
-
-@pytest.fixture(scope="module")
-def cluster(kube_cluster: KubeCluster) -> KubeCluster:
-    if kube_cluster.containerd_address is None or kube_cluster.pod_gateway is None:
-        pytest.skip("the platform test needs a kit cluster (images imported, the pod bridge)")
-    if os.geteuid() != 0:
-        pytest.skip("the Service-name resolver binds port 53 and the test kills a pod's process: needs root")
-    return kube_cluster
-
-
-@pytest.fixture(scope="module")
-def images(cluster: KubeCluster) -> PlatformImages:
-    return build_platform_images(cluster)
-
-
-@pytest.fixture(scope="module")
-def dns(cluster: KubeCluster) -> Iterator[ServiceDns]:
-    assert cluster.pod_gateway is not None
-    with service_dns(cluster.kubeconfig, cluster.pod_gateway) as server:
-        yield server
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
