@@ -398,6 +398,8 @@ class KubernetesProvider:
         """Check every named secret exists; return those holding registry credentials (imagePullSecrets)."""
         registry: list[str] = []
         for name in spec.secrets or []:
+            if name.endswith(replica_key_secret_name("")):  # another function's key: its pods' door
+                raise ValidationFailed(f"secret {name!r} is a replica key, not for mounting", field="secrets")
             try:
                 with api_errors(f"reading secret {name}", not_found=SecretNotFound):
                     body = (await self.client.get(SecretObject, name, namespace=namespace)).to_dict()
