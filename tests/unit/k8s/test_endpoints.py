@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyfaas.core.k8s import replica_key_secret
 from pyfaas.provider.base import Replica
-from pyfaas.provider.kubernetes.endpoints import EndpointCache, ready_addresses
+from pyfaas.provider.kubernetes.endpoints import EndpointCache, ReplicaKeys, ready_addresses
 from tests.support.kube_schema import SCHEMA_VERSIONS, schema_errors
 
 
@@ -124,3 +125,38 @@ def test_a_failing_listener_does_not_break_the_cache() -> None:
     cache = EndpointCache(explode)
     cache.upsert(slice_("fn-a", "fn", [endpoint("10.0.0.1")]))
     assert len(cache.ready("fn", "ns")) == 1
+
+
+def test_each_replica_keeps_the_key_its_function_had_when_it_became_ready() -> None:
+    keys = ReplicaKeys()
+    cache = EndpointCache(lambda name, namespace, replicas: None, keys)
+    keys.reset("ns", [replica_key_secret("fn", namespace="ns", key="old")])
+    cache.upsert(slice_("fn-a", "fn", [endpoint("10.0.0.1")]))
+    (first,) = cache.ready("fn", "ns")
+    assert first.key == "old"
+    # Rotated: the running pod still holds the old key; a pod that becomes ready now holds the new one.
+    keys.upsert(replica_key_secret("fn", namespace="ns", key="new"))
+    cache.upsert(slice_("fn-a", "fn", [endpoint("10.0.0.1"), endpoint("10.0.0.2")]))
+    assert {r.url: r.key for r in cache.ready("fn", "ns")} == {
+        "http://10.0.0.1:8080": "old",
+        "http://10.0.0.2:8080": "new",
+    }
+    # A restarted container (unready, then ready again) reads the Secret again: so does the gateway.
+    cache.upsert(slice_("fn-a", "fn", [endpoint("10.0.0.1", ready=False), endpoint("10.0.0.2")]))
+    cache.upsert(slice_("fn-a", "fn", [endpoint("10.0.0.1"), endpoint("10.0.0.2")]))
+    assert {r.key for r in cache.ready("fn", "ns")} == {"new"}
+    # No Secret (a function deployed before keys, or another function): no key is sent.
+    keys.remove(replica_key_secret("fn", namespace="ns", key="new"))
+    cache.upsert(slice_("other-a", "other", [endpoint("10.0.0.9")]))
+    cache.upsert(slice_("fn-b", "fn", [endpoint("10.0.0.3")]))
+    assert cache.ready("other", "ns")[0].key is None
+    assert {r.url: r.key for r in cache.ready("fn", "ns")}["http://10.0.0.3:8080"] is None
+
+
+def test_replica_keys_ignore_secrets_that_are_not_keys() -> None:
+    keys = ReplicaKeys()
+    unlabelled = {"metadata": {"name": "x", "namespace": "ns"}, "data": {"key": "a2V5"}}
+    garbled = replica_key_secret("fn", namespace="ns", key="k")
+    garbled["data"]["key"] = "not base64!"
+    keys.reset("ns", [unlabelled, garbled])
+    assert keys.get("x", "ns") is None and keys.get("fn", "ns") is None
