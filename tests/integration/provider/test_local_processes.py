@@ -21,6 +21,7 @@ from tests.support.providers import (
     local_provider,
     pyfaas_processes,
     python_function,
+    replica_headers,
     wait_no_processes,
     write_handler,
 )
@@ -53,7 +54,7 @@ async def test_close_leaves_no_process_behind_even_mid_request(tmp_path: Path) -
             await ready(provider, "echo", NS, 2)
             [slow] = await ready(provider, "slow", NS)
             # A request in flight forks `sleep 30` inside the replica's process group.
-            call = asyncio.create_task(client.post(slow.url + "/"))
+            call = asyncio.create_task(client.post(slow.url + "/", headers=replica_headers(slow)))
             await eventually(lambda: _count(state), lambda n: n >= 4, within=10)
             pids = pyfaas_processes(state)
         assert await wait_no_processes(state, within=5) == []
