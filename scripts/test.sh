@@ -138,8 +138,11 @@ run "ruff check" ruff check .
 run "ruff format --check" ruff format --check .
 run "mypy --strict pyfaas" mypy --strict pyfaas
 
-step "pytest $*"
-pytest "$@"
+# Two pytest-xdist workers: the cluster tests are one xdist group (one worker, one cluster: a machine runs
+# one kit cluster at a time); the other worker runs the rest beside them. PYFAAS_TEST_WORKERS=0: one process.
+WORKERS="${PYFAAS_TEST_WORKERS:-2}"
+step "pytest -n $WORKERS $*"
+pytest -n "$WORKERS" --dist loadgroup "$@"
 status=$?
 if [ "$status" = 5 ]; then
     echo "test.sh: pytest collected no tests" >&2

@@ -37,6 +37,7 @@ from tests.support.kube_host import (
     HostNetwork,
     leftovers,
     mounts_under,
+    processes_of,
     remove_kubepods_cgroups,
     remove_run_containerd,
     restore_sysctls,
@@ -46,7 +47,14 @@ from tests.support.kube_host import (
 from tests.support.kube_image import import_archive, layer_from_files, write_oci_archive
 from tests.support.kube_pki import Pki, make_pki, write_kubeconfig
 
-__all__ = ["PACKAGE_TOOLS", "ClusterError", "KitSettings", "KubeCluster", "ThrowawayCluster"]
+__all__ = [
+    "PACKAGE_TOOLS",
+    "ClusterError",
+    "KitSettings",
+    "KubeCluster",
+    "ThrowawayCluster",
+    "reclaim_orphan",
+]
 
 NODE = "localhost"  # the API server reaches the kubelet by this name -> 127.0.0.1
 PAUSE_IMAGE = "localhost/kube-kit/pause:1"
@@ -639,3 +647,38 @@ iptables: {{masqueradeAll: false, syncPeriod: 10s, minSyncPeriod: 0s}}   # apply
         if self.directory.exists():
             found.append(f"folder {self.directory}")
         return found
+
+
+def reclaim_orphan(directory: Path, settings: KitSettings | None = None) -> list[str]:
+    """Tear down a throwaway cluster whose pytest process died before its teardown (SIGKILL, a cancelled CI
+    job): its pods through CRI, every process rooted in or started from ``directory``, mounts, the bridge
+    and iptables chains, cgroups, the folder. Call only while holding the one-cluster-per-machine lock (so
+    the cluster has no live owner). Returns what is still left (empty when all is gone)."""
+    settings = settings or KitSettings()
+    socket_path = directory / "run" / "containerd.sock"
+    kit_cri = directory / "bin" / "kit-cri"
+    if socket_path.exists() and kit_cri.exists():
+        subprocess.run(
+            [str(kit_cri), "-endpoint", f"unix://{socket_path}", "rmpods"],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    deadline = time.monotonic() + 30
+    while (found := processes_of(directory)) and time.monotonic() < deadline:
+        for pid, _ in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)  # the killed processes' exits, then the next look
+    unmount_all(directory)
+    network = HostNetwork(settings.bridge, settings.pod_gateway, settings.pod_cidr, settings.service_cidr)
+    proxy = directory / "bin" / "kube-proxy"
+    network.tear_down(proxy if proxy.exists() else None)
+    remove_kubepods_cgroups()
+    remove_run_containerd()
+    if not mounts_under(directory):
+        subprocess.run(["rm", "-rf", "--one-file-system", str(directory)], check=False, timeout=120)
+    found = leftovers(directory, settings.bridge)
+    if directory.exists():
+        found.append(f"folder {directory}")
+    return found

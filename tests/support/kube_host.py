@@ -182,7 +182,12 @@ def remove_run_containerd() -> None:
 
 
 def _processes_of(directory: Path) -> list[str]:
-    """Live processes started from, configured in or rooted in ``directory`` (components, shims, pods)."""
+    return [f"process {pid}: {command}" for pid, command in processes_of(directory)]
+
+
+def processes_of(directory: Path) -> list[tuple[int, str]]:
+    """Live processes started from, configured in or rooted in ``directory`` (components, shims, pods):
+    PID and the start of the command line."""
     needle = str(directory).encode()
     found = []
     for entry in Path("/proc").iterdir():
@@ -196,7 +201,7 @@ def _processes_of(directory: Path) -> list[str]:
             continue
         if state != b"Z" and (needle in cmdline or root.startswith(needle)):
             command = cmdline.replace(b"\0", b" ").decode(errors="replace")[:120]
-            found.append(f"process {entry.name}: {command}")
+            found.append((int(entry.name), command))
     return found
 
 

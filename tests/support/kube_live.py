@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -57,7 +58,7 @@ _report: list[str] = []
 @pytest.fixture(scope="session")
 def kube_cluster() -> Iterator[KubeCluster]:
     from tests.support.kube_assets import AssetError, resolve_assets
-    from tests.support.kube_cluster import ClusterError, KubeCluster, ThrowawayCluster
+    from tests.support.kube_cluster import ClusterError, KubeCluster, ThrowawayCluster, reclaim_orphan
 
     existing = os.environ.get("PYFAAS_TEST_KUBECONFIG")
     assets = os.environ.get("PYFAAS_KUBE_ASSETS")
@@ -72,11 +73,17 @@ def kube_cluster() -> Iterator[KubeCluster]:
         binaries = resolve_assets(REPO_ROOT / assets)  # a relative folder is relative to the repository
     except AssetError as exc:
         pytest.fail(f"PYFAAS_KUBE_ASSETS: {exc}")
+    machine_lock = _one_cluster_per_machine()
     cluster = ThrowawayCluster(binaries)
+    for orphan in sorted(cluster.parent.glob("pyk8s-*")):  # holding the lock: no live session owns these
+        if orphan != cluster.directory:
+            left = reclaim_orphan(orphan)
+            _report.append(f"reclaimed {orphan}, left by a session that died: {left or 'nothing left'}")
     try:
         running = cluster.start()
     except BaseException:
         cluster.stop()
+        machine_lock.close()
         raise
     _report.append(f"started in {running.startup_seconds:.1f} s ({cluster.timings}) in {cluster.directory}")
     try:
@@ -88,8 +95,108 @@ def kube_cluster() -> Iterator[KubeCluster]:
         _report.append(
             f"stopped in {cluster.timings['teardown']:.1f} s ({steps}); left behind: {left or 'nothing'}"
         )
+        machine_lock.close()
         if left:
             raise ClusterError(f"the test cluster left things behind: {left}")
+
+
+MACHINE_LOCK = Path("/run/lock/pyfaas-test-cluster.lock")
+
+
+def _one_cluster_per_machine() -> IO[str]:
+    """An exclusive lock for this session's throwaway cluster: the kit's bridge, ports and iptables chains
+    are per machine, so a second cluster (another pytest run, or an xdist worker outside the cluster
+    group) fails here with who holds it, instead of half-starting and breaking the first one."""
+    MACHINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    handle = MACHINE_LOCK.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        pytest.fail(f"a throwaway test cluster is already running on this machine ({holder}); one at a time")
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}, {os.environ.get('PYTEST_XDIST_WORKER', 'pytest')}\n")
+    handle.flush()
+    return handle
+
+
+KUBE_GROUP = "kubernetes"
+"""The scheduling group of every test that uses the cluster under pytest-xdist: one worker runs them all, so
+one cluster starts per session (a machine runs one kit cluster at a time) while the other workers run the
+rest. Marked ``xdist_group`` too, but pytest 9.2 ignores how xdist 3.8 applies that mark (it rewrites a node
+id attribute pytest no longer reads), so :class:`_ClusterGroupScheduling` does the grouping."""
+_IDS_FILE = "kube_test_ids_file"
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if "kube_cluster" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.xdist_group(KUBE_GROUP))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # An xdist worker tells the controller's scheduler which of the collected tests use the cluster.
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput and workerinput.get(_IDS_FILE):
+        grouped = [item.nodeid for item in items if _in_cluster_group(item)]
+        target = Path(f"{workerinput[_IDS_FILE]}.{workerinput['workerid']}")
+        partial = target.with_name(target.name + ".partial")
+        partial.write_text("\n".join(grouped))
+        partial.replace(target)
+
+
+def _in_cluster_group(item: pytest.Item) -> bool:
+    return any(mark.args[:1] == (KUBE_GROUP,) for mark in item.iter_markers("xdist_group"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput[_IDS_FILE] = str(_ids_file(node.config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ClusterGroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        """Load scheduling, one test per work unit, except the cluster's tests: one unit, one worker."""
+
+        cluster_ids: set[str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.cluster_ids is None:  # each worker wrote its file before it reported its collection
+                files = sorted(_ids_file(config).parent.glob("kube-tests.gw*"))
+                self.cluster_ids = set(files[0].read_text().splitlines()) if files else set()
+            return KUBE_GROUP if nodeid in self.cluster_ids else nodeid
+
+    return ClusterGroupScheduling(config, log)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder: Path | None = getattr(config, "_pyfaas_kube_ids", None)
+    if folder is not None:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ids_file(config: pytest.Config) -> Path:
+    folder: Path | None = getattr(config, "_pyfaas_kube_ids", None)
+    if folder is None:
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="pyfaas-xdist-"))
+        config._pyfaas_kube_ids = folder  # type: ignore[attr-defined]
+    return folder / "kube-tests"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    _report.extend(getattr(node, "workeroutput", {}).get("kube_report", []))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

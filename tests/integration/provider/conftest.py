@@ -28,14 +28,21 @@ import pytest
 from pyfaas.provider.base import Provider
 from pyfaas.provider.local import LocalProvider, LocalProviderConfig
 from pyfaas.provider.remote import RemoteProvider
-from tests.support.kube_live import live_contract_provider
+from tests.support.kube_live import KUBE_GROUP, live_contract_provider
 from tests.support.operator_live import contract_operator, live_operator_provider  # noqa: F401 (fixture)
 from tests.support.providers import faas_provider_app, local_provider, serve_app
 
 if TYPE_CHECKING:
     from tests.support.kube_cluster import KubeCluster
 
-KINDS = ["local", "remote", "gateway", "kubernetes-live", "operator-live"]
+KINDS = [
+    "local",
+    "remote",
+    "gateway",
+    # these two ask for the cluster by getfixturevalue, which the xdist grouping cannot see: marked here
+    pytest.param("kubernetes-live", marks=pytest.mark.xdist_group(KUBE_GROUP)),
+    pytest.param("operator-live", marks=pytest.mark.xdist_group(KUBE_GROUP)),
+]
 CREDENTIALS = ("admin", "s3cret-pass")
 
 
