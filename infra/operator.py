@@ -38,6 +38,8 @@ __all__ = [
 ACCOUNT = "pyfaas-operator"
 GATEWAY_ACCOUNT = "gateway"
 LEASE = "pyfaas-operator"
+RUN_AS = 10001
+"""The platform image's service user (``pyfaas.build.platform.SERVICE_UID``)."""
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
 GATEWAY_FUNCTION_RULES: list[dict[str, Any]] = [
@@ -188,6 +190,23 @@ class Operator(pulumi.ComponentResource):
         env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(env.items())]
         env_list.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
         selector = kube.selector("operator")
+        # No probes: kopf's /healthz is served by the Lease holder only (docs/operator.md)
+        container = {
+            "name": "operator",
+            "image": config.image,
+            "imagePullPolicy": config.image_pull_policy,
+            "command": ["pyfaas-operator"],
+            "env": env_list,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": RUN_AS,
+                "runAsGroup": RUN_AS,
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+            },
+            "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        }
         kube.resource(
             k8s.apps.v1.Deployment,
             f"{name}-deployment",
@@ -197,28 +216,7 @@ class Operator(pulumi.ComponentResource):
                 "selector": {"matchLabels": selector},
                 "template": {
                     "metadata": {"labels": labels},
-                    "spec": {
-                        "serviceAccountName": ACCOUNT,
-                        "containers": [
-                            {
-                                "name": "operator",
-                                "image": config.image,
-                                "imagePullPolicy": config.image_pull_policy,
-                                "command": ["pyfaas-operator"],
-                                "env": env_list,
-                                "securityContext": {
-                                    "allowPrivilegeEscalation": False,
-                                    "readOnlyRootFilesystem": True,
-                                    "runAsNonRoot": True,
-                                    "runAsUser": 10001,
-                                },
-                                "resources": {
-                                    "requests": {"cpu": "20m", "memory": "64Mi"},
-                                    "limits": {"memory": "256Mi"},
-                                },
-                            }
-                        ],
-                    },
+                    "spec": kube.pod_spec([container], service_account=ACCOUNT),
                 },
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),

@@ -101,3 +101,18 @@ def test_managed_namespaces_make_the_operator_and_gateway_rights_cluster_wide(pr
     assert [r for r in objects(rendered, "Role") if r["metadata"]["name"] == "pyfaas-gateway-functions"] == []
     cluster_roles = {r["metadata"]["name"] for r in objects(rendered, "ClusterRole")}
     assert "pyfaas-gateway-functions" in cluster_roles
+
+
+def test_the_operator_pods_are_hardened_like_every_platform_pod(crd_mode: Rendered) -> None:
+    """The platform's pod policy (tests/infra/test_policy.py), but for probes: kopf's ``/healthz`` is served
+    by the Lease holder only, so a liveness probe would restart every standby replica (docs/operator.md)."""
+    from tests.infra.test_policy import violations
+
+    (operator,) = [d for d in objects(crd_mode, "Deployment") if d["metadata"]["name"] == "pyfaas-operator"]
+    # the policy's API users are the default stack's; the operator is one too (its token is checked below)
+    exempt = ("no readinessProbe", "no livenessProbe", "service-account token mounted without need")
+    assert [v for v in violations(operator) if not v.endswith(exempt)] == []
+    pod = operator["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is True and pod["enableServiceLinks"] is False
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["containers"][0]["securityContext"]["runAsGroup"] == 10001
