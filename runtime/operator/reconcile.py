@@ -201,7 +201,7 @@ class Reconciler:
         applied: list[str] = []
         try:
             if await self._replica_key(function, namespace, name, apply=apply):
-                applied.append("replica key Secret")
+                log.info("function %s/%s: created its replica key Secret", namespace, name)
             deployment = await self._current(Deployment, namespace, name)
             drift = "absent" if deployment is None else difference(deployment, deployment_body)
             if apply and drift is not None:

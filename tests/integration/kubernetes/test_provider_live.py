@@ -33,6 +33,7 @@ from pyfaas.core.errors import (
 )
 from pyfaas.core.k8s import FunctionWorkloadOptions
 from pyfaas.core.models import FunctionDeployment, FunctionNamespace, Secret
+from pyfaas.core.replica_key import REPLICA_KEY_HEADER
 from pyfaas.provider.base import Replica
 from pyfaas.provider.kubernetes import KubernetesProvider, KubernetesProviderConfig
 from tests.integration.provider.helpers import check_logs
@@ -287,9 +288,10 @@ async def test_a_deployment_that_is_not_a_function_is_neither_listed_nor_overwri
 
 
 async def invoke(replica: Replica, body: str) -> httpx.Response:
-    """Straight to the pod (the host reaches pod IPs over the bridge)."""
+    """Straight to the pod (the host reaches pod IPs over the bridge), with the key the gateway sends."""
+    headers = {} if replica.key is None else {REPLICA_KEY_HEADER: replica.key}
     async with httpx.AsyncClient(timeout=10) as client:
-        return await client.post(replica.url + "/", content=body.encode())
+        return await client.post(replica.url + "/", content=body.encode(), headers=headers)
 
 
 async def test_function_reads_only_its_secrets_as_files(

@@ -5,6 +5,7 @@ retries for missing secrets, conditions for bad objects, restarts and two replic
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from lightkube.resources.core_v1 import Secret, Service
 
 from pyfaas.core.function_crd import deployment_of
 from pyfaas.core.k8s import FunctionWorkloadOptions, function_deployment, function_service
+from pyfaas.core.replica_key import REPLICA_KEY_HEADER, replica_key_secret_name
 from pyfaas.operator.reconcile import contains
 from tests.support.operator_cluster import FunctionResource, wait_for
 from tests.support.operator_process import kubectl, running_operator
@@ -81,13 +83,19 @@ async def get_or_none(client: AsyncClient, kind: type[Any], namespace: str, name
 
 
 async def serves(client: AsyncClient, namespace: str, name: str) -> bool:
+    """The function answers its replica key (what the gateway sends) and refuses a call without it."""
     service = await client.get(Service, name, namespace=namespace)
     assert service.spec is not None
+    secret = await client.get(Secret, replica_key_secret_name(name), namespace=namespace)
+    key = base64.b64decode((secret.data or {})["key"]).decode()
+    url = f"http://{service.spec.clusterIP}:8080/"
     try:
         async with httpx.AsyncClient(trust_env=False, timeout=2) as http:
-            answer = await http.get(f"http://{service.spec.clusterIP}:8080/")
+            answer = await http.get(url, headers={REPLICA_KEY_HEADER: key})
+            unkeyed = await http.get(url)
     except httpx.HTTPError:
         return False  # kube-proxy writes the rules about a second after the endpoints are ready
+    assert answer.status_code != 200 or unkeyed.status_code == 403, unkeyed.text
     return answer.status_code == 200 and answer.text.startswith("v1:")
 
 
@@ -106,11 +114,13 @@ async def test_a_function_applied_with_kubectl_becomes_a_ready_deployment_and_se
         spec, _ = deployment_of(body)
         deployment = await get_or_none(client, Deployment, namespace, "hello")
         assert contains(
-            deployment, function_deployment(spec, namespace=namespace, options=WORKLOAD, replicas=1)
+            deployment,
+            function_deployment(spec, namespace=namespace, options=WORKLOAD, replicas=1, replica_key=True),
         )
         service = await get_or_none(client, Service, namespace, "hello")
         assert contains(service, function_service(spec, namespace=namespace))
-        for child in (deployment, service):
+        key_secret = await get_or_none(client, Secret, namespace, replica_key_secret_name("hello"))
+        for child in (deployment, service, key_secret):
             (owner,) = child["metadata"]["ownerReferences"]
             assert owner["kind"] == "Function" and owner["uid"] == body["metadata"]["uid"]
         assert "finalizers" not in body["metadata"]  # garbage collection needs none
