@@ -125,6 +125,11 @@ class OperatorProvider(KubernetesProvider):
         ]
         return sorted(statuses, key=lambda s: s.name)
 
+    async def _holds_functions(self, namespace: str) -> bool:
+        # The Function objects are the functions: a deleted one's Deployment may outlive it for a moment
+        # (the garbage collector, or a reconcile already under way), and goes with the namespace.
+        return bool(await self.list_functions(namespace))
+
     async def get_function(self, name: str, namespace: str) -> FunctionStatus:
         namespace = namespace or self.default_namespace
         body = await self._function(name, namespace)

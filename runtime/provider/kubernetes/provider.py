@@ -335,7 +335,7 @@ class KubernetesProvider:
         if name == self.default_namespace:
             raise ValidationFailed("the default namespace cannot be deleted", field="name")
         await self._read_namespace(name)
-        if [b for b in await self._deployments(name) if not b["metadata"].get("deletionTimestamp")]:
+        if await self._holds_functions(name):
             raise Conflict(f"namespace {name!r} still has functions; delete them first", field="name")
         with api_errors(f"deleting namespace {name}", not_found=NamespaceNotFound, field="name"):
             await self.client.delete(Namespace, name, cascade=CascadeType.FOREGROUND)
@@ -346,6 +346,10 @@ class KubernetesProvider:
         self._cache.forget_namespace(name)
 
     # functions -------------------------------------------------------------------------------------
+    async def _holds_functions(self, namespace: str) -> bool:
+        """Whether a function not being deleted lives in ``namespace`` (its Deployments, here)."""
+        return any(not b["metadata"].get("deletionTimestamp") for b in await self._deployments(namespace))
+
     async def _deployments(self, namespace: str) -> list[dict[str, Any]]:
         selector: LabelSelector = {LABEL_FUNCTION: operators.exists()}
         with api_errors(f"listing functions in {namespace}"):

@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from pyfaas.core.errors import Forbidden, NamespaceNotFound, ValidationFailed
 from pyfaas.core.models import FunctionDeployment, FunctionNamespace, ReplicaFailure, Secret
+from pyfaas.core.replica_key import REPLICA_KEY_LABEL
 from pyfaas.gateway.app import create_app
 from pyfaas.gateway.settings import GatewaySettings
 from pyfaas.infra.gateway_rbac import PROVIDER_RULES, cluster_rules
@@ -230,7 +231,10 @@ def pulumi_function_objects(namespace: str, root: Path) -> list[dict[str, Any]]:
     return [
         o
         for o in rendered.objects()
-        if o["metadata"].get("namespace") == namespace and o["kind"] in ("Deployment", "Service", "Secret")
+        if o["metadata"].get("namespace") == namespace
+        and o["kind"] in ("Deployment", "Service", "Secret")
+        and REPLICA_KEY_LABEL
+        not in (o["metadata"].get("labels") or {})  # the function's key, not a secret of its
     ]
 
 
