@@ -665,8 +665,8 @@ def reclaim_orphan(directory: Path, settings: KitSettings | None = None) -> list
             check=False,
         )
     deadline = time.monotonic() + 30
-    while (found := processes_of(directory)) and time.monotonic() < deadline:
-        for pid, _ in found:
+    while (alive := processes_of(directory)) and time.monotonic() < deadline:
+        for pid, _ in alive:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)  # the killed processes' exits, then the next look

@@ -160,7 +160,7 @@ def pytest_configure_node(node: Any) -> None:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     if config.getoption("dist") not in ("load", "loadgroup"):
         return None
-    from xdist.scheduler import LoadScopeScheduling
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
     class ClusterGroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
         """Load scheduling, one test per work unit, except the cluster's tests: one unit, one worker."""
