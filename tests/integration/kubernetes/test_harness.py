@@ -3,7 +3,6 @@ what a teardown could leave behind (so that its "nothing left" can be believed).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import lzma
 import os
@@ -13,8 +12,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from lightkube.resources.core_v1 import Pod
+from lightkube.resources.core_v1 import Event, Pod
 
+from tests.support import polling
 from tests.support.kube_assets import BINARIES, AssetError, resolve_assets
 from tests.support.kube_cluster import KubeCluster
 from tests.support.kube_host import leftovers
@@ -32,19 +32,20 @@ async def test_a_registry_image_is_refused_at_once_without_leaving_the_machine(
         "metadata": {"name": "pull"},
         "spec": {"containers": [{"name": "c", "image": "registry.example.org/nothing:1"}]},
     }
+    refused = "proxyconnect tcp: dial tcp 127.0.0.1:9"  # the blocked proxy: the pull never left the machine
     async with admin_client(kube_cluster.kubeconfig) as client:
         await client.create(Pod.from_dict(pod), namespace=kube_namespace)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
-        while True:
-            found = await client.get(Pod, "pull", namespace=kube_namespace)
-            statuses = (found.status and found.status.containerStatuses) or []
-            waiting = statuses[0].state.waiting if statuses and statuses[0].state else None
-            if waiting is not None and waiting.reason in ("ErrImagePull", "ImagePullBackOff"):
-                break
-            assert loop.time() < deadline, f"no pull failure after 60 s: {statuses}"
-            await asyncio.sleep(0.2)
-    assert "proxyconnect tcp: dial tcp 127.0.0.1:9" in (waiting.message or ""), waiting.message
+
+        async def pull_failures() -> list[str]:
+            # The pod's waiting message turns into "Back-off pulling image" between attempts; the kubelet's
+            # Failed events keep each attempt's error.
+            events = client.list(Event, namespace=kube_namespace, fields={"involvedObject.name": "pull"})
+            return [event.message or "" async for event in events if event.reason == "Failed"]
+
+        messages = await polling.eventually(
+            pull_failures, lambda found: any(refused in m for m in found), 60, what="the pull's failure event"
+        )
+    assert any(refused in message for message in messages), messages
 
 
 def local_leftovers(folder: Path, bridge: str, settle: float) -> list[str]:
