@@ -17,6 +17,7 @@ summary reports start-up and teardown times.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import fcntl
 import os
@@ -139,6 +140,18 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # An xdist worker tells the controller's scheduler which of the collected tests use the cluster.
     workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        # xdist knows tests by node id: items that share one would silently run once (schemathesis's
+        # per-operation items do under pytest 9.2). Refuse rather than lose tests.
+        counts = collections.Counter(item.nodeid for item in items)
+        shared = {nodeid for nodeid, count in counts.items() if count > 1}
+        if shared:
+            pytest.exit(
+                f"{len(shared)} node ids are shared by several tests (e.g. {sorted(shared)[0]}); "
+                "pytest-xdist would run one of each: run them in one process (PYFAAS_TEST_WORKERS=0, or "
+                "scripts/test.sh without arguments, which runs tests/reliability/fuzz on its own)",
+                returncode=pytest.ExitCode.USAGE_ERROR,
+            )
     if workerinput and workerinput.get(_IDS_FILE):
         grouped = [item.nodeid for item in items if _in_cluster_group(item)]
         target = Path(f"{workerinput[_IDS_FILE]}.{workerinput['workerid']}")
