@@ -94,7 +94,9 @@ async def test_deploy_get_list_update_delete(any_provider: Provider, tmp_path: P
         await any_provider.get_function("wc", NS)
     with pytest.raises(FunctionNotFound):
         await any_provider.delete("wc", NS)
-    await eventually(lambda: _ready_or_missing(any_provider, "wc"), lambda missing: missing, within=10)
+    # Operator mode takes longer: a reconcile already under way can write the Deployment once more after the
+    # delete, and routing knows it until the garbage collector has removed it with its terminating pods.
+    await eventually(lambda: _ready_or_missing(any_provider, "wc"), lambda missing: missing, within=60)
     assert await any_provider.list_functions(NS) == []
 
 
